@@ -1,0 +1,181 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// App is an OAuth client registered by an admin.
+type App struct {
+	ClientID     string
+	Name         string
+	SecretDigest string
+	RedirectURIs []string
+	Scopes       []string
+	CreatedAt    time.Time
+	Disabled     bool
+}
+
+// AppSpec is what an admin supplies to register an app.
+type AppSpec struct {
+	Name         string
+	RedirectURIs []string
+	Scopes       []string
+}
+
+// AllowsRedirect reports whether uri is one of the app's registered redirect
+// URIs, compared as exact strings (RFC 9700 §4.1.3): no prefix, suffix or
+// host matching of any kind.
+func (a *App) AllowsRedirect(uri string) bool {
+	return uri != "" && slices.Contains(a.RedirectURIs, uri)
+}
+
+// AllowsScope reports whether the app is registered for scope.
+func (a *App) AllowsScope(scope string) bool { return slices.Contains(a.Scopes, scope) }
+
+// ValidateRedirectURI enforces what a registered redirect URI must be: an
+// absolute http(s) URI with a host and without a fragment (RFC 6749 §3.1.2).
+func ValidateRedirectURI(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return fmt.Errorf("%w: redirect URI %q does not parse: %v", ErrInvalid, raw, err)
+	}
+	switch {
+	case !u.IsAbs():
+		return fmt.Errorf("%w: redirect URI %q is not absolute", ErrInvalid, raw)
+	case u.Scheme != "https" && u.Scheme != "http":
+		return fmt.Errorf("%w: redirect URI %q must use https (or http)", ErrInvalid, raw)
+	case u.Host == "":
+		return fmt.Errorf("%w: redirect URI %q has no host", ErrInvalid, raw)
+	case u.Fragment != "" || strings.Contains(raw, "#"):
+		return fmt.Errorf("%w: redirect URI %q must not contain a fragment", ErrInvalid, raw)
+	}
+	return nil
+}
+
+// CreateApp validates spec against the scope catalogue, registers the app
+// and returns it with its client secret. The secret is generated (256 bits),
+// returned only here and stored only as a digest. Nothing is written when
+// the spec is invalid.
+func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string) (*App, string, error) {
+	name := strings.TrimSpace(spec.Name)
+	if name == "" {
+		return nil, "", fmt.Errorf("%w: the app needs a name", ErrInvalid)
+	}
+	if len(spec.RedirectURIs) == 0 {
+		return nil, "", fmt.Errorf("%w: the app needs at least one redirect URI", ErrInvalid)
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return nil, "", err
+		}
+	}
+	if len(spec.Scopes) == 0 {
+		return nil, "", fmt.Errorf("%w: the app needs at least one scope", ErrInvalid)
+	}
+	for _, sc := range spec.Scopes {
+		if !slices.Contains(catalogue, sc) {
+			return nil, "", fmt.Errorf("%w: unknown scope %q (not in the catalogue)", ErrInvalid, sc)
+		}
+	}
+	secret := NewSecret()
+	app := &App{
+		ClientID:     NewID(),
+		Name:         name,
+		SecretDigest: Digest(secret),
+		RedirectURIs: uniq(spec.RedirectURIs),
+		Scopes:       uniq(spec.Scopes),
+		CreatedAt:    s.now().UTC().Truncate(time.Millisecond),
+	}
+	uris, err := json.Marshal(app.RedirectURIs)
+	if err != nil {
+		return nil, "", fmt.Errorf("encode redirect URIs: %w", err)
+	}
+	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, appKey(app.ClientID),
+			"client_id", app.ClientID,
+			"name", app.Name,
+			"secret", app.SecretDigest,
+			"redirect_uris", string(uris),
+			"scopes", strings.Join(app.Scopes, " "),
+			"created_at", ms(app.CreatedAt),
+			"disabled", "0",
+		)
+		p.ZAdd(ctx, appsIndexKey, redis.Z{Score: float64(ms(app.CreatedAt)), Member: app.ClientID})
+		return nil
+	})
+	if err != nil {
+		return nil, "", fmt.Errorf("create app: %w", err)
+	}
+	return app, secret, nil
+}
+
+// GetApp returns the app with this client id, or ErrNotFound.
+func (s *Store) GetApp(ctx context.Context, clientID string) (*App, error) {
+	if clientID == "" {
+		return nil, ErrNotFound
+	}
+	m, err := s.rdb.HGetAll(ctx, appKey(clientID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("get app: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	return decodeApp(m)
+}
+
+// ListApps returns every app, oldest first.
+func (s *Store) ListApps(ctx context.Context) ([]*App, error) {
+	ids, err := s.rdb.ZRange(ctx, appsIndexKey, 0, -1).Result()
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	apps := make([]*App, 0, len(ids))
+	for _, id := range ids {
+		a, err := s.GetApp(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		apps = append(apps, a)
+	}
+	return apps, nil
+}
+
+func decodeApp(m map[string]string) (*App, error) {
+	a := &App{
+		ClientID:     m["client_id"],
+		Name:         m["name"],
+		SecretDigest: m["secret"],
+		Scopes:       strings.Fields(m["scopes"]),
+		Disabled:     m["disabled"] == "1",
+	}
+	if err := json.Unmarshal([]byte(m["redirect_uris"]), &a.RedirectURIs); err != nil {
+		return nil, fmt.Errorf("decode app %s redirect URIs: %w", a.ClientID, err)
+	}
+	created, _ := strconv.ParseInt(m["created_at"], 10, 64)
+	a.CreatedAt = fromMS(created)
+	return a, nil
+}
+
+func uniq(in []string) []string {
+	out := make([]string, 0, len(in))
+	for _, v := range in {
+		if !slices.Contains(out, v) {
+			out = append(out, v)
+		}
+	}
+	return out
+}

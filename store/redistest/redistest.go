@@ -1,0 +1,180 @@
+// Package redistest starts real redis-server processes for tests, each on a
+// free loopback port with its own data directory, so tests never touch a
+// Redis that is already running on the machine and can stop and restart
+// their own.
+package redistest
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"os/exec"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+)
+
+// Server is a redis-server process owned by one test.
+type Server struct {
+	Addr string
+	tb   testing.TB
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{}
+}
+
+// Start launches redis-server on a free loopback port and stops it when the
+// test ends. extra are additional redis-server arguments (e.g.
+// "--appendonly", "yes"). The test fails, rather than skips, when
+// redis-server is not installed: the README's test command installs it.
+func Start(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-server"); err != nil {
+		tb.Fatalf("redis-server is not installed (apt-get install -y redis-server): %v", err)
+	}
+	s := &Server{tb: tb, dir: tb.TempDir(), args: extra}
+	var err error
+	for range 5 {
+		if err = s.start(freePort(tb)); err == nil {
+			tb.Cleanup(s.Stop)
+			return s
+		}
+	}
+	tb.Fatalf("start redis-server: %v", err)
+	return nil
+}
+
+func freePort(tb testing.TB) int {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatalf("find a free port: %v", err)
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port
+}
+
+func (s *Server) start(port int) error {
+	args := append([]string{
+		"--port", strconv.Itoa(port),
+		"--bind", "127.0.0.1",
+		"--dir", s.dir,
+		"--save", "",
+		"--appendonly", "no",
+		"--logfile", "",
+		"--daemonize", "no",
+		"--protected-mode", "yes",
+	}, s.args...)
+	cmd := exec.Command("redis-server", args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	cmd.Stderr = cmd.Stdout
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	// redis-server logs this line once it accepts connections; waiting for
+	// it avoids polling. Its log is kept for the failure message.
+	ready := make(chan error, 1)
+	var log strings.Builder
+	go func() {
+		sc := bufio.NewScanner(out)
+		signalled := false
+		for sc.Scan() {
+			line := sc.Text()
+			if !signalled {
+				log.WriteString(line + "\n")
+				if strings.Contains(line, "Ready to accept connections") {
+					signalled = true
+					ready <- nil
+				}
+			}
+		}
+		if !signalled {
+			ready <- fmt.Errorf("redis-server exited before it was ready:\n%s", log.String())
+		}
+		_, _ = io.Copy(io.Discard, out)
+	}()
+	done := make(chan struct{})
+	go func() { _ = cmd.Wait(); close(done) }()
+	select {
+	case err := <-ready:
+		if err != nil {
+			<-done
+			return err
+		}
+	case <-time.After(10 * time.Second):
+		_ = cmd.Process.Kill()
+		<-done
+		return fmt.Errorf("redis-server did not become ready in 10s")
+	}
+	s.Addr = "127.0.0.1:" + strconv.Itoa(port)
+	s.cmd, s.done = cmd, done
+	return nil
+}
+
+// Stop kills the server and waits for it to exit. Stopping twice is harmless.
+func (s *Server) Stop() {
+	if s.cmd == nil {
+		return
+	}
+	_ = s.cmd.Process.Kill()
+	<-s.done
+	s.cmd = nil
+}
+
+// Restart starts the server again on the same address and data directory.
+func (s *Server) Restart() {
+	s.tb.Helper()
+	s.Stop()
+	_, portStr, _ := net.SplitHostPort(s.Addr)
+	port, _ := strconv.Atoi(portStr)
+	if err := s.start(port); err != nil {
+		s.tb.Fatalf("restart redis-server: %v", err)
+	}
+}
+
+// Client returns a go-redis client for the server, closed when the test ends.
+func (s *Server) Client(tb testing.TB) *redis.Client {
+	tb.Helper()
+	return newClient(tb, s.Addr)
+}
+
+// Embedded starts an in-process miniredis (the server's zero-setup default)
+// and returns a client for it, both closed when the test ends.
+func Embedded(tb testing.TB) (*miniredis.Miniredis, *redis.Client) {
+	tb.Helper()
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		tb.Fatalf("start miniredis: %v", err)
+	}
+	tb.Cleanup(m.Close)
+	return m, newClient(tb, m.Addr())
+}
+
+func newClient(tb testing.TB, addr string) *redis.Client {
+	c := redis.NewClient(&redis.Options{Addr: addr})
+	tb.Cleanup(func() { _ = c.Close() })
+	if err := c.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("ping redis at %s: %v", addr, err)
+	}
+	return c
+}
+
+// ForEachBackend runs fn as two subtests: against a fresh real redis-server
+// and against a fresh embedded Redis, so the same assertions hold for both.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, rdb *redis.Client)) {
+	t.Helper()
+	t.Run("redis-server", func(t *testing.T) { fn(t, Start(t).Client(t)) })
+	t.Run("embedded", func(t *testing.T) {
+		_, c := Embedded(t)
+		fn(t, c)
+	})
+}

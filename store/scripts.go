@@ -1,0 +1,114 @@
+package store
+
+import "github.com/redis/go-redis/v9"
+
+// Each script touches exactly one key, the connection hash conn:{id}, so it
+// is atomic, one round trip (EVALSHA), and cluster-safe.
+//
+// Connection hash fields:
+//
+//	id, merchant_id, client_id, scopes (granted, space-separated), created_at
+//	status          pending (code not yet exchanged) | active | revoked
+//	code, code_exp, code_used, redirect_uri, code_challenge
+//	tid             id of the current token record
+//	at, at_exp, at_scopes    current access token digest, expiry, scopes
+//	rt, rt_exp               current refresh token digest, expiry
+//	issued_at, last_used
+//	revoked_at, revoked_by
+//
+// Times are Unix milliseconds. Digests are hex SHA-256 of the whole
+// credential. Reasons returned to callers are safe to show to clients.
+
+// exchangeScript consumes an authorization code and issues the first token
+// pair of its connection.
+//
+// ARGV: 1 code digest, 2 client id, 3 redirect_uri sent at the token
+// endpoint ("" when absent), 4 S256 of the code_verifier ("" when absent),
+// 5 now, 6 access digest, 7 refresh digest, 8 access expiry, 9 refresh
+// expiry, 10 token record id.
+var exchangeScript = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
+  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at')
+if not c[1] or c[1] ~= ARGV[1] then
+  return {'invalid_grant', 'the authorization code is unknown or expired'}
+end
+if c[4] ~= ARGV[2] then
+  return {'invalid_grant', 'the authorization code was issued to another client'}
+end
+if c[7] == 'revoked' then
+  return {'invalid_grant', 'the connection of this authorization code was revoked'}
+end
+if c[3] == '1' then
+  -- RFC 6749 section 4.1.2: a code used twice revokes what it issued.
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[5], 'revoked_by', 'code-reuse')
+  redis.call('HDEL', KEYS[1], 'at', 'rt')
+  return {'invalid_grant', 'the authorization code was already used', 'reuse'}
+end
+if tonumber(c[2]) <= tonumber(ARGV[5]) then
+  return {'invalid_grant', 'the authorization code is unknown or expired'}
+end
+if ARGV[3] ~= '' and ARGV[3] ~= c[5] then
+  return {'invalid_grant', 'redirect_uri does not match the one of the authorization request'}
+end
+local challenge = c[6] or ''
+if challenge == '' and ARGV[4] ~= '' then
+  return {'invalid_grant', 'code_verifier was sent but the authorization request had no code_challenge'}
+end
+if challenge ~= '' and ARGV[4] == '' then
+  return {'invalid_grant', 'code_verifier is required for this authorization code'}
+end
+if challenge ~= ARGV[4] then
+  return {'invalid_grant', 'code_verifier does not match the code_challenge'}
+end
+redis.call('HSET', KEYS[1], 'code_used', '1', 'status', 'active', 'tid', ARGV[10],
+  'at', ARGV[6], 'at_exp', ARGV[8], 'at_scopes', c[9],
+  'rt', ARGV[7], 'rt_exp', ARGV[9], 'issued_at', ARGV[5], 'last_used', ARGV[5])
+-- Keep the record while its refresh token lives, and at least as long as
+-- the code could be replayed, so a replay is still recognised.
+redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(ARGV[9]), tonumber(c[2])))
+return {'ok', c[8], c[9], c[10]}
+`)
+
+// refreshScript rotates a connection's token pair: the presented refresh
+// token must be the current one and belong to the calling client; the new
+// pair replaces the old one in the same step, so both old tokens die at once
+// and concurrent refreshes cannot fork the family.
+//
+// ARGV: 1 refresh digest, 2 client id, 3 now, 4 access digest, 5 refresh
+// digest, 6 access expiry, 7 refresh expiry, 8 token record id, 9 requested
+// scopes, space-separated ("" keeps the granted scopes).
+var refreshScript = redis.NewScript(`
+local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
+  'merchant_id', 'created_at', 'code_exp')
+if not c[1] or c[1] ~= ARGV[1] or c[4] ~= 'active' or tonumber(c[2]) <= tonumber(ARGV[3]) then
+  return {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
+end
+if c[3] ~= ARGV[2] then
+  return {'invalid_grant', 'the refresh token was issued to another client'}
+end
+local scopes = c[5]
+if ARGV[9] ~= '' then
+  local granted = {}
+  for s in string.gmatch(c[5], '%S+') do granted[s] = true end
+  for s in string.gmatch(ARGV[9], '%S+') do
+    if not granted[s] then
+      return {'invalid_scope', 'the requested scope exceeds the scope granted by the merchant'}
+    end
+  end
+  scopes = ARGV[9]
+end
+redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', ARGV[6], 'at_scopes', scopes,
+  'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3])
+redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(ARGV[7]), tonumber(c[8] or '0')))
+return {'ok', c[6], scopes, c[7]}
+`)
+
+// revokeScript ends a connection: its code, access and refresh tokens stop
+// working in one step. The record stays (with its TTL) so the revocation
+// itself is visible. ARGV: 1 now, 2 who revoked it.
+var revokeScript = redis.NewScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[1], 'revoked_by', ARGV[2], 'code_used', '1')
+redis.call('HDEL', KEYS[1], 'at', 'rt')
+return 1
+`)

@@ -1,0 +1,494 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"enlace/store"
+	"enlace/store/redistest"
+)
+
+var catalogue = []string{"read:products", "write:products", "read:checkouts"}
+
+// clock is a settable time source for expiry tests.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+type fixture struct {
+	st       *store.Store
+	rdb      *redis.Client
+	clock    *clock
+	app      *store.App
+	secret   string
+	merchant *store.Merchant
+}
+
+func newFixture(t *testing.T, rdb *redis.Client) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	clk := &clock{t: time.Now()}
+	st := store.New(rdb, store.Options{Now: clk.Now})
+	app, secret, err := st.CreateApp(ctx, store.AppSpec{
+		Name:         "Shop sync",
+		RedirectURIs: []string{"https://app.example.com/cb"},
+		Scopes:       catalogue,
+	}, catalogue)
+	if err != nil {
+		t.Fatalf("create app: %v", err)
+	}
+	m, err := st.CreateMerchant(ctx, "Ana@Example.com", "Ana", "correct horse")
+	if err != nil {
+		t.Fatalf("create merchant: %v", err)
+	}
+	return &fixture{st: st, rdb: rdb, clock: clk, app: app, secret: secret, merchant: m}
+}
+
+func (f *fixture) approve(t *testing.T, challenge string, scopes ...string) (*store.Connection, string) {
+	t.Helper()
+	if len(scopes) == 0 {
+		scopes = []string{"read:products", "read:checkouts"}
+	}
+	conn, code, err := f.st.Approve(context.Background(), store.Grant{
+		ClientID: f.app.ClientID, MerchantID: f.merchant.ID,
+		RedirectURI: "https://app.example.com/cb", Scopes: scopes, CodeChallenge: challenge,
+	})
+	if err != nil {
+		t.Fatalf("approve: %v", err)
+	}
+	return conn, code
+}
+
+func (f *fixture) exchange(t *testing.T, code string) *store.Issued {
+	t.Helper()
+	iss, err := f.st.ExchangeCode(context.Background(), store.CodeExchange{Code: code, ClientID: f.app.ClientID})
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	return iss
+}
+
+// snapshot returns every key with its TYPE and content, to prove that a
+// refused request changed nothing.
+func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
+	t.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, k := range keys {
+		typ := rdb.Type(ctx, k).Val()
+		var v any
+		switch typ {
+		case "hash":
+			v = rdb.HGetAll(ctx, k).Val()
+		case "string":
+			v = rdb.Get(ctx, k).Val()
+		case "zset":
+			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
+		}
+		out[k] = typ + ":" + strings.TrimSpace(strings.ReplaceAll(fmtAny(v), "\n", " "))
+	}
+	return out
+}
+
+func fmtAny(v any) string { return strings.TrimSpace(strings.Join(strings.Fields(toString(v)), " ")) }
+
+func toString(v any) string {
+	switch x := v.(type) {
+	case map[string]string:
+		var b strings.Builder
+		for _, k := range slices.Sorted(maps.Keys(x)) {
+			b.WriteString(k + "=" + x[k] + " ")
+		}
+		return b.String()
+	case string:
+		return x
+	case []redis.Z:
+		var b strings.Builder
+		for _, z := range x {
+			b.WriteString(z.Member.(string) + " ")
+		}
+		return b.String()
+	}
+	return ""
+}
+
+func assertUnchanged(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	if len(before) != len(after) {
+		t.Fatalf("key count changed: %d → %d", len(before), len(after))
+	}
+	for k, v := range before {
+		if after[k] != v {
+			t.Fatalf("key %s changed:\n before %s\n after  %s", k, v, after[k])
+		}
+	}
+}
+
+func rejected(t *testing.T, err error, code string) {
+	t.Helper()
+	r, ok := store.IsRejected(err)
+	if !ok {
+		t.Fatalf("want a %s refusal, got %v", code, err)
+	}
+	if r.Code != code {
+		t.Fatalf("want %s, got %s (%s)", code, r.Code, r.Reason)
+	}
+}
+
+func TestCreateAppRefusesBadInput(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		st := store.New(rdb, store.Options{})
+		ctx := context.Background()
+		good := []string{"https://app.example.com/cb"}
+		cases := map[string]store.AppSpec{
+			"no name":       {Name: " ", RedirectURIs: good, Scopes: []string{"read:products"}},
+			"unknown scope": {Name: "A", RedirectURIs: good, Scopes: []string{"read:everything"}},
+			"no scopes":     {Name: "A", RedirectURIs: good},
+			"relative URI":  {Name: "A", RedirectURIs: []string{"/cb"}, Scopes: []string{"read:products"}},
+			"scheme-less":   {Name: "A", RedirectURIs: []string{"app.example.com/cb"}, Scopes: []string{"read:products"}},
+			"fragment":      {Name: "A", RedirectURIs: []string{"https://a.example.com/cb#x"}, Scopes: []string{"read:products"}},
+			"no URIs":       {Name: "A", Scopes: []string{"read:products"}},
+			"ftp":           {Name: "A", RedirectURIs: []string{"ftp://a.example.com/cb"}, Scopes: []string{"read:products"}},
+		}
+		for name, spec := range cases {
+			if _, _, err := st.CreateApp(ctx, spec, catalogue); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s: want ErrInvalid, got %v", name, err)
+			}
+		}
+		if n := rdb.DBSize(ctx).Val(); n != 0 {
+			t.Fatalf("refused apps wrote %d keys", n)
+		}
+	})
+}
+
+func TestAppRoundTripAndSecretDigest(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		got, err := f.st.GetApp(context.Background(), f.app.ClientID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got.Name != "Shop sync" || len(got.RedirectURIs) != 1 || len(got.Scopes) != 3 {
+			t.Fatalf("app did not round-trip: %+v", got)
+		}
+		if len(f.secret) < 43 {
+			t.Fatalf("secret has fewer than 256 bits: %q", f.secret)
+		}
+		if !store.DigestEqual(f.secret, got.SecretDigest) || store.DigestEqual(f.secret+"x", got.SecretDigest) {
+			t.Fatal("secret digest does not verify the secret alone")
+		}
+		if _, err := f.st.GetApp(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown app: %v", err)
+		}
+		apps, err := f.st.ListApps(context.Background())
+		if err != nil || len(apps) != 1 {
+			t.Fatalf("list apps: %v %d", err, len(apps))
+		}
+	})
+}
+
+func TestMerchants(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		before := snapshot(t, rdb)
+		if _, err := f.st.CreateMerchant(ctx, "ana@example.com", "Other", "pw"); !errors.Is(err, store.ErrConflict) {
+			t.Fatalf("duplicate email (case-insensitive): %v", err)
+		}
+		if _, err := f.st.CreateMerchant(ctx, "new@example.com", "New", ""); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("empty password: %v", err)
+		}
+		if _, err := f.st.CreateMerchant(ctx, "not-an-email", "New", "pw"); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("bad email: %v", err)
+		}
+		assertUnchanged(t, before, snapshot(t, rdb))
+
+		m, err := f.st.AuthenticateMerchant(ctx, " ANA@example.com", "correct horse")
+		if err != nil || m.ID != f.merchant.ID {
+			t.Fatalf("login: %v", err)
+		}
+		if _, err := f.st.AuthenticateMerchant(ctx, "ana@example.com", "wrong"); !errors.Is(err, store.ErrBadCredentials) {
+			t.Fatalf("wrong password: %v", err)
+		}
+		if _, err := f.st.AuthenticateMerchant(ctx, "nobody@example.com", "correct horse"); !errors.Is(err, store.ErrBadCredentials) {
+			t.Fatalf("unknown email: %v", err)
+		}
+		if strings.Contains(snapshot(t, rdb)["merchant:"+f.merchant.ID], "correct horse") ||
+			!strings.HasPrefix(f.merchant.PasswordHash, "$argon2id$") {
+			t.Fatal("password not stored as an argon2id hash")
+		}
+		list, err := f.st.ListMerchants(ctx)
+		if err != nil || len(list) != 1 || list[0].Email != "ana@example.com" {
+			t.Fatalf("list merchants: %v %+v", err, list)
+		}
+	})
+}
+
+func TestCodeExchangeAndRefresh(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		conn, code := f.approve(t, "")
+		iss := f.exchange(t, code)
+		if iss.ConnectionID != conn.ID || iss.MerchantID != f.merchant.ID ||
+			strings.Join(iss.Scopes, " ") != "read:products read:checkouts" {
+			t.Fatalf("issued: %+v", iss)
+		}
+		if !strings.HasPrefix(iss.AccessToken, "at-"+conn.ID+".") || !strings.HasPrefix(iss.RefreshToken, "rt-"+conn.ID+".") {
+			t.Fatalf("token format: %s %s", iss.AccessToken, iss.RefreshToken)
+		}
+		if d := iss.AccessExpiresAt.Sub(iss.IssuedAt); d != 6*time.Hour {
+			t.Fatalf("access lifetime %v", d)
+		}
+		if d := iss.RefreshExpiresAt.Sub(iss.IssuedAt); d != 48*time.Hour {
+			t.Fatalf("refresh lifetime %v", d)
+		}
+		info, err := f.st.LookupAccess(ctx, iss.AccessToken)
+		if err != nil || info.ClientID != f.app.ClientID || info.MerchantID != f.merchant.ID {
+			t.Fatalf("lookup: %v %+v", err, info)
+		}
+
+		// A second exchange fails, and revokes what the first one issued.
+		_, err = f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+		if _, err := f.st.LookupAccess(ctx, iss.AccessToken); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("code replay did not revoke the access token: %v", err)
+		}
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+
+		// A fresh connection: refresh rotates, and both old tokens die.
+		_, code2 := f.approve(t, "")
+		first := f.exchange(t, code2)
+		second, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
+		if err != nil {
+			t.Fatalf("refresh: %v", err)
+		}
+		if _, err := f.st.LookupAccess(ctx, first.AccessToken); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal("old access token still works after refresh")
+		}
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+		if _, err := f.st.LookupAccess(ctx, second.AccessToken); err != nil {
+			t.Fatalf("new access token: %v", err)
+		}
+
+		// Narrowing works; widening does not, and changes nothing.
+		before := snapshot(t, rdb)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
+			Scopes: []string{"read:products", "write:products"}})
+		rejected(t, err, "invalid_scope")
+		assertUnchanged(t, before, snapshot(t, rdb))
+		third, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
+			Scopes: []string{"read:checkouts"}})
+		if err != nil || strings.Join(third.Scopes, " ") != "read:checkouts" {
+			t.Fatalf("narrowing refresh: %v %v", err, third)
+		}
+		// The grant itself is unchanged: the next refresh may ask for all of it again.
+		fourth, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: third.RefreshToken, ClientID: f.app.ClientID})
+		if err != nil || len(fourth.Scopes) != 2 {
+			t.Fatalf("refresh after narrowing: %v %v", err, fourth)
+		}
+	})
+}
+
+func TestRefusalsChangeNothing(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		other, _, err := f.st.CreateApp(ctx, store.AppSpec{Name: "Other", RedirectURIs: []string{"https://o.example.com/cb"},
+			Scopes: catalogue}, catalogue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conn, code := f.approve(t, store.S256("a-verifier-that-is-long-enough-for-pkce-0123456789"))
+		before := snapshot(t, rdb)
+		tampered := strings.Replace(code, conn.ID, store.NewID(), 1)
+		for name, x := range map[string]store.CodeExchange{
+			"other app":         {Code: code, ClientID: other.ClientID, CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"},
+			"redirect mismatch": {Code: code, ClientID: f.app.ClientID, RedirectURI: "https://app.example.com/cb2", CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"},
+			"missing verifier":  {Code: code, ClientID: f.app.ClientID},
+			"wrong verifier":    {Code: code, ClientID: f.app.ClientID, CodeVerifier: "another-verifier-that-is-long-enough-0123456789"},
+			"tampered conn id":  {Code: tampered, ClientID: f.app.ClientID},
+			"garbage":           {Code: "ac-nonsense", ClientID: f.app.ClientID},
+			"a refresh token":   {Code: "rt-" + strings.TrimPrefix(code, "ac-"), ClientID: f.app.ClientID},
+		} {
+			_, err := f.st.ExchangeCode(ctx, x)
+			if _, ok := store.IsRejected(err); !ok {
+				t.Errorf("%s: want a refusal, got %v", name, err)
+			}
+		}
+		assertUnchanged(t, before, snapshot(t, rdb))
+		iss, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID,
+			RedirectURI: "https://app.example.com/cb", CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"})
+		if err != nil {
+			t.Fatalf("the code should still work after the refusals: %v", err)
+		}
+		before = snapshot(t, rdb)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: other.ClientID})
+		rejected(t, err, "invalid_grant")
+		assertUnchanged(t, before, snapshot(t, rdb))
+
+		// A verifier for a code issued without a challenge is refused too.
+		_, code2 := f.approve(t, "")
+		_, err = f.st.ExchangeCode(ctx, store.CodeExchange{Code: code2, ClientID: f.app.ClientID, CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"})
+		rejected(t, err, "invalid_grant")
+	})
+}
+
+func TestExpiries(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		_, code := f.approve(t, "")
+		f.clock.Add(24*time.Hour + time.Millisecond)
+		_, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+
+		_, code = f.approve(t, "")
+		iss := f.exchange(t, code)
+		f.clock.Add(6*time.Hour + time.Millisecond)
+		if _, err := f.st.LookupAccess(ctx, iss.AccessToken); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("expired access token still works: %v", err)
+		}
+		f.clock.Add(42 * time.Hour)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+	})
+}
+
+func TestRevokeConnection(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		connA, codeA := f.approve(t, "")
+		_, codeB := f.approve(t, "")
+		a, b := f.exchange(t, codeA), f.exchange(t, codeB)
+		if err := f.st.RevokeConnection(ctx, connA.ID, "test"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.LookupAccess(ctx, a.AccessToken); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal("revoked access token still works")
+		}
+		_, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: b.RefreshToken, ClientID: f.app.ClientID}); err != nil {
+			t.Fatalf("the other connection to the same app must keep working: %v", err)
+		}
+		if err := f.st.RevokeConnection(ctx, store.NewID(), "test"); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("unknown connection: %v", err)
+		}
+	})
+}
+
+// TestConcurrentOneUse is the trap of go-oauth2's manager (read, then
+// delete): 50 concurrent exchanges of one code, and 50 concurrent refreshes
+// of one refresh token, must each yield exactly one token pair.
+func TestConcurrentOneUse(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		_, code := f.approve(t, "")
+		var wins atomic.Int32
+		var winner atomic.Pointer[store.Issued]
+		race(50, func() {
+			iss, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
+			if err == nil {
+				wins.Add(1)
+				winner.Store(iss)
+			} else if _, ok := store.IsRejected(err); !ok {
+				t.Errorf("exchange: %v", err)
+			}
+		})
+		if wins.Load() != 1 {
+			t.Fatalf("%d of 50 concurrent exchanges succeeded", wins.Load())
+		}
+
+		_, code = f.approve(t, "")
+		iss := f.exchange(t, code)
+		wins.Store(0)
+		race(50, func() {
+			n, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
+			if err == nil {
+				wins.Add(1)
+				winner.Store(n)
+			} else if _, ok := store.IsRejected(err); !ok {
+				t.Errorf("refresh: %v", err)
+			}
+		})
+		if wins.Load() != 1 {
+			t.Fatalf("%d of 50 concurrent refreshes succeeded", wins.Load())
+		}
+		if _, err := f.st.LookupAccess(ctx, winner.Load().AccessToken); err != nil {
+			t.Fatalf("the winning pair must be live: %v", err)
+		}
+	})
+}
+
+// race runs fn n times at once, released together.
+func race(n int, fn func()) {
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for range n {
+		wg.Go(func() { <-start; fn() })
+	}
+	close(start)
+	wg.Wait()
+}
+
+// TestStoredFormAndTTLs: a dump of Redis yields no usable credential, and
+// every key that can expire has a TTL.
+func TestStoredFormAndTTLs(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		_, code := f.approve(t, "")
+		_, pending := f.approve(t, "")
+		iss := f.exchange(t, code)
+		if err := f.st.SaveSession(ctx, "session-id-secret", []byte("x"), time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		dump := snapshot(t, rdb)
+		all := ""
+		for k, v := range dump {
+			all += k + " " + v + "\n"
+		}
+		for _, secret := range []string{code, pending, iss.AccessToken, iss.RefreshToken, f.secret, "session-id-secret", "correct horse"} {
+			if strings.Contains(all, secret) {
+				t.Fatalf("a credential is stored in plaintext: %.12s…", secret)
+			}
+			random := secret[strings.LastIndex(secret, ".")+1:]
+			if len(random) > 20 && strings.Contains(all, random) {
+				t.Fatalf("a credential's random part is stored in plaintext")
+			}
+		}
+		for k := range dump {
+			ttl := rdb.PTTL(ctx, k).Val()
+			expiring := strings.HasPrefix(k, "conn:") || strings.HasPrefix(k, "session:")
+			if expiring && ttl <= 0 {
+				t.Errorf("key %s has no TTL", k)
+			}
+		}
+	})
+}
