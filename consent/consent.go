@@ -1,0 +1,432 @@
+// Package consent owns what a merchant sees in a browser: the login page,
+// the consent page of /apps/authorize, error pages, and the session and
+// CSRF protection behind them. The OAuth rules themselves come from an
+// Authorizer that the server package provides.
+package consent
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"html/template"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/sessions"
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+
+	"enlace/server/config"
+	"enlace/store"
+)
+
+// AuthorizeRequest is a validated authorization request.
+type AuthorizeRequest struct {
+	ClientID    string
+	AppName     string
+	RedirectURI string
+	State       string
+	// Scopes are the scopes requested (or the app's registered scopes when
+	// the request named none), all of them registered for the app.
+	Scopes        []string
+	CodeChallenge string
+}
+
+// AuthorizeError is a refused authorization request. With RedirectTo set
+// the browser is sent back to the app with the error; without it, the
+// redirect URI could not be trusted and an error page is shown instead.
+type AuthorizeError struct {
+	RedirectTo string
+	// Message is the message id of the error page.
+	Message string
+}
+
+func (e *AuthorizeError) Error() string { return "authorize: " + e.Message }
+
+// Authorizer holds the OAuth rules of the authorization endpoint.
+type Authorizer interface {
+	// ParseAuthorize validates the request's query; a refusal is an
+	// *AuthorizeError, any other error a failure of the store.
+	ParseAuthorize(r *http.Request) (*AuthorizeRequest, error)
+	// Approve records a new connection with the granted scopes and returns
+	// where to send the browser: the redirect URI with code, state and iss.
+	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string) (string, error)
+	// Deny returns the redirect URI with error=access_denied, state and iss.
+	Deny(req *AuthorizeRequest) string
+}
+
+// Merchants is the part of the store the pages need.
+type Merchants interface {
+	AuthenticateMerchant(ctx context.Context, email, password string) (*store.Merchant, error)
+	GetMerchant(ctx context.Context, id string) (*store.Merchant, error)
+}
+
+// Options configure the pages.
+type Options struct {
+	Authorizer Authorizer
+	Merchants  Merchants
+	Sessions   *SessionStore
+	Templates  fs.FS // holds templates/*.html
+	Catalogue  config.Catalogue
+	Logger     *slog.Logger
+}
+
+// Handler serves the merchant-facing pages.
+type Handler struct {
+	opts   Options
+	bundle *i18n.Bundle
+	pages  map[string]*template.Template
+}
+
+const (
+	sessionName   = "enlace_session"
+	keyMerchant   = "merchant_id"
+	keyCSRF       = "csrf"
+	csrfFormField = "csrf_token"
+)
+
+// New parses the templates and message catalogues.
+func New(opts Options) (*Handler, error) {
+	b, err := newBundle()
+	if err != nil {
+		return nil, err
+	}
+	h := &Handler{opts: opts, bundle: b, pages: map[string]*template.Template{}}
+	for _, name := range []string{"login", "consent", "error", "home", "demo_callback"} {
+		t, err := template.ParseFS(opts.Templates, "templates/layout.html", "templates/"+name+".html")
+		if err != nil {
+			return nil, fmt.Errorf("parse template %s: %w", name, err)
+		}
+		h.pages[name] = t
+	}
+	return h, nil
+}
+
+// Register adds the pages to a router.
+func (h *Handler) Register(r gin.IRoutes) {
+	r.GET("/apps/authorize", h.authorize)
+	r.POST("/apps/authorize", h.decide)
+	r.GET("/login", h.loginPage)
+	r.POST("/login", h.login)
+	r.POST("/logout", h.logout)
+	r.GET("/", h.home)
+}
+
+// page is what every template receives.
+type page struct {
+	localizer
+	Lang  string
+	Title string
+	CSRF  string
+	Data  any
+}
+
+func (h *Handler) render(c *gin.Context, status int, name, titleID string, sess *sessions.Session, data any) {
+	lang := pickLanguage(c.Request)
+	loc := localizer{l: i18n.NewLocalizer(h.bundle, lang.String()), lang: lang}
+	p := page{localizer: loc, Lang: lang.String(), Data: data}
+	if titleID != "" {
+		p.Title = loc.T(titleID)
+	}
+	if sess != nil {
+		p.CSRF = h.csrfToken(c, sess)
+	}
+	var buf bytes.Buffer
+	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
+		h.opts.Logger.Error("render page", "page", name, "err", err)
+		c.String(http.StatusInternalServerError, "internal error")
+		return
+	}
+	c.Data(status, "text/html; charset=utf-8", buf.Bytes())
+}
+
+// errorPage shows an error in words a merchant understands; it never
+// redirects.
+func (h *Handler) errorPage(c *gin.Context, status int, messageID string) {
+	h.render(c, status, "error", "error_title", nil, map[string]string{"Message": messageID})
+}
+
+// session returns the request's session; a broken store is answered with
+// an error page and ok=false.
+func (h *Handler) session(c *gin.Context) (*sessions.Session, bool) {
+	sess, err := h.opts.Sessions.Get(c.Request, sessionName)
+	if err != nil {
+		h.opts.Logger.Error("load session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return nil, false
+	}
+	return sess, true
+}
+
+// csrfToken returns the session's CSRF token, creating and saving one when
+// the session has none. The token is bound to the session (synchronizer
+// token pattern); together with SameSite=Lax cookies a cross-site post
+// cannot carry it.
+func (h *Handler) csrfToken(c *gin.Context, sess *sessions.Session) string {
+	if tok, ok := sess.Values[keyCSRF].(string); ok && tok != "" {
+		return tok
+	}
+	tok := store.NewSecret()
+	sess.Values[keyCSRF] = tok
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		h.opts.Logger.Error("save session", "err", err)
+	}
+	return tok
+}
+
+// checkCSRF reports whether the posted form carries the session's token.
+func checkCSRF(c *gin.Context, sess *sessions.Session) bool {
+	want, _ := sess.Values[keyCSRF].(string)
+	got := c.Request.PostFormValue(csrfFormField)
+	return want != "" && subtle.ConstantTimeCompare([]byte(want), []byte(got)) == 1
+}
+
+// currentMerchant returns the logged-in merchant, or nil.
+func (h *Handler) currentMerchant(c *gin.Context, sess *sessions.Session) (*store.Merchant, error) {
+	id, _ := sess.Values[keyMerchant].(string)
+	if id == "" {
+		return nil, nil
+	}
+	m, err := h.opts.Merchants.GetMerchant(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// parse validates the authorization request; on a refusal it has already
+// answered (error page or redirect) and returns nil.
+func (h *Handler) parse(c *gin.Context) *AuthorizeRequest {
+	req, err := h.opts.Authorizer.ParseAuthorize(c.Request)
+	var aerr *AuthorizeError
+	switch {
+	case err == nil:
+		return req
+	case errors.As(err, &aerr) && aerr.RedirectTo != "":
+		c.Redirect(http.StatusFound, aerr.RedirectTo)
+	case errors.As(err, &aerr):
+		h.errorPage(c, http.StatusBadRequest, aerr.Message)
+	default:
+		h.opts.Logger.Error("parse authorize request", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+	}
+	return nil
+}
+
+type scopeView struct {
+	Name        string
+	Description string
+}
+
+// authorize shows the consent page, or the login page first.
+func (h *Handler) authorize(c *gin.Context) {
+	req := h.parse(c)
+	if req == nil {
+		return
+	}
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	m, err := h.currentMerchant(c, sess)
+	if err != nil {
+		h.opts.Logger.Error("load merchant", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	if m == nil {
+		c.Redirect(http.StatusFound, "/login?"+url.Values{"next": {c.Request.URL.RequestURI()}}.Encode())
+		return
+	}
+	lang := pickLanguage(c.Request)
+	scopes := make([]scopeView, 0, len(req.Scopes))
+	for _, name := range req.Scopes {
+		sc, _ := h.opts.Catalogue.Lookup(name)
+		desc := sc.ES
+		if lang.String() == "en" {
+			desc = sc.EN
+		}
+		if desc == "" {
+			desc = name
+		}
+		scopes = append(scopes, scopeView{Name: name, Description: desc})
+	}
+	h.render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
+		"AppName": req.AppName,
+		"Email":   m.Email,
+		"Scopes":  scopes,
+		"Self":    c.Request.URL.RequestURI(),
+	})
+}
+
+// decide handles the consent form: approve with the ticked scopes, or
+// cancel. The authorization request is re-validated from the query string.
+func (h *Handler) decide(c *gin.Context) {
+	req := h.parse(c)
+	if req == nil {
+		return
+	}
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return
+	}
+	m, err := h.currentMerchant(c, sess)
+	if err != nil {
+		h.opts.Logger.Error("load merchant", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	if m == nil {
+		c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {c.Request.URL.RequestURI()}}.Encode())
+		return
+	}
+	granted := c.Request.PostForm["granted"]
+	for _, g := range granted {
+		if !slices.Contains(req.Scopes, g) {
+			// Only a forged form can tick a scope that was not offered.
+			h.errorPage(c, http.StatusBadRequest, "err_bad_request")
+			return
+		}
+	}
+	if c.Request.PostFormValue("decision") != "approve" || len(granted) == 0 {
+		c.Redirect(http.StatusSeeOther, h.opts.Authorizer.Deny(req))
+		return
+	}
+	to, err := h.opts.Authorizer.Approve(c.Request.Context(), req, m.ID, granted)
+	if err != nil {
+		h.opts.Logger.Error("approve", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+// safeNext keeps a post-login destination on this server: a path, never a
+// scheme-relative or absolute URL.
+func safeNext(next string) string {
+	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
+		strings.ContainsAny(next, "\r\n") {
+		return "/"
+	}
+	return next
+}
+
+// appNameFor returns the app name of a pending authorization request, for
+// the login page's sentence; empty when next is not one.
+func (h *Handler) appNameFor(c *gin.Context, next string) string {
+	u, err := url.Parse(next)
+	if err != nil || u.Path != "/apps/authorize" {
+		return ""
+	}
+	r := c.Request.Clone(c.Request.Context())
+	r.URL = u
+	r.Form, r.PostForm = nil, nil
+	req, err := h.opts.Authorizer.ParseAuthorize(r)
+	if err != nil {
+		return ""
+	}
+	return req.AppName
+}
+
+func (h *Handler) loginPage(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	next := safeNext(c.Query("next"))
+	h.render(c, http.StatusOK, "login", "login_title", sess, map[string]any{
+		"Next": next, "AppName": h.appNameFor(c, next),
+	})
+}
+
+func (h *Handler) login(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return
+	}
+	next := safeNext(c.PostForm("next"))
+	email := c.PostForm("email")
+	m, err := h.opts.Merchants.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
+	if errors.Is(err, store.ErrBadCredentials) {
+		h.opts.Logger.Info("login failed")
+		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, map[string]any{
+			"Next": next, "AppName": h.appNameFor(c, next), "Failed": true, "Email": email,
+		})
+		return
+	}
+	if err != nil {
+		h.opts.Logger.Error("authenticate merchant", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	// A new session id at login: an id planted before is worthless after.
+	if err := h.opts.Sessions.Renew(c.Request, sess); err != nil {
+		h.opts.Logger.Error("renew session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	sess.Values = map[any]any{keyMerchant: m.ID, keyCSRF: store.NewSecret()}
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		h.opts.Logger.Error("save session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	h.opts.Logger.Info("login", "merchant_id", m.ID)
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+func (h *Handler) logout(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return
+	}
+	sess.Options.MaxAge = -1
+	if err := sess.Save(c.Request, c.Writer); err != nil {
+		h.opts.Logger.Error("end session", "err", err)
+	}
+	c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
+}
+
+func (h *Handler) home(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	m, err := h.currentMerchant(c, sess)
+	if err != nil {
+		h.opts.Logger.Error("load merchant", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	if m == nil {
+		c.Redirect(http.StatusFound, "/login")
+		return
+	}
+	h.render(c, http.StatusOK, "home", "home_title", sess, map[string]any{"Email": m.Email})
+}
+
+// DemoCallback shows the code the demo app received, for trying enlace by
+// hand in the embedded mode.
+func (h *Handler) DemoCallback(c *gin.Context) {
+	h.render(c, http.StatusOK, "demo_callback", "demo_title", nil, map[string]any{
+		"Code": c.Query("code"), "State": c.Query("state"), "Error": c.Query("error"),
+	})
+}

@@ -1,0 +1,65 @@
+package consent
+
+import (
+	"embed"
+	"encoding/json"
+	"fmt"
+	"net/http"
+
+	"github.com/nicksnyder/go-i18n/v2/i18n"
+	"golang.org/x/text/language"
+)
+
+//go:embed locales/*.json
+var localeFiles embed.FS
+
+// Languages the pages are written in; the first is the default.
+var languages = []language.Tag{language.Spanish, language.English}
+
+func newBundle() (*i18n.Bundle, error) {
+	b := i18n.NewBundle(languages[0])
+	b.RegisterUnmarshalFunc("json", json.Unmarshal)
+	for _, f := range []string{"locales/es.json", "locales/en.json"} {
+		if _, err := b.LoadMessageFileFS(localeFiles, f); err != nil {
+			return nil, fmt.Errorf("load %s: %w", f, err)
+		}
+	}
+	return b, nil
+}
+
+// pickLanguage chooses the page language: an explicit ?lang= first, then
+// the Accept-Language header, then Spanish.
+func pickLanguage(r *http.Request) language.Tag {
+	matcher := language.NewMatcher(languages)
+	tag, _ := language.MatchStrings(matcher, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+	base, _ := tag.Base()
+	for _, l := range languages {
+		if b, _ := l.Base(); b == base {
+			return l
+		}
+	}
+	return languages[0]
+}
+
+// localizer translates message ids for one request.
+type localizer struct {
+	l    *i18n.Localizer
+	lang language.Tag
+}
+
+// T returns the message id in the page language; kv are template data as
+// key, value pairs. A missing message shows its id, which tests catch.
+func (l localizer) T(id string, kv ...string) string {
+	var data map[string]string
+	if len(kv) > 0 {
+		data = make(map[string]string, len(kv)/2)
+		for i := 0; i+1 < len(kv); i += 2 {
+			data[kv[i]] = kv[i+1]
+		}
+	}
+	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	if err != nil {
+		return id
+	}
+	return s
+}

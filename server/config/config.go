@@ -1,0 +1,178 @@
+// Package config loads enlace's configuration: the defaults compiled into
+// the binary (the repository's config.yaml), then an optional config file,
+// then ENLACE_* environment variables, each overriding the one before.
+package config
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/caarlos0/env/v11"
+	"go.yaml.in/yaml/v3"
+)
+
+// Config is the whole configuration. Every field can be set in config.yaml
+// and overridden by the environment variable named in its env tag, with the
+// ENLACE_ prefix (ENLACE_HTTP_ADDR, ENLACE_REDIS_ADDR, …).
+type Config struct {
+	HTTP    HTTP      `yaml:"http" envPrefix:"HTTP_"`
+	Issuer  string    `yaml:"issuer" env:"ISSUER"`
+	Redis   Redis     `yaml:"redis" envPrefix:"REDIS_"`
+	Tokens  Lifetimes `yaml:"tokens" envPrefix:"TOKENS_"`
+	Session Session   `yaml:"session" envPrefix:"SESSION_"`
+	Scopes  Catalogue `yaml:"scopes" env:"SCOPES"`
+}
+
+// HTTP is the listener.
+type HTTP struct {
+	Addr string `yaml:"addr" env:"ADDR"`
+}
+
+// Redis says where the store lives. An empty Addr selects the embedded
+// in-process Redis, which keeps nothing across restarts.
+type Redis struct {
+	Addr     string `yaml:"addr" env:"ADDR"`
+	Password string `yaml:"password" env:"PASSWORD"`
+	DB       int    `yaml:"db" env:"DB"`
+}
+
+// Lifetimes of the credentials enlace issues.
+type Lifetimes struct {
+	Code    time.Duration `yaml:"code_lifetime" env:"CODE_LIFETIME"`
+	Access  time.Duration `yaml:"access_lifetime" env:"ACCESS_LIFETIME"`
+	Refresh time.Duration `yaml:"refresh_lifetime" env:"REFRESH_LIFETIME"`
+}
+
+// Session configures merchants' browser sessions.
+type Session struct {
+	// Secret signs session cookies; at least 32 bytes. Empty means a random
+	// one per process, which logs everyone out on restart and cannot be
+	// shared between instances.
+	Secret   string        `yaml:"secret" env:"SECRET"`
+	Lifetime time.Duration `yaml:"lifetime" env:"LIFETIME"`
+}
+
+// Scope is one entry of the scope catalogue.
+type Scope struct {
+	Name string `yaml:"name" json:"name"`
+	ES   string `yaml:"es" json:"es"`
+	EN   string `yaml:"en" json:"en"`
+}
+
+// Catalogue is the list of scopes apps may be registered for.
+type Catalogue []Scope
+
+// UnmarshalText reads a catalogue from JSON, the form it takes in the
+// ENLACE_SCOPES environment variable.
+func (c *Catalogue) UnmarshalText(b []byte) error {
+	var v []Scope
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("scopes: want a JSON list of {name, es, en}: %w", err)
+	}
+	*c = v
+	return nil
+}
+
+// Names returns the scope names in catalogue order.
+func (c Catalogue) Names() []string {
+	out := make([]string, len(c))
+	for i, s := range c {
+		out[i] = s.Name
+	}
+	return out
+}
+
+// Lookup returns the scope with this name.
+func (c Catalogue) Lookup(name string) (Scope, bool) {
+	for _, s := range c {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return Scope{}, false
+}
+
+// Load builds the configuration from defaults (YAML), then the file at path
+// when it exists (an explicitly named file must exist), then environ
+// ("KEY=value" pairs, as os.Environ returns).
+func Load(defaults []byte, path string, explicit bool, environ []string) (*Config, error) {
+	var c Config
+	if err := yaml.Unmarshal(defaults, &c); err != nil {
+		return nil, fmt.Errorf("built-in configuration: %w", err)
+	}
+	if path != "" {
+		b, err := os.ReadFile(path)
+		switch {
+		case err == nil:
+			// Lists in the file replace the defaults' lists rather than merge.
+			if err := yaml.Unmarshal(b, &c); err != nil {
+				return nil, fmt.Errorf("config file %s: %w", path, err)
+			}
+		case errors.Is(err, fs.ErrNotExist) && !explicit:
+		default:
+			return nil, fmt.Errorf("config file: %w", err)
+		}
+	}
+	vars := map[string]string{}
+	for _, kv := range environ {
+		if k, v, ok := strings.Cut(kv, "="); ok {
+			vars[k] = v
+		}
+	}
+	if err := env.ParseWithOptions(&c, env.Options{Prefix: "ENLACE_", Environment: vars}); err != nil {
+		return nil, fmt.Errorf("environment: %w", err)
+	}
+	if err := c.validate(); err != nil {
+		return nil, err
+	}
+	return &c, nil
+}
+
+func (c *Config) validate() error {
+	if c.HTTP.Addr == "" {
+		return errors.New("config: http.addr is empty")
+	}
+	if c.Issuer == "" {
+		c.Issuer = "http://" + c.HTTP.Addr
+	}
+	u, err := url.Parse(c.Issuer)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
+		u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.Issuer, "/") {
+		return fmt.Errorf("config: issuer %q must be an absolute http(s) URL with no query, fragment or trailing slash", c.Issuer)
+	}
+	for name, d := range map[string]time.Duration{
+		"tokens.code_lifetime": c.Tokens.Code, "tokens.access_lifetime": c.Tokens.Access,
+		"tokens.refresh_lifetime": c.Tokens.Refresh, "session.lifetime": c.Session.Lifetime,
+	} {
+		if d <= 0 {
+			return fmt.Errorf("config: %s must be positive, got %v", name, d)
+		}
+	}
+	if c.Session.Secret != "" && len(c.Session.Secret) < 32 {
+		return errors.New("config: session.secret must be at least 32 characters")
+	}
+	if len(c.Scopes) == 0 {
+		return errors.New("config: the scope catalogue is empty")
+	}
+	seen := map[string]bool{}
+	for _, s := range c.Scopes {
+		if s.Name == "" || strings.ContainsAny(s.Name, " ,\t\n") {
+			return fmt.Errorf("config: scope name %q is empty or contains a separator", s.Name)
+		}
+		if seen[s.Name] {
+			return fmt.Errorf("config: scope %q is listed twice", s.Name)
+		}
+		seen[s.Name] = true
+	}
+	return nil
+}
+
+// Secure reports whether the issuer is https, in which case cookies are
+// marked Secure.
+func (c *Config) Secure() bool { return strings.HasPrefix(c.Issuer, "https://") }

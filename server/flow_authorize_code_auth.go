@@ -1,0 +1,143 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"net/url"
+	"unicode/utf8"
+
+	"github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"enlace/consent"
+	"enlace/store"
+)
+
+// ParseAuthorize validates an authorization request (GET or the consent
+// form's POST; only the query string is read). The app and the redirect URI
+// are checked first, by exact match against the app's registered list: until
+// both are known good, a refusal is an error page, never a redirect, because
+// go-oauth2 would redirect errors to the unvalidated redirect_uri (an open
+// redirector) after a host-suffix match. After that, errors go back to the
+// app with state and iss.
+func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, error) {
+	q := r.URL.Query()
+	for k, v := range q {
+		for _, x := range v {
+			if !utf8.ValidString(k) || !utf8.ValidString(x) {
+				return nil, &consent.AuthorizeError{Message: "err_bad_request"}
+			}
+		}
+	}
+	clientID := q.Get("client_id")
+	if len(q["client_id"]) != 1 || clientID == "" {
+		return nil, &consent.AuthorizeError{Message: "err_unknown_client"}
+	}
+	app, err := s.apps(r.Context(), clientID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && app.Disabled) {
+		return nil, &consent.AuthorizeError{Message: "err_unknown_client"}
+	}
+	if err != nil {
+		return nil, fmt.Errorf("load app: %w", err)
+	}
+	redirectURI := q.Get("redirect_uri")
+	if len(q["redirect_uri"]) != 1 || !app.AllowsRedirect(redirectURI) {
+		return nil, &consent.AuthorizeError{Message: "err_invalid_redirect_uri"}
+	}
+
+	// From here on the redirect URI is trusted.
+	state := q.Get("state")
+	fail := func(code error, desc string) error {
+		return &consent.AuthorizeError{RedirectTo: s.redirectError(redirectURI, state, code, desc)}
+	}
+	for k, v := range q {
+		if len(v) > 1 {
+			return nil, fail(oerrors.ErrInvalidRequest, "parameter "+k+" is repeated")
+		}
+	}
+	if q.Get("response_type") == "" {
+		return nil, fail(oerrors.ErrInvalidRequest, "response_type is missing")
+	}
+	// go-oauth2 parses and checks response_type and the PKCE parameters.
+	// It reads the request's form, which for the consent POST would include
+	// the body, so it is handed the query alone.
+	lr := r.Clone(r.Context())
+	lr.Method = http.MethodGet
+	lr.Form, lr.PostForm = q, url.Values{}
+	if _, err := s.oauth.ValidationAuthorizeRequest(lr); err != nil {
+		switch {
+		case errors.Is(err, oerrors.ErrUnsupportedResponseType), errors.Is(err, oerrors.ErrUnauthorizedClient):
+			return nil, fail(oerrors.ErrUnsupportedResponseType, "response_type must be code")
+		default:
+			return nil, fail(oerrors.ErrInvalidRequest, oerrors.Descriptions[err])
+		}
+	}
+	challenge := q.Get("code_challenge")
+	if challenge != "" && q.Get("code_challenge_method") != string(oauth2.CodeChallengeS256) {
+		return nil, fail(oerrors.ErrInvalidRequest, "code_challenge_method must be S256")
+	}
+	scopes := parseScopes(q.Get("scope"))
+	if len(scopes) == 0 {
+		scopes = app.Scopes
+	}
+	for _, sc := range scopes {
+		if !app.AllowsScope(sc) {
+			return nil, fail(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
+		}
+	}
+	return &consent.AuthorizeRequest{
+		ClientID:      app.ClientID,
+		AppName:       app.Name,
+		RedirectURI:   redirectURI,
+		State:         state,
+		Scopes:        scopes,
+		CodeChallenge: challenge,
+	}, nil
+}
+
+// Approve records a new connection and returns the redirect with its code.
+func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, merchantID string, granted []string) (string, error) {
+	conn, code, err := s.store.Approve(ctx, store.Grant{
+		ClientID:      req.ClientID,
+		MerchantID:    merchantID,
+		RedirectURI:   req.RedirectURI,
+		Scopes:        granted,
+		CodeChallenge: req.CodeChallenge,
+	})
+	if err != nil {
+		return "", err
+	}
+	s.log.Info("connection approved", "client_id", req.ClientID, "merchant_id", merchantID, "connection_id", conn.ID)
+	return s.redirectWith(req.RedirectURI, url.Values{"code": {code}}, req.State), nil
+}
+
+// Deny returns the redirect that tells the app the merchant said no.
+func (s *Server) Deny(req *consent.AuthorizeRequest) string {
+	return s.redirectError(req.RedirectURI, req.State, oerrors.ErrAccessDenied, "the merchant did not authorize the app")
+}
+
+func (s *Server) redirectError(redirectURI, state string, code error, desc string) string {
+	return s.redirectWith(redirectURI, url.Values{"error": {code.Error()}, "error_description": {desc}}, state)
+}
+
+// redirectWith adds params, state (when sent) and iss (RFC 9207) to a
+// registered redirect URI, keeping its own query.
+func (s *Server) redirectWith(redirectURI string, params url.Values, state string) string {
+	u, err := url.Parse(redirectURI)
+	if err != nil {
+		// Registered URIs were validated when the app was created.
+		return redirectURI
+	}
+	q := u.Query()
+	for k, v := range params {
+		q[k] = v
+	}
+	if state != "" {
+		q.Set("state", state)
+	}
+	q.Set("iss", s.cfg.Issuer)
+	u.RawQuery = q.Encode()
+	return u.String()
+}

@@ -1,0 +1,153 @@
+// Package server wires enlace's HTTP surface with gin: the authorization
+// endpoint (whose pages come from the consent package), the token endpoint
+// in its two dialects, and the resource endpoints.
+package server
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/go-oauth2/oauth2/v4"
+	oserver "github.com/go-oauth2/oauth2/v4/server"
+
+	"enlace/consent"
+	"enlace/server/config"
+	"enlace/store"
+)
+
+// Options are what a Server is built from.
+type Options struct {
+	Config *config.Config
+	Store  *store.Store
+	// SessionSecret signs session cookies (at least 32 bytes).
+	SessionSecret []byte
+	// Templates and Static hold templates/ and static/.
+	Templates fs.FS
+	Static    fs.FS
+	Logger    *slog.Logger
+	// Demo serves /demo/callback, the demo app's redirect target.
+	Demo bool
+}
+
+// Server is enlace's HTTP server.
+type Server struct {
+	cfg    *config.Config
+	store  *store.Store
+	oauth  *oserver.Server
+	log    *slog.Logger
+	engine *gin.Engine
+}
+
+// New builds the server and its routes.
+func New(opts Options) (*Server, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	// go-oauth2 is used for request validation and its error vocabulary;
+	// its manager is not used (see DESIGN.md). "plain" is listed only
+	// because the library defaults an absent method to plain; enlace itself
+	// accepts S256 alone.
+	lib := oserver.NewServer(&oserver.Config{
+		TokenType:            "Bearer",
+		AllowedResponseTypes: []oauth2.ResponseType{oauth2.Code},
+		AllowedGrantTypes:    []oauth2.GrantType{oauth2.AuthorizationCode, oauth2.Refreshing},
+		AllowedCodeChallengeMethods: []oauth2.CodeChallengeMethod{
+			oauth2.CodeChallengeS256, oauth2.CodeChallengePlain,
+		},
+	}, nil)
+	s := &Server{cfg: opts.Config, store: opts.Store, oauth: lib, log: opts.Logger}
+
+	pages, err := consent.New(consent.Options{
+		Authorizer: s,
+		Merchants:  opts.Store,
+		Sessions:   consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
+		Templates:  opts.Templates,
+		Catalogue:  opts.Config.Scopes,
+		Logger:     opts.Logger,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("consent pages: %w", err)
+	}
+
+	gin.SetMode(gin.ReleaseMode)
+	e := gin.New()
+	e.HandleMethodNotAllowed = true
+	e.Use(s.recoverer, s.logRequests, securityHeaders)
+	pages.Register(e)
+	if opts.Demo {
+		e.GET("/demo/callback", pages.DemoCallback)
+	}
+	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
+	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
+	e.GET("/api/d/info", s.info)
+	static, err := fs.Sub(opts.Static, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	e.StaticFS("/static", http.FS(static))
+	e.NoRoute(func(c *gin.Context) {
+		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
+	})
+	e.NoMethod(func(c *gin.Context) {
+		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "invalid_request", "error_description": "method not allowed"})
+	})
+	s.engine = e
+	return s, nil
+}
+
+// Handler returns the HTTP handler.
+func (s *Server) Handler() http.Handler { return s.engine }
+
+// apps looks up an app. It is the one place app reads go through, so a
+// cache can sit here.
+func (s *Server) apps(ctx context.Context, clientID string) (*store.App, error) {
+	return s.store.GetApp(ctx, clientID)
+}
+
+// securityHeaders are set on every response; pages and token responses are
+// never cached. Static assets are the exception to no-store.
+func securityHeaders(c *gin.Context) {
+	h := c.Writer.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("X-Frame-Options", "DENY")
+	h.Set("Referrer-Policy", "no-referrer")
+	// No form-action: Chromium applies it to the redirect that follows the
+	// consent form, which goes to the app's own site.
+	h.Set("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'")
+	if !strings.HasPrefix(c.Request.URL.Path, "/static/") {
+		h.Set("Cache-Control", "no-store")
+	}
+	c.Next()
+}
+
+// logRequests logs one line per request: method, route, status, duration.
+// Never the query string: it can carry codes.
+func (s *Server) logRequests(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	s.log.Info("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
+		"duration_ms", float64(time.Since(start).Microseconds())/1000)
+}
+
+// recoverer turns a panic into a 500 without the panic value (which could
+// hold request data) reaching the client.
+func (s *Server) recoverer(c *gin.Context) {
+	defer func() {
+		if v := recover(); v != nil {
+			s.log.Error("panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
+			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error",
+				"error_description": "internal error"})
+		}
+	}()
+	c.Next()
+}

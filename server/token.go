@@ -1,0 +1,190 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/go-oauth2/oauth2/v4"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/gin-gonic/gin"
+
+	"enlace/store"
+)
+
+// dialect is the wire shape of a token endpoint.
+type dialect int
+
+const (
+	// rfc6749 is POST /oauth/token: form bodies, the standard response.
+	rfc6749 dialect = iota
+	// multivende is POST /oauth/access-token: JSON or form bodies, the
+	// platform's flat response with camelCase dates.
+	multivende
+)
+
+// tokenEndpoint serves both dialects over one implementation: parse,
+// authenticate the client, run the grant, render.
+func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		iss, oe := s.grant(c.Request, d == multivende)
+		if oe != nil {
+			writeOAuthError(c, oe)
+			return
+		}
+		noStore(c)
+		if d == multivende {
+			c.JSON(http.StatusOK, multivendeResponse(iss))
+			return
+		}
+		c.JSON(http.StatusOK, rfcResponse(iss))
+	}
+}
+
+func (s *Server) grant(r *http.Request, allowJSON bool) (*store.Issued, *oauthError) {
+	tr, oe := parseTokenRequest(r, allowJSON)
+	if oe != nil {
+		return nil, oe
+	}
+	switch oauth2.GrantType(tr.GrantType) {
+	case oauth2.AuthorizationCode, oauth2.Refreshing:
+	case "":
+		return nil, errInvalidRequest("grant_type is missing")
+	default:
+		return nil, newError(oerrors.ErrUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+	}
+	ctx := r.Context()
+	app, oe := s.authenticateClient(ctx, tr)
+	if oe != nil {
+		return nil, oe
+	}
+	var (
+		iss *store.Issued
+		err error
+	)
+	switch oauth2.GrantType(tr.GrantType) {
+	case oauth2.AuthorizationCode:
+		iss, err = s.exchangeCode(ctx, app, tr)
+	case oauth2.Refreshing:
+		iss, err = s.refresh(ctx, app, tr)
+	}
+	var oerr *oauthError
+	if errors.As(err, &oerr) {
+		return nil, oerr
+	}
+	if rej, ok := store.IsRejected(err); ok {
+		code := oerrors.ErrInvalidGrant
+		if rej.Code == "invalid_scope" {
+			code = oerrors.ErrInvalidScope
+		}
+		s.log.Info("grant refused", "grant_type", tr.GrantType, "client_id", app.ClientID, "reason", rej.Reason)
+		return nil, newError(code, rej.Reason)
+	}
+	if err != nil {
+		s.log.Error("grant failed", "grant_type", tr.GrantType, "client_id", app.ClientID, "err", err)
+		return nil, errUnavailable()
+	}
+	s.log.Info("tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
+		"connection_id", iss.ConnectionID, "token_id", iss.TokenID)
+	return iss, nil
+}
+
+// authenticateClient checks the client's id and secret (constant-time,
+// against the stored digest). Every failure is invalid_client, with no hint
+// which part was wrong.
+func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*store.App, *oauthError) {
+	fail := func(desc string) *oauthError {
+		e := newError(oerrors.ErrInvalidClient, desc)
+		e.basic = tr.Basic
+		return e
+	}
+	if tr.ClientID == "" {
+		return nil, fail("client authentication is required (client_id and client_secret, or HTTP Basic)")
+	}
+	app, err := s.apps(ctx, tr.ClientID)
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		s.log.Error("load app", "err", err)
+		return nil, errUnavailable()
+	}
+	digest := ""
+	if app != nil {
+		digest = app.SecretDigest
+	}
+	// Compare even for an unknown client, so timing does not tell them apart.
+	match := store.DigestEqual(tr.ClientSecret, digest)
+	if app == nil || tr.ClientSecret == "" || !match {
+		return nil, fail("client authentication failed")
+	}
+	if app.Disabled {
+		return nil, fail("the app is disabled")
+	}
+	return app, nil
+}
+
+// tokenTime is the Multivende dialect's date format: ISO-8601, UTC, ms.
+const tokenTime = "2006-01-02T15:04:05.000Z"
+
+// multivendeToken is the Multivende dialect's success body; field order
+// follows the platform's.
+type multivendeToken struct {
+	ID                    string                     `json:"_id"`
+	Status                string                     `json:"status"`
+	Token                 string                     `json:"token"`
+	ExpiresAt             string                     `json:"expiresAt"`
+	RefreshToken          string                     `json:"refreshToken"`
+	RefreshTokenExpiresAt string                     `json:"refreshTokenExpiresAt"`
+	Scopes                map[string]map[string]bool `json:"scopes"`
+	MerchantID            string                     `json:"MerchantId"`
+	OauthClientID         string                     `json:"OauthClientId"`
+	MerchantAppID         string                     `json:"MerchantAppId"`
+	CreatedAt             string                     `json:"createdAt"`
+	UpdatedAt             string                     `json:"updatedAt"`
+}
+
+func multivendeResponse(iss *store.Issued) multivendeToken {
+	scopes := make(map[string]map[string]bool, len(iss.Scopes))
+	for _, sc := range iss.Scopes {
+		scopes[sc] = map[string]bool{"all": true}
+	}
+	at := iss.IssuedAt.UTC().Format(tokenTime)
+	return multivendeToken{
+		ID:                    iss.TokenID,
+		Status:                "created",
+		Token:                 iss.AccessToken,
+		ExpiresAt:             iss.AccessExpiresAt.UTC().Format(tokenTime),
+		RefreshToken:          iss.RefreshToken,
+		RefreshTokenExpiresAt: iss.RefreshExpiresAt.UTC().Format(tokenTime),
+		Scopes:                scopes,
+		MerchantID:            iss.MerchantID,
+		OauthClientID:         iss.ClientID,
+		MerchantAppID:         iss.ConnectionID,
+		CreatedAt:             at,
+		UpdatedAt:             at,
+	}
+}
+
+// rfcToken is the RFC 6749 §5.1 success body; connection_id and
+// merchant_id are extension fields.
+type rfcToken struct {
+	AccessToken  string `json:"access_token"`
+	TokenType    string `json:"token_type"`
+	ExpiresIn    int64  `json:"expires_in"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+	ConnectionID string `json:"connection_id"`
+	MerchantID   string `json:"merchant_id"`
+}
+
+func rfcResponse(iss *store.Issued) rfcToken {
+	return rfcToken{
+		AccessToken:  iss.AccessToken,
+		TokenType:    "Bearer",
+		ExpiresIn:    int64(iss.AccessExpiresAt.Sub(iss.IssuedAt) / time.Second),
+		RefreshToken: iss.RefreshToken,
+		Scope:        strings.Join(iss.Scopes, " "),
+		ConnectionID: iss.ConnectionID,
+		MerchantID:   iss.MerchantID,
+	}
+}

@@ -1,0 +1,191 @@
+package server
+
+import (
+	"bytes"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+	"unicode"
+	"unicode/utf8"
+
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+)
+
+// maxTokenBody bounds a token request's body; real ones are well under 4 KiB.
+const maxTokenBody = 64 << 10
+
+// tokenRequest is a token endpoint request in either dialect, before the
+// client is authenticated.
+type tokenRequest struct {
+	GrantType    string
+	ClientID     string
+	ClientSecret string
+	Code         string
+	RedirectURI  string
+	CodeVerifier string
+	RefreshToken string
+	Scope        string
+	// Basic is set when the client authenticated with HTTP Basic.
+	Basic bool
+}
+
+// tokenParams are the parameters the token endpoint reads; others are
+// ignored, as RFC 6749 §3.2 requires.
+var tokenParams = []string{"grant_type", "client_id", "client_secret", "code", "redirect_uri",
+	"code_verifier", "refresh_token", "scope"}
+
+// parseTokenRequest reads a token request from a form body, or from a JSON
+// body when allowJSON is set (the Multivende dialect), and the client's
+// Basic credentials. It refuses malformed bodies, repeated parameters and
+// invalid UTF-8 with invalid_request.
+func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthError) {
+	if r.Method != http.MethodPost {
+		return nil, errInvalidRequest("the token endpoint accepts only POST")
+	}
+	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
+	if err != nil {
+		return nil, errInvalidRequest("the Content-Type header is missing or malformed")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxTokenBody))
+	if err != nil {
+		var tooBig *http.MaxBytesError
+		if errors.As(err, &tooBig) {
+			return nil, errInvalidRequest("the request body is too large")
+		}
+		return nil, errInvalidRequest("the request body could not be read")
+	}
+	var values map[string]string
+	switch {
+	case mediaType == "application/x-www-form-urlencoded":
+		values, err = parseFormBody(body)
+	case mediaType == "application/json" && allowJSON:
+		values, err = parseJSONBody(body)
+	case allowJSON:
+		return nil, errInvalidRequest("the body must be application/json or application/x-www-form-urlencoded")
+	default:
+		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+	}
+	if err != nil {
+		return nil, errInvalidRequest(err.Error())
+	}
+	for k, v := range values {
+		if !utf8.ValidString(v) {
+			return nil, errInvalidRequest("parameter " + k + " is not valid UTF-8")
+		}
+	}
+	tr := &tokenRequest{
+		GrantType:    values["grant_type"],
+		ClientID:     values["client_id"],
+		ClientSecret: values["client_secret"],
+		Code:         values["code"],
+		RedirectURI:  values["redirect_uri"],
+		CodeVerifier: values["code_verifier"],
+		RefreshToken: values["refresh_token"],
+		Scope:        values["scope"],
+	}
+	if h := r.Header.Get("Authorization"); h != "" {
+		id, secret, ok := parseBasic(h)
+		if !ok {
+			e := newError(oerrors.ErrInvalidClient, "the Authorization header is not valid HTTP Basic credentials")
+			e.basic = true
+			return nil, e
+		}
+		if tr.ClientSecret != "" {
+			return nil, errInvalidRequest("use one client authentication method, not both Basic and client_secret")
+		}
+		if tr.ClientID != "" && tr.ClientID != id {
+			return nil, errInvalidRequest("client_id does not match the Basic credentials")
+		}
+		tr.ClientID, tr.ClientSecret, tr.Basic = id, secret, true
+	}
+	return tr, nil
+}
+
+func parseFormBody(body []byte) (map[string]string, error) {
+	vals, err := url.ParseQuery(string(body))
+	if err != nil {
+		return nil, errors.New("the form body is malformed")
+	}
+	out := make(map[string]string, len(tokenParams))
+	for _, k := range tokenParams {
+		switch v := vals[k]; len(v) {
+		case 0:
+		case 1:
+			out[k] = v[0]
+		default:
+			return nil, errors.New("parameter " + k + " is repeated")
+		}
+	}
+	return out, nil
+}
+
+func parseJSONBody(body []byte) (map[string]string, error) {
+	dec := json.NewDecoder(bytes.NewReader(body))
+	var raw map[string]json.RawMessage
+	if err := dec.Decode(&raw); err != nil || raw == nil {
+		return nil, errors.New("the JSON body is malformed or not an object")
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("the JSON body has data after the object")
+	}
+	out := make(map[string]string, len(tokenParams))
+	for _, k := range tokenParams {
+		v, ok := raw[k]
+		if !ok || string(v) == "null" {
+			continue
+		}
+		var s string
+		if err := json.Unmarshal(v, &s); err != nil {
+			return nil, errors.New("parameter " + k + " must be a string")
+		}
+		out[k] = s
+	}
+	return out, nil
+}
+
+// parseBasic decodes HTTP Basic client credentials. RFC 6749 §2.3.1 has the
+// client form-URL-encode its id and secret before Basic encoding, so both
+// are decoded again (where r.BasicAuth would not).
+func parseBasic(header string) (id, secret string, ok bool) {
+	scheme, enc, found := strings.Cut(header, " ")
+	if !found || !strings.EqualFold(scheme, "Basic") {
+		return "", "", false
+	}
+	raw, err := base64.StdEncoding.DecodeString(strings.TrimSpace(enc))
+	if err != nil {
+		return "", "", false
+	}
+	u, p, found := strings.Cut(string(raw), ":")
+	if !found {
+		return "", "", false
+	}
+	if id, err = url.QueryUnescape(u); err != nil {
+		return "", "", false
+	}
+	if secret, err = url.QueryUnescape(p); err != nil {
+		return "", "", false
+	}
+	if id == "" || !utf8.ValidString(id) || !utf8.ValidString(secret) {
+		return "", "", false
+	}
+	return id, secret, true
+}
+
+// parseScopes splits a scope parameter on spaces and commas, dropping
+// repeats and empty entries.
+func parseScopes(s string) []string {
+	fields := strings.FieldsFunc(s, func(r rune) bool { return r == ',' || unicode.IsSpace(r) })
+	out := make([]string, 0, len(fields))
+	for _, f := range fields {
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
