@@ -3,8 +3,6 @@ package store_test
 import (
 	"context"
 	"errors"
-	"maps"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -85,66 +83,6 @@ func (f *fixture) exchange(t *testing.T, code string) *store.Issued {
 	return iss
 }
 
-// snapshot returns every key with its TYPE and content, to prove that a
-// refused request changed nothing.
-func snapshot(t *testing.T, rdb *redis.Client) map[string]string {
-	t.Helper()
-	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "*").Result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[string]string{}
-	for _, k := range keys {
-		typ := rdb.Type(ctx, k).Val()
-		var v any
-		switch typ {
-		case "hash":
-			v = rdb.HGetAll(ctx, k).Val()
-		case "string":
-			v = rdb.Get(ctx, k).Val()
-		case "zset":
-			v = rdb.ZRangeWithScores(ctx, k, 0, -1).Val()
-		}
-		out[k] = typ + ":" + strings.TrimSpace(strings.ReplaceAll(fmtAny(v), "\n", " "))
-	}
-	return out
-}
-
-func fmtAny(v any) string { return strings.TrimSpace(strings.Join(strings.Fields(toString(v)), " ")) }
-
-func toString(v any) string {
-	switch x := v.(type) {
-	case map[string]string:
-		var b strings.Builder
-		for _, k := range slices.Sorted(maps.Keys(x)) {
-			b.WriteString(k + "=" + x[k] + " ")
-		}
-		return b.String()
-	case string:
-		return x
-	case []redis.Z:
-		var b strings.Builder
-		for _, z := range x {
-			b.WriteString(z.Member.(string) + " ")
-		}
-		return b.String()
-	}
-	return ""
-}
-
-func assertUnchanged(t *testing.T, before, after map[string]string) {
-	t.Helper()
-	if len(before) != len(after) {
-		t.Fatalf("key count changed: %d → %d", len(before), len(after))
-	}
-	for k, v := range before {
-		if after[k] != v {
-			t.Fatalf("key %s changed:\n before %s\n after  %s", k, v, after[k])
-		}
-	}
-}
-
 func rejected(t *testing.T, err error, code string) {
 	t.Helper()
 	r, ok := store.IsRejected(err)
@@ -212,7 +150,7 @@ func TestMerchants(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
-		before := snapshot(t, rdb)
+		before := redistest.Snapshot(t, rdb)
 		if _, err := f.st.CreateMerchant(ctx, "ana@example.com", "Other", "pw"); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate email (case-insensitive): %v", err)
 		}
@@ -222,7 +160,7 @@ func TestMerchants(t *testing.T) {
 		if _, err := f.st.CreateMerchant(ctx, "not-an-email", "New", "pw"); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("bad email: %v", err)
 		}
-		assertUnchanged(t, before, snapshot(t, rdb))
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 
 		m, err := f.st.AuthenticateMerchant(ctx, " ANA@example.com", "correct horse")
 		if err != nil || m.ID != f.merchant.ID {
@@ -234,7 +172,7 @@ func TestMerchants(t *testing.T) {
 		if _, err := f.st.AuthenticateMerchant(ctx, "nobody@example.com", "correct horse"); !errors.Is(err, store.ErrBadCredentials) {
 			t.Fatalf("unknown email: %v", err)
 		}
-		if strings.Contains(snapshot(t, rdb)["merchant:"+f.merchant.ID], "correct horse") ||
+		if strings.Contains(redistest.Snapshot(t, rdb)["merchant:"+f.merchant.ID], "correct horse") ||
 			!strings.HasPrefix(f.merchant.PasswordHash, "$argon2id$") {
 			t.Fatal("password not stored as an argon2id hash")
 		}
@@ -295,11 +233,11 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 		}
 
 		// Narrowing works; widening does not, and changes nothing.
-		before := snapshot(t, rdb)
+		before := redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
 			Scopes: []string{"read:products", "write:products"}})
 		rejected(t, err, "invalid_scope")
-		assertUnchanged(t, before, snapshot(t, rdb))
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 		third, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
 			Scopes: []string{"read:checkouts"}})
 		if err != nil || strings.Join(third.Scopes, " ") != "read:checkouts" {
@@ -323,7 +261,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			t.Fatal(err)
 		}
 		conn, code := f.approve(t, store.S256("a-verifier-that-is-long-enough-for-pkce-0123456789"))
-		before := snapshot(t, rdb)
+		before := redistest.Snapshot(t, rdb)
 		tampered := strings.Replace(code, conn.ID, store.NewID(), 1)
 		for name, x := range map[string]store.CodeExchange{
 			"other app":         {Code: code, ClientID: other.ClientID, CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"},
@@ -339,16 +277,16 @@ func TestRefusalsChangeNothing(t *testing.T) {
 				t.Errorf("%s: want a refusal, got %v", name, err)
 			}
 		}
-		assertUnchanged(t, before, snapshot(t, rdb))
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 		iss, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID,
 			RedirectURI: "https://app.example.com/cb", CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"})
 		if err != nil {
 			t.Fatalf("the code should still work after the refusals: %v", err)
 		}
-		before = snapshot(t, rdb)
+		before = redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: other.ClientID})
 		rejected(t, err, "invalid_grant")
-		assertUnchanged(t, before, snapshot(t, rdb))
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 
 		// A verifier for a code issued without a challenge is refused too.
 		_, code2 := f.approve(t, "")
@@ -469,7 +407,7 @@ func TestStoredFormAndTTLs(t *testing.T) {
 		if err := f.st.SaveSession(ctx, "session-id-secret", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
-		dump := snapshot(t, rdb)
+		dump := redistest.Snapshot(t, rdb)
 		all := ""
 		for k, v := range dump {
 			all += k + " " + v + "\n"

@@ -1,0 +1,196 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"enlace/store"
+)
+
+// repeated is a flag that may be given more than once.
+type repeated []string
+
+func (r *repeated) String() string     { return strings.Join(*r, " ") }
+func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
+
+// adminStore opens the configured Redis for an admin command. The embedded
+// Redis lives inside a running `enlace serve`, so admin commands need a
+// real one.
+func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*store.Store, func(), error) {
+	cfg, err := e.loadConfig(path, explicit)
+	if err != nil {
+		return nil, nil, err
+	}
+	if cfg.Redis.Addr == "" {
+		return nil, nil, errors.New("admin commands need a Redis: set ENLACE_REDIS_ADDR or redis.addr " +
+			"(the embedded Redis exists only inside a running server)")
+	}
+	rdb, err := connect(ctx, cfg)
+	if err != nil {
+		return nil, nil, err
+	}
+	return newStore(rdb, cfg), func() { _ = rdb.Close() }, nil
+}
+
+func (e *env) flags(name string) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(e.stderr)
+	return fs
+}
+
+func (e *env) writeJSON(v any) error {
+	enc := json.NewEncoder(e.stdout)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("app create")
+	name := fs.String("name", "", "app name shown to merchants")
+	var uris repeated
+	fs.Var(&uris, "redirect-uri", "registered redirect URI (repeat for more)")
+	scopes := fs.String("scopes", "", "space- or comma-separated scopes the app may ask for")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	cfg, err := e.loadConfig(path, explicit)
+	if err != nil {
+		return err
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	fields := strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
+	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: *name, RedirectURIs: uris, Scopes: fields}, cfg.Scopes.Names())
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return e.writeJSON(map[string]any{
+			"client_id": app.ClientID, "client_secret": secret, "name": app.Name,
+			"redirect_uris": app.RedirectURIs, "scopes": app.Scopes,
+		})
+	}
+	fmt.Fprintf(e.stdout, "client_id:     %s\nclient_secret: %s\n(the secret is shown only now; enlace keeps only its digest)\n",
+		app.ClientID, secret)
+	return nil
+}
+
+func (e *env) appList(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("app list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	apps, err := st.ListApps(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]map[string]any, 0, len(apps))
+		for _, a := range apps {
+			out = append(out, map[string]any{
+				"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs,
+				"scopes": a.Scopes, "created_at": a.CreatedAt.Format(time.RFC3339), "disabled": a.Disabled,
+			})
+		}
+		return e.writeJSON(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tREDIRECT URIS")
+	for _, a := range apps {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ClientID, a.Name, strings.Join(a.Scopes, " "), strings.Join(a.RedirectURIs, " "))
+	}
+	return tw.Flush()
+}
+
+func (e *env) merchantCreate(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("merchant create")
+	email := fs.String("email", "", "login email")
+	name := fs.String("name", "", "store name")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if !*fromStdin {
+		return errors.New("--password-stdin is required (passwords are never taken as arguments)")
+	}
+	password, err := readPassword(e.stdin)
+	if err != nil {
+		return err
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := st.CreateMerchant(ctx, *email, *name, password)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return e.writeJSON(map[string]any{"id": m.ID, "email": m.Email, "name": m.Name})
+	}
+	fmt.Fprintf(e.stdout, "merchant_id: %s\n", m.ID)
+	return nil
+}
+
+// readPassword takes the first line of r, without its line ending.
+func readPassword(r io.Reader) (string, error) {
+	line, err := bufio.NewReader(r).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", fmt.Errorf("read password: %w", err)
+	}
+	return strings.TrimRight(line, "\r\n"), nil
+}
+
+func (e *env) merchantList(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("merchant list")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	ms, err := st.ListMerchants(ctx)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		out := make([]map[string]any, 0, len(ms))
+		for _, m := range ms {
+			out = append(out, map[string]any{"id": m.ID, "email": m.Email, "name": m.Name,
+				"created_at": m.CreatedAt.Format(time.RFC3339)})
+		}
+		return e.writeJSON(out)
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tEMAIL\tNAME")
+	for _, m := range ms {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Email, m.Name)
+	}
+	return tw.Flush()
+}

@@ -1,0 +1,179 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"enlace"
+	"enlace/server"
+	"enlace/server/config"
+	"enlace/store"
+)
+
+// loadConfig reads the configuration for any command.
+func (e *env) loadConfig(path string, explicit bool) (*config.Config, error) {
+	return config.Load(enlace.DefaultConfig, path, explicit, e.environ)
+}
+
+// connect opens the configured Redis and checks that it answers.
+func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
+	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
+	if err := rdb.Ping(ctx).Err(); err != nil {
+		_ = rdb.Close()
+		return nil, fmt.Errorf("redis at %s does not answer: %w", cfg.Redis.Addr, err)
+	}
+	return rdb, nil
+}
+
+func newStore(rdb redis.UniversalClient, cfg *config.Config) *store.Store {
+	return store.New(rdb, store.Options{Lifetimes: store.Lifetimes{
+		Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
+	}})
+}
+
+func (e *env) serve(ctx context.Context, path string, explicit bool) error {
+	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	cfg, err := e.loadConfig(path, explicit)
+	if err != nil {
+		return err
+	}
+	embedded := cfg.Redis.Addr == ""
+	if embedded {
+		m, err := startEmbedded(ctx)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = m.Addr(), "", 0
+		log.Warn("no redis.addr configured: running on an embedded in-process Redis; " +
+			"nothing is kept across restarts (set ENLACE_REDIS_ADDR for real use)")
+	}
+	rdb, err := connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := newStore(rdb, cfg)
+
+	secret := []byte(cfg.Session.Secret)
+	if len(secret) == 0 {
+		secret = []byte(store.NewSecret())
+		log.Warn("session.secret is not set: using a random key, so sessions end when this process stops")
+	}
+	srv, err := server.New(server.Options{
+		Config: cfg, Store: st, SessionSecret: secret,
+		Templates: enlace.Templates, Static: enlace.Static, Logger: log, Demo: embedded,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	if embedded {
+		if err := e.seedDemo(ctx, st, cfg); err != nil {
+			_ = ln.Close()
+			return err
+		}
+	}
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+// startEmbedded runs miniredis in process. miniredis only ages keys when
+// told to, so a ticker moves its clock on with real time; without it no
+// TTL would ever fire.
+func startEmbedded(ctx context.Context) (*miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return m, nil
+}
+
+// demoScopes are what the demo app is registered for.
+var demoScopes = []string{"read:products", "write:products", "read:checkouts", "read:stocks"}
+
+// seedDemo creates a demo merchant and app in the embedded Redis and prints
+// how to try the flow. The credentials go to standard output, once, never
+// to the log.
+func (e *env) seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) error {
+	password := store.NewSecret()[:16]
+	m, err := st.CreateMerchant(ctx, "demo@enlace.test", "Tienda Demo", password)
+	if err != nil {
+		return fmt.Errorf("seed demo merchant: %w", err)
+	}
+	redirect := cfg.Issuer + "/demo/callback"
+	app, secret, err := st.CreateApp(ctx, store.AppSpec{
+		Name: "Demo app", RedirectURIs: []string{redirect}, Scopes: demoScopes,
+	}, cfg.Scopes.Names())
+	if err != nil {
+		return fmt.Errorf("seed demo app: %w", err)
+	}
+	authorize := cfg.Issuer + "/apps/authorize?" + url.Values{
+		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirect},
+		"scope": {strings.Join(demoScopes, " ")}, "state": {"demo"},
+	}.Encode()
+	fmt.Fprintf(e.stdout, `
+enlace is running on an embedded Redis (nothing is kept across restarts).
+
+  Demo merchant   email: %s   password: %s
+  Demo app        client_id: %s
+                  client_secret: %s
+                  redirect_uri: %s
+
+  Open this in a browser to connect the demo app:
+  %s
+
+  Then exchange the code it shows:
+  curl -s %s/oauth/token -u '%s:%s' -d grant_type=authorization_code -d code=CODE
+
+`, m.Email, password, app.ClientID, secret, redirect, authorize, cfg.Issuer, app.ClientID, secret)
+	return nil
+}

@@ -1,0 +1,298 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"enlace"
+	"enlace/server"
+	"enlace/server/config"
+	"enlace/store"
+	"enlace/store/redistest"
+)
+
+const (
+	appRedirect = "https://app.example.com/callback"
+	password    = "correct horse battery"
+)
+
+// clock lets a test move past expiries.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Add(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.t = c.t.Add(d)
+}
+
+// testEnv is a running enlace on a real redis-server started for the test,
+// with one app and one merchant.
+type testEnv struct {
+	t        *testing.T
+	url      string
+	cfg      *config.Config
+	st       *store.Store
+	rdb      *redis.Client
+	clock    *clock
+	app      *store.App
+	secret   string
+	merchant *store.Merchant
+}
+
+func newEnv(t *testing.T) *testEnv {
+	t.Helper()
+	rdb := redistest.Start(t).Client(t)
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuer = "http://" + ln.Addr().String()
+	clk := &clock{t: time.Now()}
+	st := store.New(rdb, store.Options{Now: clk.Now})
+	srv, err := server.New(server.Options{
+		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
+		Templates: enlace.Templates, Static: enlace.Static,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk}
+	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
+	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e
+}
+
+func (e *testEnv) newApp(name string, redirects ...string) (*store.App, string) {
+	e.t.Helper()
+	app, secret, err := e.st.CreateApp(context.Background(), store.AppSpec{
+		Name: name, RedirectURIs: redirects,
+		Scopes: []string{"read:products", "write:products", "read:checkouts"},
+	}, e.cfg.Scopes.Names())
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return app, secret
+}
+
+// browser is a cookie-keeping client that does not follow redirects, so
+// each step of the flow can be checked.
+type browser struct {
+	t   *testing.T
+	env *testEnv
+	c   *http.Client
+}
+
+func (e *testEnv) browser() *browser {
+	jar, _ := cookiejar.New(nil)
+	return &browser{t: e.t, env: e, c: &http.Client{
+		Jar:           jar,
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}}
+}
+
+type page struct {
+	status   int
+	location string
+	header   http.Header
+	body     string
+}
+
+func (b *browser) do(req *http.Request) page {
+	b.t.Helper()
+	res, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer res.Body.Close()
+	body, _ := io.ReadAll(res.Body)
+	return page{status: res.StatusCode, location: res.Header.Get("Location"), header: res.Header, body: string(body)}
+}
+
+func (b *browser) get(path string) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, b.abs(path), nil)
+	req.Header.Set("Accept-Language", "es-CL,es;q=0.9")
+	return b.do(req)
+}
+
+func (b *browser) post(path string, form url.Values) page {
+	b.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, b.abs(path), strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	return b.do(req)
+}
+
+func (b *browser) abs(path string) string {
+	if strings.HasPrefix(path, "http") {
+		return path
+	}
+	return b.env.url + path
+}
+
+var csrfRe = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
+
+func csrfOf(t *testing.T, p page) string {
+	t.Helper()
+	m := csrfRe.FindStringSubmatch(p.body)
+	if m == nil {
+		t.Fatalf("no CSRF token on the page (status %d):\n%s", p.status, p.body)
+	}
+	return m[1]
+}
+
+// login follows the authorize request to the login page and logs in, and
+// returns the consent page.
+func (b *browser) loginAndConsentPage(authorizeURL string) page {
+	b.t.Helper()
+	p := b.get(authorizeURL)
+	if p.status != http.StatusFound || !strings.HasPrefix(p.location, "/login?") {
+		b.t.Fatalf("not sent to login: %d %s\n%s", p.status, p.location, p.body)
+	}
+	login := b.get(p.location)
+	next, _ := url.Parse(p.location)
+	p = b.post("/login", url.Values{
+		"csrf_token": {csrfOf(b.t, login)}, "email": {b.env.merchant.Email}, "password": {password},
+		"next": {next.Query().Get("next")},
+	})
+	if p.status != http.StatusSeeOther {
+		b.t.Fatalf("login: %d\n%s", p.status, p.body)
+	}
+	p = b.get(p.location)
+	if p.status != http.StatusOK {
+		b.t.Fatalf("consent page: %d %s\n%s", p.status, p.location, p.body)
+	}
+	return p
+}
+
+// approve ticks granted on the consent page and returns the redirect to
+// the app.
+func (b *browser) approve(consentURL string, consentPage page, granted ...string) *url.URL {
+	b.t.Helper()
+	p := b.post(consentURL, url.Values{"csrf_token": {csrfOf(b.t, consentPage)}, "granted": granted, "decision": {"approve"}})
+	if p.status != http.StatusSeeOther {
+		b.t.Fatalf("approve: %d\n%s", p.status, p.body)
+	}
+	u, err := url.Parse(p.location)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	return u
+}
+
+// code runs the browser side of the flow for the test app with the given
+// scopes ticked and returns the code.
+func (e *testEnv) code(extra url.Values, granted ...string) string {
+	e.t.Helper()
+	q := url.Values{"response_type": {"code"}, "client_id": {e.app.ClientID}, "redirect_uri": {appRedirect},
+		"scope": {"read:products write:products read:checkouts"}, "state": {"xyz"}}
+	for k, v := range extra {
+		q[k] = v
+	}
+	authorize := "/apps/authorize?" + q.Encode()
+	b := e.browser()
+	p := b.loginAndConsentPage(authorize)
+	if len(granted) == 0 {
+		granted = []string{"read:products", "read:checkouts"}
+	}
+	u := b.approve(authorize, p, granted...)
+	code := u.Query().Get("code")
+	if code == "" {
+		e.t.Fatalf("no code in %s", u)
+	}
+	return code
+}
+
+type response struct {
+	status int
+	header http.Header
+	json   map[string]any
+	raw    string
+}
+
+// postToken posts a raw body to a token endpoint.
+func (e *testEnv) postToken(path, contentType, body string, basic ...string) response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodPost, e.url+path, strings.NewReader(body))
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if len(basic) == 2 {
+		req.SetBasicAuth(basic[0], basic[1])
+	}
+	return e.send(req)
+}
+
+func (e *testEnv) send(req *http.Request) response {
+	e.t.Helper()
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	raw, _ := io.ReadAll(res.Body)
+	r := response{status: res.StatusCode, header: res.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.json)
+	return r
+}
+
+func (e *testEnv) form(path string, v url.Values, basic ...string) response {
+	e.t.Helper()
+	return e.postToken(path, "application/x-www-form-urlencoded", v.Encode(), basic...)
+}
+
+func (e *testEnv) info(token string) response {
+	e.t.Helper()
+	req, _ := http.NewRequest(http.MethodGet, e.url+"/api/d/info", nil)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return e.send(req)
+}
+
+// assertOAuthError checks an RFC 6749 §5.2 error answer.
+func assertOAuthError(t *testing.T, r response, status int, code string) {
+	t.Helper()
+	if r.status != status || r.json["error"] != code {
+		t.Fatalf("want %d %s, got %d %s", status, code, r.status, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("error Content-Type %q", ct)
+	}
+	if r.header.Get("Cache-Control") != "no-store" {
+		t.Fatalf("error without Cache-Control: no-store")
+	}
+	if d, _ := r.json["error_description"].(string); d == "" {
+		t.Fatalf("error without a description: %s", r.raw)
+	}
+}

@@ -1,0 +1,62 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Snapshot returns every key of the database with its type and content, so
+// a test can prove that a refused request wrote nothing.
+func Snapshot(tb testing.TB, rdb *redis.Client) map[string]string {
+	tb.Helper()
+	ctx := context.Background()
+	keys, err := rdb.Keys(ctx, "*").Result()
+	if err != nil {
+		tb.Fatalf("snapshot: %v", err)
+	}
+	out := make(map[string]string, len(keys))
+	for _, k := range keys {
+		typ := rdb.Type(ctx, k).Val()
+		var b strings.Builder
+		switch typ {
+		case "hash":
+			h := rdb.HGetAll(ctx, k).Val()
+			for _, f := range slices.Sorted(maps.Keys(h)) {
+				fmt.Fprintf(&b, "%s=%s ", f, h[f])
+			}
+		case "string":
+			b.WriteString(rdb.Get(ctx, k).Val())
+		case "zset":
+			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
+				fmt.Fprintf(&b, "%v:%v ", z.Member, z.Score)
+			}
+		default:
+			fmt.Fprintf(&b, "(%s)", typ)
+		}
+		out[k] = typ + ":" + b.String()
+	}
+	return out
+}
+
+// AssertUnchanged fails the test when two snapshots differ.
+func AssertUnchanged(tb testing.TB, before, after map[string]string) {
+	tb.Helper()
+	for k, v := range before {
+		if w, ok := after[k]; !ok {
+			tb.Fatalf("key %s was deleted", k)
+		} else if w != v {
+			tb.Fatalf("key %s changed:\n before %s\n after  %s", k, v, w)
+		}
+	}
+	for k := range after {
+		if _, ok := before[k]; !ok {
+			tb.Fatalf("key %s was written", k)
+		}
+	}
+}
