@@ -4,8 +4,8 @@ import (
 	"errors"
 	"net/http"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 	"github.com/gin-gonic/gin"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 )
 
 // oauthError is an RFC 6749 §5.2 error answer. The error codes come from
