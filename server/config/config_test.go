@@ -1,0 +1,73 @@
+package config_test
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"enlace"
+	"enlace/server/config"
+)
+
+func TestDefaults(t *testing.T) {
+	c, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "127.0.0.1:8080" || c.Issuer != "http://127.0.0.1:8080" || c.Redis.Addr != "" {
+		t.Fatalf("defaults: %+v", c)
+	}
+	if c.Tokens.Code != 24*time.Hour || c.Tokens.Access != 6*time.Hour || c.Tokens.Refresh != 48*time.Hour {
+		t.Fatalf("lifetimes: %+v", c.Tokens)
+	}
+	for _, s := range c.Scopes {
+		if s.ES == "" || s.EN == "" {
+			t.Fatalf("scope %s lacks a description", s.Name)
+		}
+	}
+	if _, ok := c.Scopes.Lookup("read:checkouts"); !ok || len(c.Scopes) < 21 {
+		t.Fatalf("catalogue: %d scopes", len(c.Scopes))
+	}
+}
+
+func TestFileThenEnvironment(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "enlace.yaml")
+	if err := os.WriteFile(path, []byte("redis:\n  addr: file:6379\ntokens:\n  access_lifetime: 1h\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	c, err := config.Load(enlace.DefaultConfig, path, true, []string{
+		"ENLACE_HTTP_ADDR=0.0.0.0:9000", "ENLACE_ISSUER=https://auth.example.com", "ENLACE_REDIS_DB=3",
+		"ENLACE_TOKENS_REFRESH_LIFETIME=72h", "ENLACE_SESSION_SECRET=" + strings.Repeat("s", 32),
+		`ENLACE_SCOPES=[{"name":"a:b","es":"A","en":"A"}]`, "UNRELATED=1",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.HTTP.Addr != "0.0.0.0:9000" || c.Issuer != "https://auth.example.com" || !c.Secure() ||
+		c.Redis.Addr != "file:6379" || c.Redis.DB != 3 || c.Tokens.Access != time.Hour ||
+		c.Tokens.Refresh != 72*time.Hour || c.Tokens.Code != 24*time.Hour || len(c.Scopes) != 1 {
+		t.Fatalf("overrides: %+v", c)
+	}
+	if _, err := config.Load(enlace.DefaultConfig, filepath.Join(t.TempDir(), "missing.yaml"), true, nil); err == nil {
+		t.Fatal("an explicitly named missing file must be an error")
+	}
+}
+
+func TestInvalid(t *testing.T) {
+	for name, env := range map[string]string{
+		"issuer with slash":  "ENLACE_ISSUER=https://auth.example.com/",
+		"relative issuer":    "ENLACE_ISSUER=auth.example.com",
+		"zero lifetime":      "ENLACE_TOKENS_ACCESS_LIFETIME=0s",
+		"bad duration":       "ENLACE_TOKENS_ACCESS_LIFETIME=soon",
+		"short secret":       "ENLACE_SESSION_SECRET=short",
+		"bad scopes JSON":    "ENLACE_SCOPES=read:products",
+		"duplicate scope":    `ENLACE_SCOPES=[{"name":"a"},{"name":"a"}]`,
+		"scope with a space": `ENLACE_SCOPES=[{"name":"a b"}]`,
+	} {
+		if _, err := config.Load(enlace.DefaultConfig, "", false, []string{env}); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
+}
