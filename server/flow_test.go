@@ -96,6 +96,18 @@ func TestFullFlowWithOAuth2Client(t *testing.T) {
 	if _, err := conf.TokenSource(ctx, &old).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
 		t.Fatalf("old refresh token: want invalid_grant, got %v", err)
 	}
+
+	// The server logged the flow, and no credential it handled.
+	logs := e.logs.String()
+	if !strings.Contains(logs, "tokens issued") {
+		t.Fatal("the flow was not logged")
+	}
+	for _, secret := range []string{q.Get("code"), old.AccessToken, old.RefreshToken, fresh.AccessToken,
+		fresh.RefreshToken, e.secret, password, verifier} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a credential appears in the log: %.10s…", secret)
+		}
+	}
 }
 
 // TestMultivendeDialect exchanges and refreshes on /oauth/access-token with

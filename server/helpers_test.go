@@ -55,6 +55,25 @@ type testEnv struct {
 	app      *store.App
 	secret   string
 	merchant *store.Merchant
+	logs     *syncBuffer
+}
+
+// syncBuffer collects the server's log lines across goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }
 
 func newEnv(t *testing.T) *testEnv {
@@ -71,10 +90,11 @@ func newEnv(t *testing.T) *testEnv {
 	cfg.Issuer = "http://" + ln.Addr().String()
 	clk := &clock{t: time.Now()}
 	st := store.New(rdb, store.Options{Now: clk.Now})
+	logs := &syncBuffer{}
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +104,7 @@ func newEnv(t *testing.T) *testEnv {
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk}
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs}
 	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
 	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
 	if err != nil {

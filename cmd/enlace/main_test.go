@@ -146,3 +146,52 @@ func TestServeEmbedded(t *testing.T) {
 		t.Fatal("serve did not stop")
 	}
 }
+
+// TestServeWithRedis: with ENLACE_REDIS_ADDR set, serve uses that Redis and
+// seeds nothing.
+func TestServeWithRedis(t *testing.T) {
+	srv := redistest.Start(t)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	pr, pw := io.Pipe()
+	var stdout bytes.Buffer
+	done := make(chan int, 1)
+	go func() {
+		done <- run(ctx, []string{"serve"}, strings.NewReader(""), &stdout, pw,
+			[]string{"ENLACE_HTTP_ADDR=" + addr, "ENLACE_REDIS_ADDR=" + srv.Addr})
+		pw.Close()
+	}()
+	sc := bufio.NewScanner(pr)
+	listening := false
+	for sc.Scan() {
+		if strings.Contains(sc.Text(), "enlace listening") {
+			listening = true
+			break
+		}
+	}
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	if !listening {
+		t.Fatal("serve did not start")
+	}
+	res, err := http.Get("http://" + addr + "/apps/authorize?client_id=nope")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusBadRequest {
+		t.Fatalf("unknown app: %d", res.StatusCode)
+	}
+	if n := srv.Client(t).DBSize(context.Background()).Val(); n != 0 {
+		t.Fatalf("serve seeded %d keys into a configured Redis", n)
+	}
+	cancel()
+	if code := <-done; code != 0 || stdout.Len() != 0 {
+		t.Fatalf("serve exited %d, printed %q", code, stdout.String())
+	}
+}
