@@ -179,3 +179,33 @@ func uniq(in []string) []string {
 	}
 	return out
 }
+
+// SetAppDisabled disables or enables an app. A disabled app can start no
+// flow, exchange or refresh nothing, and its tokens are refused while it
+// stays disabled. Every instance's app cache hears of the change over
+// pub/sub.
+func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bool, by string) error {
+	v := "0"
+	if disabled {
+		v = "1"
+	}
+	n, err := s.rdb.Exists(ctx, appKey(clientID)).Result()
+	if err != nil {
+		return fmt.Errorf("set app disabled: %w", err)
+	}
+	if n == 0 {
+		return ErrNotFound
+	}
+	if err := s.rdb.HSet(ctx, appKey(clientID), "disabled", v).Err(); err != nil {
+		return fmt.Errorf("set app disabled: %w", err)
+	}
+	if err := s.rdb.Publish(ctx, AppChannel, clientID).Err(); err != nil {
+		return fmt.Errorf("announce app change: %w", err)
+	}
+	detail := "enabled"
+	if disabled {
+		detail = "disabled"
+	}
+	s.audit(ctx, Event{Type: EventApp, ClientID: clientID, Actor: by, Detail: detail})
+	return nil
+}

@@ -26,7 +26,10 @@ type Connection struct {
 	Scopes     []string
 	Status     string
 	CreatedAt  time.Time
-	LastUsed   time.Time
+	// LastUsed is when tokens were last issued for it (exchange or refresh).
+	LastUsed  time.Time
+	RevokedAt time.Time
+	RevokedBy string
 }
 
 // Grant is a merchant's approval, as the consent page produces it.
@@ -75,11 +78,14 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		p.PExpireAt(ctx, key, now.Add(s.lifetimes.Code))
 		p.ZAdd(ctx, merchantConnsKey(conn.MerchantID), redis.Z{Score: float64(ms(now)), Member: conn.ID})
 		p.ZAdd(ctx, appConnsKey(conn.ClientID), redis.Z{Score: float64(ms(now)), Member: conn.ID})
+		p.ZAdd(ctx, connsIndexKey, redis.Z{Score: float64(ms(now)), Member: conn.ID})
 		return nil
 	})
 	if err != nil {
 		return nil, "", fmt.Errorf("approve: %w", err)
 	}
+	s.audit(ctx, Event{Type: EventGrant, ConnectionID: conn.ID, ClientID: conn.ClientID, MerchantID: conn.MerchantID,
+		Actor: "merchant:" + conn.MerchantID, Detail: strings.Join(conn.Scopes, " ")})
 	return conn, code, nil
 }
 
@@ -132,7 +138,18 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 	if err != nil {
 		return nil, fmt.Errorf("exchange code: %w", err)
 	}
-	return iss, iss.fill(res)
+	if len(res) >= 4 && res[2] == "reuse" {
+		// The replay revoked the connection; take it off the lists too.
+		s.unindex(ctx, connID, res[3], x.ClientID)
+		s.audit(ctx, Event{Type: EventReuse, ConnectionID: connID, ClientID: x.ClientID, MerchantID: res[3],
+			Actor: "client:" + x.ClientID, Detail: "authorization code presented again; connection revoked"})
+	}
+	if err := iss.fill(res); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
+		Actor: "client:" + x.ClientID})
+	return iss, nil
 }
 
 // RefreshRequest is a refresh-token grant, after client authentication.
@@ -161,7 +178,12 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
 	}
-	return iss, iss.fill(res)
+	if err := iss.fill(res); err != nil {
+		return nil, err
+	}
+	s.audit(ctx, Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,
+		Actor: "client:" + r.ClientID, Detail: strings.Join(iss.Scopes, " ")})
+	return iss, nil
 }
 
 func (s *Store) newIssued(connID, clientID string) *Issued {
@@ -197,8 +219,9 @@ func (iss *Issued) fill(res []string) error {
 	return nil
 }
 
-// AccessInfo is what an access token grants.
-type AccessInfo struct {
+// TokenInfo is what a live access or refresh token grants.
+type TokenInfo struct {
+	Kind         Kind // KindAccess or KindRefresh
 	TokenID      string
 	ConnectionID string
 	ClientID     string
@@ -211,15 +234,31 @@ type AccessInfo struct {
 // LookupAccess returns what a live access token grants, or ErrNotFound when
 // the token is unknown, malformed, replaced, expired or revoked. One round
 // trip; the digest is compared in constant time.
-func (s *Store) LookupAccess(ctx context.Context, token string) (*AccessInfo, error) {
-	connID, ok := ParseCredential(KindAccess, token)
+func (s *Store) LookupAccess(ctx context.Context, token string) (*TokenInfo, error) {
+	return s.lookup(ctx, KindAccess, token)
+}
+
+// LookupToken is LookupAccess for either an access or a refresh token.
+func (s *Store) LookupToken(ctx context.Context, token string) (*TokenInfo, error) {
+	if strings.HasPrefix(token, string(KindRefresh)) {
+		return s.lookup(ctx, KindRefresh, token)
+	}
+	return s.lookup(ctx, KindAccess, token)
+}
+
+func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo, error) {
+	connID, ok := ParseCredential(kind, token)
 	if !ok {
 		return nil, ErrNotFound
 	}
+	digestField, expField, scopeField := "at", "at_exp", "at_scopes"
+	if kind == KindRefresh {
+		digestField, expField, scopeField = "rt", "rt_exp", "scopes"
+	}
 	v, err := s.rdb.HMGet(ctx, connKey(connID),
-		"at", "at_exp", "status", "client_id", "merchant_id", "at_scopes", "tid", "issued_at").Result()
+		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at").Result()
 	if err != nil {
-		return nil, fmt.Errorf("look up access token: %w", err)
+		return nil, fmt.Errorf("look up token: %w", err)
 	}
 	f := make([]string, len(v))
 	for i, x := range v {
@@ -230,7 +269,8 @@ func (s *Store) LookupAccess(ctx context.Context, token string) (*AccessInfo, er
 		return nil, ErrNotFound
 	}
 	issued, _ := strconv.ParseInt(f[7], 10, 64)
-	return &AccessInfo{
+	return &TokenInfo{
+		Kind:         kind,
 		TokenID:      f[6],
 		ConnectionID: connID,
 		ClientID:     f[3],
@@ -241,39 +281,197 @@ func (s *Store) LookupAccess(ctx context.Context, token string) (*AccessInfo, er
 	}, nil
 }
 
-// GetConnection returns a connection by id, or ErrNotFound.
+// GetConnection returns a connection by id (revoked ones included, until
+// their record expires), or ErrNotFound.
 func (s *Store) GetConnection(ctx context.Context, id string) (*Connection, error) {
-	v, err := s.rdb.HMGet(ctx, connKey(id),
-		"id", "merchant_id", "client_id", "scopes", "status", "created_at", "last_used").Result()
+	conns, err := s.getConnections(ctx, []string{id})
 	if err != nil {
-		return nil, fmt.Errorf("get connection: %w", err)
+		return nil, err
 	}
-	f := make([]string, len(v))
-	for i, x := range v {
-		f[i], _ = x.(string)
-	}
-	if f[0] == "" {
+	if conns[0] == nil {
 		return nil, ErrNotFound
 	}
-	created, _ := strconv.ParseInt(f[5], 10, 64)
-	used, _ := strconv.ParseInt(f[6], 10, 64)
-	return &Connection{
-		ID: f[0], MerchantID: f[1], ClientID: f[2], Scopes: strings.Fields(f[3]),
-		Status: f[4], CreatedAt: fromMS(created), LastUsed: fromMS(used),
-	}, nil
+	return conns[0], nil
+}
+
+var connFields = []string{"id", "merchant_id", "client_id", "scopes", "status", "created_at", "last_used",
+	"revoked_at", "revoked_by"}
+
+// getConnections reads connections in one pipeline; a missing one is nil.
+func (s *Store) getConnections(ctx context.Context, ids []string) ([]*Connection, error) {
+	cmds := make([]*redis.SliceCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = p.HMGet(ctx, connKey(id), connFields...)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("get connections: %w", err)
+	}
+	out := make([]*Connection, len(ids))
+	for i, cmd := range cmds {
+		f := make([]string, len(connFields))
+		for j, x := range cmd.Val() {
+			f[j], _ = x.(string)
+		}
+		if f[0] == "" {
+			continue
+		}
+		num := func(k int) time.Time { v, _ := strconv.ParseInt(f[k], 10, 64); return fromMS(v) }
+		out[i] = &Connection{
+			ID: f[0], MerchantID: f[1], ClientID: f[2], Scopes: strings.Fields(f[3]), Status: f[4],
+			CreatedAt: num(5), LastUsed: num(6), RevokedAt: num(7), RevokedBy: f[8],
+		}
+	}
+	return out, nil
+}
+
+// ConnectionFilter narrows a listing; empty fields match everything.
+type ConnectionFilter struct {
+	MerchantID string
+	ClientID   string
+}
+
+// ListConnections returns live (not revoked) connections, newest first,
+// skipping offset and returning at most limit, with the total count.
+// Revoked connections leave the lists when revoked; expired ones are
+// dropped from them here, as they are met.
+func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, offset, limit int) ([]*Connection, int, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	index := connsIndexKey
+	switch {
+	case f.MerchantID != "":
+		index = merchantConnsKey(f.MerchantID)
+	case f.ClientID != "":
+		index = appConnsKey(f.ClientID)
+	}
+	ids, err := s.rdb.ZRevRange(ctx, index, 0, -1).Result()
+	if err != nil {
+		return nil, 0, fmt.Errorf("list connections: %w", err)
+	}
+	conns, err := s.getConnections(ctx, ids)
+	if err != nil {
+		return nil, 0, err
+	}
+	var live []*Connection
+	var gone []any
+	for i, c := range conns {
+		switch {
+		case c == nil:
+			gone = append(gone, ids[i])
+		case c.Status == StatusRevoked:
+		case f.ClientID != "" && c.ClientID != f.ClientID:
+		case f.MerchantID != "" && c.MerchantID != f.MerchantID:
+		default:
+			live = append(live, c)
+		}
+	}
+	if len(gone) > 0 {
+		if err := s.rdb.ZRem(ctx, index, gone...).Err(); err != nil {
+			s.log.Warn("drop expired connections from index", "err", err)
+		}
+	}
+	total := len(live)
+	if offset >= total {
+		return nil, total, nil
+	}
+	return live[offset:min(offset+limit, total)], total, nil
+}
+
+// CountConnections returns how many live connections each app has.
+func (s *Store) CountConnections(ctx context.Context, clientIDs []string) (map[string]int, error) {
+	out := make(map[string]int, len(clientIDs))
+	for _, id := range clientIDs {
+		_, n, err := s.ListConnections(ctx, ConnectionFilter{ClientID: id}, 0, 1)
+		if err != nil {
+			return nil, err
+		}
+		out[id] = n
+	}
+	return out, nil
 }
 
 // RevokeConnection ends a connection at once: its code, access token and
-// refresh token stop working in one atomic step. by names who revoked it.
+// refresh token stop working in one atomic step. by names who revoked it
+// ("merchant:<id>", "admin:<id>", "cli", …). Revoking a revoked connection
+// is not an error.
 func (s *Store) RevokeConnection(ctx context.Context, id, by string) error {
-	n, err := revokeScript.Run(ctx, s.rdb, []string{connKey(id)}, ms(s.now()), by).Int()
+	_, err := s.revoke(ctx, id, by, "", "")
+	return err
+}
+
+// RevokeByToken is RFC 7009 revocation: when token is the current access or
+// refresh token of a connection of clientID, that connection is revoked. It
+// reports whether anything was revoked; an unknown token, or another app's,
+// is not an error.
+func (s *Store) RevokeByToken(ctx context.Context, token, clientID string) (bool, error) {
+	var connID string
+	for _, k := range []Kind{KindAccess, KindRefresh} {
+		if id, ok := ParseCredential(k, token); ok {
+			connID = id
+		}
+	}
+	if connID == "" {
+		return false, nil
+	}
+	ok, err := s.revoke(ctx, connID, "client:"+clientID, Digest(token), clientID)
+	if errors.Is(err, ErrNotFound) {
+		return false, nil
+	}
+	return ok, err
+}
+
+func (s *Store) revoke(ctx context.Context, id, by, digest, clientID string) (bool, error) {
+	res, err := revokeScript.Run(ctx, s.rdb, []string{connKey(id)}, ms(s.now()), by, digest, clientID).StringSlice()
+	if errors.Is(err, redis.Nil) {
+		return false, ErrNotFound
+	}
 	if err != nil {
-		return fmt.Errorf("revoke connection: %w", err)
+		return false, fmt.Errorf("revoke connection: %w", err)
 	}
-	if n == 0 {
-		return ErrNotFound
+	if len(res) != 3 || res[2] != "revoked" {
+		return false, nil
 	}
-	return nil
+	s.unindex(ctx, id, res[0], res[1])
+	s.audit(ctx, Event{Type: EventRevoke, ConnectionID: id, MerchantID: res[0], ClientID: res[1], Actor: by})
+	return true, nil
+}
+
+// unindex takes a revoked connection off the lists. The record itself is
+// already dead; a failure here only leaves a stale entry that listings skip.
+func (s *Store) unindex(ctx context.Context, id, merchantID, clientID string) {
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.ZRem(ctx, connsIndexKey, id)
+		p.ZRem(ctx, merchantConnsKey(merchantID), id)
+		p.ZRem(ctx, appConnsKey(clientID), id)
+		return nil
+	})
+	if err != nil {
+		s.log.Warn("remove revoked connection from lists", "connection_id", id, "err", err)
+	}
+}
+
+// RevokeAppConnections revokes every live connection of an app and returns
+// how many it revoked. Each revocation is atomic on its own.
+func (s *Store) RevokeAppConnections(ctx context.Context, clientID, by string) (int, error) {
+	conns, _, err := s.ListConnections(ctx, ConnectionFilter{ClientID: clientID}, 0, 1<<30)
+	if err != nil {
+		return 0, err
+	}
+	n := 0
+	for _, c := range conns {
+		ok, err := s.revoke(ctx, c.ID, by, "", "")
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return n, err
+		}
+		if ok {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // IsRejected reports whether err is a grant refusal and returns it.

@@ -42,7 +42,7 @@ if c[3] == '1' then
   -- RFC 6749 section 4.1.2: a code used twice revokes what it issued.
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[5], 'revoked_by', 'code-reuse')
   redis.call('HDEL', KEYS[1], 'at', 'rt')
-  return {'invalid_grant', 'the authorization code was already used', 'reuse'}
+  return {'invalid_grant', 'the authorization code was already used', 'reuse', c[8]}
 end
 if tonumber(c[2]) <= tonumber(ARGV[5]) then
   return {'invalid_grant', 'the authorization code is unknown or expired'}
@@ -105,10 +105,20 @@ return {'ok', c[6], scopes, c[7]}
 
 // revokeScript ends a connection: its code, access and refresh tokens stop
 // working in one step. The record stays (with its TTL) so the revocation
-// itself is visible. ARGV: 1 now, 2 who revoked it.
+// itself is visible. With a token digest and a client id (RFC 7009), it
+// revokes only when the token is the connection's current access or refresh
+// token and the connection belongs to that client.
+//
+// ARGV: 1 now, 2 who revokes, 3 token digest ("" for any), 4 client id ("" for
+// any). Returns nil when nothing matched, else {merchant id, client id,
+// "revoked" | "already"}.
 var revokeScript = redis.NewScript(`
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local c = redis.call('HMGET', KEYS[1], 'id', 'status', 'merchant_id', 'client_id', 'at', 'rt')
+if not c[1] then return false end
+if ARGV[4] ~= '' and c[4] ~= ARGV[4] then return false end
+if ARGV[3] ~= '' and c[5] ~= ARGV[3] and c[6] ~= ARGV[3] then return false end
+if c[2] == 'revoked' then return {c[3], c[4], 'already'} end
 redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[1], 'revoked_by', ARGV[2], 'code_used', '1')
 redis.call('HDEL', KEYS[1], 'at', 'rt')
-return 1
+return {c[3], c[4], 'revoked'}
 `)

@@ -12,6 +12,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -55,6 +56,10 @@ type Options struct {
 	Lifetimes Lifetimes
 	// Now returns the current time; tests replace it to move past expiries.
 	Now func() time.Time
+	// AuditLength bounds the audit stream (approximately); 0 means 100000.
+	AuditLength int64
+	// Logger receives what the store cannot return (a failed audit write).
+	Logger *slog.Logger
 }
 
 // Store is enlace's Redis-backed storage. It is safe for concurrent use.
@@ -62,6 +67,8 @@ type Store struct {
 	rdb       redis.UniversalClient
 	lifetimes Lifetimes
 	now       func() time.Time
+	auditMax  int64
+	log       *slog.Logger
 
 	dummyOnce sync.Once
 	dummy     string
@@ -84,7 +91,15 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if now == nil {
 		now = time.Now
 	}
-	return &Store{rdb: rdb, lifetimes: lt, now: now}
+	auditMax := opts.AuditLength
+	if auditMax <= 0 {
+		auditMax = 100000
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.
@@ -107,10 +122,18 @@ func connKey(id string) string             { return "conn:{" + id + "}" }
 func merchantConnsKey(id string) string    { return "merchant-conns:" + id }
 func appConnsKey(clientID string) string   { return "app-conns:" + clientID }
 func sessionKey(digest string) string      { return "session:" + digest }
+func adminKey(id string) string            { return "admin:" + id }
+func adminEmailKey(email string) string    { return "admin-email:" + email }
+func adminAPIKey(digest string) string     { return "admin-key:" + digest }
 
 const (
 	appsIndexKey      = "apps"
 	merchantsIndexKey = "merchants"
+	connsIndexKey     = "conns"
+	adminsIndexKey    = "admins"
+	// AppChannel is the pub/sub channel on which a changed app's client id
+	// is published, so every instance drops it from its cache.
+	AppChannel = "app-changed"
 )
 
 func ms(t time.Time) int64 { return t.UnixMilli() }

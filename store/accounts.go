@@ -13,14 +13,36 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// Merchant is a store account: the resource owner who approves apps.
-type Merchant struct {
+// Account is someone who logs in with an email and a password: a merchant
+// (a store account, the resource owner who approves apps) or an admin (an
+// operator). The two live in separate key spaces and never mix.
+type Account struct {
 	ID           string
 	Email        string
 	Name         string
 	PasswordHash string
 	CreatedAt    time.Time
 }
+
+// Merchant is a store account.
+type Merchant = Account
+
+// Admin is an operator account.
+type Admin = Account
+
+// accountKind names the keys of one kind of account.
+type accountKind struct {
+	label    string
+	key      func(id string) string
+	emailKey func(email string) string
+	index    string
+}
+
+func merchants() accountKind {
+	return accountKind{"merchant", merchantKey, merchantEmailKey, merchantsIndexKey}
+}
+
+func admins() accountKind { return accountKind{"admin", adminKey, adminEmailKey, adminsIndexKey} }
 
 // ErrBadCredentials is the one answer to a failed login, whether the email
 // is unknown or the password wrong.
@@ -33,14 +55,23 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 // the email must be valid and not already registered. Nothing is written on
 // any error.
 func (s *Store) CreateMerchant(ctx context.Context, email, name, password string) (*Merchant, error) {
+	if strings.TrimSpace(name) == "" {
+		return nil, fmt.Errorf("%w: the merchant needs a name", ErrInvalid)
+	}
+	return s.createAccount(ctx, merchants(), email, name, password)
+}
+
+// CreateAdmin registers an admin, with the same rules as a merchant.
+func (s *Store) CreateAdmin(ctx context.Context, email, password string) (*Admin, error) {
+	return s.createAccount(ctx, admins(), email, "", password)
+}
+
+func (s *Store) createAccount(ctx context.Context, k accountKind, email, name, password string) (*Account, error) {
 	email = NormalizeEmail(email)
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
 		return nil, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, email)
 	}
 	name = strings.TrimSpace(name)
-	if name == "" {
-		return nil, fmt.Errorf("%w: the merchant needs a name", ErrInvalid)
-	}
 	if password == "" {
 		return nil, fmt.Errorf("%w: the password is empty", ErrInvalid)
 	}
@@ -48,7 +79,7 @@ func (s *Store) CreateMerchant(ctx context.Context, email, name, password string
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	m := &Merchant{
+	m := &Account{
 		ID:           NewID(),
 		Email:        email,
 		Name:         name,
@@ -57,47 +88,56 @@ func (s *Store) CreateMerchant(ctx context.Context, email, name, password string
 	}
 	// The email index is claimed first with SETNX so that two concurrent
 	// registrations of one email cannot both succeed; the record follows.
-	ok, err := s.rdb.SetNX(ctx, merchantEmailKey(email), m.ID, 0).Result()
+	ok, err := s.rdb.SetNX(ctx, k.emailKey(email), m.ID, 0).Result()
 	if err != nil {
-		return nil, fmt.Errorf("claim merchant email: %w", err)
+		return nil, fmt.Errorf("claim %s email: %w", k.label, err)
 	}
 	if !ok {
-		return nil, fmt.Errorf("%w: a merchant with email %q", ErrConflict, email)
+		return nil, fmt.Errorf("%w: a %s with email %q", ErrConflict, k.label, email)
 	}
 	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, merchantKey(m.ID),
+		p.HSet(ctx, k.key(m.ID),
 			"id", m.ID,
 			"email", m.Email,
 			"name", m.Name,
 			"password", m.PasswordHash,
 			"created_at", ms(m.CreatedAt),
 		)
-		p.ZAdd(ctx, merchantsIndexKey, redis.Z{Score: float64(ms(m.CreatedAt)), Member: m.ID})
+		p.ZAdd(ctx, k.index, redis.Z{Score: float64(ms(m.CreatedAt)), Member: m.ID})
 		return nil
 	})
 	if err != nil {
 		// Release the email so a retry can succeed; use a fresh context in
 		// case ctx is what failed.
-		_ = s.rdb.Del(context.WithoutCancel(ctx), merchantEmailKey(email)).Err()
-		return nil, fmt.Errorf("create merchant: %w", err)
+		_ = s.rdb.Del(context.WithoutCancel(ctx), k.emailKey(email)).Err()
+		return nil, fmt.Errorf("create %s: %w", k.label, err)
 	}
 	return m, nil
 }
 
 // GetMerchant returns the merchant with this id, or ErrNotFound.
 func (s *Store) GetMerchant(ctx context.Context, id string) (*Merchant, error) {
+	return s.getAccount(ctx, merchants(), id)
+}
+
+// GetAdmin returns the admin with this id, or ErrNotFound.
+func (s *Store) GetAdmin(ctx context.Context, id string) (*Admin, error) {
+	return s.getAccount(ctx, admins(), id)
+}
+
+func (s *Store) getAccount(ctx context.Context, k accountKind, id string) (*Account, error) {
 	if id == "" {
 		return nil, ErrNotFound
 	}
-	v, err := s.rdb.HGetAll(ctx, merchantKey(id)).Result()
+	v, err := s.rdb.HGetAll(ctx, k.key(id)).Result()
 	if err != nil {
-		return nil, fmt.Errorf("get merchant: %w", err)
+		return nil, fmt.Errorf("get %s: %w", k.label, err)
 	}
 	if len(v) == 0 {
 		return nil, ErrNotFound
 	}
 	created, _ := strconv.ParseInt(v["created_at"], 10, 64)
-	return &Merchant{
+	return &Account{
 		ID:           v["id"],
 		Email:        v["email"],
 		Name:         v["name"],
@@ -120,14 +160,23 @@ func (s *Store) dummyHash() string {
 // AuthenticateMerchant checks an email and password and returns the
 // merchant, or ErrBadCredentials without saying which part was wrong.
 func (s *Store) AuthenticateMerchant(ctx context.Context, email, password string) (*Merchant, error) {
-	id, err := s.rdb.Get(ctx, merchantEmailKey(NormalizeEmail(email))).Result()
+	return s.authenticate(ctx, merchants(), email, password)
+}
+
+// AuthenticateAdmin is AuthenticateMerchant for admins.
+func (s *Store) AuthenticateAdmin(ctx context.Context, email, password string) (*Admin, error) {
+	return s.authenticate(ctx, admins(), email, password)
+}
+
+func (s *Store) authenticate(ctx context.Context, k accountKind, email, password string) (*Account, error) {
+	id, err := s.rdb.Get(ctx, k.emailKey(NormalizeEmail(email))).Result()
 	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("look up merchant email: %w", err)
+		return nil, fmt.Errorf("look up %s email: %w", k.label, err)
 	}
-	var m *Merchant
+	var m *Account
 	hash := s.dummyHash()
 	if id != "" {
-		m, err = s.GetMerchant(ctx, id)
+		m, err = s.getAccount(ctx, k, id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
 			return nil, err
 		}
@@ -147,13 +196,17 @@ func (s *Store) AuthenticateMerchant(ctx context.Context, email, password string
 
 // ListMerchants returns every merchant, oldest first.
 func (s *Store) ListMerchants(ctx context.Context) ([]*Merchant, error) {
-	ids, err := s.rdb.ZRange(ctx, merchantsIndexKey, 0, -1).Result()
+	return s.listAccounts(ctx, merchants())
+}
+
+func (s *Store) listAccounts(ctx context.Context, k accountKind) ([]*Account, error) {
+	ids, err := s.rdb.ZRange(ctx, k.index, 0, -1).Result()
 	if err != nil {
-		return nil, fmt.Errorf("list merchants: %w", err)
+		return nil, fmt.Errorf("list %ss: %w", k.label, err)
 	}
-	out := make([]*Merchant, 0, len(ids))
+	out := make([]*Account, 0, len(ids))
 	for _, id := range ids {
-		m, err := s.GetMerchant(ctx, id)
+		m, err := s.getAccount(ctx, k, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}

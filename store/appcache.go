@@ -1,0 +1,118 @@
+package store
+
+import (
+	"context"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// AppCache keeps apps in process so that token requests and token checks
+// do not read Redis for them. A change to an app is published on
+// AppChannel and drops it from every instance's cache; when the
+// subscription breaks (and so could have missed a message) the whole cache
+// is dropped, and entries also expire after a maximum age as a last resort.
+type AppCache struct {
+	store  *Store
+	maxAge time.Duration
+
+	mu      sync.Mutex
+	entries map[string]cachedApp
+	// gen counts invalidations, so that a load that raced one is not
+	// cached with what it read before.
+	gen uint64
+	// live is set while the subscription stands; only then is anything
+	// cached, since only then would a change be heard.
+	live bool
+}
+
+type cachedApp struct {
+	app     *App
+	expires time.Time
+}
+
+// NewAppCache returns a cache over the store's apps. Run must be running
+// for invalidations to arrive; until it has subscribed, nothing is cached.
+func NewAppCache(s *Store, maxAge time.Duration) *AppCache {
+	return &AppCache{store: s, maxAge: maxAge, entries: map[string]cachedApp{}}
+}
+
+// Get returns the app, from the cache when it can.
+func (c *AppCache) Get(ctx context.Context, clientID string) (*App, error) {
+	now := time.Now()
+	c.mu.Lock()
+	e, ok := c.entries[clientID]
+	gen := c.gen
+	c.mu.Unlock()
+	if ok && now.Before(e.expires) {
+		return e.app, nil
+	}
+	app, err := c.store.GetApp(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	c.mu.Lock()
+	if c.gen == gen && c.live {
+		c.entries[clientID] = cachedApp{app: app, expires: now.Add(c.maxAge)}
+	}
+	c.mu.Unlock()
+	return app, nil
+}
+
+// Invalidate drops one app, or every app when clientID is "".
+func (c *AppCache) Invalidate(clientID string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	if clientID == "" {
+		clear(c.entries)
+		return
+	}
+	delete(c.entries, clientID)
+}
+
+// Run listens for app changes until ctx ends. ready, if not nil, is closed
+// once the first subscription is confirmed.
+func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
+	ps := c.store.rdb.Subscribe(ctx, AppChannel)
+	defer ps.Close()
+	first := true
+	for {
+		msg, err := ps.Receive(ctx)
+		if err != nil {
+			if ctx.Err() != nil {
+				return
+			}
+			// The connection broke: messages may have been lost. go-redis
+			// resubscribes on the next Receive.
+			c.setLive(false)
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+			continue
+		}
+		switch m := msg.(type) {
+		case *redis.Subscription:
+			c.setLive(true)
+			if first && ready != nil {
+				close(ready)
+			}
+			first = false
+		case *redis.Message:
+			c.Invalidate(m.Payload)
+		}
+	}
+}
+
+// setLive records whether the subscription stands, dropping everything
+// either way: what was cached may have missed a message.
+func (c *AppCache) setLive(live bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.gen++
+	c.live = live
+	clear(c.entries)
+}

@@ -1,0 +1,117 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Audit event types.
+const (
+	EventGrant    = "grant"    // a merchant approved an app: a new connection
+	EventExchange = "exchange" // a code was exchanged for tokens
+	EventRefresh  = "refresh"  // a refresh token was rotated
+	EventRevoke   = "revoke"   // a connection was revoked (Actor says by whom)
+	EventReuse    = "reuse"    // a used code was presented again and refused
+	EventApp      = "app"      // an app was disabled or enabled
+)
+
+// Event is one line of the audit trail. It never holds a credential.
+type Event struct {
+	ID           string
+	Time         time.Time
+	Type         string
+	ConnectionID string
+	ClientID     string
+	MerchantID   string
+	// Actor is who caused the event: "merchant:<id>", "admin:<id>",
+	// "client:<id>", "cli", or "system".
+	Actor  string
+	Detail string
+}
+
+// auditKey is the stream of audit events. It spans every connection, so it
+// is written after a transition's script, not inside it (its slot differs);
+// an event can therefore be missing if the process dies between the two.
+const auditKey = "audit"
+
+// audit appends an event to the bounded audit stream. A failure to record
+// is logged, not returned: the transition it describes has already happened.
+func (s *Store) audit(ctx context.Context, e Event) {
+	vals := []any{"type", e.Type}
+	for _, kv := range [][2]string{
+		{"connection_id", e.ConnectionID}, {"client_id", e.ClientID}, {"merchant_id", e.MerchantID},
+		{"actor", e.Actor}, {"detail", e.Detail},
+	} {
+		if kv[1] != "" {
+			vals = append(vals, kv[0], kv[1])
+		}
+	}
+	err := s.rdb.XAdd(ctx, &redis.XAddArgs{
+		Stream: auditKey, MaxLen: s.auditMax, Approx: true, Values: vals,
+	}).Err()
+	if err != nil {
+		s.log.Error("record audit event", "type", e.Type, "connection_id", e.ConnectionID, "err", err)
+	}
+}
+
+// AuditFilter narrows an audit listing; empty fields match everything.
+type AuditFilter struct {
+	ClientID     string
+	MerchantID   string
+	ConnectionID string
+}
+
+func (f AuditFilter) match(e Event) bool {
+	return (f.ClientID == "" || f.ClientID == e.ClientID) &&
+		(f.MerchantID == "" || f.MerchantID == e.MerchantID) &&
+		(f.ConnectionID == "" || f.ConnectionID == e.ConnectionID)
+}
+
+// ListAudit returns up to limit events, newest first, older than before
+// (an event id; "" for the newest), and the id to pass as before for the
+// next page ("" at the end).
+func (s *Store) ListAudit(ctx context.Context, f AuditFilter, before string, limit int) ([]Event, string, error) {
+	if limit <= 0 {
+		limit = 50
+	}
+	max := "+"
+	if before != "" {
+		max = "(" + before
+	}
+	var out []Event
+	for len(out) < limit {
+		msgs, err := s.rdb.XRevRangeN(ctx, auditKey, max, "-", int64(limit)).Result()
+		if err != nil {
+			return nil, "", fmt.Errorf("list audit: %w", err)
+		}
+		for _, m := range msgs {
+			e := decodeEvent(m)
+			if f.match(e) {
+				out = append(out, e)
+				if len(out) == limit {
+					break
+				}
+			}
+			max = "(" + m.ID
+		}
+		if len(msgs) < limit {
+			return out, "", nil
+		}
+	}
+	return out, out[len(out)-1].ID, nil
+}
+
+func decodeEvent(m redis.XMessage) Event {
+	get := func(k string) string { v, _ := m.Values[k].(string); return v }
+	msStr, _, _ := strings.Cut(m.ID, "-")
+	t, _ := strconv.ParseInt(msStr, 10, 64)
+	return Event{
+		ID: m.ID, Time: fromMS(t), Type: get("type"), ConnectionID: get("connection_id"),
+		ClientID: get("client_id"), MerchantID: get("merchant_id"), Actor: get("actor"), Detail: get("detail"),
+	}
+}
