@@ -61,20 +61,33 @@ type Authorizer interface {
 	Deny(req *AuthorizeRequest) string
 }
 
-// Merchants is the part of the store the pages need.
-type Merchants interface {
+// Store is the part of the store the pages need; *store.Store has it.
+type Store interface {
 	AuthenticateMerchant(ctx context.Context, email, password string) (*store.Merchant, error)
 	GetMerchant(ctx context.Context, id string) (*store.Merchant, error)
+	AuthenticateAdmin(ctx context.Context, email, password string) (*store.Admin, error)
+	GetAdmin(ctx context.Context, id string) (*store.Admin, error)
+	ListMerchants(ctx context.Context) ([]*store.Merchant, error)
+	ListApps(ctx context.Context) ([]*store.App, error)
+	SetAppDisabled(ctx context.Context, clientID string, disabled bool, by string) error
+	ListConnections(ctx context.Context, f store.ConnectionFilter, offset, limit int) ([]*store.Connection, int, error)
+	CountConnections(ctx context.Context, clientIDs []string) (map[string]int, error)
+	GetConnection(ctx context.Context, id string) (*store.Connection, error)
+	RevokeConnection(ctx context.Context, id, by string) error
+	RevokeAppConnections(ctx context.Context, clientID, by string) (int, error)
+	ListAudit(ctx context.Context, f store.AuditFilter, before string, limit int) ([]store.Event, string, error)
 }
 
 // Options configure the pages.
 type Options struct {
 	Authorizer Authorizer
-	Merchants  Merchants
-	Sessions   *SessionStore
-	Templates  fs.FS // holds templates/*.html
-	Catalogue  config.Catalogue
-	Logger     *slog.Logger
+	Store      Store
+	// Apps looks up an app (through the server's cache).
+	Apps      func(ctx context.Context, clientID string) (*store.App, error)
+	Sessions  *SessionStore
+	Templates fs.FS // holds templates/*.html
+	Catalogue config.Catalogue
+	Logger    *slog.Logger
 }
 
 // Handler serves the merchant-facing pages.
@@ -98,7 +111,8 @@ func New(opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{opts: opts, bundle: b, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "consent", "error", "home", "demo_callback"} {
+	for _, name := range []string{"login", "consent", "error", "home", "demo_callback", "connections",
+		"confirm_revoke", "admin_apps", "admin_merchants", "admin_connections", "admin_audit"} {
 		t, err := template.ParseFS(opts.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
 			return nil, fmt.Errorf("parse template %s: %w", name, err)
@@ -116,6 +130,10 @@ func (h *Handler) Register(r gin.IRoutes) {
 	r.POST("/login", h.login)
 	r.POST("/logout", h.logout)
 	r.GET("/", h.home)
+	r.GET("/connections", h.connections)
+	r.GET("/connections/:id/revoke", h.confirmRevoke)
+	r.POST("/connections/:id/revoke", h.revoke)
+	h.registerAdmin(r)
 }
 
 // page is what every template receives.
@@ -193,7 +211,7 @@ func (h *Handler) currentMerchant(c *gin.Context, sess *sessions.Session) (*stor
 	if id == "" {
 		return nil, nil
 	}
-	m, err := h.opts.Merchants.GetMerchant(c.Request.Context(), id)
+	m, err := h.opts.Store.GetMerchant(c.Request.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, nil
 	}
@@ -224,39 +242,36 @@ type scopeView struct {
 	Description string
 }
 
+// describeScopes returns each scope with its catalogue description in the
+// page's language.
+func (h *Handler) describeScopes(c *gin.Context, names []string) []scopeView {
+	en := pickLanguage(c.Request).String() == "en"
+	out := make([]scopeView, 0, len(names))
+	for _, name := range names {
+		sc, _ := h.opts.Catalogue.Lookup(name)
+		desc := sc.ES
+		if en {
+			desc = sc.EN
+		}
+		if desc == "" {
+			desc = name
+		}
+		out = append(out, scopeView{Name: name, Description: desc})
+	}
+	return out
+}
+
 // authorize shows the consent page, or the login page first.
 func (h *Handler) authorize(c *gin.Context) {
 	req := h.parse(c)
 	if req == nil {
 		return
 	}
-	sess, ok := h.session(c)
+	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
 	}
-	m, err := h.currentMerchant(c, sess)
-	if err != nil {
-		h.opts.Logger.Error("load merchant", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
-		return
-	}
-	if m == nil {
-		c.Redirect(http.StatusFound, "/login?"+url.Values{"next": {c.Request.URL.RequestURI()}}.Encode())
-		return
-	}
-	lang := pickLanguage(c.Request)
-	scopes := make([]scopeView, 0, len(req.Scopes))
-	for _, name := range req.Scopes {
-		sc, _ := h.opts.Catalogue.Lookup(name)
-		desc := sc.ES
-		if lang.String() == "en" {
-			desc = sc.EN
-		}
-		if desc == "" {
-			desc = name
-		}
-		scopes = append(scopes, scopeView{Name: name, Description: desc})
-	}
+	scopes := h.describeScopes(c, req.Scopes)
 	h.render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
 		"AppName": req.AppName,
 		"Email":   m.Email,
@@ -272,22 +287,12 @@ func (h *Handler) decide(c *gin.Context) {
 	if req == nil {
 		return
 	}
-	sess, ok := h.session(c)
+	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
 	}
 	if !checkCSRF(c, sess) {
 		h.errorPage(c, http.StatusForbidden, "err_csrf")
-		return
-	}
-	m, err := h.currentMerchant(c, sess)
-	if err != nil {
-		h.opts.Logger.Error("load merchant", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
-		return
-	}
-	if m == nil {
-		c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {c.Request.URL.RequestURI()}}.Encode())
 		return
 	}
 	granted := c.Request.PostForm["granted"]
@@ -360,7 +365,7 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	next := safeNext(c.PostForm("next"))
 	email := c.PostForm("email")
-	m, err := h.opts.Merchants.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
+	m, err := h.opts.Store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("login failed")
 		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, map[string]any{
@@ -373,20 +378,23 @@ func (h *Handler) login(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	// A new session id at login: an id planted before is worthless after.
-	if err := h.opts.Sessions.Renew(c.Request, sess); err != nil {
-		h.opts.Logger.Error("renew session", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
-		return
-	}
-	sess.Values = map[any]any{keyMerchant: m.ID, keyCSRF: store.NewSecret()}
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("save session", "err", err)
+	if err := h.startSession(c, sess, keyMerchant, m.ID); err != nil {
+		h.opts.Logger.Error("start session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
 	h.opts.Logger.Info("login", "merchant_id", m.ID)
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// startSession logs someone in: a new session id (an id planted before
+// login is worthless after it), a new CSRF token, and key = id.
+func (h *Handler) startSession(c *gin.Context, sess *sessions.Session, key, id string) error {
+	if err := h.opts.Sessions.Renew(c.Request, sess); err != nil {
+		return err
+	}
+	sess.Values = map[any]any{key: id, keyCSRF: store.NewSecret()}
+	return sess.Save(c.Request, c.Writer)
 }
 
 func (h *Handler) logout(c *gin.Context) {
@@ -406,18 +414,8 @@ func (h *Handler) logout(c *gin.Context) {
 }
 
 func (h *Handler) home(c *gin.Context) {
-	sess, ok := h.session(c)
+	sess, m, ok := h.requireMerchant(c)
 	if !ok {
-		return
-	}
-	m, err := h.currentMerchant(c, sess)
-	if err != nil {
-		h.opts.Logger.Error("load merchant", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
-		return
-	}
-	if m == nil {
-		c.Redirect(http.StatusFound, "/login")
 		return
 	}
 	h.render(c, http.StatusOK, "home", "home_title", sess, map[string]any{"Email": m.Email})

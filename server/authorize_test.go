@@ -145,9 +145,10 @@ func TestConsentDecisions(t *testing.T) {
 	if p := b.post(authorize, url.Values{"csrf_token": {csrf}, "granted": {"write:products"}, "decision": {"approve"}}); p.status != http.StatusBadRequest {
 		t.Errorf("a scope that was not offered: want 400, got %d", p.status)
 	}
-	// A cross-site post has no session cookie, so no token matches.
-	if p := e.browser().post(authorize, url.Values{"csrf_token": {csrf}, "granted": {"read:products"}, "decision": {"approve"}}); p.status != http.StatusForbidden {
-		t.Errorf("post from another browser: want 403, got %d", p.status)
+	// A post from another browser has no session: it is sent to log in,
+	// and gets no code.
+	if p := e.browser().post(authorize, url.Values{"csrf_token": {csrf}, "granted": {"read:products"}, "decision": {"approve"}}); p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/login?") {
+		t.Errorf("post from another browser: want a redirect to log in, got %d %q", p.status, p.location)
 	}
 	after := redistest.Snapshot(t, e.rdb)
 	for k := range after {

@@ -7,7 +7,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/store"
+	"enlace/server/resource"
 )
 
 // bearerToken returns the token of an "Authorization: Bearer" header; the
@@ -37,8 +37,8 @@ func (s *Server) info(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	ai, err := s.store.LookupAccess(ctx, tok)
-	if errors.Is(err, store.ErrNotFound) {
+	ai, err := s.verifier.VerifyAccess(ctx, tok)
+	if errors.Is(err, resource.ErrInactive) {
 		invalidToken(c, "the access token is unknown, expired or revoked")
 		return
 	}

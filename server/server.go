@@ -18,6 +18,7 @@ import (
 
 	"enlace/consent"
 	"enlace/server/config"
+	"enlace/server/resource"
 	"enlace/store"
 )
 
@@ -37,11 +38,13 @@ type Options struct {
 
 // Server is enlace's HTTP server.
 type Server struct {
-	cfg    *config.Config
-	store  *store.Store
-	oauth  *oserver.Server
-	log    *slog.Logger
-	engine *gin.Engine
+	cfg      *config.Config
+	store    *store.Store
+	appCache *store.AppCache
+	verifier *resource.Verifier
+	oauth    *oserver.Server
+	log      *slog.Logger
+	engine   *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -61,11 +64,14 @@ func New(opts Options) (*Server, error) {
 			oauth2.CodeChallengeS256, oauth2.CodeChallengePlain,
 		},
 	}, nil)
-	s := &Server{cfg: opts.Config, store: opts.Store, oauth: lib, log: opts.Logger}
+	cache := store.NewAppCache(opts.Store, time.Minute)
+	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, verifier: resource.NewVerifier(opts.Store, cache),
+		oauth: lib, log: opts.Logger}
 
 	pages, err := consent.New(consent.Options{
 		Authorizer: s,
-		Merchants:  opts.Store,
+		Store:      opts.Store,
+		Apps:       s.apps,
 		Sessions:   consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
 		Templates:  opts.Templates,
 		Catalogue:  opts.Config.Scopes,
@@ -85,7 +91,10 @@ func New(opts Options) (*Server, error) {
 	}
 	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
 	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
+	e.POST("/oauth/revoke", s.revoke)
+	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/api/d/info", s.info)
+	s.registerAdminAPI(e.Group("/admin/api"))
 	static, err := fs.Sub(opts.Static, "static")
 	if err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
@@ -104,10 +113,14 @@ func New(opts Options) (*Server, error) {
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// apps looks up an app. It is the one place app reads go through, so a
-// cache can sit here.
+// Run keeps the app cache in step with changes made by any instance, until
+// ctx ends. Until it runs, apps are read from Redis every time. ready, if
+// not nil, is closed once it listens.
+func (s *Server) Run(ctx context.Context, ready chan<- struct{}) { s.appCache.Run(ctx, ready) }
+
+// apps looks up an app through the in-process cache.
 func (s *Server) apps(ctx context.Context, clientID string) (*store.App, error) {
-	return s.store.GetApp(ctx, clientID)
+	return s.appCache.Get(ctx, clientID)
 }
 
 // securityHeaders are set on every response; pages and token responses are

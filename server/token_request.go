@@ -31,6 +31,8 @@ type tokenRequest struct {
 	CodeVerifier string
 	RefreshToken string
 	Scope        string
+	// Token is the token of a revocation or introspection request.
+	Token string
 	// Basic is set when the client authenticated with HTTP Basic.
 	Basic bool
 }
@@ -38,7 +40,7 @@ type tokenRequest struct {
 // tokenParams are the parameters the token endpoint reads; others are
 // ignored, as RFC 6749 §3.2 requires.
 var tokenParams = []string{"grant_type", "client_id", "client_secret", "code", "redirect_uri",
-	"code_verifier", "refresh_token", "scope"}
+	"code_verifier", "refresh_token", "scope", "token"}
 
 // parseTokenRequest reads a token request from a form body, or from a JSON
 // body when allowJSON is set (the Multivende dialect), and the client's
@@ -88,6 +90,7 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthEr
 		CodeVerifier: values["code_verifier"],
 		RefreshToken: values["refresh_token"],
 		Scope:        values["scope"],
+		Token:        values["token"],
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, ok := parseBasic(h)

@@ -27,6 +27,42 @@ type Config struct {
 	Tokens  Lifetimes `yaml:"tokens" envPrefix:"TOKENS_"`
 	Session Session   `yaml:"session" envPrefix:"SESSION_"`
 	Scopes  Catalogue `yaml:"scopes" env:"SCOPES"`
+	// Introspection lists the resource servers that may introspect any
+	// token (apps may introspect only their own).
+	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
+	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
+}
+
+// Introspection configures RFC 7662 token introspection.
+type Introspection struct {
+	Clients ResourceServers `yaml:"clients" env:"CLIENTS"`
+}
+
+// ResourceServer is a credential that may introspect any token. Only the
+// SHA-256 of its secret is configured.
+type ResourceServer struct {
+	ID           string `yaml:"id" json:"id"`
+	SecretSHA256 string `yaml:"secret_sha256" json:"secret_sha256"`
+}
+
+// ResourceServers is the list of introspection credentials.
+type ResourceServers []ResourceServer
+
+// UnmarshalText reads the list from JSON, its form in
+// ENLACE_INTROSPECTION_CLIENTS.
+func (r *ResourceServers) UnmarshalText(b []byte) error {
+	var v []ResourceServer
+	if err := json.Unmarshal(b, &v); err != nil {
+		return fmt.Errorf("introspection clients: want a JSON list of {id, secret_sha256}: %w", err)
+	}
+	*r = v
+	return nil
+}
+
+// Audit configures the audit trail.
+type Audit struct {
+	// MaxLength bounds the audit stream (approximately, oldest dropped).
+	MaxLength int64 `yaml:"max_length" env:"MAX_LENGTH"`
 }
 
 // HTTP is the listener.
@@ -156,6 +192,14 @@ func (c *Config) validate() error {
 	}
 	if c.Session.Secret != "" && len(c.Session.Secret) < 32 {
 		return errors.New("config: session.secret must be at least 32 characters")
+	}
+	for _, rs := range c.Introspection.Clients {
+		if rs.ID == "" || len(rs.SecretSHA256) != 64 || strings.Trim(strings.ToLower(rs.SecretSHA256), "0123456789abcdef") != "" {
+			return fmt.Errorf("config: introspection client %q needs an id and a 64-hex-digit secret_sha256", rs.ID)
+		}
+	}
+	if c.Audit.MaxLength <= 0 {
+		return errors.New("config: audit.max_length must be positive")
 	}
 	if len(c.Scopes) == 0 {
 		return errors.New("config: the scope catalogue is empty")

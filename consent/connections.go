@@ -1,0 +1,151 @@
+package consent
+
+import (
+	"errors"
+	"net/http"
+	"net/url"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/sessions"
+
+	"enlace/store"
+)
+
+// requireMerchant returns the session and the logged-in merchant; when
+// nobody is logged in it sends the browser to the login page (coming back
+// here afterwards) and ok is false.
+func (h *Handler) requireMerchant(c *gin.Context) (*sessions.Session, *store.Merchant, bool) {
+	sess, ok := h.session(c)
+	if !ok {
+		return nil, nil, false
+	}
+	m, err := h.currentMerchant(c, sess)
+	if err != nil {
+		h.opts.Logger.Error("load merchant", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return nil, nil, false
+	}
+	if m == nil {
+		next, status := c.Request.URL.RequestURI(), http.StatusFound
+		if c.Request.Method != http.MethodGet {
+			// A form posted after the session ended: come back to the page
+			// it belongs to, and post it again from there.
+			next, status = "/connections", http.StatusSeeOther
+			if c.Request.URL.Path == "/apps/authorize" {
+				next = c.Request.URL.RequestURI()
+			}
+		}
+		c.Redirect(status, "/login?"+url.Values{"next": {next}}.Encode())
+		return nil, nil, false
+	}
+	return sess, m, true
+}
+
+// connectionView is one row of a connections table.
+type connectionView struct {
+	ID         string
+	AppName    string
+	ClientID   string
+	MerchantID string
+	Scopes     []scopeView
+	Status     string
+	Created    string
+	LastUsed   string
+}
+
+func formatTime(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format("2006-01-02 15:04 UTC")
+}
+
+func (h *Handler) connectionViews(c *gin.Context, conns []*store.Connection) []connectionView {
+	out := make([]connectionView, 0, len(conns))
+	for _, cn := range conns {
+		name := cn.ClientID
+		if app, err := h.opts.Apps(c.Request.Context(), cn.ClientID); err == nil {
+			name = app.Name
+		}
+		out = append(out, connectionView{
+			ID: cn.ID, AppName: name, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
+			Scopes: h.describeScopes(c, cn.Scopes), Status: "status_" + cn.Status,
+			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
+		})
+	}
+	return out
+}
+
+// maxListed bounds the merchant's page; a store has few connections.
+const maxListed = 500
+
+// connections lists the merchant's connections, newest first.
+func (h *Handler) connections(c *gin.Context) {
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	conns, _, err := h.opts.Store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID}, 0, maxListed)
+	if err != nil {
+		h.opts.Logger.Error("list connections", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	h.render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
+		"Email": m.Email, "Connections": h.connectionViews(c, conns), "Revoked": c.Query("revoked") == "1",
+	})
+}
+
+// ownConnection returns the merchant's connection named in the path; any
+// other (someone else's, unknown, revoked) is a 404 page.
+func (h *Handler) ownConnection(c *gin.Context, m *store.Merchant) (*store.Connection, bool) {
+	cn, err := h.opts.Store.GetConnection(c.Request.Context(), c.Param("id"))
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
+		h.opts.Logger.Error("get connection", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return nil, false
+	}
+	if cn == nil || cn.MerchantID != m.ID || cn.Status == store.StatusRevoked {
+		h.errorPage(c, http.StatusNotFound, "err_not_found")
+		return nil, false
+	}
+	return cn, true
+}
+
+// confirmRevoke asks before revoking: the page explains what happens.
+func (h *Handler) confirmRevoke(c *gin.Context) {
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	cn, ok := h.ownConnection(c, m)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, "confirm_revoke", "revoke", sess, map[string]any{
+		"Connection": h.connectionViews(c, []*store.Connection{cn})[0],
+	})
+}
+
+func (h *Handler) revoke(c *gin.Context) {
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return
+	}
+	cn, ok := h.ownConnection(c, m)
+	if !ok {
+		return
+	}
+	if err := h.opts.Store.RevokeConnection(c.Request.Context(), cn.ID, "merchant:"+m.ID); err != nil {
+		h.opts.Logger.Error("revoke connection", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	h.opts.Logger.Info("connection revoked", "connection_id", cn.ID, "by", "merchant:"+m.ID)
+	c.Redirect(http.StatusSeeOther, "/connections?revoked=1")
+}

@@ -1,0 +1,82 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"enlace/server/resource"
+	"enlace/store"
+)
+
+// introspect is RFC 7662 token introspection. A resource server configured
+// under introspection.clients may introspect any token; an app only its own
+// (another app's token is simply inactive to it).
+func (s *Server) introspect(c *gin.Context) {
+	tr, oe := parseTokenRequest(c.Request, false)
+	if oe != nil {
+		writeOAuthError(c, oe)
+		return
+	}
+	ctx := c.Request.Context()
+	owner, oe := s.authenticateIntrospector(ctx, tr)
+	if oe != nil {
+		writeOAuthError(c, oe)
+		return
+	}
+	if tr.Token == "" {
+		writeOAuthError(c, errInvalidRequest("token is missing"))
+		return
+	}
+	noStore(c)
+	info, err := s.verifier.Verify(ctx, tr.Token)
+	if errors.Is(err, resource.ErrInactive) || (err == nil && owner != "" && info.ClientID != owner) {
+		c.JSON(http.StatusOK, gin.H{"active": false})
+		return
+	}
+	if err != nil {
+		s.log.Error("introspect", "err", err)
+		writeOAuthError(c, errUnavailable())
+		return
+	}
+	tokenType := "Bearer"
+	if info.Kind == store.KindRefresh {
+		tokenType = "refresh_token"
+	}
+	c.JSON(http.StatusOK, gin.H{
+		"active":        true,
+		"scope":         strings.Join(info.Scopes, " "),
+		"client_id":     info.ClientID,
+		"sub":           info.MerchantID,
+		"exp":           info.ExpiresAt.Unix(),
+		"iat":           info.IssuedAt.Unix(),
+		"token_type":    tokenType,
+		"iss":           s.cfg.Issuer,
+		"connection_id": info.ConnectionID,
+		"MerchantAppId": info.ConnectionID,
+	})
+}
+
+// authenticateIntrospector returns "" for a configured resource server
+// (which may see every token) or the client id of an authenticated app.
+func (s *Server) authenticateIntrospector(ctx context.Context, tr *tokenRequest) (string, *oauthError) {
+	for _, rs := range s.cfg.Introspection.Clients {
+		if rs.ID == tr.ClientID && tr.ClientID != "" {
+			if store.DigestEqual(tr.ClientSecret, strings.ToLower(rs.SecretSHA256)) && tr.ClientSecret != "" {
+				return "", nil
+			}
+			e := newError(oerrors.ErrInvalidClient, "client authentication failed")
+			e.basic = tr.Basic
+			return "", e
+		}
+	}
+	app, oe := s.authenticateClient(ctx, tr)
+	if oe != nil {
+		return "", oe
+	}
+	return app.ClientID, nil
+}

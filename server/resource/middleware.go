@@ -1,0 +1,238 @@
+package resource
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+
+	"enlace/store"
+)
+
+// realm names the protection space in every challenge, so a client talking
+// to several services can tell which one refused it.
+const realm = "enlace"
+
+// contextKey is unexported so that no other package can overwrite or forge
+// the verified token in a request's context.
+type contextKey struct{}
+
+// FromContext returns the token that Authenticate or Handler verified for
+// this request. Handlers read the merchant, the app and the scopes from it
+// instead of parsing the header again; ok is false when nothing verified
+// the request, which a handler should treat as a wiring mistake. With gin,
+// pass c.Request.Context().
+func FromContext(ctx context.Context) (info *store.TokenInfo, ok bool) {
+	info, ok = ctx.Value(contextKey{}).(*store.TokenInfo)
+	return info, ok && info != nil
+}
+
+// HasScope reports whether the verified token in ctx grants every one of
+// scopes. It is for handlers whose needs depend on the request (say, a
+// write only for some fields), which RequireScope cannot express.
+func HasScope(ctx context.Context, scopes ...string) bool {
+	info, ok := FromContext(ctx)
+	return ok && grants(info, scopes)
+}
+
+// Authenticate is gin middleware that lets a request through only with a
+// live access token in "Authorization: Bearer <token>" (any case of
+// "Bearer"). Refresh tokens are refused: they are for the token endpoint,
+// and accepting them would stretch an access grant to the refresh token's
+// lifetime. A missing, unknown, expired or revoked token, or one of a
+// disabled app, gets 401; a failure to reach Redis gets 503 and is attached
+// to the gin context with c.Error for the server's own logging (the error
+// never contains the token). The verified token is put in
+// c.Request.Context() for FromContext.
+func Authenticate(v *Verifier) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		info, f := authenticate(v, c.Request)
+		if f != nil {
+			if f.cause != nil {
+				_ = c.Error(f)
+			}
+			f.write(c.Writer)
+			c.Abort()
+			return
+		}
+		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), contextKey{}, info))
+		c.Next()
+	}
+}
+
+// RequireScope is gin middleware, placed after Authenticate, that refuses
+// with 403 insufficient_scope a token lacking any of scopes; the challenge
+// names them all, so the client knows what to ask the merchant for. Without
+// a verified token (Authenticate missing from the chain) it answers 401
+// rather than let the request through. It panics on a scope name that
+// could not appear in a challenge, because that is a programming error
+// best found at start-up.
+func RequireScope(scopes ...string) gin.HandlerFunc {
+	mustValidScopes(scopes)
+	return func(c *gin.Context) {
+		if f := authorize(c.Request.Context(), scopes); f != nil {
+			f.write(c.Writer)
+			c.Abort()
+			return
+		}
+		c.Next()
+	}
+}
+
+// Handler is Authenticate and RequireScope for plain net/http: next runs
+// only for a live access token that grants every one of scopes, and finds
+// the token with FromContext(r.Context()). With no scopes, any live access
+// token will do. A failure to reach Redis is answered with 503 and not
+// logged, since Handler has no logger; wrap the returned handler to observe
+// 503s. It panics on an invalid scope name, as RequireScope does.
+func Handler(v *Verifier, next http.Handler, scopes ...string) http.Handler {
+	mustValidScopes(scopes)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, f := authenticate(v, r)
+		if f != nil {
+			f.write(w)
+			return
+		}
+		ctx := context.WithValue(r.Context(), contextKey{}, info)
+		if f := authorize(ctx, scopes); f != nil {
+			f.write(w)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(ctx))
+	})
+}
+
+// failure is a refusal on its way to becoming an RFC 6750 §3 answer. It is
+// passed around as *failure, never as error, so that a nil one stays nil.
+// It is an error only for gin's c.Error, where a 503's cause is logged.
+type failure struct {
+	status int
+	// code is the OAuth error code; challengeCode is false for a request
+	// without credentials, whose challenge must not carry one (§3.1).
+	code          string
+	challengeCode bool
+	desc          string
+	scope         string
+	// cause is the store error behind a 503, kept for the caller's logs.
+	cause error
+}
+
+func (f *failure) Error() string {
+	if f.cause != nil {
+		return "resource: " + f.cause.Error()
+	}
+	return "resource: " + f.code + ": " + f.desc
+}
+
+func (f *failure) Unwrap() error { return f.cause }
+
+var errNoToken = &failure{
+	status: http.StatusUnauthorized, code: "invalid_token",
+	desc: "an access token is required in an Authorization: Bearer header",
+}
+
+// authenticate verifies the request's bearer token.
+func authenticate(v *Verifier, r *http.Request) (*store.TokenInfo, *failure) {
+	tok, ok := bearerToken(r)
+	if !ok {
+		return nil, errNoToken
+	}
+	info, err := v.VerifyAccess(r.Context(), tok)
+	switch {
+	case errors.Is(err, ErrInactive):
+		return nil, &failure{
+			status: http.StatusUnauthorized, code: "invalid_token", challengeCode: true,
+			desc: "the access token is unknown, expired or revoked",
+		}
+	case err != nil:
+		return nil, &failure{
+			status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
+			desc:  "the token could not be checked; try again shortly",
+			cause: fmt.Errorf("verify access token: %w", err),
+		}
+	}
+	return info, nil
+}
+
+// authorize checks the verified token in ctx against scopes.
+func authorize(ctx context.Context, scopes []string) *failure {
+	info, ok := FromContext(ctx)
+	if !ok {
+		return errNoToken
+	}
+	if !grants(info, scopes) {
+		return &failure{
+			status: http.StatusForbidden, code: "insufficient_scope", challengeCode: true,
+			desc:  "the access token does not grant " + strings.Join(scopes, " "),
+			scope: strings.Join(scopes, " "),
+		}
+	}
+	return nil
+}
+
+func grants(info *store.TokenInfo, scopes []string) bool {
+	for _, s := range scopes {
+		if !slices.Contains(info.Scopes, s) {
+			return false
+		}
+	}
+	return true
+}
+
+// bearerToken returns the token of an "Authorization: Bearer" header; the
+// scheme is case-insensitive (RFC 9110 §11.1). Tokens in the query or the
+// body (RFC 6750 §2.2, §2.3) are not read: they end up in logs and caches.
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
+		return "", false
+	}
+	return tok, true
+}
+
+// mustValidScopes rejects names that are empty or hold characters RFC 6750
+// §3 does not allow in a scope token, which would break the challenge's
+// quoting.
+func mustValidScopes(scopes []string) {
+	for _, s := range scopes {
+		if s == "" {
+			panic("resource: empty scope name")
+		}
+		for _, r := range s {
+			if r < 0x21 || r > 0x7e || r == '"' || r == '\\' {
+				panic(fmt.Sprintf("resource: invalid scope name %q", s))
+			}
+		}
+	}
+}
+
+// write answers with f as RFC 6750 §3 says: a challenge, and a JSON body in
+// the RFC 6749 §5.2 shape that clients of the token endpoint already parse.
+// A 503 has no challenge: the credentials were not at fault.
+func (f *failure) write(w http.ResponseWriter) {
+	h := w.Header()
+	switch {
+	case f.status == http.StatusServiceUnavailable:
+	case !f.challengeCode:
+		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
+	case f.scope != "":
+		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q, scope=%q`, realm, f.code, f.scope))
+	default:
+		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q`, realm, f.code))
+	}
+	body, _ := json.Marshal(struct {
+		Error       string `json:"error"`
+		Description string `json:"error_description"`
+		Scope       string `json:"scope,omitempty"`
+	}{f.code, f.desc, f.scope})
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	w.WriteHeader(f.status)
+	_, _ = w.Write(body)
+}

@@ -1,0 +1,38 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// revoke is RFC 7009 token revocation. Revoking an access or refresh token
+// ends its whole connection (both tokens and any unused code). An unknown
+// token, or another app's, still answers 200 and changes nothing, so the
+// endpoint tells a caller nothing about tokens it does not own.
+func (s *Server) revoke(c *gin.Context) {
+	tr, oe := parseTokenRequest(c.Request, false)
+	if oe != nil {
+		writeOAuthError(c, oe)
+		return
+	}
+	app, oe := s.authenticateClient(c.Request.Context(), tr)
+	if oe != nil {
+		writeOAuthError(c, oe)
+		return
+	}
+	if tr.Token == "" {
+		writeOAuthError(c, errInvalidRequest("token is missing"))
+		return
+	}
+	revoked, err := s.store.RevokeByToken(c.Request.Context(), tr.Token, app.ClientID)
+	if err != nil {
+		s.log.Error("revoke token", "client_id", app.ClientID, "err", err)
+		writeOAuthError(c, errUnavailable())
+		return
+	}
+	s.log.Info("revocation request", "client_id", app.ClientID, "revoked", revoked)
+	noStore(c)
+	c.Header("Content-Type", "application/json")
+	c.Status(http.StatusOK)
+}
