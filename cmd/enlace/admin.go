@@ -194,3 +194,72 @@ func (e *env) merchantList(ctx context.Context, path string, explicit bool, args
 	}
 	return tw.Flush()
 }
+
+// adminCreate registers an operator account; the password comes from
+// standard input, never from the command line.
+func (e *env) adminCreate(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("admin create")
+	email := fs.String("email", "", "login email")
+	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if !*fromStdin {
+		return errors.New("--password-stdin is required (passwords are never taken as arguments)")
+	}
+	password, err := readPassword(e.stdin)
+	if err != nil {
+		return err
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	a, err := st.CreateAdmin(ctx, *email, password)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		return e.writeJSON(map[string]any{"id": a.ID, "email": a.Email})
+	}
+	fmt.Fprintf(e.stdout, "admin_id: %s\n", a.ID)
+	return nil
+}
+
+// adminKeyCreate makes an API key for the admin JSON API and prints it, the
+// one time it can be seen.
+func (e *env) adminKeyCreate(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("admin key create")
+	name := fs.String("name", "", "what the key is for (shown in logs and listings)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if strings.TrimSpace(*name) == "" {
+		return errors.New("--name is required")
+	}
+	st, done, err := e.adminStore(ctx, path, explicit)
+	if err != nil {
+		return err
+	}
+	defer done()
+	key, err := st.CreateAdminKey(ctx, *name)
+	if err != nil {
+		return err
+	}
+	const note = "(the key is shown only now; enlace keeps only its digest)"
+	if *asJSON {
+		fmt.Fprintln(e.stderr, note)
+		return e.writeJSON(map[string]any{"name": strings.TrimSpace(*name), "key": key})
+	}
+	fmt.Fprintf(e.stdout, "admin_key: %s\n%s\n", key, note)
+	return nil
+}

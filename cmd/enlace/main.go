@@ -6,6 +6,14 @@
 //	enlace app list [--json]
 //	enlace merchant create --email E --name N --password-stdin [--json]
 //	enlace merchant list [--json]
+//	enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--json]
+//	enlace connection revoke CONNECTION_ID
+//	enlace admin create --email E --password-stdin [--json]
+//	enlace admin key create --name N [--json]
+//
+// Admin commands talk to the Redis named by redis.addr / ENLACE_REDIS_ADDR;
+// they need a real one, since the embedded Redis lives only inside a running
+// server.
 //
 // Configuration comes from config.yaml (or --config / ENLACE_CONFIG) and
 // ENLACE_* environment variables; see config.yaml.
@@ -17,6 +25,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"slices"
 	"strings"
 	"syscall"
 )
@@ -40,7 +49,44 @@ const usage = `usage:
   enlace app list [--json]
   enlace merchant create --email EMAIL --name NAME --password-stdin [--json]
   enlace merchant list [--json]
+  enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--json]
+  enlace connection revoke CONNECTION_ID
+  enlace admin create --email EMAIL --password-stdin [--json]
+  enlace admin key create --name NAME [--json]
 `
+
+// command is one entry of the command table: the words that name it and
+// the method that runs it with the arguments that follow them.
+type command struct {
+	words []string
+	run   func(e *env, ctx context.Context, configPath string, explicit bool, args []string) error
+}
+
+var commands = []command{
+	{[]string{"serve"}, func(e *env, ctx context.Context, path string, explicit bool, _ []string) error {
+		return e.serve(ctx, path, explicit)
+	}},
+	{[]string{"app", "create"}, (*env).appCreate},
+	{[]string{"app", "list"}, (*env).appList},
+	{[]string{"merchant", "create"}, (*env).merchantCreate},
+	{[]string{"merchant", "list"}, (*env).merchantList},
+	{[]string{"connection", "list"}, (*env).connectionList},
+	{[]string{"connection", "revoke"}, (*env).connectionRevoke},
+	{[]string{"admin", "create"}, (*env).adminCreate},
+	{[]string{"admin", "key", "create"}, (*env).adminKeyCreate},
+}
+
+// lookup finds the command named by the first words of args and returns it
+// with the remaining arguments.
+func lookup(args []string) (*command, []string) {
+	for i := range commands {
+		c := &commands[i]
+		if len(args) >= len(c.words) && slices.Equal(args[:len(c.words)], c.words) {
+			return c, args[len(c.words):]
+		}
+	}
+	return nil, nil
+}
 
 // run executes one command line and returns the exit code.
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, environ []string) int {
@@ -57,25 +103,16 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if len(args) == 0 {
 		args = []string{"serve"}
 	}
-	var err error
-	switch {
-	case args[0] == "serve":
-		err = e.serve(ctx, configPath, explicit)
-	case args[0] == "app" && len(args) > 1 && args[1] == "create":
-		err = e.appCreate(ctx, configPath, explicit, args[2:])
-	case args[0] == "app" && len(args) > 1 && args[1] == "list":
-		err = e.appList(ctx, configPath, explicit, args[2:])
-	case args[0] == "merchant" && len(args) > 1 && args[1] == "create":
-		err = e.merchantCreate(ctx, configPath, explicit, args[2:])
-	case args[0] == "merchant" && len(args) > 1 && args[1] == "list":
-		err = e.merchantList(ctx, configPath, explicit, args[2:])
-	case args[0] == "help" || args[0] == "-h" || args[0] == "--help":
+	if args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprint(stdout, usage)
 		return 0
-	default:
+	}
+	cmd, rest := lookup(args)
+	if cmd == nil {
 		fmt.Fprint(stderr, usage)
 		return 2
 	}
+	err := cmd.run(e, ctx, configPath, explicit, rest)
 	if err != nil {
 		fmt.Fprintf(stderr, "enlace: %v\n", err)
 		return 1

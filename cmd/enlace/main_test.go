@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"io"
 	"net"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"enlace/store"
 	"enlace/store/redistest"
 )
 
@@ -93,6 +95,269 @@ func TestAdminCommands(t *testing.T) {
 	}
 	if r := runCmd(t, environ, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "usage") {
 		t.Fatalf("unknown command: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestConnectionCommands lists and revokes connections made through the
+// store, as the token endpoint makes them.
+func TestConnectionCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st := store.New(rdb, store.Options{})
+	ctx := context.Background()
+	environ := []string{"ENLACE_REDIS_ADDR=" + srv.Addr}
+
+	createApp := func(name, uri string) string {
+		t.Helper()
+		r := runCmd(t, environ, "", "app", "create", "--name", name, "--redirect-uri", uri,
+			"--scopes", "read:products write:products", "--json")
+		var app struct {
+			ClientID string `json:"client_id"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &app) != nil || app.ClientID == "" {
+			t.Fatalf("app create: %d %s %s", r.code, r.stdout, r.stderr)
+		}
+		return app.ClientID
+	}
+	appA, appB := createApp("Sync", "https://a.example.com/cb"), createApp("Ship", "https://b.example.com/cb")
+	m1, err := st.CreateMerchant(ctx, "ana@tienda.cl", "Ana", "pw-ana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m2, err := st.CreateMerchant(ctx, "bea@tienda.cl", "Bea", "pw-bea")
+	if err != nil {
+		t.Fatal(err)
+	}
+	uris := map[string]string{appA: "https://a.example.com/cb", appB: "https://b.example.com/cb"}
+	// connect approves and, unless pending, exchanges the code; connections
+	// are a few milliseconds apart so that "newest first" is well defined.
+	connect := func(clientID, merchantID string, pending bool, scopes ...string) (string, string) {
+		t.Helper()
+		time.Sleep(3 * time.Millisecond)
+		conn, code, err := st.Approve(ctx, store.Grant{ClientID: clientID, MerchantID: merchantID,
+			RedirectURI: uris[clientID], Scopes: scopes})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pending {
+			return conn.ID, ""
+		}
+		iss, err := st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: clientID, RedirectURI: uris[clientID]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if iss.ConnectionID != conn.ID {
+			t.Fatalf("exchange issued for %s, want %s", iss.ConnectionID, conn.ID)
+		}
+		return conn.ID, iss.AccessToken
+	}
+	c1, tok1 := connect(appA, m1.ID, false, "read:products")
+	c2, tok2 := connect(appA, m1.ID, false, "read:products", "write:products")
+	c3, tok3 := connect(appB, m2.ID, false, "read:products")
+	c4, _ := connect(appB, m1.ID, true, "write:products")
+
+	type listed struct {
+		ID         string   `json:"id"`
+		ClientID   string   `json:"client_id"`
+		MerchantID string   `json:"merchant_id"`
+		Scopes     []string `json:"scopes"`
+		Status     string   `json:"status"`
+		CreatedAt  string   `json:"created_at"`
+		LastUsed   *string  `json:"last_used"`
+	}
+	list := func(args ...string) []listed {
+		t.Helper()
+		r := runCmd(t, environ, "", append([]string{"connection", "list", "--json"}, args...)...)
+		var out []listed
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out == nil {
+			t.Fatalf("connection list %v: %d %q %s", args, r.code, r.stdout, r.stderr)
+		}
+		return out
+	}
+	ids := func(ls []listed) string {
+		var s []string
+		for _, l := range ls {
+			s = append(s, l.ID)
+		}
+		return strings.Join(s, " ")
+	}
+	for _, c := range []struct {
+		args []string
+		want []string
+	}{
+		{nil, []string{c4, c3, c2, c1}},
+		{[]string{"--merchant", m1.ID}, []string{c4, c2, c1}},
+		{[]string{"--app", appA}, []string{c2, c1}},
+		{[]string{"--merchant", m1.ID, "--app", appB}, []string{c4}},
+		{[]string{"--merchant", m2.ID, "--app", appA}, nil},
+		{[]string{"--app", "no-such-app"}, nil},
+	} {
+		if got, want := ids(list(c.args...)), strings.Join(c.want, " "); got != want {
+			t.Errorf("connection list %v: got [%s], want [%s] (newest first)", c.args, got, want)
+		}
+	}
+
+	all := list()
+	byID := map[string]listed{}
+	for _, l := range all {
+		byID[l.ID] = l
+	}
+	if l := byID[c2]; l.ClientID != appA || l.MerchantID != m1.ID || strings.Join(l.Scopes, " ") != "read:products write:products" ||
+		l.Status != store.StatusActive || l.LastUsed == nil {
+		t.Errorf("connection %s listed as %+v", c2, l)
+	}
+	for _, l := range all {
+		created, err := time.Parse(time.RFC3339, l.CreatedAt)
+		if err != nil || time.Since(created) > time.Minute {
+			t.Errorf("created_at %q: %v", l.CreatedAt, err)
+		}
+		if l.LastUsed != nil {
+			if _, err := time.Parse(time.RFC3339, *l.LastUsed); err != nil {
+				t.Errorf("last_used %q: %v", *l.LastUsed, err)
+			}
+		}
+	}
+	if l := byID[c4]; l.Status != store.StatusPending || l.LastUsed != nil {
+		t.Errorf("the pending connection is listed as %+v (want no last_used)", l)
+	}
+
+	r := runCmd(t, environ, "", "connection", "list", "--app", appA)
+	lines := strings.Split(strings.TrimSpace(r.stdout), "\n")
+	if r.code != 0 || len(lines) != 3 {
+		t.Fatalf("connection list (text): %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	for _, h := range []string{"ID", "APP", "MERCHANT", "SCOPES", "STATUS", "CREATED", "LAST USED"} {
+		if !strings.Contains(lines[0], h) {
+			t.Errorf("header %q lacks %s", lines[0], h)
+		}
+	}
+	if !strings.HasPrefix(lines[1], c2+" ") || !strings.HasPrefix(lines[2], c1+" ") ||
+		!strings.Contains(lines[1], appA) || !strings.Contains(lines[1], m1.ID) || !strings.Contains(lines[1], "active") {
+		t.Errorf("connection list (text), want %s then %s:\n%s", c2, c1, r.stdout)
+	}
+	for _, tok := range []string{tok1, tok2, tok3} {
+		if strings.Contains(r.stdout, tok) {
+			t.Fatal("connection list printed a token")
+		}
+	}
+
+	// Revoke c2: it leaves the lists and its token dies; the others live.
+	r = runCmd(t, environ, "", "connection", "revoke", c2)
+	if r.code != 0 || !strings.Contains(r.stdout, "revoked connection "+c2) || strings.Count(r.stdout, "\n") != 1 {
+		t.Fatalf("connection revoke: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	if got := ids(list("--app", appA)); got != c1 {
+		t.Errorf("after revoking %s, --app lists [%s]", c2, got)
+	}
+	if got := ids(list()); got != strings.Join([]string{c4, c3, c1}, " ") {
+		t.Errorf("after revoking %s, the list is [%s]", c2, got)
+	}
+	if _, err := st.LookupAccess(ctx, tok2); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the revoked connection's access token: %v, want ErrNotFound", err)
+	}
+	for _, tok := range []string{tok1, tok3} {
+		if _, err := st.LookupAccess(ctx, tok); err != nil {
+			t.Errorf("another connection's token stopped working: %v", err)
+		}
+	}
+	if c, err := st.GetConnection(ctx, c2); err != nil || c.Status != store.StatusRevoked || c.RevokedBy != "cli" {
+		t.Errorf("revoked connection record: %+v %v", c, err)
+	}
+	// Revoking it again is no error.
+	if r := runCmd(t, environ, "", "connection", "revoke", c2); r.code != 0 || !strings.Contains(r.stdout, "already revoked") {
+		t.Errorf("second revoke: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+
+	before := redistest.Snapshot(t, rdb)
+	for _, c := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"unknown id", `no connection with id "no-such-connection"`, []string{"connection", "revoke", "no-such-connection"}},
+		{"no id", "connection id", []string{"connection", "revoke"}},
+		{"two ids", "connection id", []string{"connection", "revoke", c1, c3}},
+		{"stray argument", "unexpected argument", []string{"connection", "list", "extra"}},
+	} {
+		r := runCmd(t, environ, "", c.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: want a non-zero exit saying %q, got %d %q", c.name, c.want, r.code, r.stderr)
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+	if _, err := st.LookupAccess(ctx, tok1); err != nil {
+		t.Errorf("a refused revoke touched another connection: %v", err)
+	}
+}
+
+// TestAdminAccountCommands creates admin accounts and admin API keys.
+func TestAdminAccountCommands(t *testing.T) {
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st := store.New(rdb, store.Options{})
+	ctx := context.Background()
+	environ := []string{"ENLACE_REDIS_ADDR=" + srv.Addr}
+
+	r := runCmd(t, environ, "correct horse\n", "admin", "create", "--email", "ops@enlace.cl", "--password-stdin", "--json")
+	var admin struct{ ID, Email string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &admin) != nil || admin.ID == "" || admin.Email != "ops@enlace.cl" {
+		t.Fatalf("admin create: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if a, err := st.AuthenticateAdmin(ctx, "ops@enlace.cl", "correct horse"); err != nil || a.ID != admin.ID {
+		t.Fatalf("the new admin cannot log in: %v", err)
+	}
+	if _, err := st.AuthenticateMerchant(ctx, "ops@enlace.cl", "correct horse"); err == nil {
+		t.Fatal("an admin account logs in as a merchant")
+	}
+	if r := runCmd(t, environ, "pw\n", "admin", "create", "--email", "ops2@enlace.cl", "--password-stdin"); r.code != 0 || !strings.HasPrefix(r.stdout, "admin_id: ") {
+		t.Fatalf("admin create (text): %d %q %s", r.code, r.stdout, r.stderr)
+	}
+
+	before := redistest.Snapshot(t, rdb)
+	for _, c := range []struct {
+		name, stdin, want string
+		args              []string
+	}{
+		{"duplicate email", "pw\n", "already exists", []string{"admin", "create", "--email", "OPS@enlace.cl", "--password-stdin"}},
+		{"empty password", "\n", "password is empty", []string{"admin", "create", "--email", "new@enlace.cl", "--password-stdin"}},
+		{"no stdin at all", "", "password is empty", []string{"admin", "create", "--email", "new@enlace.cl", "--password-stdin"}},
+		{"no --password-stdin", "pw\n", "--password-stdin", []string{"admin", "create", "--email", "new@enlace.cl"}},
+		{"bad email", "pw\n", "not a valid email", []string{"admin", "create", "--email", "nope", "--password-stdin"}},
+		{"key without name", "", "--name", []string{"admin", "key", "create"}},
+		{"key with blank name", "", "--name", []string{"admin", "key", "create", "--name", "  "}},
+		{"admin alone", "", "usage", []string{"admin"}},
+		{"admin key alone", "", "usage", []string{"admin", "key"}},
+	} {
+		r := runCmd(t, environ, c.stdin, c.args...)
+		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("%s: want a non-zero exit saying %q, got %d %q", c.name, c.want, r.code, r.stderr)
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+	r = runCmd(t, environ, "", "admin", "key", "create", "--name", "deploy bot")
+	key, ok := strings.CutPrefix(strings.SplitN(r.stdout, "\n", 2)[0], "admin_key: ")
+	if r.code != 0 || !ok || key == "" || !strings.Contains(r.stdout, "only its digest") {
+		t.Fatalf("admin key create: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	r = runCmd(t, environ, "", "admin", "key", "create", "--name", "ci", "--json")
+	var jk struct{ Name, Key string }
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &jk) != nil || jk.Name != "ci" || jk.Key == "" || jk.Key == key {
+		t.Fatalf("admin key create --json: %d %q %s", r.code, r.stdout, r.stderr)
+	}
+	for name, k := range map[string]string{"deploy bot": key, "ci": jk.Key} {
+		if a, err := st.AuthenticateAdminKey(ctx, k); err != nil || a.Name != name {
+			t.Errorf("key %q is not accepted: %+v %v", name, a, err)
+		}
+	}
+	if _, err := st.AuthenticateAdminKey(ctx, key+"x"); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("a tampered key: %v", err)
+	}
+	for k, v := range redistest.Snapshot(t, rdb) {
+		for _, plain := range []string{key, jk.Key, "correct horse"} {
+			if strings.Contains(k, plain) || strings.Contains(v, plain) {
+				t.Fatalf("redis key %s holds a plaintext secret", k)
+			}
+		}
 	}
 }
 
