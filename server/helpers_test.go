@@ -30,17 +30,18 @@ const (
 	password    = "correct horse battery"
 )
 
-// clock lets a test move past expiries.
+// clock is real time plus an offset a test can move forward, to go past
+// expiries while time still passes (so ordering by time holds).
 type clock struct {
-	mu sync.Mutex
-	t  time.Time
+	mu     sync.Mutex
+	offset time.Duration
 }
 
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
+func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return time.Now().Add(c.offset) }
 func (c *clock) Add(d time.Duration) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
+	c.offset += d
 }
 
 // testEnv is a running enlace on a real redis-server started for the test,
@@ -88,7 +89,7 @@ func newEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	cfg.Issuer = "http://" + ln.Addr().String()
-	clk := &clock{t: time.Now()}
+	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
 	logs := &syncBuffer{}
 	srv, err := server.New(server.Options{

@@ -35,7 +35,13 @@ type cachedApp struct {
 // NewAppCache returns a cache over the store's apps. Run must be running
 // for invalidations to arrive; until it has subscribed, nothing is cached.
 func NewAppCache(s *Store, maxAge time.Duration) *AppCache {
-	return &AppCache{store: s, maxAge: maxAge, entries: map[string]cachedApp{}}
+	c := &AppCache{store: s, maxAge: maxAge, entries: map[string]cachedApp{}}
+	// Changes made through this store reach its own caches before the call
+	// returns, not only when the pub/sub message comes back.
+	s.cachesMu.Lock()
+	s.caches = append(s.caches, c)
+	s.cachesMu.Unlock()
+	return c
 }
 
 // Get returns the app, from the cache when it can.

@@ -199,8 +199,8 @@ func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bo
 	if err := s.rdb.HSet(ctx, appKey(clientID), "disabled", v).Err(); err != nil {
 		return fmt.Errorf("set app disabled: %w", err)
 	}
-	if err := s.rdb.Publish(ctx, AppChannel, clientID).Err(); err != nil {
-		return fmt.Errorf("announce app change: %w", err)
+	if err := s.appChanged(ctx, clientID); err != nil {
+		return err
 	}
 	detail := "enabled"
 	if disabled {

@@ -72,6 +72,23 @@ type Store struct {
 
 	dummyOnce sync.Once
 	dummy     string
+
+	cachesMu sync.Mutex
+	caches   []*AppCache
+}
+
+// appChanged tells every instance that an app changed: this process's
+// caches at once, the others over pub/sub.
+func (s *Store) appChanged(ctx context.Context, clientID string) error {
+	s.cachesMu.Lock()
+	for _, c := range s.caches {
+		c.Invalidate(clientID)
+	}
+	s.cachesMu.Unlock()
+	if err := s.rdb.Publish(ctx, AppChannel, clientID).Err(); err != nil {
+		return fmt.Errorf("announce app change: %w", err)
+	}
+	return nil
 }
 
 // New returns a Store over an existing Redis client. Zero lifetimes take

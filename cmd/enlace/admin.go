@@ -8,6 +8,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -37,7 +38,7 @@ func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*stor
 	if err != nil {
 		return nil, nil, err
 	}
-	return newStore(rdb, cfg), func() { _ = rdb.Close() }, nil
+	return newStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil))), func() { _ = rdb.Close() }, nil
 }
 
 func (e *env) flags(name string) *flag.FlagSet {

@@ -35,10 +35,12 @@ func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
 	return rdb, nil
 }
 
-func newStore(rdb redis.UniversalClient, cfg *config.Config) *store.Store {
-	return store.New(rdb, store.Options{Lifetimes: store.Lifetimes{
-		Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
-	}})
+func newStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *store.Store {
+	return store.New(rdb, store.Options{
+		Lifetimes:   store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh},
+		AuditLength: cfg.Audit.MaxLength,
+		Logger:      log,
+	})
 }
 
 func (e *env) serve(ctx context.Context, path string, explicit bool) error {
@@ -63,7 +65,7 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		return err
 	}
 	defer rdb.Close()
-	st := newStore(rdb, cfg)
+	st := newStore(rdb, cfg, log)
 
 	secret := []byte(cfg.Session.Secret)
 	if len(secret) == 0 {
@@ -95,6 +97,8 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
+	// Keeps the app cache in step with changes made by any instance.
+	go srv.Run(ctx, nil)
 	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
