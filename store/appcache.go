@@ -83,6 +83,10 @@ func (c *AppCache) Invalidate(clientID string) {
 func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 	ps := c.store.rdb.Subscribe(ctx, AppChannel)
 	defer ps.Close()
+	// Receive blocks on the connection and does not watch ctx; closing the
+	// subscription is what ends it.
+	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
+	defer stop()
 	first := true
 	for {
 		msg, err := ps.Receive(ctx)

@@ -65,7 +65,9 @@ func newEnv(t *testing.T) *env {
 	ctx, cancel := context.WithCancel(context.Background())
 	ready, done := make(chan struct{}), make(chan struct{})
 	go func() { defer close(done); apps.Run(ctx, ready) }()
-	t.Cleanup(func() { cancel(); <-done })
+	// Run returns on a cancelled context only once its blocking read ends,
+	// which stopping the server forces; without that this would hang.
+	t.Cleanup(func() { cancel(); srv.Stop(); <-done })
 	select {
 	case <-ready:
 	case <-time.After(10 * time.Second):
@@ -337,16 +339,19 @@ func testMount(t *testing.T, m mount) {
 		iss := e.connect("read:checkouts")
 		h := m.build(e.v, &seen{}, "read:checkouts")
 		// The first call caches the app, so what follows goes through the
-		// cache's pub/sub invalidation and not a fresh read.
+		// cache's invalidation and not a fresh read. The app is disabled
+		// through another store on another connection, as the authorization
+		// server would do it, so the news can only arrive over pub/sub.
 		if a := call(t, h, "Bearer "+iss.AccessToken); a.status != http.StatusOK {
 			t.Fatalf("before disabling: %d %s", a.status, a.raw)
 		}
-		if err := e.st.SetAppDisabled(ctx, e.app.ClientID, true, "test"); err != nil {
+		admin := store.New(e.redis.Client(t), store.Options{Logger: slog.New(slog.DiscardHandler)})
+		if err := admin.SetAppDisabled(ctx, e.app.ClientID, true, "test"); err != nil {
 			t.Fatal(err)
 		}
 		a := eventually(t, h, "Bearer "+iss.AccessToken, http.StatusUnauthorized)
 		refused(t, a, http.StatusUnauthorized, "invalid_token", challengeInvalid)
-		if err := e.st.SetAppDisabled(ctx, e.app.ClientID, false, "test"); err != nil {
+		if err := admin.SetAppDisabled(ctx, e.app.ClientID, false, "test"); err != nil {
 			t.Fatal(err)
 		}
 		eventually(t, h, "Bearer "+iss.AccessToken, http.StatusOK)
