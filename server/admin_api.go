@@ -8,6 +8,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
+	"enlace/server/resource"
 	"enlace/store"
 )
 
@@ -44,7 +45,7 @@ func (s *Server) apiUnavailable(c *gin.Context, what string, err error) {
 }
 
 func (s *Server) adminKeyAuth(c *gin.Context) {
-	tok, ok := bearerToken(c.Request)
+	tok, ok := resource.BearerToken(c.Request)
 	if !ok {
 		c.Header("WWW-Authenticate", `Bearer realm="enlace-admin"`)
 		apiError(c, http.StatusUnauthorized, "invalid_token", "an admin API key is required as a bearer token")

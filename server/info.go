@@ -10,17 +10,6 @@ import (
 	"enlace/server/resource"
 )
 
-// bearerToken returns the token of an "Authorization: Bearer" header; the
-// scheme is case-insensitive (RFC 9110 §11.1).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
-		return "", false
-	}
-	return tok, true
-}
-
 // invalidToken answers a missing or dead bearer token (RFC 6750 §3).
 func invalidToken(c *gin.Context, desc string) {
 	c.Header("WWW-Authenticate", `Bearer realm="enlace", error="invalid_token"`)
@@ -31,7 +20,7 @@ func invalidToken(c *gin.Context, desc string) {
 // info is the platform's "app information" call: the app and merchant
 // behind an access token, and what it may do.
 func (s *Server) info(c *gin.Context) {
-	tok, ok := bearerToken(c.Request)
+	tok, ok := resource.BearerToken(c.Request)
 	if !ok {
 		invalidToken(c, "an Authorization: Bearer access token is required")
 		return

@@ -138,7 +138,7 @@ var errNoToken = &failure{
 
 // authenticate verifies the request's bearer token.
 func authenticate(v *Verifier, r *http.Request) (*store.TokenInfo, *failure) {
-	tok, ok := bearerToken(r)
+	tok, ok := BearerToken(r)
 	if !ok {
 		return nil, errNoToken
 	}
@@ -184,10 +184,10 @@ func grants(info *store.TokenInfo, scopes []string) bool {
 	return true
 }
 
-// bearerToken returns the token of an "Authorization: Bearer" header; the
+// BearerToken returns the token of an "Authorization: Bearer" header; the
 // scheme is case-insensitive (RFC 9110 §11.1). Tokens in the query or the
 // body (RFC 6750 §2.2, §2.3) are not read: they end up in logs and caches.
-func bearerToken(r *http.Request) (string, bool) {
+func BearerToken(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" {
