@@ -92,9 +92,21 @@ func TestFullFlowWithOAuth2Client(t *testing.T) {
 	if r := e.info(fresh.AccessToken); r.status != http.StatusOK {
 		t.Fatalf("new access token: %d %s", r.status, r.raw)
 	}
+	// A client that lost the answer retries with the old refresh token
+	// within the retry window and gets the same pair...
 	old.Expiry = time.Now().Add(-time.Minute)
+	retried, err := conf.TokenSource(ctx, &old).Token()
+	if err != nil || retried.AccessToken != fresh.AccessToken || retried.RefreshToken != fresh.RefreshToken {
+		t.Fatalf("retry within the window: %v", err)
+	}
+	// ...but after it, the old refresh token is a replay and kills the
+	// connection.
+	e.clock.Add(11 * time.Second)
 	if _, err := conf.TokenSource(ctx, &old).Token(); err == nil || !strings.Contains(err.Error(), "invalid_grant") {
-		t.Fatalf("old refresh token: want invalid_grant, got %v", err)
+		t.Fatalf("old refresh token after the window: want invalid_grant, got %v", err)
+	}
+	if r := e.info(fresh.AccessToken); r.status != http.StatusUnauthorized {
+		t.Fatalf("a replayed refresh token must revoke the connection: %d", r.status)
 	}
 
 	// The server logged the flow, and no credential it handled.
@@ -233,7 +245,8 @@ func TestConcurrentExchangeOverHTTP(t *testing.T) {
 		t.Fatalf("a replayed code must revoke its tokens: %s", r.raw)
 	}
 
-	// And 50 concurrent refreshes of one refresh token.
+	// And 50 concurrent refreshes of one refresh token: one rotation, and
+	// the other 49 (inside the retry window) get its very answer.
 	r := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {e.code(nil)}},
 		e.app.ClientID, e.secret)
 	rt := r.json["refresh_token"].(string)
@@ -258,10 +271,16 @@ func TestConcurrentExchangeOverHTTP(t *testing.T) {
 	}
 	close(start)
 	wg.Wait()
-	if ok.Load() != 1 || refused.Load() != 49 {
+	if ok.Load() != 50 {
 		t.Fatalf("refresh: %d succeeded, %d refused", ok.Load(), refused.Load())
 	}
-	if r := e.info(<-tokens); r.status != http.StatusOK {
+	first := <-tokens
+	for range 49 {
+		if other := <-tokens; other != first {
+			t.Fatal("concurrent refreshes made more than one pair")
+		}
+	}
+	if r := e.info(first); r.status != http.StatusOK {
 		t.Fatalf("the one refreshed pair must work: %s", r.raw)
 	}
 }

@@ -23,13 +23,24 @@ type App struct {
 	Scopes       []string
 	CreatedAt    time.Time
 	Disabled     bool
+	// Public apps (a browser or mobile app) cannot keep a secret: they
+	// have none, authenticate with their client id alone, and must use PKCE.
+	Public bool
+	// RequirePKCE makes PKCE mandatory for a confidential app too.
+	RequirePKCE bool
 }
+
+// NeedsPKCE reports whether every authorization request of the app must
+// carry a PKCE challenge.
+func (a *App) NeedsPKCE() bool { return a.Public || a.RequirePKCE }
 
 // AppSpec is what an admin supplies to register an app.
 type AppSpec struct {
 	Name         string
 	RedirectURIs []string
 	Scopes       []string
+	Public       bool
+	RequirePKCE  bool
 }
 
 // AllowsRedirect reports whether uri is one of the app's registered redirect
@@ -64,8 +75,8 @@ func ValidateRedirectURI(raw string) error {
 
 // CreateApp validates spec against the scope catalogue, registers the app
 // and returns it with its client secret. The secret is generated (256 bits),
-// returned only here and stored only as a digest. Nothing is written when
-// the spec is invalid.
+// returned only here and stored only as a digest; a public app has none
+// (""). Nothing is written when the spec is invalid.
 func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string) (*App, string, error) {
 	name := strings.TrimSpace(spec.Name)
 	if name == "" {
@@ -87,11 +98,17 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 			return nil, "", fmt.Errorf("%w: unknown scope %q (not in the catalogue)", ErrInvalid, sc)
 		}
 	}
-	secret := NewSecret()
+	secret, digest := "", ""
+	if !spec.Public {
+		secret = NewSecret()
+		digest = Digest(secret)
+	}
 	app := &App{
 		ClientID:     NewID(),
 		Name:         name,
-		SecretDigest: Digest(secret),
+		SecretDigest: digest,
+		Public:       spec.Public,
+		RequirePKCE:  spec.RequirePKCE || spec.Public,
 		RedirectURIs: uniq(spec.RedirectURIs),
 		Scopes:       uniq(spec.Scopes),
 		CreatedAt:    s.now().UTC().Truncate(time.Millisecond),
@@ -109,6 +126,8 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 			"scopes", strings.Join(app.Scopes, " "),
 			"created_at", ms(app.CreatedAt),
 			"disabled", "0",
+			"public", boolField(app.Public),
+			"require_pkce", boolField(app.RequirePKCE),
 		)
 		p.ZAdd(ctx, appsIndexKey, redis.Z{Score: float64(ms(app.CreatedAt)), Member: app.ClientID})
 		return nil
@@ -161,6 +180,8 @@ func decodeApp(m map[string]string) (*App, error) {
 		SecretDigest: m["secret"],
 		Scopes:       strings.Fields(m["scopes"]),
 		Disabled:     m["disabled"] == "1",
+		Public:       m["public"] == "1",
+		RequirePKCE:  m["require_pkce"] == "1",
 	}
 	if err := json.Unmarshal([]byte(m["redirect_uris"]), &a.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("decode app %s redirect URIs: %w", a.ClientID, err)
@@ -185,10 +206,7 @@ func uniq(in []string) []string {
 // stays disabled. Every instance's app cache hears of the change over
 // pub/sub.
 func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bool, by string) error {
-	v := "0"
-	if disabled {
-		v = "1"
-	}
+	v := boolField(disabled)
 	n, err := s.rdb.Exists(ctx, appKey(clientID)).Result()
 	if err != nil {
 		return fmt.Errorf("set app disabled: %w", err)
@@ -208,4 +226,11 @@ func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bo
 	}
 	s.audit(ctx, Event{Type: EventApp, ClientID: clientID, Actor: by, Detail: detail})
 	return nil
+}
+
+func boolField(b bool) string {
+	if b {
+		return "1"
+	}
+	return "0"
 }

@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strconv"
@@ -162,21 +163,40 @@ type RefreshRequest struct {
 
 // Refresh rotates a connection's token pair. The refresh token must be the
 // connection's current one and belong to the caller; the new pair replaces
-// the old one atomically, and the scope can only narrow.
+// the old one atomically, and the scope can only narrow. Within the retry
+// window, the just-used refresh token gets the same answer again; after it,
+// presenting it revokes the connection.
 func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) {
 	connID, ok := ParseCredential(KindRefresh, r.RefreshToken)
 	if !ok {
 		return nil, &Rejected{Code: "invalid_grant", Reason: "the refresh token is unknown, expired, already used or revoked"}
 	}
 	iss := s.newIssued(connID, r.ClientID)
+	sealed, err := iss.seal(r.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
 	res, err := refreshScript.Run(ctx, s.rdb, []string{connKey(connID)},
 		Digest(r.RefreshToken), r.ClientID, ms(iss.IssuedAt),
 		Digest(iss.AccessToken), Digest(iss.RefreshToken),
 		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), iss.TokenID,
-		strings.Join(uniq(r.Scopes), " "),
+		strings.Join(uniq(r.Scopes), " "), sealed, ms(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
 	).StringSlice()
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	switch {
+	case len(res) == 5 && res[0] == "retry":
+		// A retry of the just-used refresh token: the answer it got.
+		prev := &Issued{ConnectionID: connID, ClientID: r.ClientID}
+		if err := prev.unseal(r.RefreshToken, res[4]); err != nil {
+			return nil, err
+		}
+		return prev, prev.fill([]string{"ok", res[1], res[2], res[3]})
+	case len(res) >= 4 && res[2] == "reuse":
+		s.unindex(ctx, connID, res[3], r.ClientID)
+		s.audit(ctx, Event{Type: EventReuse, ConnectionID: connID, ClientID: r.ClientID, MerchantID: res[3],
+			Actor: "client:" + r.ClientID, Detail: "used refresh token presented again; connection revoked"})
 	}
 	if err := iss.fill(res); err != nil {
 		return nil, err
@@ -184,6 +204,40 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 	s.audit(ctx, Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,
 		Actor: "client:" + r.ClientID, Detail: strings.Join(iss.Scopes, " ")})
 	return iss, nil
+}
+
+// sealedPair is what the retry window keeps of an answer: the parts that
+// the connection record does not hold.
+type sealedPair struct {
+	TokenID      string `json:"tid"`
+	AccessToken  string `json:"at"`
+	RefreshToken string `json:"rt"`
+	AccessExp    int64  `json:"ate"`
+	RefreshExp   int64  `json:"rte"`
+	IssuedAt     int64  `json:"iat"`
+}
+
+func (iss *Issued) seal(oldRefresh string) (string, error) {
+	b, err := json.Marshal(sealedPair{iss.TokenID, iss.AccessToken, iss.RefreshToken,
+		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), ms(iss.IssuedAt)})
+	if err != nil {
+		return "", fmt.Errorf("seal refresh answer: %w", err)
+	}
+	return seal(oldRefresh, b)
+}
+
+func (iss *Issued) unseal(oldRefresh, sealed string) error {
+	b, err := unseal(oldRefresh, sealed)
+	if err != nil {
+		return fmt.Errorf("refresh retry: %w", err)
+	}
+	var p sealedPair
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("refresh retry: %w", err)
+	}
+	iss.TokenID, iss.AccessToken, iss.RefreshToken = p.TokenID, p.AccessToken, p.RefreshToken
+	iss.AccessExpiresAt, iss.RefreshExpiresAt, iss.IssuedAt = fromMS(p.AccessExp), fromMS(p.RefreshExp), fromMS(p.IssuedAt)
+	return nil
 }
 
 func (s *Store) newIssued(connID, clientID string) *Issued {

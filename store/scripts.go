@@ -72,20 +72,37 @@ return {'ok', c[8], c[9], c[10]}
 // refreshScript rotates a connection's token pair: the presented refresh
 // token must be the current one and belong to the calling client; the new
 // pair replaces the old one in the same step, so both old tokens die at once
-// and concurrent refreshes cannot fork the family.
+// and concurrent refreshes cannot fork the family. The answer is kept,
+// sealed, for a short retry window: presenting the just-used refresh token
+// again within it returns that same answer; after it, or with any older
+// refresh token of the connection, it is a replay and revokes the
+// connection (RFC 9700 §4.14.2).
 //
 // ARGV: 1 refresh digest, 2 client id, 3 now, 4 access digest, 5 refresh
 // digest, 6 access expiry, 7 refresh expiry, 8 token record id, 9 requested
-// scopes, space-separated ("" keeps the granted scopes).
+// scopes, space-separated ("" keeps the granted scopes), 10 the sealed
+// answer, 11 end of its retry window.
 var refreshScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
-  'merchant_id', 'created_at', 'code_exp')
-if not c[1] or c[1] ~= ARGV[1] or c[4] ~= 'active' or tonumber(c[2]) <= tonumber(ARGV[3]) then
-  return {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
-end
+  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_sealed', 'prev_scopes')
+local unknown = {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
+if c[4] ~= 'active' then return unknown end
 if c[3] ~= ARGV[2] then
-  return {'invalid_grant', 'the refresh token was issued to another client'}
+  if c[1] == ARGV[1] or c[9] == ARGV[1] then
+    return {'invalid_grant', 'the refresh token was issued to another client'}
+  end
+  return unknown
 end
+if c[1] ~= ARGV[1] then
+  if c[9] ~= ARGV[1] then return unknown end
+  if tonumber(c[10]) > tonumber(ARGV[3]) then
+    return {'retry', c[6], c[12], c[7], c[11]}
+  end
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[3], 'revoked_by', 'refresh-reuse')
+  redis.call('HDEL', KEYS[1], 'at', 'rt', 'prev_sealed')
+  return {'invalid_grant', 'the refresh token was already used; the connection is revoked', 'reuse', c[6]}
+end
+if tonumber(c[2]) <= tonumber(ARGV[3]) then return unknown end
 local scopes = c[5]
 if ARGV[9] ~= '' then
   local granted = {}
@@ -98,7 +115,8 @@ if ARGV[9] ~= '' then
   scopes = ARGV[9]
 end
 redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', ARGV[6], 'at_scopes', scopes,
-  'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3])
+  'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3],
+  'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_sealed', ARGV[10], 'prev_scopes', scopes)
 redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(ARGV[7]), tonumber(c[8] or '0')))
 return {'ok', c[6], scopes, c[7]}
 `)

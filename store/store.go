@@ -45,11 +45,15 @@ type Lifetimes struct {
 	Code    time.Duration
 	Access  time.Duration
 	Refresh time.Duration
+	// RetryWindow is how long a just-used refresh token still gets the
+	// answer it got, for a client that lost it.
+	RetryWindow time.Duration
 }
 
 // DefaultLifetimes are the platform's defaults: 24 h codes, 6 h access
 // tokens, 48 h refresh tokens.
-var DefaultLifetimes = Lifetimes{Code: 24 * time.Hour, Access: 6 * time.Hour, Refresh: 48 * time.Hour}
+var DefaultLifetimes = Lifetimes{Code: 24 * time.Hour, Access: 6 * time.Hour, Refresh: 48 * time.Hour,
+	RetryWindow: 10 * time.Second}
 
 // Options configure a Store.
 type Options struct {
@@ -103,6 +107,11 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	}
 	if lt.Refresh <= 0 {
 		lt.Refresh = DefaultLifetimes.Refresh
+	}
+	if lt.RetryWindow < 0 {
+		lt.RetryWindow = 0
+	} else if lt.RetryWindow == 0 {
+		lt.RetryWindow = DefaultLifetimes.RetryWindow
 	}
 	now := opts.Now
 	if now == nil {

@@ -226,8 +226,6 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 		if _, err := f.st.LookupAccess(ctx, first.AccessToken); !errors.Is(err, store.ErrNotFound) {
 			t.Fatal("old access token still works after refresh")
 		}
-		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
 		if _, err := f.st.LookupAccess(ctx, second.AccessToken); err != nil {
 			t.Fatalf("new access token: %v", err)
 		}
@@ -349,12 +347,10 @@ func TestConcurrentOneUse(t *testing.T) {
 		ctx := context.Background()
 		_, code := f.approve(t, "")
 		var wins atomic.Int32
-		var winner atomic.Pointer[store.Issued]
 		race(50, func() {
-			iss, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
+			_, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
 			if err == nil {
 				wins.Add(1)
-				winner.Store(iss)
 			} else if _, ok := store.IsRejected(err); !ok {
 				t.Errorf("exchange: %v", err)
 			}
@@ -365,21 +361,31 @@ func TestConcurrentOneUse(t *testing.T) {
 
 		_, code = f.approve(t, "")
 		iss := f.exchange(t, code)
-		wins.Store(0)
+
+		// 50 concurrent refreshes: one rotates, and the other 49, inside
+		// the retry window, get that same answer. Exactly one new pair.
+		var mu sync.Mutex
+		pairs := map[string]int{}
 		race(50, func() {
 			n, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
-			if err == nil {
-				wins.Add(1)
-				winner.Store(n)
-			} else if _, ok := store.IsRejected(err); !ok {
+			if err != nil {
 				t.Errorf("refresh: %v", err)
+				return
 			}
+			mu.Lock()
+			pairs[n.AccessToken+" "+n.RefreshToken+" "+n.TokenID]++
+			mu.Unlock()
 		})
-		if wins.Load() != 1 {
-			t.Fatalf("%d of 50 concurrent refreshes succeeded", wins.Load())
+		if len(pairs) != 1 {
+			t.Fatalf("50 concurrent refreshes made %d different pairs", len(pairs))
 		}
-		if _, err := f.st.LookupAccess(ctx, winner.Load().AccessToken); err != nil {
-			t.Fatalf("the winning pair must be live: %v", err)
+		for p, n := range pairs {
+			if n != 50 {
+				t.Fatalf("%d of 50 refreshes answered", n)
+			}
+			if _, err := f.st.LookupAccess(ctx, strings.Fields(p)[0]); err != nil {
+				t.Fatalf("the one pair must be live: %v", err)
+			}
 		}
 	})
 }
@@ -428,5 +434,68 @@ func TestStoredFormAndTTLs(t *testing.T) {
 				t.Errorf("key %s has no TTL", k)
 			}
 		}
+	})
+}
+
+// TestRefreshReuse: within the retry window the just-used refresh token
+// gets the identical answer; after it, presenting it revokes the
+// connection; the stored answer is useless to a reader of Redis.
+func TestRefreshReuse(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		_, code := f.approve(t, "")
+		first := f.exchange(t, code)
+		second, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Add(9 * time.Second)
+		again, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
+		if err != nil {
+			t.Fatalf("retry within the window: %v", err)
+		}
+		if again.AccessToken != second.AccessToken || again.RefreshToken != second.RefreshToken ||
+			again.TokenID != second.TokenID || !again.AccessExpiresAt.Equal(second.AccessExpiresAt) ||
+			strings.Join(again.Scopes, " ") != strings.Join(second.Scopes, " ") || again.MerchantID != second.MerchantID {
+			t.Fatalf("the retry got a different answer:\n%+v\n%+v", again, second)
+		}
+		// Another client presenting it gets nothing and changes nothing.
+		before := redistest.Snapshot(t, rdb)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: "someone-else"})
+		rejected(t, err, "invalid_grant")
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+		// Nothing in Redis holds the new pair in a usable form.
+		dump := ""
+		for k, v := range redistest.Snapshot(t, rdb) {
+			dump += k + v
+		}
+		for _, secret := range []string{second.AccessToken, second.RefreshToken, second.AccessToken[strings.Index(second.AccessToken, ".")+1:]} {
+			if strings.Contains(dump, secret) {
+				t.Fatal("the retry answer is readable in Redis")
+			}
+		}
+
+		// After the window, the old token is a replay: the connection dies.
+		f.clock.Add(2 * time.Second)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+		if _, err := f.st.LookupAccess(ctx, second.AccessToken); !errors.Is(err, store.ErrNotFound) {
+			t.Fatal("a replayed refresh token must revoke its connection")
+		}
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+
+		// An older token than the previous one is refused too.
+		_, code = f.approve(t, "")
+		a := f.exchange(t, code)
+		b, _ := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
+		f.clock.Add(time.Minute)
+		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: b.RefreshToken, ClientID: f.app.ClientID}); err != nil {
+			t.Fatal(err)
+		}
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
 	})
 }

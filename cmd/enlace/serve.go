@@ -37,7 +37,8 @@ func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
 
 func newStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *store.Store {
 	return store.New(rdb, store.Options{
-		Lifetimes:   store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh},
+		Lifetimes: store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
+			RetryWindow: retryWindow(cfg.Tokens.RefreshRetryWindow)},
 		AuditLength: cfg.Audit.MaxLength,
 		Logger:      log,
 	})
@@ -180,4 +181,12 @@ enlace is running on an embedded Redis (nothing is kept across restarts).
 
 `, m.Email, password, app.ClientID, secret, redirect, authorize, cfg.Issuer, app.ClientID, secret)
 	return nil
+}
+
+// retryWindow maps the configuration's 0 ("off") to the store's negative.
+func retryWindow(d time.Duration) time.Duration {
+	if d == 0 {
+		return -1
+	}
+	return d
 }

@@ -30,6 +30,7 @@ type Config struct {
 	// Introspection lists the resource servers that may introspect any
 	// token (apps may introspect only their own).
 	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
+	LoginLimits   LoginLimits   `yaml:"login_limits" envPrefix:"LOGIN_LIMITS_"`
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
 }
 
@@ -59,6 +60,16 @@ func (r *ResourceServers) UnmarshalText(b []byte) error {
 	return nil
 }
 
+// LoginLimits bound failed logins, in Redis so that they hold across
+// instances.
+type LoginLimits struct {
+	// PerAccount failed attempts per Period for one email.
+	PerAccount int `yaml:"per_account" env:"PER_ACCOUNT"`
+	// PerAddress failed attempts per Period from one client address.
+	PerAddress int           `yaml:"per_address" env:"PER_ADDRESS"`
+	Period     time.Duration `yaml:"period" env:"PERIOD"`
+}
+
 // Audit configures the audit trail.
 type Audit struct {
 	// MaxLength bounds the audit stream (approximately, oldest dropped).
@@ -68,6 +79,10 @@ type Audit struct {
 // HTTP is the listener.
 type HTTP struct {
 	Addr string `yaml:"addr" env:"ADDR"`
+	// TrustedProxies are the addresses (or CIDRs) of reverse proxies whose
+	// X-Forwarded-For is believed; with none, the peer address is the
+	// client's, so a client cannot pick its own address for rate limits.
+	TrustedProxies []string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 }
 
 // Redis says where the store lives. An empty Addr selects the embedded
@@ -83,6 +98,9 @@ type Lifetimes struct {
 	Code    time.Duration `yaml:"code_lifetime" env:"CODE_LIFETIME"`
 	Access  time.Duration `yaml:"access_lifetime" env:"ACCESS_LIFETIME"`
 	Refresh time.Duration `yaml:"refresh_lifetime" env:"REFRESH_LIFETIME"`
+	// RefreshRetryWindow is how long a just-used refresh token still gets
+	// the answer it got (for a client that lost it); 0 turns it off.
+	RefreshRetryWindow time.Duration `yaml:"refresh_retry_window" env:"REFRESH_RETRY_WINDOW"`
 }
 
 // Session configures merchants' browser sessions.
@@ -189,6 +207,12 @@ func (c *Config) validate() error {
 		if d <= 0 {
 			return fmt.Errorf("config: %s must be positive, got %v", name, d)
 		}
+	}
+	if c.Tokens.RefreshRetryWindow < 0 {
+		return errors.New("config: tokens.refresh_retry_window must not be negative")
+	}
+	if c.LoginLimits.PerAccount <= 0 || c.LoginLimits.PerAddress <= 0 || c.LoginLimits.Period <= 0 {
+		return errors.New("config: login_limits.per_account, per_address and period must be positive")
 	}
 	if c.Session.Secret != "" && len(c.Session.Secret) < 32 {
 		return errors.New("config: session.secret must be at least 32 characters")

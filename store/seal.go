@@ -1,0 +1,65 @@
+package store
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+)
+
+// The answer to a refresh is kept for a short retry window so that a client
+// that lost it can ask again with the same refresh token and get the same
+// pair. The stored copy is sealed with AES-256-GCM under a key derived from
+// that refresh token, which Redis never holds (only its SHA-256, from which
+// the HMAC key cannot be derived): a reader of Redis cannot open it.
+
+const sealLabel = "enlace/refresh-retry/v1"
+
+func sealKey(token string) []byte {
+	m := hmac.New(sha256.New, []byte(token))
+	m.Write([]byte(sealLabel))
+	return m.Sum(nil)
+}
+
+func newGCM(token string) (cipher.AEAD, error) {
+	block, err := aes.NewCipher(sealKey(token))
+	if err != nil {
+		return nil, fmt.Errorf("seal cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// seal encrypts plaintext for whoever holds token.
+func seal(token string, plaintext []byte) (string, error) {
+	aead, err := newGCM(token)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, plaintext, []byte(sealLabel))), nil
+}
+
+// unseal reverses seal.
+func unseal(token, sealed string) ([]byte, error) {
+	raw, err := base64.RawStdEncoding.DecodeString(sealed)
+	if err != nil {
+		return nil, fmt.Errorf("unseal: %w", err)
+	}
+	aead, err := newGCM(token)
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) < aead.NonceSize() {
+		return nil, errors.New("unseal: too short")
+	}
+	pt, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(sealLabel))
+	if err != nil {
+		return nil, fmt.Errorf("unseal: %w", err)
+	}
+	return pt, nil
+}
