@@ -96,12 +96,15 @@ func (h *Handler) adminLogin(c *gin.Context) {
 		return
 	}
 	email := c.PostForm("email")
+	page := map[string]any{"Action": "/admin/login", "Admin": true, "Email": email}
+	if !h.loginAllowed(c, sess, "admin", email, "admin_login_title", page) {
+		return
+	}
 	a, err := h.opts.Store.AuthenticateAdmin(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("admin login failed")
-		h.render(c, http.StatusUnauthorized, "login", "admin_login_title", sess, map[string]any{
-			"Action": "/admin/login", "Admin": true, "Failed": true, "Email": email,
-		})
+		page["Failed"] = true
+		h.render(c, http.StatusUnauthorized, "login", "admin_login_title", sess, page)
 		return
 	}
 	if err == nil {

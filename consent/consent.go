@@ -13,10 +13,13 @@ import (
 	"html/template"
 	"io/fs"
 	"log/slog"
+	"math"
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
@@ -76,6 +79,7 @@ type Store interface {
 	RevokeConnection(ctx context.Context, id, by string) error
 	RevokeAppConnections(ctx context.Context, clientID, by string) (int, error)
 	ListAudit(ctx context.Context, f store.AuditFilter, before string, limit int) ([]store.Event, string, error)
+	AllowLogin(ctx context.Context, kind, email, address string, l store.LoginLimits) (time.Duration, error)
 }
 
 // Options configure the pages.
@@ -87,7 +91,9 @@ type Options struct {
 	Sessions  *SessionStore
 	Templates fs.FS // holds templates/*.html
 	Catalogue config.Catalogue
-	Logger    *slog.Logger
+	// LoginLimits bound login attempts per account and client address.
+	LoginLimits store.LoginLimits
+	Logger      *slog.Logger
 }
 
 // Handler serves the merchant-facing pages.
@@ -365,12 +371,15 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	next := safeNext(c.PostForm("next"))
 	email := c.PostForm("email")
+	page := map[string]any{"Next": next, "AppName": h.appNameFor(c, next), "Email": email}
+	if !h.loginAllowed(c, sess, "merchant", email, "login_title", page) {
+		return
+	}
 	m, err := h.opts.Store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("login failed")
-		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, map[string]any{
-			"Next": next, "AppName": h.appNameFor(c, next), "Failed": true, "Email": email,
-		})
+		page["Failed"] = true
+		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, page)
 		return
 	}
 	if err != nil {
@@ -385,6 +394,25 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	h.opts.Logger.Info("login", "merchant_id", m.ID)
 	c.Redirect(http.StatusSeeOther, next)
+}
+
+// loginAllowed applies the login limits before any password is checked;
+// over them it shows the login page asking to wait (429) and returns false.
+func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, email, titleID string, page map[string]any) bool {
+	wait, err := h.opts.Store.AllowLogin(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
+	if err != nil {
+		h.opts.Logger.Error("login limit", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return false
+	}
+	if wait <= 0 {
+		return true
+	}
+	h.opts.Logger.Warn("login limited", "kind", kind, "retry_after_s", int(wait.Seconds()))
+	page["WaitMinutes"] = strconv.Itoa(int(math.Ceil(wait.Minutes())))
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+	h.render(c, http.StatusTooManyRequests, "login", titleID, sess, page)
+	return false
 }
 
 // startSession logs someone in: a new session id (an id planted before

@@ -78,6 +78,9 @@ func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, err
 	if challenge != "" && q.Get("code_challenge_method") != string(oauth2.CodeChallengeS256) {
 		return nil, fail(oerrors.ErrInvalidRequest, "code_challenge_method must be S256")
 	}
+	if challenge == "" && app.NeedsPKCE() {
+		return nil, fail(oerrors.ErrInvalidRequest, "this app must use PKCE: send code_challenge with code_challenge_method=S256")
+	}
 	scopes := parseScopes(q.Get("scope"))
 	if len(scopes) == 0 {
 		scopes = app.Scopes

@@ -78,5 +78,12 @@ func (s *Server) authenticateIntrospector(ctx context.Context, tr *tokenRequest)
 	if oe != nil {
 		return "", oe
 	}
+	if app.Public {
+		// Introspection needs real client authentication (RFC 7662 §2.1),
+		// which a public app cannot give.
+		e := newError(oerrors.ErrInvalidClient, "public apps may not introspect tokens")
+		e.basic = tr.Basic
+		return "", e
+	}
 	return app.ClientID, nil
 }

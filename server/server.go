@@ -75,7 +75,9 @@ func New(opts Options) (*Server, error) {
 		Sessions:   consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
 		Templates:  opts.Templates,
 		Catalogue:  opts.Config.Scopes,
-		Logger:     opts.Logger,
+		LoginLimits: store.LoginLimits{PerAccount: opts.Config.LoginLimits.PerAccount,
+			PerAddress: opts.Config.LoginLimits.PerAddress, Period: opts.Config.LoginLimits.Period},
+		Logger: opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consent pages: %w", err)
@@ -84,6 +86,11 @@ func New(opts Options) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// gin trusts every X-Forwarded-For by default; only configured proxies
+	// may name the client's address.
+	if err := e.SetTrustedProxies(opts.Config.HTTP.TrustedProxies); err != nil {
+		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
+	}
 	e.Use(s.recoverer, s.logRequests, securityHeaders)
 	pages.Register(e)
 	if opts.Demo {
@@ -91,6 +98,7 @@ func New(opts Options) (*Server, error) {
 	}
 	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
 	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
+	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 	e.POST("/oauth/revoke", s.revoke)
 	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/api/d/info", s.info)

@@ -108,14 +108,22 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 		s.log.Error("load app", "err", err)
 		return nil, errUnavailable()
 	}
-	digest := ""
-	if app != nil {
-		digest = app.SecretDigest
-	}
-	// Compare even for an unknown client, so timing does not tell them apart.
-	match := store.DigestEqual(tr.ClientSecret, digest)
-	if app == nil || tr.ClientSecret == "" || !match {
-		return nil, fail("client authentication failed")
+	if app != nil && app.Public {
+		// A public app has no secret to prove (token_endpoint_auth_method
+		// "none"); PKCE binds its codes instead. Sending one is a mistake.
+		if tr.ClientSecret != "" {
+			return nil, fail("this app is public and has no client secret")
+		}
+	} else {
+		digest := ""
+		if app != nil {
+			digest = app.SecretDigest
+		}
+		// Compare even for an unknown client, so timing does not tell them apart.
+		match := store.DigestEqual(tr.ClientSecret, digest)
+		if app == nil || tr.ClientSecret == "" || !match {
+			return nil, fail("client authentication failed")
+		}
 	}
 	if app.Disabled {
 		return nil, fail("the app is disabled")

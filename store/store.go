@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -73,6 +74,7 @@ type Store struct {
 	now       func() time.Time
 	auditMax  int64
 	log       *slog.Logger
+	limiter   *redis_rate.Limiter
 
 	dummyOnce sync.Once
 	dummy     string
@@ -125,7 +127,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log}
+	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
+		limiter: redis_rate.NewLimiter(rdb)}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.

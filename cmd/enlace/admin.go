@@ -59,6 +59,8 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 	var uris repeated
 	fs.Var(&uris, "redirect-uri", "registered redirect URI (repeat for more)")
 	scopes := fs.String("scopes", "", "space- or comma-separated scopes the app may ask for")
+	public := fs.Bool("public", false, "a public app (browser or mobile): no secret, PKCE required")
+	requirePKCE := fs.Bool("require-pkce", false, "require PKCE on every authorization request")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,7 +78,8 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 	}
 	defer done()
 	fields := strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
-	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: *name, RedirectURIs: uris, Scopes: fields}, cfg.Scopes.Names())
+	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: *name, RedirectURIs: uris, Scopes: fields,
+		Public: *public, RequirePKCE: *requirePKCE}, cfg.Scopes.Names())
 	if err != nil {
 		return err
 	}
@@ -84,7 +87,12 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 		return e.writeJSON(map[string]any{
 			"client_id": app.ClientID, "client_secret": secret, "name": app.Name,
 			"redirect_uris": app.RedirectURIs, "scopes": app.Scopes,
+			"public": app.Public, "require_pkce": app.RequirePKCE,
 		})
+	}
+	if app.Public {
+		fmt.Fprintf(e.stdout, "client_id:     %s\n(a public app: no secret; it must use PKCE with S256)\n", app.ClientID)
+		return nil
 	}
 	fmt.Fprintf(e.stdout, "client_id:     %s\nclient_secret: %s\n(the secret is shown only now; enlace keeps only its digest)\n",
 		app.ClientID, secret)

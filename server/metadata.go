@@ -1,0 +1,32 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+)
+
+// metadata is the RFC 8414 authorization server metadata. The issuer is
+// the configured one, character for character, as the iss parameter is.
+func (s *Server) metadata(c *gin.Context) {
+	iss := s.cfg.Issuer
+	auth := []string{"client_secret_basic", "client_secret_post", "none"}
+	c.Header("Cache-Control", "public, max-age=3600")
+	c.JSON(http.StatusOK, gin.H{
+		"issuer":                                         iss,
+		"authorization_endpoint":                         iss + "/apps/authorize",
+		"token_endpoint":                                 iss + "/oauth/token",
+		"revocation_endpoint":                            iss + "/oauth/revoke",
+		"introspection_endpoint":                         iss + "/oauth/introspect",
+		"scopes_supported":                               s.cfg.Scopes.Names(),
+		"response_types_supported":                       []string{"code"},
+		"response_modes_supported":                       []string{"query"},
+		"grant_types_supported":                          []string{"authorization_code", "refresh_token"},
+		"code_challenge_methods_supported":               []string{"S256"},
+		"token_endpoint_auth_methods_supported":          auth,
+		"revocation_endpoint_auth_methods_supported":     auth,
+		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
+		"authorization_response_iss_parameter_supported": true,
+		"ui_locales_supported":                           []string{"es", "en"},
+	})
+}
