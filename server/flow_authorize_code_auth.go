@@ -23,7 +23,17 @@ import (
 // redirector) after a host-suffix match. After that, errors go back to the
 // app with state and iss.
 func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, error) {
-	q := r.URL.Query()
+	return s.parseAuthorize(r.Context(), r.URL.RawQuery, s.apps)
+}
+
+// parseAuthorize is ParseAuthorize over a raw query string and an app
+// lookup, so that it can be fuzzed without Redis.
+func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
+	apps func(context.Context, string) (*store.App, error)) (*consent.AuthorizeRequest, error) {
+	q, err := url.ParseQuery(rawQuery)
+	if err != nil {
+		return nil, &consent.AuthorizeError{Message: "err_bad_request"}
+	}
 	for k, v := range q {
 		for _, x := range v {
 			if !utf8.ValidString(k) || !utf8.ValidString(x) {
@@ -35,7 +45,7 @@ func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, err
 	if len(q["client_id"]) != 1 || clientID == "" {
 		return nil, &consent.AuthorizeError{Message: "err_unknown_client"}
 	}
-	app, err := s.apps(r.Context(), clientID)
+	app, err := apps(ctx, clientID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && app.Disabled) {
 		return nil, &consent.AuthorizeError{Message: "err_unknown_client"}
 	}
@@ -63,9 +73,7 @@ func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, err
 	// go-oauth2 parses and checks response_type and the PKCE parameters.
 	// It reads the request's form, which for the consent POST would include
 	// the body, so it is handed the query alone.
-	lr := r.Clone(r.Context())
-	lr.Method = http.MethodGet
-	lr.Form, lr.PostForm = q, url.Values{}
+	lr := &http.Request{Method: http.MethodGet, Form: q, PostForm: url.Values{}}
 	if _, err := s.oauth.ValidationAuthorizeRequest(lr); err != nil {
 		switch {
 		case errors.Is(err, oerrors.ErrUnsupportedResponseType), errors.Is(err, oerrors.ErrUnauthorizedClient):

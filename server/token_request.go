@@ -17,8 +17,8 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 )
 
-// maxTokenBody bounds a token request's body; real ones are well under 4 KiB.
-const maxTokenBody = 64 << 10
+// maxBody bounds every request body; real ones are well under 4 KiB.
+const maxBody = 64 << 10
 
 // tokenRequest is a token endpoint request in either dialect, before the
 // client is authenticated.
@@ -54,7 +54,7 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthEr
 	if err != nil {
 		return nil, errInvalidRequest("the Content-Type header is missing or malformed")
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxTokenBody))
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
