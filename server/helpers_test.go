@@ -77,7 +77,8 @@ func (b *syncBuffer) String() string {
 	return b.buf.String()
 }
 
-func newEnv(t *testing.T) *testEnv {
+// newEnv starts enlace; opts adjust the configuration before it starts.
+func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 	t.Helper()
 	rdb := redistest.Start(t).Client(t)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
@@ -89,6 +90,9 @@ func newEnv(t *testing.T) *testEnv {
 		t.Fatal(err)
 	}
 	cfg.Issuer = "http://" + ln.Addr().String()
+	for _, o := range opts {
+		o(cfg)
+	}
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
 	logs := &syncBuffer{}
