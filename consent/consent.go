@@ -79,7 +79,8 @@ type Store interface {
 	RevokeConnection(ctx context.Context, id, by string) error
 	RevokeAppConnections(ctx context.Context, clientID, by string) (int, error)
 	ListAudit(ctx context.Context, f store.AuditFilter, before string, limit int) ([]store.Event, string, error)
-	AllowLogin(ctx context.Context, kind, email, address string, l store.LoginLimits) (time.Duration, error)
+	LoginWait(ctx context.Context, kind, email, address string, l store.LoginLimits) (time.Duration, error)
+	LoginFailed(ctx context.Context, kind, email, address string, l store.LoginLimits) error
 }
 
 // Options configure the pages.
@@ -323,10 +324,17 @@ func (h *Handler) decide(c *gin.Context) {
 }
 
 // safeNext keeps a post-login destination on this server: a path, never a
-// scheme-relative or absolute URL.
+// scheme-relative or absolute URL. Control characters are refused outright,
+// because browsers drop some of them ("/\t/evil" becomes "//evil").
 func safeNext(next string) string {
-	if !strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") || strings.HasPrefix(next, "/\\") ||
-		strings.ContainsAny(next, "\r\n") {
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
 	}
 	return next
@@ -378,6 +386,7 @@ func (h *Handler) login(c *gin.Context) {
 	m, err := h.opts.Store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("login failed")
+		h.loginFailed(c, "merchant", email)
 		page["Failed"] = true
 		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, page)
 		return
@@ -396,10 +405,11 @@ func (h *Handler) login(c *gin.Context) {
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-// loginAllowed applies the login limits before any password is checked;
+// loginAllowed applies the limits on failed logins before any password is
+// checked;
 // over them it shows the login page asking to wait (429) and returns false.
 func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, email, titleID string, page map[string]any) bool {
-	wait, err := h.opts.Store.AllowLogin(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
+	wait, err := h.opts.Store.LoginWait(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
 	if err != nil {
 		h.opts.Logger.Error("login limit", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
@@ -413,6 +423,13 @@ func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, ema
 	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	h.render(c, http.StatusTooManyRequests, "login", titleID, sess, page)
 	return false
+}
+
+// loginFailed counts a failed login against the limits.
+func (h *Handler) loginFailed(c *gin.Context, kind, email string) {
+	if err := h.opts.Store.LoginFailed(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits); err != nil {
+		h.opts.Logger.Error("count failed login", "err", err)
+	}
 }
 
 // startSession logs someone in: a new session id (an id planted before

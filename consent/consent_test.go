@@ -22,6 +22,11 @@ func TestSafeNext(t *testing.T) {
 		"https://evil.example": "/",
 		"javascript:alert(1)":  "/",
 		"/ok\r\nSet-Cookie: x": "/",
+		"/\t/evil.example":     "/",
+		"/\n/evil.example":     "/",
+		"/%09/evil.example":    "/%09/evil.example",
+		"/\x7f/evil":           "/",
+		"/a?b=c#d":             "/a?b=c#d",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

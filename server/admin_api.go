@@ -254,6 +254,10 @@ func (s *Server) apiAudit(c *gin.Context) {
 	events, next, err := s.store.ListAudit(c.Request.Context(), store.AuditFilter{
 		ClientID: c.Query("app"), MerchantID: c.Query("merchant"), ConnectionID: c.Query("connection"),
 	}, c.Query("before"), limit)
+	if errors.Is(err, store.ErrInvalid) {
+		apiError(c, http.StatusBadRequest, "invalid_request", "before must be an event id from next_before")
+		return
+	}
 	if err != nil {
 		s.apiUnavailable(c, "list audit", err)
 		return

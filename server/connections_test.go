@@ -408,6 +408,9 @@ func TestAdminAPI(t *testing.T) {
 	if len(events) != 3 || events[0].(map[string]any)["type"] != "revoke" || r.json["next_before"] == nil {
 		t.Fatalf("audit: %s", r.raw)
 	}
+	if r := call(http.MethodGet, "/audit?before=garbage", key); r.status != http.StatusBadRequest {
+		t.Fatalf("bad audit cursor: %d", r.status)
+	}
 	r2 := call(http.MethodGet, "/audit?limit=3&before="+url.QueryEscape(r.json["next_before"].(string)), key)
 	if len(r2.json["data"].([]any)) != 3 || r2.json["data"].([]any)[0].(map[string]any)["id"] == events[0].(map[string]any)["id"] {
 		t.Fatalf("audit page 2: %s", r2.raw)

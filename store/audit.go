@@ -81,6 +81,13 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, before string, lim
 	}
 	max := "+"
 	if before != "" {
+		ms, seq, ok := strings.Cut(before, "-")
+		if _, err := strconv.ParseUint(ms, 10, 64); err != nil || !ok {
+			return nil, "", fmt.Errorf("%w: before must be an event id", ErrInvalid)
+		}
+		if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
+			return nil, "", fmt.Errorf("%w: before must be an event id", ErrInvalid)
+		}
 		max = "(" + before
 	}
 	var out []Event

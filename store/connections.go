@@ -131,7 +131,7 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		challenge = S256(x.CodeVerifier)
 	}
 	iss := s.newIssued(connID, x.ClientID)
-	res, err := exchangeScript.Run(ctx, s.rdb, []string{connKey(connID)},
+	res, err := exchangeScript.Run(ctx, s.rdb, []string{connKey(connID), retryKey(connID)},
 		Digest(x.Code), x.ClientID, x.RedirectURI, challenge, ms(iss.IssuedAt),
 		Digest(iss.AccessToken), Digest(iss.RefreshToken),
 		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), iss.TokenID,
@@ -176,7 +176,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 	if err != nil {
 		return nil, err
 	}
-	res, err := refreshScript.Run(ctx, s.rdb, []string{connKey(connID)},
+	res, err := refreshScript.Run(ctx, s.rdb, []string{connKey(connID), retryKey(connID)},
 		Digest(r.RefreshToken), r.ClientID, ms(iss.IssuedAt),
 		Digest(iss.AccessToken), Digest(iss.RefreshToken),
 		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), iss.TokenID,
@@ -479,7 +479,7 @@ func (s *Store) RevokeByToken(ctx context.Context, token, clientID string) (bool
 }
 
 func (s *Store) revoke(ctx context.Context, id, by, digest, clientID string) (bool, error) {
-	res, err := revokeScript.Run(ctx, s.rdb, []string{connKey(id)}, ms(s.now()), by, digest, clientID).StringSlice()
+	res, err := revokeScript.Run(ctx, s.rdb, []string{connKey(id), retryKey(id)}, ms(s.now()), by, digest, clientID).StringSlice()
 	if errors.Is(err, redis.Nil) {
 		return false, ErrNotFound
 	}

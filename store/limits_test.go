@@ -11,36 +11,54 @@ import (
 	"enlace/store/redistest"
 )
 
-func TestAllowLogin(t *testing.T) {
+func TestLoginLimits(t *testing.T) {
 	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
 		l := store.LoginLimits{PerAccount: 3, PerAddress: 5, Period: time.Hour}
-		for i := range 3 {
-			if wait, err := st.AllowLogin(ctx, "merchant", "Ana@x.cl", "10.0.0.1", l); err != nil || wait != 0 {
-				t.Fatalf("attempt %d: %v %v", i+1, wait, err)
+		wait := func(kind, email, addr string) time.Duration {
+			t.Helper()
+			w, err := st.LoginWait(ctx, kind, email, addr, l)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return w
+		}
+		fail := func(kind, email, addr string) {
+			t.Helper()
+			if err := st.LoginFailed(ctx, kind, email, addr, l); err != nil {
+				t.Fatal(err)
 			}
 		}
-		wait, err := st.AllowLogin(ctx, "merchant", "ana@x.cl ", "10.0.0.2", l)
-		if err != nil || wait <= 0 || wait > time.Hour {
-			t.Fatalf("4th attempt on the account must wait: %v %v", wait, err)
+		// Looking does not count.
+		for range 10 {
+			if wait("merchant", "ana@x.cl", "10.0.0.1") != 0 {
+				t.Fatal("a look counted as an attempt")
+			}
+		}
+		for i := range 3 {
+			if w := wait("merchant", "Ana@x.cl", "10.0.0.1"); w != 0 {
+				t.Fatalf("before failure %d: wait %v", i+1, w)
+			}
+			fail("merchant", "Ana@x.cl", "10.0.0.1")
+		}
+		if w := wait("merchant", " ana@x.cl", "10.0.0.2"); w <= 0 || w > time.Hour {
+			t.Fatalf("after 3 failures the account must wait: %v", w)
 		}
 		// The same email as an admin is another account.
-		if wait, _ := st.AllowLogin(ctx, "admin", "ana@x.cl", "10.0.0.3", l); wait != 0 {
+		if wait("admin", "ana@x.cl", "10.0.0.3") != 0 {
 			t.Fatal("admin and merchant accounts share a counter")
 		}
-		// Per address: 5 attempts over different accounts.
+		// Per address: 5 failures over different accounts.
 		for i := range 5 {
-			if wait, _ := st.AllowLogin(ctx, "merchant", "u"+string(rune('a'+i))+"@x.cl", "10.0.0.9", l); wait != 0 {
-				t.Fatalf("address attempt %d refused", i+1)
-			}
+			fail("merchant", string(rune('a'+i))+"@x.cl", "10.0.0.9")
 		}
-		if wait, _ := st.AllowLogin(ctx, "merchant", "fresh@x.cl", "10.0.0.9", l); wait == 0 {
-			t.Fatal("6th attempt from one address allowed")
+		if wait("merchant", "fresh@x.cl", "10.0.0.9") == 0 {
+			t.Fatal("the address is over its limit")
 		}
 		// Another store on the same Redis (another instance) sees the counts.
 		other := store.New(rdb, store.Options{})
-		if wait, _ := other.AllowLogin(ctx, "merchant", "ana@x.cl", "10.0.0.4", l); wait == 0 {
+		if w, _ := other.LoginWait(ctx, "merchant", "ana@x.cl", "10.0.0.4", l); w == 0 {
 			t.Fatal("the limit does not hold across instances")
 		}
 	})

@@ -2,8 +2,10 @@ package store
 
 import "github.com/redis/go-redis/v9"
 
-// Each script touches exactly one key, the connection hash conn:{id}, so it
-// is atomic, one round trip (EVALSHA), and cluster-safe.
+// Each script touches one connection: its hash conn:{id} and the key
+// retry:{id} that holds a sealed refresh answer for the retry window. Both
+// share the {id} hash tag, so a script is atomic, one round trip (EVALSHA),
+// and runs unchanged on a Redis Cluster.
 //
 // Connection hash fields:
 //
@@ -42,6 +44,7 @@ if c[3] == '1' then
   -- RFC 6749 section 4.1.2: a code used twice revokes what it issued.
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[5], 'revoked_by', 'code-reuse')
   redis.call('HDEL', KEYS[1], 'at', 'rt')
+  redis.call('DEL', KEYS[2])
   return {'invalid_grant', 'the authorization code was already used', 'reuse', c[8]}
 end
 if tonumber(c[2]) <= tonumber(ARGV[5]) then
@@ -81,10 +84,11 @@ return {'ok', c[8], c[9], c[10]}
 // ARGV: 1 refresh digest, 2 client id, 3 now, 4 access digest, 5 refresh
 // digest, 6 access expiry, 7 refresh expiry, 8 token record id, 9 requested
 // scopes, space-separated ("" keeps the granted scopes), 10 the sealed
-// answer, 11 end of its retry window.
+// answer, 11 end of its retry window. KEYS[2] holds the sealed answer for
+// the window (its own key, so its TTL is the window's).
 var refreshScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
-  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_sealed', 'prev_scopes')
+  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes')
 local unknown = {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
 if c[4] ~= 'active' then return unknown end
 if c[3] ~= ARGV[2] then
@@ -94,12 +98,15 @@ if c[3] ~= ARGV[2] then
   return unknown
 end
 if c[1] ~= ARGV[1] then
-  if c[9] ~= ARGV[1] then return unknown end
-  if tonumber(c[10]) > tonumber(ARGV[3]) then
-    return {'retry', c[6], c[12], c[7], c[11]}
+  if c[9] == ARGV[1] and tonumber(c[10]) > tonumber(ARGV[3]) then
+    local sealed = redis.call('GET', KEYS[2])
+    if sealed then return {'retry', c[6], c[11], c[7], sealed} end
   end
+  -- Any other refresh token of this connection, from its own client, is
+  -- an old one presented again: a replay.
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[3], 'revoked_by', 'refresh-reuse')
-  redis.call('HDEL', KEYS[1], 'at', 'rt', 'prev_sealed')
+  redis.call('HDEL', KEYS[1], 'at', 'rt')
+  redis.call('DEL', KEYS[2])
   return {'invalid_grant', 'the refresh token was already used; the connection is revoked', 'reuse', c[6]}
 end
 if tonumber(c[2]) <= tonumber(ARGV[3]) then return unknown end
@@ -116,7 +123,13 @@ if ARGV[9] ~= '' then
 end
 redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', ARGV[6], 'at_scopes', scopes,
   'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3],
-  'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_sealed', ARGV[10], 'prev_scopes', scopes)
+  'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_scopes', scopes)
+local window = tonumber(ARGV[11]) - tonumber(ARGV[3])
+if window > 0 then
+  redis.call('SET', KEYS[2], ARGV[10], 'PX', window)
+else
+  redis.call('DEL', KEYS[2])
+end
 redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(ARGV[7]), tonumber(c[8] or '0')))
 return {'ok', c[6], scopes, c[7]}
 `)
@@ -138,5 +151,6 @@ if ARGV[3] ~= '' and c[5] ~= ARGV[3] and c[6] ~= ARGV[3] then return false end
 if c[2] == 'revoked' then return {c[3], c[4], 'already'} end
 redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[1], 'revoked_by', ARGV[2], 'code_used', '1')
 redis.call('HDEL', KEYS[1], 'at', 'rt')
+redis.call('DEL', KEYS[2])
 return {c[3], c[4], 'revoked'}
 `)

@@ -19,9 +19,12 @@ import (
 
 const sealLabel = "enlace/refresh-retry/v1"
 
+// sealKey derives the sealing key from the token as HMAC's message, not its
+// key: HMAC hashes a key longer than a block (as tokens are) down to its
+// SHA-256, which is the digest Redis stores.
 func sealKey(token string) []byte {
-	m := hmac.New(sha256.New, []byte(token))
-	m.Write([]byte(sealLabel))
+	m := hmac.New(sha256.New, []byte(sealLabel))
+	m.Write([]byte(token))
 	return m.Sum(nil)
 }
 

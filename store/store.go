@@ -148,6 +148,7 @@ func appKey(clientID string) string        { return "app:" + clientID }
 func merchantKey(id string) string         { return "merchant:" + id }
 func merchantEmailKey(email string) string { return "merchant-email:" + email }
 func connKey(id string) string             { return "conn:{" + id + "}" }
+func retryKey(id string) string            { return "retry:{" + id + "}" }
 func merchantConnsKey(id string) string    { return "merchant-conns:" + id }
 func appConnsKey(clientID string) string   { return "app-conns:" + clientID }
 func sessionKey(digest string) string      { return "session:" + digest }

@@ -410,6 +410,13 @@ func TestStoredFormAndTTLs(t *testing.T) {
 		_, code := f.approve(t, "")
 		_, pending := f.approve(t, "")
 		iss := f.exchange(t, code)
+		refreshed, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.LoginFailed(ctx, "merchant", "a@b.cl", "127.0.0.1", store.LoginLimits{PerAccount: 5, PerAddress: 5, Period: time.Minute}); err != nil {
+			t.Fatal(err)
+		}
 		if err := f.st.SaveSession(ctx, "session-id-secret", []byte("x"), time.Hour); err != nil {
 			t.Fatal(err)
 		}
@@ -418,7 +425,8 @@ func TestStoredFormAndTTLs(t *testing.T) {
 		for k, v := range dump {
 			all += k + " " + v + "\n"
 		}
-		for _, secret := range []string{code, pending, iss.AccessToken, iss.RefreshToken, f.secret, "session-id-secret", "correct horse"} {
+		for _, secret := range []string{code, pending, iss.AccessToken, iss.RefreshToken, refreshed.AccessToken,
+			refreshed.RefreshToken, f.secret, "session-id-secret", "correct horse"} {
 			if strings.Contains(all, secret) {
 				t.Fatalf("a credential is stored in plaintext: %.12s…", secret)
 			}
@@ -429,8 +437,14 @@ func TestStoredFormAndTTLs(t *testing.T) {
 		}
 		for k := range dump {
 			ttl := rdb.PTTL(ctx, k).Val()
-			expiring := strings.HasPrefix(k, "conn:") || strings.HasPrefix(k, "session:")
-			if expiring && ttl <= 0 {
+			// Only records that live until deleted, and the lists of them,
+			// may lack a TTL; everything else must expire.
+			permanent := false
+			for _, p := range []string{"app:", "apps", "merchant:", "merchant-email:", "merchants", "admin",
+				"audit", "conns", "merchant-conns:", "app-conns:"} {
+				permanent = permanent || k == p || (strings.HasSuffix(p, ":") && strings.HasPrefix(k, p))
+			}
+			if !permanent && ttl <= 0 {
 				t.Errorf("key %s has no TTL", k)
 			}
 		}
@@ -497,5 +511,12 @@ func TestRefreshReuse(t *testing.T) {
 		}
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
 		rejected(t, err, "invalid_grant")
+		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: b.RefreshToken, ClientID: f.app.ClientID}); err == nil {
+			t.Fatal("replaying an older refresh token must revoke the connection")
+		}
+		info, err := f.st.GetConnection(ctx, b.ConnectionID)
+		if err != nil || info.Status != store.StatusRevoked || info.RevokedBy != "refresh-reuse" {
+			t.Fatalf("connection after an old token's replay: %v %+v", err, info)
+		}
 	})
 }
