@@ -92,6 +92,8 @@ type Options struct {
 	Sessions  *SessionStore
 	Templates fs.FS // holds templates/*.html
 	Catalogue config.Catalogue
+	// Demo, when set, serves the built-in demo client under /demo.
+	Demo *DemoApp
 	// LoginLimits bound login attempts per account and client address.
 	LoginLimits store.LoginLimits
 	Logger      *slog.Logger
@@ -141,6 +143,9 @@ func (h *Handler) Register(r gin.IRoutes) {
 	r.GET("/connections/:id/revoke", h.confirmRevoke)
 	r.POST("/connections/:id/revoke", h.revoke)
 	h.registerAdmin(r)
+	if h.opts.Demo != nil {
+		h.registerDemo(r)
+	}
 }
 
 // page is what every template receives.
@@ -464,12 +469,4 @@ func (h *Handler) home(c *gin.Context) {
 		return
 	}
 	h.render(c, http.StatusOK, "home", "home_title", sess, map[string]any{"Email": m.Email})
-}
-
-// DemoCallback shows the code the demo app received, for trying enlace by
-// hand in the embedded mode.
-func (h *Handler) DemoCallback(c *gin.Context) {
-	h.render(c, http.StatusOK, "demo_callback", "demo_title", nil, map[string]any{
-		"Code": c.Query("code"), "State": c.Query("state"), "Error": c.Query("error"),
-	})
 }

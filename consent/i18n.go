@@ -4,6 +4,7 @@ import (
 	"embed"
 	"encoding/json"
 	"fmt"
+	"io/fs"
 	"net/http"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
@@ -19,7 +20,13 @@ var languages = []language.Tag{language.Spanish, language.English}
 func newBundle() (*i18n.Bundle, error) {
 	b := i18n.NewBundle(languages[0])
 	b.RegisterUnmarshalFunc("json", json.Unmarshal)
-	for _, f := range []string{"locales/es.json", "locales/en.json"} {
+	// Files are named [topic.]<lang>.json; go-i18n reads the language from
+	// the name.
+	files, err := fs.Glob(localeFiles, "locales/*.json")
+	if err != nil {
+		return nil, fmt.Errorf("list message catalogues: %w", err)
+	}
+	for _, f := range files {
 		if _, err := b.LoadMessageFileFS(localeFiles, f); err != nil {
 			return nil, fmt.Errorf("load %s: %w", f, err)
 		}

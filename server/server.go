@@ -32,8 +32,8 @@ type Options struct {
 	Templates fs.FS
 	Static    fs.FS
 	Logger    *slog.Logger
-	// Demo serves /demo/callback, the demo app's redirect target.
-	Demo bool
+	// Demo, in the embedded mode, is the seeded demo app that /demo drives.
+	Demo *consent.DemoApp
 }
 
 // Server is enlace's HTTP server.
@@ -61,6 +61,7 @@ func New(opts Options) (*Server, error) {
 		Authorizer: s,
 		Store:      opts.Store,
 		Apps:       s.apps,
+		Demo:       opts.Demo,
 		Sessions:   consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
 		Templates:  opts.Templates,
 		Catalogue:  opts.Config.Scopes,
@@ -82,9 +83,6 @@ func New(opts Options) (*Server, error) {
 	}
 	e.Use(s.recoverer, s.logRequests, securityHeaders, limitBodies)
 	pages.Register(e)
-	if opts.Demo {
-		e.GET("/demo/callback", pages.DemoCallback)
-	}
 	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
 	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)

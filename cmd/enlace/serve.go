@@ -15,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"enlace"
+	"enlace/consent"
 	"enlace/server"
 	"enlace/server/config"
 	"enlace/store"
@@ -73,9 +74,15 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		secret = []byte(store.NewSecret())
 		log.Warn("session.secret is not set: using a random key, so sessions end when this process stops")
 	}
+	var demo *consent.DemoApp
+	if embedded {
+		if demo, err = e.seedDemo(ctx, st, cfg); err != nil {
+			return err
+		}
+	}
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: secret,
-		Templates: enlace.Templates, Static: enlace.Static, Logger: log, Demo: embedded,
+		Templates: enlace.Templates, Static: enlace.Static, Logger: log, Demo: demo,
 	})
 	if err != nil {
 		return err
@@ -83,12 +90,6 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
-	}
-	if embedded {
-		if err := e.seedDemo(ctx, st, cfg); err != nil {
-			_ = ln.Close()
-			return err
-		}
 	}
 	hs := &http.Server{
 		Handler:           srv.Handler(),
@@ -148,18 +149,18 @@ var demoScopes = []string{"read:products", "write:products", "read:checkouts", "
 // seedDemo creates a demo merchant and app in the embedded Redis and prints
 // how to try the flow. The credentials go to standard output, once, never
 // to the log.
-func (e *env) seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) error {
+func (e *env) seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) (*consent.DemoApp, error) {
 	password := store.NewSecret()[:16]
 	m, err := st.CreateMerchant(ctx, "demo@enlace.test", "Tienda Demo", password)
 	if err != nil {
-		return fmt.Errorf("seed demo merchant: %w", err)
+		return nil, fmt.Errorf("seed demo merchant: %w", err)
 	}
 	redirect := cfg.Issuer + "/demo/callback"
 	app, secret, err := st.CreateApp(ctx, store.AppSpec{
 		Name: "Demo app", RedirectURIs: []string{redirect}, Scopes: demoScopes,
 	}, cfg.Scopes.Names())
 	if err != nil {
-		return fmt.Errorf("seed demo app: %w", err)
+		return nil, fmt.Errorf("seed demo app: %w", err)
 	}
 	authorize := cfg.Issuer + "/apps/authorize?" + url.Values{
 		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirect},
@@ -180,7 +181,7 @@ enlace is running on an embedded Redis (nothing is kept across restarts).
   curl -s %s/oauth/token -u '%s:%s' -d grant_type=authorization_code -d code=CODE
 
 `, m.Email, password, app.ClientID, secret, redirect, authorize, cfg.Issuer, app.ClientID, secret)
-	return nil
+	return &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}, nil
 }
 
 // retryWindow maps the configuration's 0 ("off") to the store's negative.
