@@ -92,6 +92,10 @@ type Options struct {
 	Sessions  *SessionStore
 	Templates fs.FS // holds templates/*.html
 	Catalogue config.Catalogue
+	// Assets maps static file names to their fingerprinted addresses.
+	Assets map[string]string
+	// SecureCookies marks cookies Secure (an https issuer).
+	SecureCookies bool
 	// Demo, when set, serves the built-in demo client under /demo.
 	Demo *DemoApp
 	// LoginLimits bound login attempts per account and client address.
@@ -120,7 +124,7 @@ func New(opts Options) (*Handler, error) {
 		return nil, err
 	}
 	h := &Handler{opts: opts, bundle: b, pages: map[string]*template.Template{}}
-	for _, name := range []string{"login", "consent", "error", "home", "demo_callback", "connections",
+	for _, name := range []string{"login", "consent", "error", "home", "demo", "demo_callback", "connections",
 		"confirm_revoke", "admin_apps", "admin_merchants", "admin_connections", "admin_audit"} {
 		t, err := template.ParseFS(opts.Templates, "templates/layout.html", "templates/"+name+".html")
 		if err != nil {
@@ -151,16 +155,34 @@ func (h *Handler) Register(r gin.IRoutes) {
 // page is what every template receives.
 type page struct {
 	localizer
-	Lang  string
-	Title string
-	CSRF  string
-	Data  any
+	Lang      string
+	Title     string
+	CSRF      string
+	Data      any
+	Languages []langLink
+	assets    map[string]string
+}
+
+// Asset returns the fingerprinted address of a static file, which can be
+// cached for a year; an unknown name gets its plain address.
+func (p page) Asset(name string) string {
+	if a, ok := p.assets[name]; ok {
+		return a
+	}
+	return "/static/" + name
 }
 
 func (h *Handler) render(c *gin.Context, status int, name, titleID string, sess *sessions.Session, data any) {
 	lang := pickLanguage(c.Request)
 	loc := localizer{l: i18n.NewLocalizer(h.bundle, lang.String()), lang: lang}
-	p := page{localizer: loc, Lang: lang.String(), Data: data}
+	p := page{localizer: loc, Lang: lang.String(), Data: data, Languages: h.langLinks(c.Request, lang),
+		assets: h.opts.Assets}
+	if q := c.Query("lang"); q != "" {
+		// Keep the picked language for the pages that follow (forms,
+		// redirects) without carrying ?lang= everywhere.
+		http.SetCookie(c.Writer, &http.Cookie{Name: langCookie, Value: lang.String(), Path: "/",
+			MaxAge: 365 * 24 * 3600, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.opts.SecureCookies})
+	}
 	if titleID != "" {
 		p.Title = loc.T(titleID)
 	}
@@ -283,12 +305,15 @@ func (h *Handler) authorize(c *gin.Context) {
 	if !ok {
 		return
 	}
-	scopes := h.describeScopes(c, req.Scopes)
+	lang := pickLanguage(c.Request)
+	loc := localizer{l: i18n.NewLocalizer(h.bundle, lang.String()), lang: lang}
 	h.render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
-		"AppName": req.AppName,
-		"Email":   m.Email,
-		"Scopes":  scopes,
-		"Self":    c.Request.URL.RequestURI(),
+		"AppName":  req.AppName,
+		"Initials": initials(req.AppName),
+		"Host":     redirectHost(req.RedirectURI),
+		"Email":    m.Email,
+		"Groups":   h.groupScopes(c, req.Scopes, loc),
+		"Self":     c.Request.URL.RequestURI(),
 	})
 }
 

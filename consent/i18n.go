@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/http"
+	"net/url"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -34,11 +35,19 @@ func newBundle() (*i18n.Bundle, error) {
 	return b, nil
 }
 
+// langCookie remembers a language picked with the switcher.
+const langCookie = "enlace_lang"
+
 // pickLanguage chooses the page language: an explicit ?lang= first, then
-// the Accept-Language header, then Spanish.
+// the language picked earlier (a cookie), then Accept-Language, then
+// Spanish.
 func pickLanguage(r *http.Request) language.Tag {
+	picked := ""
+	if c, err := r.Cookie(langCookie); err == nil {
+		picked = c.Value
+	}
 	matcher := language.NewMatcher(languages)
-	tag, _ := language.MatchStrings(matcher, r.URL.Query().Get("lang"), r.Header.Get("Accept-Language"))
+	tag, _ := language.MatchStrings(matcher, r.URL.Query().Get("lang"), picked, r.Header.Get("Accept-Language"))
 	base, _ := tag.Base()
 	for _, l := range languages {
 		if b, _ := l.Base(); b == base {
@@ -46,6 +55,32 @@ func pickLanguage(r *http.Request) language.Tag {
 		}
 	}
 	return languages[0]
+}
+
+// langLink is one entry of the language switcher.
+type langLink struct {
+	Lang    string
+	Name    string
+	URL     string
+	Current bool
+}
+
+// langLinks are the switcher's links: this page in each language.
+func (h *Handler) langLinks(r *http.Request, current language.Tag) []langLink {
+	out := make([]langLink, 0, len(languages))
+	for _, l := range languages {
+		u := *r.URL
+		q := u.Query()
+		if r.Method != http.MethodGet {
+			// A page answering a post: switch on the page's own address.
+			q = url.Values{}
+		}
+		q.Set("lang", l.String())
+		u.RawQuery = q.Encode()
+		name := localizer{l: i18n.NewLocalizer(h.bundle, l.String()), lang: l}.T("lang_name")
+		out = append(out, langLink{Lang: l.String(), Name: name, URL: u.RequestURI(), Current: l == current})
+	}
+	return out
 }
 
 // localizer translates message ids for one request.

@@ -60,7 +60,12 @@ func TestAuthorizeErrorPagesNeverRedirect(t *testing.T) {
 	if !strings.Contains(p.body, "has not registered") {
 		t.Fatalf("English foreign-redirect page:\n%s", p.body)
 	}
+	// The picked language sticks (a cookie) until another is picked.
 	p = b.get("/apps/authorize?" + authorizeQuery("no-such-app", appRedirect).Encode())
+	if !strings.Contains(p.body, "is not registered") {
+		t.Fatalf("the picked language did not stick:\n%s", p.body)
+	}
+	p = e.browser().get("/apps/authorize?" + authorizeQuery("no-such-app", appRedirect).Encode())
 	if !strings.Contains(p.body, "no está registrada") {
 		t.Fatalf("Spanish unknown-app page:\n%s", p.body)
 	}

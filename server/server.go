@@ -57,14 +57,24 @@ func New(opts Options) (*Server, error) {
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, verifier: resource.NewVerifier(opts.Store, cache),
 		oauth: lib, log: opts.Logger}
 
+	staticFS, err := fs.Sub(opts.Static, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	static, err := loadAssets(staticFS)
+	if err != nil {
+		return nil, err
+	}
 	pages, err := consent.New(consent.Options{
-		Authorizer: s,
-		Store:      opts.Store,
-		Apps:       s.apps,
-		Demo:       opts.Demo,
-		Sessions:   consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
-		Templates:  opts.Templates,
-		Catalogue:  opts.Config.Scopes,
+		Assets:        static.links,
+		SecureCookies: opts.Config.Secure(),
+		Authorizer:    s,
+		Store:         opts.Store,
+		Apps:          s.apps,
+		Demo:          opts.Demo,
+		Sessions:      consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
+		Templates:     opts.Templates,
+		Catalogue:     opts.Config.Scopes,
 		LoginLimits: store.LoginLimits{PerAccount: opts.Config.LoginLimits.PerAccount,
 			PerAddress: opts.Config.LoginLimits.PerAddress, Period: opts.Config.LoginLimits.Period},
 		Logger: opts.Logger,
@@ -90,11 +100,7 @@ func New(opts Options) (*Server, error) {
 	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/api/d/info", s.info)
 	s.registerAdminAPI(e.Group("/admin/api"))
-	static, err := fs.Sub(opts.Static, "static")
-	if err != nil {
-		return nil, fmt.Errorf("static files: %w", err)
-	}
-	e.StaticFS("/static", http.FS(static))
+	e.GET("/static/*file", static.serve)
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
 	})
