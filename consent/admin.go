@@ -103,7 +103,6 @@ func (h *Handler) adminLogin(c *gin.Context) {
 	a, err := h.opts.Store.AuthenticateAdmin(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("admin login failed")
-		h.loginFailed(c, "admin", email)
 		page["Failed"] = true
 		h.render(c, http.StatusUnauthorized, "login", "admin_login_title", sess, page)
 		return
@@ -116,6 +115,7 @@ func (h *Handler) adminLogin(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
+	h.loginSucceeded(c, "admin", email)
 	h.opts.Logger.Info("admin login", "admin_id", a.ID)
 	c.Redirect(http.StatusSeeOther, "/admin")
 }

@@ -79,8 +79,8 @@ type Store interface {
 	RevokeConnection(ctx context.Context, id, by string) error
 	RevokeAppConnections(ctx context.Context, clientID, by string) (int, error)
 	ListAudit(ctx context.Context, f store.AuditFilter, before string, limit int) ([]store.Event, string, error)
-	LoginWait(ctx context.Context, kind, email, address string, l store.LoginLimits) (time.Duration, error)
-	LoginFailed(ctx context.Context, kind, email, address string, l store.LoginLimits) error
+	LoginAttempt(ctx context.Context, kind, email, address string, l store.LoginLimits) (time.Duration, error)
+	LoginSucceeded(ctx context.Context, kind, email, address string, l store.LoginLimits) error
 }
 
 // Options configure the pages.
@@ -416,7 +416,6 @@ func (h *Handler) login(c *gin.Context) {
 	m, err := h.opts.Store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
 		h.opts.Logger.Info("login failed")
-		h.loginFailed(c, "merchant", email)
 		page["Failed"] = true
 		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, page)
 		return
@@ -431,15 +430,16 @@ func (h *Handler) login(c *gin.Context) {
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
+	h.loginSucceeded(c, "merchant", email)
 	h.opts.Logger.Info("login", "merchant_id", m.ID)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
-// loginAllowed applies the limits on failed logins before any password is
-// checked;
+// loginAllowed counts the attempt against the login limits before any
+// password is checked;
 // over them it shows the login page asking to wait (429) and returns false.
 func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, email, titleID string, page map[string]any) bool {
-	wait, err := h.opts.Store.LoginWait(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
+	wait, err := h.opts.Store.LoginAttempt(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
 	if err != nil {
 		h.opts.Logger.Error("login limit", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
@@ -455,10 +455,10 @@ func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, ema
 	return false
 }
 
-// loginFailed counts a failed login against the limits.
-func (h *Handler) loginFailed(c *gin.Context, kind, email string) {
-	if err := h.opts.Store.LoginFailed(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits); err != nil {
-		h.opts.Logger.Error("count failed login", "err", err)
+// loginSucceeded takes back the attempt a successful login counted.
+func (h *Handler) loginSucceeded(c *gin.Context, kind, email string) {
+	if err := h.opts.Store.LoginSucceeded(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits); err != nil {
+		h.opts.Logger.Error("login limit", "err", err)
 	}
 }
 

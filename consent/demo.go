@@ -1,13 +1,28 @@
 package consent
 
 import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/gorilla/sessions"
+	"golang.org/x/oauth2"
+
+	"enlace/store"
 )
 
 // DemoApp is the registration of the built-in demo client, which exists
-// only in the embedded zero-setup mode.
+// only in the embedded zero-setup mode. Its redirect URI is
+// <issuer>/demo/callback on this same server.
 type DemoApp struct {
 	ClientID     string
 	ClientSecret string
@@ -15,13 +30,262 @@ type DemoApp struct {
 	Scopes       []string
 }
 
-func (h *Handler) registerDemo(r gin.IRoutes) {
-	r.GET("/demo/callback", h.demoCallback)
+const (
+	// demoCallbackPath is where the demo app's redirect URI points; the
+	// issuer is the redirect URI without it.
+	demoCallbackPath = "/demo/callback"
+	// demoSessionName is the demo client's own session. The merchant's
+	// session cannot hold the pending state: logging in, which happens in
+	// the middle of the flow, replaces that session's values (session
+	// fixation), and the state would be gone when the callback arrives.
+	// A separate cookie also mirrors reality: the client and the
+	// authorization server do not share a session.
+	demoSessionName = "enlace_demo"
+	keyDemoState    = "demo_state"
+	keyDemoVerifier = "demo_verifier"
+	// demoTimeout bounds the demo's calls to the token and info endpoints.
+	demoTimeout = 10 * time.Second
+	// demoMaxBody caps what the demo reads from those endpoints.
+	demoMaxBody = 1 << 20
+)
+
+// issuer is the base address of this server, as the demo app sees it.
+func (d *DemoApp) issuer() string {
+	return strings.TrimSuffix(d.RedirectURI, demoCallbackPath)
 }
 
-// demoCallback shows the code the demo app received.
-func (h *Handler) demoCallback(c *gin.Context) {
-	h.render(c, http.StatusOK, "demo_callback", "demo_title", nil, map[string]any{
-		"Code": c.Query("code"), "State": c.Query("state"), "Error": c.Query("error"),
+// config is the demo app as a golang.org/x/oauth2 client, so the demo is a
+// client like any other and not a shortcut into the server's internals.
+func (d *DemoApp) config() *oauth2.Config {
+	iss := d.issuer()
+	return &oauth2.Config{
+		ClientID:     d.ClientID,
+		ClientSecret: d.ClientSecret,
+		RedirectURL:  d.RedirectURI,
+		Scopes:       d.Scopes,
+		Endpoint: oauth2.Endpoint{
+			AuthURL:   iss + "/apps/authorize",
+			TokenURL:  iss + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInHeader,
+		},
+	}
+}
+
+func (h *Handler) registerDemo(r gin.IRoutes) {
+	r.GET("/demo", h.demoPage)
+	r.POST("/demo/start", h.demoStart)
+	r.GET(demoCallbackPath, h.demoCallback)
+}
+
+// demoPage explains the demo and offers the button that starts it.
+func (h *Handler) demoPage(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	h.render(c, http.StatusOK, "demo", "demo_start_title", sess, map[string]any{
+		"Scopes": h.opts.Demo.Scopes,
 	})
+}
+
+// demoSession returns the demo client's session, confined to /demo so it
+// travels only to the demo's own pages.
+func (h *Handler) demoSession(c *gin.Context) (*sessions.Session, bool) {
+	sess, err := h.opts.Sessions.Get(c.Request, demoSessionName)
+	if err != nil {
+		h.opts.Logger.Error("load demo session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return nil, false
+	}
+	sess.Options.Path = "/demo"
+	return sess, true
+}
+
+// demoStart is the demo app's "connect" button: it remembers a fresh state
+// and PKCE verifier and sends the browser to the authorization endpoint.
+func (h *Handler) demoStart(c *gin.Context) {
+	sess, ok := h.session(c)
+	if !ok {
+		return
+	}
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return
+	}
+	demo, ok := h.demoSession(c)
+	if !ok {
+		return
+	}
+	state, verifier := store.NewSecret(), oauth2.GenerateVerifier()
+	demo.Values[keyDemoState] = state
+	demo.Values[keyDemoVerifier] = verifier
+	if err := demo.Save(c.Request, c.Writer); err != nil {
+		h.opts.Logger.Error("save demo session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	c.Redirect(http.StatusSeeOther, h.opts.Demo.config().AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+}
+
+// demoResult is what the callback page shows. Error is a message id;
+// ErrorCode is the OAuth error the authorization server sent, if any.
+type demoResult struct {
+	Error      string
+	ErrorCode  string
+	Token      string
+	Info       string
+	InfoStatus int
+	InfoFailed bool
+}
+
+// demoCallback is the demo app's redirect URI: it checks the state,
+// exchanges the code over real HTTP with the PKCE verifier, calls
+// /api/d/info with the access token and shows both answers. It never logs
+// a code or token.
+func (h *Handler) demoCallback(c *gin.Context) {
+	q := c.Request.URL.Query()
+	// The page's own links (the language switcher) are built from the
+	// request's address; pointed at the callback they would replay a spent
+	// code and state, so they point at /demo instead.
+	u := *c.Request.URL
+	u.Path, u.RawQuery = "/demo", ""
+	if lang := q.Get("lang"); lang != "" {
+		u.RawQuery = url.Values{"lang": {lang}}.Encode()
+	}
+	c.Request.URL = &u
+
+	demo, ok := h.demoSession(c)
+	if !ok {
+		return
+	}
+	want, _ := demo.Values[keyDemoState].(string)
+	verifier, _ := demo.Values[keyDemoVerifier].(string)
+	got := q.Get("state")
+	if want == "" || verifier == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
+		// Not the answer to a flow started here (forged, stale or
+		// replayed): exchanging its code could connect someone else's
+		// store (login CSRF). The pending state stays, so the real answer
+		// can still arrive.
+		h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_state"})
+		return
+	}
+	// The state is one use: a reloaded or replayed callback must not
+	// exchange again.
+	demo.Options.MaxAge = -1
+	if err := demo.Save(c.Request, c.Writer); err != nil {
+		h.opts.Logger.Error("end demo session", "err", err)
+		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		return
+	}
+	// RFC 9207: an answer naming another issuer is a mix-up attack.
+	if iss := q.Get("iss"); iss != "" && iss != h.opts.Demo.issuer() {
+		h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_issuer"})
+		return
+	}
+	switch e := q.Get("error"); {
+	case e == "access_denied":
+		h.demoFailed(c, http.StatusOK, demoResult{Error: "demo_err_denied"})
+		return
+	case e != "":
+		h.demoFailed(c, http.StatusOK, demoResult{Error: "demo_err_other", ErrorCode: e})
+		return
+	case q.Get("code") == "":
+		h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_state"})
+		return
+	}
+
+	ctx, cancel := context.WithTimeout(c.Request.Context(), demoTimeout)
+	defer cancel()
+	// The recorder keeps the token endpoint's body so the page shows the
+	// server's own answer, extension fields included, rather than what the
+	// library chose to parse.
+	rec := &recordingTransport{base: http.DefaultTransport}
+	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: rec})
+	tok, err := h.opts.Demo.config().Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		// A RetrieveError carries the response body; log only its code.
+		var re *oauth2.RetrieveError
+		if errors.As(err, &re) {
+			h.opts.Logger.Warn("demo exchange refused", "error", re.ErrorCode)
+		} else {
+			h.opts.Logger.Error("demo exchange", "err", err)
+		}
+		h.demoFailed(c, http.StatusBadGateway, demoResult{Error: "demo_err_exchange"})
+		return
+	}
+	res := demoResult{Token: prettyJSON(rec.body)}
+	if res.Token == "" {
+		raw, _ := json.Marshal(map[string]any{"access_token": tok.AccessToken, "token_type": tok.TokenType,
+			"refresh_token": tok.RefreshToken, "expires_in": tok.ExpiresIn, "scope": tok.Extra("scope")})
+		res.Token = prettyJSON(raw)
+	}
+	res.InfoStatus, res.Info, err = h.demoInfo(ctx, tok)
+	if err != nil {
+		h.opts.Logger.Error("demo info call", "err", err)
+		res.InfoFailed = true
+	} else if res.InfoStatus != http.StatusOK {
+		res.InfoFailed = true
+	}
+	h.render(c, http.StatusOK, "demo_callback", "demo_result_title", nil, res)
+}
+
+// demoFailed shows the callback page with an error and a way to start
+// over.
+func (h *Handler) demoFailed(c *gin.Context, status int, res demoResult) {
+	h.render(c, status, "demo_callback", "demo_failed_title", nil, res)
+}
+
+// demoInfo calls /api/d/info with the access token, as an app would to
+// learn which store it was connected to; it returns the status and the
+// body, indented when it is JSON.
+func (h *Handler) demoInfo(ctx context.Context, tok *oauth2.Token) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.opts.Demo.issuer()+"/api/d/info", nil)
+	if err != nil {
+		return 0, "", err
+	}
+	tok.SetAuthHeader(req)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return 0, "", err
+	}
+	defer res.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(res.Body, demoMaxBody))
+	if err != nil {
+		return 0, "", fmt.Errorf("read /api/d/info: %w", err)
+	}
+	if p := prettyJSON(body); p != "" {
+		return res.StatusCode, p, nil
+	}
+	return res.StatusCode, string(body), nil
+}
+
+// recordingTransport keeps the body of the last response it carried. It
+// serves one exchange, so it needs no lock.
+type recordingTransport struct {
+	base http.RoundTripper
+	body []byte
+}
+
+func (t *recordingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	res, err := t.base.RoundTrip(req)
+	if err != nil {
+		return nil, err
+	}
+	body, err := io.ReadAll(io.LimitReader(res.Body, demoMaxBody))
+	res.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	t.body = body
+	res.Body = io.NopCloser(bytes.NewReader(body))
+	return res, nil
+}
+
+// prettyJSON indents a JSON document, or returns "" when it is not one.
+func prettyJSON(raw []byte) string {
+	var buf bytes.Buffer
+	if err := json.Indent(&buf, raw, "", "  "); err != nil {
+		return ""
+	}
+	return buf.String()
 }

@@ -51,9 +51,12 @@ func TestMetadata(t *testing.T) {
 		t.Fatalf("metadata lists: %s", r.raw)
 	}
 	// The iss of an authorization response is that issuer.
-	u := e.browser().approve("/apps/authorize?"+authorizeQuery(e.app.ClientID, appRedirect).Encode(),
-		e.browser().loginAndConsentPage("/apps/authorize?"+authorizeQuery(e.app.ClientID, appRedirect).Encode()), "read:products")
-	_ = u
+	authorize := "/apps/authorize?" + authorizeQuery(e.app.ClientID, appRedirect).Encode()
+	b := e.browser()
+	u := b.approve(authorize, b.loginAndConsentPage(authorize), "read:products")
+	if u.Query().Get("iss") != m["issuer"] || u.Query().Get("code") == "" {
+		t.Fatalf("iss %q, metadata issuer %q", u.Query().Get("iss"), m["issuer"])
+	}
 }
 
 // TestPublicAndPKCERequiredApps: a public app has no secret, must use PKCE

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"slices"
 	"strconv"
@@ -64,7 +65,11 @@ func ValidateRedirectURI(raw string) error {
 	case !u.IsAbs():
 		return fmt.Errorf("%w: redirect URI %q is not absolute", ErrInvalid, raw)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("%w: redirect URI %q must use https (or http)", ErrInvalid, raw)
+		return fmt.Errorf("%w: redirect URI %q must use https", ErrInvalid, raw)
+	case u.Scheme == "http" && !isLoopback(u.Hostname()):
+		// RFC 9700 §2.6: plain http only for apps on the merchant's own
+		// machine; anywhere else the code would cross the network in clear.
+		return fmt.Errorf("%w: redirect URI %q must use https (http is only for localhost)", ErrInvalid, raw)
 	case u.Host == "":
 		return fmt.Errorf("%w: redirect URI %q has no host", ErrInvalid, raw)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
@@ -233,4 +238,12 @@ func boolField(b bool) string {
 		return "1"
 	}
 	return "0"
+}
+
+func isLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

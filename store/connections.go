@@ -165,7 +165,8 @@ type RefreshRequest struct {
 // connection's current one and belong to the caller; the new pair replaces
 // the old one atomically, and the scope can only narrow. Within the retry
 // window, the just-used refresh token gets the same answer again; after it,
-// presenting it revokes the connection.
+// presenting it, or any of the connection's last 16 used refresh tokens,
+// revokes the connection.
 func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) {
 	connID, ok := ParseCredential(KindRefresh, r.RefreshToken)
 	if !ok {

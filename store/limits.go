@@ -30,38 +30,41 @@ func (l LoginLimits) keys(kind, email, address string) []limitKey {
 	}
 }
 
-// LoginWait reports how long a login for the account (kind + email) from
-// the client address must wait because earlier failures used up a limit; 0
-// means it may go ahead. It is checked before the password, so an attacker
-// over the limit costs no argon2 work; it counts failures whether or not
-// the email exists, so it tells nothing about which do.
-func (s *Store) LoginWait(ctx context.Context, kind, email, address string, l LoginLimits) (time.Duration, error) {
+// LoginAttempt counts a login attempt for the account (kind + email) and
+// the client address before the password is checked, and reports how long
+// to wait when either is over its limit (0: go ahead). Counting first means
+// a burst of parallel attempts cannot all slip in before their failures are
+// counted; LoginSucceeded takes a successful attempt back. An attacker over
+// the limit costs no argon2 work, and attempts count whether or not the
+// email exists, so the limit tells nothing about which do.
+func (s *Store) LoginAttempt(ctx context.Context, kind, email, address string, l LoginLimits) (time.Duration, error) {
 	var wait time.Duration
 	for _, k := range l.keys(kind, email, address) {
-		// A cost of 0 looks without counting.
-		res, err := s.limiter.AllowN(ctx, k.key, k.limit, 0)
+		res, err := s.limiter.Allow(ctx, k.key, k.limit)
 		if err != nil {
 			return 0, fmt.Errorf("login limit: %w", err)
 		}
-		if res.Remaining >= 1 {
-			continue
+		if res.Allowed == 0 {
+			wait = max(wait, res.RetryAfter, time.Second)
 		}
-		// A refused cost-1 call writes nothing and says when one more
-		// attempt will fit.
-		res, err = s.limiter.AllowN(ctx, k.key, k.limit, 1)
-		if err != nil {
-			return 0, fmt.Errorf("login limit: %w", err)
-		}
-		wait = max(wait, res.RetryAfter, time.Second)
 	}
 	return wait, nil
 }
 
-// LoginFailed counts a failed login against the account and the address.
-func (s *Store) LoginFailed(ctx context.Context, kind, email, address string, l LoginLimits) error {
+// LoginSucceeded takes back the attempt a successful login counted, so
+// that only failures use up the limits.
+func (s *Store) LoginSucceeded(ctx context.Context, kind, email, address string, l LoginLimits) error {
 	for _, k := range l.keys(kind, email, address) {
-		if _, err := s.limiter.Allow(ctx, k.key, k.limit); err != nil {
-			return fmt.Errorf("count failed login: %w", err)
+		res, err := s.limiter.AllowN(ctx, k.key, k.limit, -1)
+		if err != nil {
+			return fmt.Errorf("login limit: %w", err)
+		}
+		if res.ResetAfter <= 0 {
+			// Fully paid back: the script does not write then, so drop the
+			// key rather than leave the attempt counted.
+			if err := s.limiter.Reset(ctx, k.key); err != nil {
+				return fmt.Errorf("login limit: %w", err)
+			}
 		}
 	}
 	return nil

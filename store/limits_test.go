@@ -16,49 +16,47 @@ func TestLoginLimits(t *testing.T) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
 		l := store.LoginLimits{PerAccount: 3, PerAddress: 5, Period: time.Hour}
-		wait := func(kind, email, addr string) time.Duration {
+		attempt := func(kind, email, addr string) time.Duration {
 			t.Helper()
-			w, err := st.LoginWait(ctx, kind, email, addr, l)
+			w, err := st.LoginAttempt(ctx, kind, email, addr, l)
 			if err != nil {
 				t.Fatal(err)
 			}
 			return w
 		}
-		fail := func(kind, email, addr string) {
-			t.Helper()
-			if err := st.LoginFailed(ctx, kind, email, addr, l); err != nil {
+		// Successful logins are taken back and never use up the limit.
+		for range 10 {
+			if attempt("merchant", "ana@x.cl", "10.0.0.1") != 0 {
+				t.Fatal("a successful login used up the limit")
+			}
+			if err := st.LoginSucceeded(ctx, "merchant", "ana@x.cl", "10.0.0.1", l); err != nil {
 				t.Fatal(err)
 			}
 		}
-		// Looking does not count.
-		for range 10 {
-			if wait("merchant", "ana@x.cl", "10.0.0.1") != 0 {
-				t.Fatal("a look counted as an attempt")
-			}
-		}
 		for i := range 3 {
-			if w := wait("merchant", "Ana@x.cl", "10.0.0.1"); w != 0 {
-				t.Fatalf("before failure %d: wait %v", i+1, w)
+			if w := attempt("merchant", "Ana@x.cl", "10.0.0.1"); w != 0 {
+				t.Fatalf("failure %d: wait %v", i+1, w)
 			}
-			fail("merchant", "Ana@x.cl", "10.0.0.1")
 		}
-		if w := wait("merchant", " ana@x.cl", "10.0.0.2"); w <= 0 || w > time.Hour {
+		if w := attempt("merchant", " ana@x.cl", "10.0.0.2"); w <= 0 || w > time.Hour {
 			t.Fatalf("after 3 failures the account must wait: %v", w)
 		}
 		// The same email as an admin is another account.
-		if wait("admin", "ana@x.cl", "10.0.0.3") != 0 {
+		if attempt("admin", "ana@x.cl", "10.0.0.3") != 0 {
 			t.Fatal("admin and merchant accounts share a counter")
 		}
-		// Per address: 5 failures over different accounts.
+		// Per address: 5 attempts over different accounts.
 		for i := range 5 {
-			fail("merchant", string(rune('a'+i))+"@x.cl", "10.0.0.9")
+			if attempt("merchant", string(rune('a'+i))+"@x.cl", "10.0.0.9") != 0 {
+				t.Fatalf("address attempt %d refused", i+1)
+			}
 		}
-		if wait("merchant", "fresh@x.cl", "10.0.0.9") == 0 {
+		if attempt("merchant", "fresh@x.cl", "10.0.0.9") == 0 {
 			t.Fatal("the address is over its limit")
 		}
 		// Another store on the same Redis (another instance) sees the counts.
 		other := store.New(rdb, store.Options{})
-		if w, _ := other.LoginWait(ctx, "merchant", "ana@x.cl", "10.0.0.4", l); w == 0 {
+		if w, _ := other.LoginAttempt(ctx, "merchant", "ana@x.cl", "10.0.0.4", l); w == 0 {
 			t.Fatal("the limit does not hold across instances")
 		}
 	})

@@ -88,7 +88,7 @@ return {'ok', c[8], c[9], c[10]}
 // the window (its own key, so its TTL is the window's).
 var refreshScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
-  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes')
+  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts')
 local unknown = {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
 if c[4] ~= 'active' then return unknown end
 if c[3] ~= ARGV[2] then
@@ -102,8 +102,10 @@ if c[1] ~= ARGV[1] then
     local sealed = redis.call('GET', KEYS[2])
     if sealed then return {'retry', c[6], c[11], c[7], sealed} end
   end
-  -- Any other refresh token of this connection, from its own client, is
-  -- an old one presented again: a replay.
+  -- A refresh token this connection used before, presented again, is a
+  -- replay. Anything else is merely unknown: a forged token must not be
+  -- able to end someone's connection.
+  if not string.find(' ' .. (c[12] or '') .. ' ', ' ' .. ARGV[1] .. ' ', 1, true) then return unknown end
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', ARGV[3], 'revoked_by', 'refresh-reuse')
   redis.call('HDEL', KEYS[1], 'at', 'rt')
   redis.call('DEL', KEYS[2])
@@ -121,9 +123,15 @@ if ARGV[9] ~= '' then
   end
   scopes = ARGV[9]
 end
+-- Remember the last used refresh tokens (digests), newest first, to
+-- recognise their replay.
+local used = {ARGV[1]}
+for d in string.gmatch(c[12] or '', '%S+') do
+  if #used < 16 then used[#used + 1] = d end
+end
 redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', ARGV[6], 'at_scopes', scopes,
   'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3],
-  'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_scopes', scopes)
+  'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
 local window = tonumber(ARGV[11]) - tonumber(ARGV[3])
 if window > 0 then
   redis.call('SET', KEYS[2], ARGV[10], 'PX', window)

@@ -100,14 +100,15 @@ func TestCreateAppRefusesBadInput(t *testing.T) {
 		ctx := context.Background()
 		good := []string{"https://app.example.com/cb"}
 		cases := map[string]store.AppSpec{
-			"no name":       {Name: " ", RedirectURIs: good, Scopes: []string{"read:products"}},
-			"unknown scope": {Name: "A", RedirectURIs: good, Scopes: []string{"read:everything"}},
-			"no scopes":     {Name: "A", RedirectURIs: good},
-			"relative URI":  {Name: "A", RedirectURIs: []string{"/cb"}, Scopes: []string{"read:products"}},
-			"scheme-less":   {Name: "A", RedirectURIs: []string{"app.example.com/cb"}, Scopes: []string{"read:products"}},
-			"fragment":      {Name: "A", RedirectURIs: []string{"https://a.example.com/cb#x"}, Scopes: []string{"read:products"}},
-			"no URIs":       {Name: "A", Scopes: []string{"read:products"}},
-			"ftp":           {Name: "A", RedirectURIs: []string{"ftp://a.example.com/cb"}, Scopes: []string{"read:products"}},
+			"no name":            {Name: " ", RedirectURIs: good, Scopes: []string{"read:products"}},
+			"unknown scope":      {Name: "A", RedirectURIs: good, Scopes: []string{"read:everything"}},
+			"no scopes":          {Name: "A", RedirectURIs: good},
+			"relative URI":       {Name: "A", RedirectURIs: []string{"/cb"}, Scopes: []string{"read:products"}},
+			"scheme-less":        {Name: "A", RedirectURIs: []string{"app.example.com/cb"}, Scopes: []string{"read:products"}},
+			"fragment":           {Name: "A", RedirectURIs: []string{"https://a.example.com/cb#x"}, Scopes: []string{"read:products"}},
+			"no URIs":            {Name: "A", Scopes: []string{"read:products"}},
+			"ftp":                {Name: "A", RedirectURIs: []string{"ftp://a.example.com/cb"}, Scopes: []string{"read:products"}},
+			"http, not loopback": {Name: "A", RedirectURIs: []string{"http://a.example.com/cb"}, Scopes: []string{"read:products"}},
 		}
 		for name, spec := range cases {
 			if _, _, err := st.CreateApp(ctx, spec, catalogue); !errors.Is(err, store.ErrInvalid) {
@@ -414,7 +415,7 @@ func TestStoredFormAndTTLs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := f.st.LoginFailed(ctx, "merchant", "a@b.cl", "127.0.0.1", store.LoginLimits{PerAccount: 5, PerAddress: 5, Period: time.Minute}); err != nil {
+		if err := f.st.LoginSucceeded(ctx, "merchant", "a@b.cl", "127.0.0.1", store.LoginLimits{PerAccount: 5, PerAddress: 5, Period: time.Minute}); err != nil {
 			t.Fatal(err)
 		}
 		if err := f.st.SaveSession(ctx, "session-id-secret", []byte("x"), time.Hour); err != nil {
@@ -518,5 +519,15 @@ func TestRefreshReuse(t *testing.T) {
 		if err != nil || info.Status != store.StatusRevoked || info.RevokedBy != "refresh-reuse" {
 			t.Fatalf("connection after an old token's replay: %v %+v", err, info)
 		}
+
+		// A forged refresh token for a connection (right connection id,
+		// made-up random part) is unknown; it does not end the connection.
+		_, code = f.approve(t, "")
+		live := f.exchange(t, code)
+		forged := store.NewCredential(store.KindRefresh, live.ConnectionID)
+		before = redistest.Snapshot(t, rdb)
+		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: forged, ClientID: f.app.ClientID})
+		rejected(t, err, "invalid_grant")
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 	})
 }

@@ -74,9 +74,12 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		secret = []byte(store.NewSecret())
 		log.Warn("session.secret is not set: using a random key, so sessions end when this process stops")
 	}
-	var demo *consent.DemoApp
+	var (
+		demo   *consent.DemoApp
+		banner string
+	)
 	if embedded {
-		if demo, err = e.seedDemo(ctx, st, cfg); err != nil {
+		if demo, banner, err = e.seedDemo(ctx, st, cfg); err != nil {
 			return err
 		}
 	}
@@ -91,6 +94,8 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
 	}
+	// Printed once the address accepts connections, so what it says works.
+	fmt.Fprint(e.stdout, banner)
 	hs := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -146,27 +151,27 @@ func startEmbedded(ctx context.Context) (*miniredis.Miniredis, error) {
 // demoScopes are what the demo app is registered for.
 var demoScopes = []string{"read:products", "write:products", "read:checkouts", "read:stocks"}
 
-// seedDemo creates a demo merchant and app in the embedded Redis and prints
-// how to try the flow. The credentials go to standard output, once, never
+// seedDemo creates a demo merchant and app in the embedded Redis and
+// returns them with a banner saying how to try the flow. The credentials go to standard output, once, never
 // to the log.
-func (e *env) seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) (*consent.DemoApp, error) {
+func (e *env) seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) (*consent.DemoApp, string, error) {
 	password := store.NewSecret()[:16]
 	m, err := st.CreateMerchant(ctx, "demo@enlace.test", "Tienda Demo", password)
 	if err != nil {
-		return nil, fmt.Errorf("seed demo merchant: %w", err)
+		return nil, "", fmt.Errorf("seed demo merchant: %w", err)
 	}
 	redirect := cfg.Issuer + "/demo/callback"
 	app, secret, err := st.CreateApp(ctx, store.AppSpec{
 		Name: "Demo app", RedirectURIs: []string{redirect}, Scopes: demoScopes,
 	}, cfg.Scopes.Names())
 	if err != nil {
-		return nil, fmt.Errorf("seed demo app: %w", err)
+		return nil, "", fmt.Errorf("seed demo app: %w", err)
 	}
 	authorize := cfg.Issuer + "/apps/authorize?" + url.Values{
 		"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {redirect},
 		"scope": {strings.Join(demoScopes, " ")}, "state": {"demo"},
 	}.Encode()
-	fmt.Fprintf(e.stdout, `
+	banner := fmt.Sprintf(`
 enlace is running on an embedded Redis (nothing is kept across restarts).
 
   Demo merchant   email: %s   password: %s
@@ -174,14 +179,16 @@ enlace is running on an embedded Redis (nothing is kept across restarts).
                   client_secret: %s
                   redirect_uri: %s
 
-  Open this in a browser to connect the demo app:
+  Try it in one minute: open %s/demo and press the button.
+
+  Or open this in a browser to connect the demo app by hand:
   %s
 
   Then exchange the code it shows:
   curl -s %s/oauth/token -u '%s:%s' -d grant_type=authorization_code -d code=CODE
 
-`, m.Email, password, app.ClientID, secret, redirect, authorize, cfg.Issuer, app.ClientID, secret)
-	return &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}, nil
+`, m.Email, password, app.ClientID, secret, redirect, cfg.Issuer, authorize, cfg.Issuer, app.ClientID, secret)
+	return &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}, banner, nil
 }
 
 // retryWindow maps the configuration's 0 ("off") to the store's negative.

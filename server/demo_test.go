@@ -1,0 +1,209 @@
+package server_test
+
+import (
+	"context"
+	"html"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"enlace"
+	"enlace/consent"
+	"enlace/server"
+	"enlace/server/config"
+	"enlace/store"
+	"enlace/store/redistest"
+)
+
+var demoScopes = []string{"read:products", "write:products", "read:checkouts", "read:stocks"}
+
+// newDemoEnv is newEnv with the demo app seeded as `enlace serve` does in
+// the embedded mode. The issuer is the test server's own address, because
+// the demo exchanges its code over real HTTP against the issuer.
+func newDemoEnv(t *testing.T) (*testEnv, *consent.DemoApp) {
+	t.Helper()
+	rdb := redistest.Start(t).Client(t)
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuer = "http://" + ln.Addr().String()
+	clk := &clock{}
+	st := store.New(rdb, store.Options{Now: clk.Now})
+	ctx := context.Background()
+	redirect := cfg.Issuer + "/demo/callback"
+	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: "Demo app", RedirectURIs: []string{redirect},
+		Scopes: demoScopes}, cfg.Scopes.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	demo := &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}
+	logs := &syncBuffer{}
+	srv, err := server.New(server.Options{
+		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
+		Templates: enlace.Templates, Static: enlace.Static,
+		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Demo: demo,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	runCtx, cancel := context.WithCancel(ctx)
+	t.Cleanup(cancel)
+	ready := make(chan struct{})
+	go srv.Run(runCtx, ready)
+	<-ready
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(hs.Close)
+	if hs.URL != cfg.Issuer {
+		t.Fatalf("test server %s is not the issuer %s", hs.URL, cfg.Issuer)
+	}
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, app: app, secret: secret}
+	e.merchant, err = st.CreateMerchant(ctx, "ana@tienda.cl", "Tienda de Ana", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return e, demo
+}
+
+// startDemo opens /demo, presses the connect button and returns the
+// authorize URL the demo sent the browser to.
+func startDemo(t *testing.T, b *browser) string {
+	t.Helper()
+	p := b.get("/demo")
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Conectar la app de demostración") {
+		t.Fatalf("/demo: %d\n%s", p.status, p.body)
+	}
+	p = b.post("/demo/start", url.Values{"csrf_token": {csrfOf(t, p)}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, b.env.url+"/apps/authorize?") {
+		t.Fatalf("/demo/start: %d %s\n%s", p.status, p.location, p.body)
+	}
+	u, _ := url.Parse(p.location)
+	if q := u.Query(); q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" {
+		t.Fatalf("the demo's authorize request lacks state or PKCE: %s", u.RawQuery)
+	}
+	return p.location
+}
+
+var accessTokenRe = regexp.MustCompile(`"access_token": "([^"]+)"`)
+var refreshTokenRe = regexp.MustCompile(`"refresh_token": "([^"]+)"`)
+
+// TestDemoConnects runs the demo as a newcomer would: open /demo, connect,
+// log in, approve, and land on a page with the token response and the
+// /api/d/info answer. A forged state is refused before any exchange, and a
+// replayed callback exchanges nothing.
+func TestDemoConnects(t *testing.T) {
+	e, demo := newDemoEnv(t)
+	b := e.browser()
+	authorize := startDemo(t, b)
+	consentPage := b.loginAndConsentPage(authorize)
+	back := b.approve(authorize, consentPage, demoScopes...)
+	if back.Scheme+"://"+back.Host+back.Path != demo.RedirectURI || back.Query().Get("code") == "" {
+		t.Fatalf("approval sent the browser to %s", back)
+	}
+
+	// A callback with the right code but a wrong state: refused, and the
+	// code is not spent (the real callback below still works).
+	forged := *back
+	q := forged.Query()
+	q.Set("state", "not-the-state")
+	forged.RawQuery = q.Encode()
+	p := b.get(forged.String())
+	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "state") ||
+		strings.Contains(p.body, "access_token") || strings.Contains(p.body, "Bearer") {
+		t.Fatalf("wrong state: %d\n%s", p.status, p.body)
+	}
+
+	p = b.get(back.String())
+	body := html.UnescapeString(p.body)
+	if p.status != http.StatusOK {
+		t.Fatalf("callback: %d\n%s", p.status, body)
+	}
+	for _, want := range []string{`"token_type": "Bearer"`, `"expires_in": 21600`,
+		`"scope": "` + strings.Join(demoScopes, " ") + `"`,
+		`"OauthClientId": "` + demo.ClientID + `"`, `"MerchantId": "` + e.merchant.ID + `"`,
+		`"email": "` + e.merchant.Email + `"`, "La app de demostración está conectada"} {
+		if !strings.Contains(body, want) {
+			t.Fatalf("the result page lacks %s:\n%s", want, body)
+		}
+	}
+	at, rt := accessTokenRe.FindStringSubmatch(body), refreshTokenRe.FindStringSubmatch(body)
+	if at == nil || rt == nil {
+		t.Fatalf("the result page shows no token pair:\n%s", body)
+	}
+	if strings.Contains(p.body, "code=") {
+		t.Fatalf("a link on the result page replays the callback:\n%s", p.body)
+	}
+	if r := e.info(at[1]); r.status != http.StatusOK || r.json["OauthClientId"] != demo.ClientID {
+		t.Fatalf("the shown access token: %d %s", r.status, r.raw)
+	}
+
+	// The state was used up: reloading the callback exchanges nothing.
+	p = b.get(back.String())
+	if p.status != http.StatusBadRequest || strings.Contains(p.body, "access_token") {
+		t.Fatalf("replayed callback: %d\n%s", p.status, p.body)
+	}
+
+	logs := e.logs.String()
+	for _, secret := range []string{back.Query().Get("code"), at[1], rt[1], demo.ClientSecret} {
+		if strings.Contains(logs, secret) {
+			t.Fatalf("a credential appears in the log: %.10s…", secret)
+		}
+	}
+}
+
+// TestDemoCancel shows the cancel path: the demo says nothing was connected.
+func TestDemoCancel(t *testing.T) {
+	e, _ := newDemoEnv(t)
+	b := e.browser()
+	authorize := startDemo(t, b)
+	consentPage := b.loginAndConsentPage(authorize)
+	p := b.post(authorize, url.Values{"csrf_token": {csrfOf(t, consentPage)}, "decision": {"cancel"}})
+	if p.status != http.StatusSeeOther {
+		t.Fatalf("cancel: %d\n%s", p.status, p.body)
+	}
+	p = b.get(p.location)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Cancelaste la autorización") ||
+		strings.Contains(p.body, "access_token") {
+		t.Fatalf("cancelled callback: %d\n%s", p.status, p.body)
+	}
+}
+
+// TestDemoStartNeedsCSRF refuses a connect button pressed from another
+// site.
+func TestDemoStartNeedsCSRF(t *testing.T) {
+	e, _ := newDemoEnv(t)
+	b := e.browser()
+	if p := b.post("/demo/start", url.Values{}); p.status != http.StatusForbidden {
+		t.Fatalf("no session: %d %s", p.status, p.location)
+	}
+	b.get("/demo") // now the browser has a session and a token
+	if p := b.post("/demo/start", url.Values{"csrf_token": {"wrong"}}); p.status != http.StatusForbidden {
+		t.Fatalf("wrong token: %d %s", p.status, p.location)
+	}
+}
+
+// TestDemoOffWithoutDemoApp: outside the embedded mode there is no /demo.
+func TestDemoOffWithoutDemoApp(t *testing.T) {
+	e := newEnv(t)
+	b := e.browser()
+	for _, path := range []string{"/demo", "/demo/callback?code=x&state=y"} {
+		if p := b.get(path); p.status != http.StatusNotFound {
+			t.Fatalf("%s without a demo app: %d", path, p.status)
+		}
+	}
+	if p := b.post("/demo/start", url.Values{}); p.status != http.StatusNotFound {
+		t.Fatalf("/demo/start without a demo app: %d", p.status)
+	}
+}
