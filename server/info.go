@@ -42,7 +42,7 @@ func (s *Server) info(c *gin.Context) {
 		writeOAuthError(c, errUnavailable())
 		return
 	}
-	m, err := s.store.GetMerchant(ctx, ai.MerchantID)
+	m, err := s.merchants.Get(ctx, ai.MerchantID)
 	if err != nil {
 		s.log.Error("load merchant", "err", err)
 		writeOAuthError(c, errUnavailable())

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -41,10 +42,12 @@ type Server struct {
 	cfg      *config.Config
 	store    *store.Store
 	appCache *store.AppCache
-	verifier *resource.Verifier
-	oauth    *oserver.Server
-	log      *slog.Logger
-	engine   *gin.Engine
+	// merchants saves /api/d/info a Redis read per call.
+	merchants *store.MerchantCache
+	verifier  *resource.Verifier
+	oauth     *oserver.Server
+	log       *slog.Logger
+	engine    *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -55,7 +58,8 @@ func New(opts Options) (*Server, error) {
 	lib := newOAuthLib()
 	cache := store.NewAppCache(opts.Store, time.Minute)
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, verifier: resource.NewVerifier(opts.Store, cache),
-		oauth: lib, log: opts.Logger}
+		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000),
+		oauth:     lib, log: opts.Logger}
 
 	staticFS, err := fs.Sub(opts.Static, "static")
 	if err != nil {
@@ -142,10 +146,18 @@ func limitBodies(c *gin.Context) {
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
-// Run keeps the app cache in step with changes made by any instance, until
-// ctx ends. Until it runs, apps are read from Redis every time. ready, if
-// not nil, is closed once it listens.
-func (s *Server) Run(ctx context.Context, ready chan<- struct{}) { s.appCache.Run(ctx, ready) }
+// Run does the server's background work until ctx ends: it keeps the app
+// cache in step with changes made by any instance (until it runs, apps are
+// read from Redis every time) and writes audit events in batches (until it
+// runs, each is written at once). ready, if not nil, is closed once the
+// cache listens. Run returns after both have stopped and the last audit
+// events are written.
+func (s *Server) Run(ctx context.Context, ready chan<- struct{}) {
+	var wg sync.WaitGroup
+	wg.Go(func() { s.appCache.Run(ctx, ready) })
+	wg.Go(func() { s.store.RunAuditWriter(ctx) })
+	wg.Wait()
+}
 
 // apps looks up an app through the in-process cache.
 func (s *Server) apps(ctx context.Context, clientID string) (*store.App, error) {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -39,23 +41,105 @@ type Event struct {
 // an event can therefore be missing if the process dies between the two.
 const auditKey = "audit"
 
-// audit appends an event to the bounded audit stream. A failure to record
-// is logged, not returned: the transition it describes has already happened.
+// auditQueue carries events from request paths to the writer goroutine,
+// so that recording them costs a token request no Redis round trip.
+type auditQueue struct {
+	ch      chan Event
+	running atomic.Bool
+	// mu lets one goroutine at a time take events off ch and write them,
+	// which keeps the stream in the order the events happened.
+	mu sync.Mutex
+}
+
+// audit records an event in the bounded audit stream: through the writer
+// when RunAuditWriter runs (and its queue has room), else at once. A
+// failure to record is logged, not returned: the transition it describes
+// has already happened.
 func (s *Store) audit(ctx context.Context, e Event) {
-	vals := []any{"type", e.Type}
-	for _, kv := range [][2]string{
-		{"connection_id", e.ConnectionID}, {"client_id", e.ClientID}, {"merchant_id", e.MerchantID},
-		{"actor", e.Actor}, {"detail", e.Detail},
-	} {
-		if kv[1] != "" {
-			vals = append(vals, kv[0], kv[1])
+	if s.auditQ.running.Load() {
+		select {
+		case s.auditQ.ch <- e:
+			return
+		default:
 		}
 	}
-	err := s.rdb.XAdd(ctx, &redis.XAddArgs{
-		Stream: auditKey, MaxLen: s.auditMax, Approx: true, Values: vals,
-	}).Err()
+	s.auditQ.mu.Lock()
+	defer s.auditQ.mu.Unlock()
+	s.writeAudit(ctx, append(s.drainAudit(), e))
+}
+
+// RunAuditWriter writes queued audit events in pipelined batches until ctx
+// ends, then writes what is left. Events still queued when the process is
+// killed are lost; a graceful stop loses none.
+func (s *Store) RunAuditWriter(ctx context.Context) {
+	s.auditQ.running.Store(true)
+	defer func() {
+		s.auditQ.running.Store(false)
+		s.FlushAudit(context.WithoutCancel(ctx))
+	}()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case e := <-s.auditQ.ch:
+			s.auditQ.mu.Lock()
+			s.writeAudit(context.WithoutCancel(ctx), append([]Event{e}, s.drainAudit()...))
+			s.auditQ.mu.Unlock()
+		}
+	}
+}
+
+// FlushAudit writes every queued event now, so a reader sees all that
+// happened before the call.
+func (s *Store) FlushAudit(ctx context.Context) {
+	s.auditQ.mu.Lock()
+	defer s.auditQ.mu.Unlock()
+	if batch := s.drainAudit(); len(batch) > 0 {
+		s.writeAudit(ctx, batch)
+	}
+}
+
+// drainAudit takes what is queued without waiting; callers hold auditQ.mu.
+func (s *Store) drainAudit() []Event {
+	var out []Event
+	for len(out) < auditBatch {
+		select {
+		case e := <-s.auditQ.ch:
+			out = append(out, e)
+		default:
+			return out
+		}
+	}
+	return out
+}
+
+// auditBatch bounds one pipelined write.
+const auditBatch = 512
+
+func (s *Store) writeAudit(ctx context.Context, events []Event) {
+	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, e := range events {
+			vals := []any{"type", e.Type}
+			for _, kv := range [][2]string{
+				{"connection_id", e.ConnectionID}, {"client_id", e.ClientID}, {"merchant_id", e.MerchantID},
+				{"actor", e.Actor}, {"detail", e.Detail},
+			} {
+				if kv[1] != "" {
+					vals = append(vals, kv[0], kv[1])
+				}
+			}
+			p.XAdd(ctx, &redis.XAddArgs{Stream: auditKey, MaxLen: s.auditMax, Approx: true, Values: vals})
+		}
+		return nil
+	})
 	if err != nil {
-		s.log.Error("record audit event", "type", e.Type, "connection_id", e.ConnectionID, "err", err)
+		failed := 0
+		for _, c := range cmds {
+			if c.Err() != nil {
+				failed++
+			}
+		}
+		s.log.Error("record audit events", "events", len(events), "failed", failed, "err", err)
 	}
 }
 
@@ -79,6 +163,7 @@ func (s *Store) ListAudit(ctx context.Context, f AuditFilter, before string, lim
 	if limit <= 0 {
 		limit = 50
 	}
+	s.FlushAudit(ctx)
 	max := "+"
 	if before != "" {
 		ms, seq, ok := strings.Cut(before, "-")

@@ -282,3 +282,36 @@ func TestAppCache(t *testing.T) {
 		}
 	})
 }
+
+// TestAuditWriter: with the writer running, events are queued and written
+// in batches, in order; a reader sees them all; stopping writes the rest.
+func TestAuditWriter(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+		f := newFixture(t, rdb)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() { f.st.RunAuditWriter(ctx); close(done) }()
+		var ids []string
+		for range 20 {
+			c, _ := f.approve(t, "")
+			ids = append(ids, c.ID)
+		}
+		events, _, err := f.st.ListAudit(context.Background(), store.AuditFilter{}, "", 100)
+		if err != nil || len(events) != 20 {
+			t.Fatalf("a reader must see every event so far: %v %d", err, len(events))
+		}
+		for i, e := range events {
+			if e.ConnectionID != ids[len(ids)-1-i] {
+				t.Fatalf("event %d out of order", i)
+			}
+		}
+		for range 5 {
+			f.approve(t, "")
+		}
+		cancel()
+		<-done
+		if n := rdb.XLen(context.Background(), "audit").Val(); n != 25 {
+			t.Fatalf("stopping the writer left events unwritten: %d of 25", n)
+		}
+	})
+}

@@ -75,6 +75,7 @@ type Store struct {
 	auditMax  int64
 	log       *slog.Logger
 	limiter   *redis_rate.Limiter
+	auditQ    auditQueue
 
 	dummyOnce sync.Once
 	dummy     string
@@ -128,7 +129,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		log = slog.Default()
 	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
-		limiter: redis_rate.NewLimiter(rdb)}
+		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096)}}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.

@@ -104,8 +104,10 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
 	}
-	// Keeps the app cache in step with changes made by any instance.
-	go srv.Run(ctx, nil)
+	// Keeps the app cache in step with changes made by any instance, and
+	// writes audit events in batches.
+	background := make(chan struct{})
+	go func() { srv.Run(ctx, nil); close(background) }()
 	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
 	errc := make(chan error, 1)
 	go func() { errc <- hs.Serve(ln) }()
@@ -120,6 +122,8 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)
 	}
+	// The last audit events are written before Redis is closed.
+	<-background
 	return nil
 }
 
