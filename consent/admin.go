@@ -39,7 +39,7 @@ func (h *Handler) registerAdmin(r gin.IRoutes) {
 func (h *Handler) adminSession(c *gin.Context) (*sessions.Session, bool) {
 	sess, err := h.opts.Sessions.Get(c.Request, adminSessionName)
 	if err != nil {
-		h.opts.Logger.Error("load admin session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "load admin session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return nil, false
 	}
@@ -59,7 +59,7 @@ func (h *Handler) requireAdmin(c *gin.Context) (*sessions.Session, string, bool)
 	if id != "" {
 		a, err := h.opts.Store.GetAdmin(c.Request.Context(), id)
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
-			h.opts.Logger.Error("load admin", "err", err)
+			h.opts.Logger.ErrorContext(c.Request.Context(), "load admin", "err", err)
 			h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 			return nil, "", false
 		}
@@ -102,7 +102,8 @@ func (h *Handler) adminLogin(c *gin.Context) {
 	}
 	a, err := h.opts.Store.AuthenticateAdmin(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
-		h.opts.Logger.Info("admin login failed")
+		h.opts.Logger.InfoContext(c.Request.Context(), "admin login failed")
+		h.loginFailure()
 		page["Failed"] = true
 		h.render(c, http.StatusUnauthorized, "login", "admin_login_title", sess, page)
 		return
@@ -111,12 +112,12 @@ func (h *Handler) adminLogin(c *gin.Context) {
 		err = h.startSession(c, sess, keyAdmin, a.ID)
 	}
 	if err != nil {
-		h.opts.Logger.Error("admin login", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "admin login", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
 	h.loginSucceeded(c, "admin", email)
-	h.opts.Logger.Info("admin login", "admin_id", a.ID)
+	h.opts.Logger.InfoContext(c.Request.Context(), "admin login", "admin_id", a.ID)
 	c.Redirect(http.StatusSeeOther, "/admin")
 }
 
@@ -131,7 +132,7 @@ func (h *Handler) adminLogout(c *gin.Context) {
 	}
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("end admin session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "end admin session", "err", err)
 	}
 	c.Redirect(http.StatusSeeOther, "/admin/login")
 }
@@ -157,7 +158,7 @@ func (h *Handler) adminApps(c *gin.Context) {
 		counts, err = h.opts.Store.CountConnections(ctx, ids)
 	}
 	if err != nil {
-		h.opts.Logger.Error("admin apps", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "admin apps", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -182,11 +183,11 @@ func (h *Handler) adminSetDisabled(disabled bool) gin.HandlerFunc {
 			return
 		}
 		if err != nil {
-			h.opts.Logger.Error("set app disabled", "err", err)
+			h.opts.Logger.ErrorContext(c.Request.Context(), "set app disabled", "err", err)
 			h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 			return
 		}
-		h.opts.Logger.Info("app disabled changed", "client_id", c.Param("id"), "disabled", disabled, "by", actor)
+		h.opts.Logger.InfoContext(c.Request.Context(), "app disabled changed", "client_id", c.Param("id"), "disabled", disabled, "by", actor)
 		c.Redirect(http.StatusSeeOther, "/admin?notice=done")
 	}
 }
@@ -198,11 +199,11 @@ func (h *Handler) adminRevokeAll(c *gin.Context) {
 	}
 	n, err := h.opts.Store.RevokeAppConnections(c.Request.Context(), c.Param("id"), actor)
 	if err != nil {
-		h.opts.Logger.Error("revoke app connections", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "revoke app connections", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	h.opts.Logger.Info("app connections revoked", "client_id", c.Param("id"), "count", n, "by", actor)
+	h.opts.Logger.InfoContext(c.Request.Context(), "app connections revoked", "client_id", c.Param("id"), "count", n, "by", actor)
 	c.Redirect(http.StatusSeeOther, "/admin?"+url.Values{"notice": {"revoked_all"}, "count": {strconv.Itoa(n)}}.Encode())
 }
 
@@ -213,7 +214,7 @@ func (h *Handler) adminMerchants(c *gin.Context) {
 	}
 	ms, err := h.opts.Store.ListMerchants(c.Request.Context())
 	if err != nil {
-		h.opts.Logger.Error("admin merchants", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "admin merchants", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -230,7 +231,7 @@ func (h *Handler) adminConnections(c *gin.Context) {
 	f := store.ConnectionFilter{ClientID: strings.TrimSpace(c.Query("app")), MerchantID: strings.TrimSpace(c.Query("merchant"))}
 	conns, total, err := h.opts.Store.ListConnections(c.Request.Context(), f, offset, adminPage)
 	if err != nil {
-		h.opts.Logger.Error("admin connections", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "admin connections", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -254,11 +255,11 @@ func (h *Handler) adminRevoke(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		h.opts.Logger.Error("revoke connection", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "revoke connection", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	h.opts.Logger.Info("connection revoked", "connection_id", c.Param("id"), "by", actor)
+	h.opts.Logger.InfoContext(c.Request.Context(), "connection revoked", "connection_id", c.Param("id"), "by", actor)
 	back := safeNext(c.PostForm("back"))
 	if !strings.HasPrefix(back, "/admin/connections") {
 		back = "/admin/connections"
@@ -274,7 +275,7 @@ func (h *Handler) adminAudit(c *gin.Context) {
 	f := store.AuditFilter{ClientID: c.Query("app"), MerchantID: c.Query("merchant"), ConnectionID: c.Query("connection")}
 	events, next, err := h.opts.Store.ListAudit(c.Request.Context(), f, c.Query("before"), adminPage)
 	if err != nil {
-		h.opts.Logger.Error("admin audit", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "admin audit", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}

@@ -22,7 +22,7 @@ func (h *Handler) requireMerchant(c *gin.Context) (*sessions.Session, *store.Mer
 	}
 	m, err := h.currentMerchant(c, sess)
 	if err != nil {
-		h.opts.Logger.Error("load merchant", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "load merchant", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return nil, nil, false
 	}
@@ -88,7 +88,7 @@ func (h *Handler) connections(c *gin.Context) {
 	}
 	conns, _, err := h.opts.Store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID}, 0, maxListed)
 	if err != nil {
-		h.opts.Logger.Error("list connections", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "list connections", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -102,7 +102,7 @@ func (h *Handler) connections(c *gin.Context) {
 func (h *Handler) ownConnection(c *gin.Context, m *store.Merchant) (*store.Connection, bool) {
 	cn, err := h.opts.Store.GetConnection(c.Request.Context(), c.Param("id"))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.opts.Logger.Error("get connection", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "get connection", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return nil, false
 	}
@@ -142,10 +142,10 @@ func (h *Handler) revoke(c *gin.Context) {
 		return
 	}
 	if err := h.opts.Store.RevokeConnection(c.Request.Context(), cn.ID, "merchant:"+m.ID); err != nil {
-		h.opts.Logger.Error("revoke connection", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "revoke connection", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
-	h.opts.Logger.Info("connection revoked", "connection_id", cn.ID, "by", "merchant:"+m.ID)
+	h.opts.Logger.InfoContext(c.Request.Context(), "connection revoked", "connection_id", cn.ID, "by", "merchant:"+m.ID)
 	c.Redirect(http.StatusSeeOther, "/connections?revoked=1")
 }

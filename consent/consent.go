@@ -92,6 +92,8 @@ type Options struct {
 	Sessions  *SessionStore
 	Templates fs.FS // holds templates/*.html
 	Catalogue config.Catalogue
+	// OnLoginFailure, if set, is called for each failed or limited login.
+	OnLoginFailure func()
 	// Assets maps static file names to their fingerprinted addresses.
 	Assets map[string]string
 	// SecureCookies marks cookies Secure (an https issuer).
@@ -191,7 +193,7 @@ func (h *Handler) render(c *gin.Context, status int, name, titleID string, sess 
 	}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
-		h.opts.Logger.Error("render page", "page", name, "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "render page", "page", name, "err", err)
 		c.String(http.StatusInternalServerError, "internal error")
 		return
 	}
@@ -209,7 +211,7 @@ func (h *Handler) errorPage(c *gin.Context, status int, messageID string) {
 func (h *Handler) session(c *gin.Context) (*sessions.Session, bool) {
 	sess, err := h.opts.Sessions.Get(c.Request, sessionName)
 	if err != nil {
-		h.opts.Logger.Error("load session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "load session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return nil, false
 	}
@@ -227,7 +229,7 @@ func (h *Handler) csrfToken(c *gin.Context, sess *sessions.Session) string {
 	tok := store.NewSecret()
 	sess.Values[keyCSRF] = tok
 	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("save session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "save session", "err", err)
 	}
 	return tok
 }
@@ -265,7 +267,7 @@ func (h *Handler) parse(c *gin.Context) *AuthorizeRequest {
 	case errors.As(err, &aerr):
 		h.errorPage(c, http.StatusBadRequest, aerr.Message)
 	default:
-		h.opts.Logger.Error("parse authorize request", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "parse authorize request", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 	}
 	return nil
@@ -346,7 +348,7 @@ func (h *Handler) decide(c *gin.Context) {
 	}
 	to, err := h.opts.Authorizer.Approve(c.Request.Context(), req, m.ID, granted)
 	if err != nil {
-		h.opts.Logger.Error("approve", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "approve", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -415,23 +417,24 @@ func (h *Handler) login(c *gin.Context) {
 	}
 	m, err := h.opts.Store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
-		h.opts.Logger.Info("login failed")
+		h.opts.Logger.InfoContext(c.Request.Context(), "login failed")
+		h.loginFailure()
 		page["Failed"] = true
 		h.render(c, http.StatusUnauthorized, "login", "login_title", sess, page)
 		return
 	}
 	if err != nil {
-		h.opts.Logger.Error("authenticate merchant", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "authenticate merchant", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
 	if err := h.startSession(c, sess, keyMerchant, m.ID); err != nil {
-		h.opts.Logger.Error("start session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "start session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
 	h.loginSucceeded(c, "merchant", email)
-	h.opts.Logger.Info("login", "merchant_id", m.ID)
+	h.opts.Logger.InfoContext(c.Request.Context(), "login", "merchant_id", m.ID)
 	c.Redirect(http.StatusSeeOther, next)
 }
 
@@ -441,24 +444,31 @@ func (h *Handler) login(c *gin.Context) {
 func (h *Handler) loginAllowed(c *gin.Context, sess *sessions.Session, kind, email, titleID string, page map[string]any) bool {
 	wait, err := h.opts.Store.LoginAttempt(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits)
 	if err != nil {
-		h.opts.Logger.Error("login limit", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "login limit", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return false
 	}
 	if wait <= 0 {
 		return true
 	}
-	h.opts.Logger.Warn("login limited", "kind", kind, "retry_after_s", int(wait.Seconds()))
+	h.loginFailure()
+	h.opts.Logger.WarnContext(c.Request.Context(), "login limited", "kind", kind, "retry_after_s", int(wait.Seconds()))
 	page["WaitMinutes"] = strconv.Itoa(int(math.Ceil(wait.Minutes())))
 	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	h.render(c, http.StatusTooManyRequests, "login", titleID, sess, page)
 	return false
 }
 
+func (h *Handler) loginFailure() {
+	if h.opts.OnLoginFailure != nil {
+		h.opts.OnLoginFailure()
+	}
+}
+
 // loginSucceeded takes back the attempt a successful login counted.
 func (h *Handler) loginSucceeded(c *gin.Context, kind, email string) {
 	if err := h.opts.Store.LoginSucceeded(c.Request.Context(), kind, email, c.ClientIP(), h.opts.LoginLimits); err != nil {
-		h.opts.Logger.Error("login limit", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "login limit", "err", err)
 	}
 }
 
@@ -483,7 +493,7 @@ func (h *Handler) logout(c *gin.Context) {
 	}
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("end session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "end session", "err", err)
 	}
 	c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
 }

@@ -93,7 +93,7 @@ func (h *Handler) demoPage(c *gin.Context) {
 func (h *Handler) demoSession(c *gin.Context) (*sessions.Session, bool) {
 	sess, err := h.opts.Sessions.Get(c.Request, demoSessionName)
 	if err != nil {
-		h.opts.Logger.Error("load demo session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "load demo session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return nil, false
 	}
@@ -120,7 +120,7 @@ func (h *Handler) demoStart(c *gin.Context) {
 	demo.Values[keyDemoState] = state
 	demo.Values[keyDemoVerifier] = verifier
 	if err := demo.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("save demo session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "save demo session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -173,7 +173,7 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	// exchange again.
 	demo.Options.MaxAge = -1
 	if err := demo.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.Error("end demo session", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "end demo session", "err", err)
 		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
 		return
 	}
@@ -206,9 +206,9 @@ func (h *Handler) demoCallback(c *gin.Context) {
 		// A RetrieveError carries the response body; log only its code.
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
-			h.opts.Logger.Warn("demo exchange refused", "error", re.ErrorCode)
+			h.opts.Logger.WarnContext(c.Request.Context(), "demo exchange refused", "error", re.ErrorCode)
 		} else {
-			h.opts.Logger.Error("demo exchange", "err", err)
+			h.opts.Logger.ErrorContext(c.Request.Context(), "demo exchange", "err", err)
 		}
 		h.demoFailed(c, http.StatusBadGateway, demoResult{Error: "demo_err_exchange"})
 		return
@@ -221,7 +221,7 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	}
 	res.InfoStatus, res.Info, err = h.demoInfo(ctx, tok)
 	if err != nil {
-		h.opts.Logger.Error("demo info call", "err", err)
+		h.opts.Logger.ErrorContext(c.Request.Context(), "demo info call", "err", err)
 		res.InfoFailed = true
 	} else if res.InfoStatus != http.StatusOK {
 		res.InfoFailed = true

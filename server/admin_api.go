@@ -40,7 +40,7 @@ func apiError(c *gin.Context, status int, code, desc string) {
 }
 
 func (s *Server) apiUnavailable(c *gin.Context, what string, err error) {
-	s.log.Error(what, "err", err)
+	s.log.ErrorContext(c.Request.Context(), what, "err", err)
 	apiError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable, retry later")
 }
 
@@ -164,7 +164,7 @@ func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
 			s.apiUnavailable(c, "get app", err)
 			return
 		}
-		s.log.Info("app disabled changed", "client_id", a.ClientID, "disabled", disabled, "by", c.GetString(keyActor))
+		s.log.InfoContext(c.Request.Context(), "app disabled changed", "client_id", a.ClientID, "disabled", disabled, "by", c.GetString(keyActor))
 		c.JSON(http.StatusOK, appJSON(a, 0))
 	}
 }
@@ -242,7 +242,7 @@ func (s *Server) apiRevokeConnection(c *gin.Context) {
 		s.apiUnavailable(c, "revoke connection", err)
 		return
 	}
-	s.log.Info("connection revoked", "connection_id", c.Param("id"), "by", c.GetString(keyActor))
+	s.log.InfoContext(c.Request.Context(), "connection revoked", "connection_id", c.Param("id"), "by", c.GetString(keyActor))
 	c.JSON(http.StatusOK, gin.H{"id": c.Param("id"), "status": store.StatusRevoked})
 }
 

@@ -120,7 +120,7 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 	if err != nil {
 		return "", err
 	}
-	s.log.Info("connection approved", "client_id", req.ClientID, "merchant_id", merchantID, "connection_id", conn.ID)
+	s.log.InfoContext(ctx, "connection approved", "client_id", req.ClientID, "merchant_id", merchantID, "connection_id", conn.ID)
 	return s.redirectWith(req.RedirectURI, url.Values{"code": {code}}, req.State), nil
 }
 

@@ -32,19 +32,19 @@ func (s *Server) info(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		s.log.Error("look up access token", "err", err)
+		s.log.ErrorContext(c.Request.Context(), "look up access token", "err", err)
 		writeOAuthError(c, errUnavailable())
 		return
 	}
 	app, err := s.apps(ctx, ai.ClientID)
 	if err != nil {
-		s.log.Error("load app", "err", err)
+		s.log.ErrorContext(c.Request.Context(), "load app", "err", err)
 		writeOAuthError(c, errUnavailable())
 		return
 	}
 	m, err := s.merchants.Get(ctx, ai.MerchantID)
 	if err != nil {
-		s.log.Error("load merchant", "err", err)
+		s.log.ErrorContext(c.Request.Context(), "load merchant", "err", err)
 		writeOAuthError(c, errUnavailable())
 		return
 	}

@@ -39,7 +39,7 @@ func (s *Server) introspect(c *gin.Context) {
 		return
 	}
 	if err != nil {
-		s.log.Error("introspect", "err", err)
+		s.log.ErrorContext(c.Request.Context(), "introspect", "err", err)
 		writeOAuthError(c, errUnavailable())
 		return
 	}

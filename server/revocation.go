@@ -27,11 +27,11 @@ func (s *Server) revoke(c *gin.Context) {
 	}
 	revoked, err := s.store.RevokeByToken(c.Request.Context(), tr.Token, app.ClientID)
 	if err != nil {
-		s.log.Error("revoke token", "client_id", app.ClientID, "err", err)
+		s.log.ErrorContext(c.Request.Context(), "revoke token", "client_id", app.ClientID, "err", err)
 		writeOAuthError(c, errUnavailable())
 		return
 	}
-	s.log.Info("revocation request", "client_id", app.ClientID, "revoked", revoked)
+	s.log.InfoContext(c.Request.Context(), "revocation request", "client_id", app.ClientID, "revoked", revoked)
 	noStore(c)
 	c.Header("Content-Type", "application/json")
 	c.Status(http.StatusOK)

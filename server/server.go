@@ -33,6 +33,9 @@ type Options struct {
 	Templates fs.FS
 	Static    fs.FS
 	Logger    *slog.Logger
+	// SeparateMetrics leaves /metrics off the main handler, for serving
+	// MetricsHandler on a listener of its own.
+	SeparateMetrics bool
 	// Demo, in the embedded mode, is the seeded demo app that /demo drives.
 	Demo *consent.DemoApp
 }
@@ -44,6 +47,7 @@ type Server struct {
 	appCache *store.AppCache
 	// merchants saves /api/d/info a Redis read per call.
 	merchants *store.MerchantCache
+	metrics   *metrics
 	verifier  *resource.Verifier
 	oauth     *oserver.Server
 	log       *slog.Logger
@@ -58,9 +62,11 @@ func New(opts Options) (*Server, error) {
 	lib := newOAuthLib()
 	cache := store.NewAppCache(opts.Store, time.Minute)
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, verifier: resource.NewVerifier(opts.Store, cache),
-		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000),
-		oauth:     lib, log: opts.Logger}
+		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
+		oauth: lib, log: opts.Logger}
 
+	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(e.Type).Inc() })
+	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})
 	staticFS, err := fs.Sub(opts.Static, "static")
 	if err != nil {
 		return nil, fmt.Errorf("static files: %w", err)
@@ -70,15 +76,16 @@ func New(opts Options) (*Server, error) {
 		return nil, err
 	}
 	pages, err := consent.New(consent.Options{
-		Assets:        static.links,
-		SecureCookies: opts.Config.Secure(),
-		Authorizer:    s,
-		Store:         opts.Store,
-		Apps:          s.apps,
-		Demo:          opts.Demo,
-		Sessions:      consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
-		Templates:     opts.Templates,
-		Catalogue:     opts.Config.Scopes,
+		Assets:         static.links,
+		OnLoginFailure: s.metrics.loginFailures.Inc,
+		SecureCookies:  opts.Config.Secure(),
+		Authorizer:     s,
+		Store:          opts.Store,
+		Apps:           s.apps,
+		Demo:           opts.Demo,
+		Sessions:       consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
+		Templates:      opts.Templates,
+		Catalogue:      opts.Config.Scopes,
 		LoginLimits: store.LoginLimits{PerAccount: opts.Config.LoginLimits.PerAccount,
 			PerAddress: opts.Config.LoginLimits.PerAddress, Period: opts.Config.LoginLimits.Period},
 		Logger: opts.Logger,
@@ -95,11 +102,16 @@ func New(opts Options) (*Server, error) {
 	if err := e.SetTrustedProxies(opts.Config.HTTP.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	e.Use(s.recoverer, s.logRequests, securityHeaders, limitBodies)
+	e.Use(requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
 	pages.Register(e)
 	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
 	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
+	e.GET("/healthz", healthz)
+	e.GET("/readyz", s.readyz)
+	if !opts.SeparateMetrics {
+		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	}
 	e.POST("/oauth/revoke", s.revoke)
 	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/api/d/info", s.info)
@@ -143,6 +155,9 @@ func limitBodies(c *gin.Context) {
 	c.Next()
 }
 
+// MetricsHandler serves the Prometheus metrics.
+func (s *Server) MetricsHandler() http.Handler { return s.metrics.Handler() }
+
 // Handler returns the HTTP handler.
 func (s *Server) Handler() http.Handler { return s.engine }
 
@@ -180,25 +195,12 @@ func securityHeaders(c *gin.Context) {
 	c.Next()
 }
 
-// logRequests logs one line per request: method, route, status, duration.
-// Never the query string: it can carry codes.
-func (s *Server) logRequests(c *gin.Context) {
-	start := time.Now()
-	c.Next()
-	route := c.FullPath()
-	if route == "" {
-		route = "unmatched"
-	}
-	s.log.Info("request", "method", c.Request.Method, "route", route, "status", c.Writer.Status(),
-		"duration_ms", float64(time.Since(start).Microseconds())/1000)
-}
-
 // recoverer turns a panic into a 500 without the panic value (which could
 // hold request data) reaching the client.
 func (s *Server) recoverer(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
-			s.log.Error("panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
+			s.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
 			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error",
 				"error_description": "internal error"})
 		}

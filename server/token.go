@@ -79,14 +79,14 @@ func (s *Server) grant(r *http.Request, allowJSON bool) (*store.Issued, *oauthEr
 		if rej.Code == "invalid_scope" {
 			code = oerrors.ErrInvalidScope
 		}
-		s.log.Info("grant refused", "grant_type", tr.GrantType, "client_id", app.ClientID, "reason", rej.Reason)
+		s.log.InfoContext(ctx, "grant refused", "grant_type", tr.GrantType, "client_id", app.ClientID, "reason", rej.Reason)
 		return nil, newError(code, rej.Reason)
 	}
 	if err != nil {
-		s.log.Error("grant failed", "grant_type", tr.GrantType, "client_id", app.ClientID, "err", err)
+		s.log.ErrorContext(ctx, "grant failed", "grant_type", tr.GrantType, "client_id", app.ClientID, "err", err)
 		return nil, errUnavailable()
 	}
-	s.log.Info("tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
+	s.log.InfoContext(ctx, "tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
 		"connection_id", iss.ConnectionID, "token_id", iss.TokenID)
 	return iss, nil
 }
@@ -105,7 +105,7 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 	}
 	app, err := s.apps(ctx, tr.ClientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		s.log.Error("load app", "err", err)
+		s.log.ErrorContext(ctx, "load app", "err", err)
 		return nil, errUnavailable()
 	}
 	if app != nil && app.Public {

@@ -56,6 +56,12 @@ type auditQueue struct {
 // failure to record is logged, not returned: the transition it describes
 // has already happened.
 func (s *Store) audit(ctx context.Context, e Event) {
+	s.cachesMu.Lock()
+	observers := s.observers
+	s.cachesMu.Unlock()
+	for _, fn := range observers {
+		fn(e)
+	}
 	if s.auditQ.running.Load() {
 		select {
 		case s.auditQ.ch <- e:

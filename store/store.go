@@ -80,9 +80,21 @@ type Store struct {
 	dummyOnce sync.Once
 	dummy     string
 
-	cachesMu sync.Mutex
-	caches   []*AppCache
+	cachesMu  sync.Mutex
+	caches    []*AppCache
+	observers []func(Event)
 }
+
+// Observe registers fn to see every audit event as it happens (for
+// metrics). fn must be quick and must not block.
+func (s *Store) Observe(fn func(Event)) {
+	s.cachesMu.Lock()
+	defer s.cachesMu.Unlock()
+	s.observers = append(s.observers, fn)
+}
+
+// Instrument adds a go-redis hook to the store's client (for metrics).
+func (s *Store) Instrument(h redis.Hook) { s.rdb.AddHook(h) }
 
 // appChanged tells every instance that an app changed: this process's
 // caches at once, the others over pub/sub.

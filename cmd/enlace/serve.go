@@ -28,7 +28,13 @@ func (e *env) loadConfig(path string, explicit bool) (*config.Config, error) {
 
 // connect opens the configured Redis and checks that it answers.
 func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	rdb := redis.NewClient(&redis.Options{Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB})
+	t := cfg.Redis.Timeout
+	rdb := redis.NewClient(&redis.Options{
+		Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
+		DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolTimeout: t, PoolSize: cfg.Redis.PoolSize,
+		// The pub/sub subscription of the app cache must not time out while
+		// it waits for messages; go-redis exempts it from ReadTimeout.
+	})
 	if err := rdb.Ping(ctx).Err(); err != nil {
 		_ = rdb.Close()
 		return nil, fmt.Errorf("redis at %s does not answer: %w", cfg.Redis.Addr, err)
@@ -46,7 +52,7 @@ func newStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *
 }
 
 func (e *env) serve(ctx context.Context, path string, explicit bool) error {
-	log := slog.New(slog.NewJSONHandler(e.stderr, nil))
+	log := slog.New(server.WithRequestID(slog.NewJSONHandler(e.stderr, nil)))
 	cfg, err := e.loadConfig(path, explicit)
 	if err != nil {
 		return err
@@ -86,6 +92,7 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: secret,
 		Templates: enlace.Templates, Static: enlace.Static, Logger: log, Demo: demo,
+		SeparateMetrics: cfg.Metrics.Addr != "",
 	})
 	if err != nil {
 		return err
@@ -109,15 +116,25 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	background := make(chan struct{})
 	go func() { srv.Run(ctx, nil); close(background) }()
 	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
-	errc := make(chan error, 1)
+	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
+	if cfg.Metrics.Addr != "" {
+		ms := &http.Server{Addr: cfg.Metrics.Addr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		log.Info("metrics listening", "addr", cfg.Metrics.Addr)
+	}
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
 	case <-ctx.Done():
 	}
 	log.Info("shutting down")
-	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
 	defer cancel()
 	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("shutdown: %w", err)

@@ -32,6 +32,14 @@ type Config struct {
 	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
 	LoginLimits   LoginLimits   `yaml:"login_limits" envPrefix:"LOGIN_LIMITS_"`
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
+	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
+}
+
+// Metrics configures the Prometheus endpoint.
+type Metrics struct {
+	// Addr, when set, serves /metrics on its own listener (e.g. one only the
+	// monitoring network reaches) instead of the main one.
+	Addr string `yaml:"addr" env:"ADDR"`
 }
 
 // Introspection configures RFC 7662 token introspection.
@@ -79,6 +87,9 @@ type Audit struct {
 // HTTP is the listener.
 type HTTP struct {
 	Addr string `yaml:"addr" env:"ADDR"`
+	// ShutdownTimeout is how long in-flight requests get to finish after
+	// SIGTERM or SIGINT.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout" env:"SHUTDOWN_TIMEOUT"`
 	// TrustedProxies are the addresses (or CIDRs) of reverse proxies whose
 	// X-Forwarded-For is believed; with none, the peer address is the
 	// client's, so a client cannot pick its own address for rate limits.
@@ -91,6 +102,12 @@ type Redis struct {
 	Addr     string `yaml:"addr" env:"ADDR"`
 	Password string `yaml:"password" env:"PASSWORD"`
 	DB       int    `yaml:"db" env:"DB"`
+	// Timeout bounds every Redis call (dial, read, write, waiting for a
+	// pooled connection), so a stalled Redis fails requests quickly instead
+	// of piling them up.
+	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
+	// PoolSize bounds the connections, and so the calls in flight.
+	PoolSize int `yaml:"pool_size" env:"POOL_SIZE"`
 }
 
 // Lifetimes of the credentials enlace issues.
@@ -207,6 +224,9 @@ func (c *Config) validate() error {
 		if d <= 0 {
 			return fmt.Errorf("config: %s must be positive, got %v", name, d)
 		}
+	}
+	if c.Redis.Timeout <= 0 || c.Redis.PoolSize <= 0 || c.HTTP.ShutdownTimeout <= 0 {
+		return errors.New("config: redis.timeout, redis.pool_size and http.shutdown_timeout must be positive")
 	}
 	if c.Tokens.RefreshRetryWindow < 0 {
 		return errors.New("config: tokens.refresh_retry_window must not be negative")

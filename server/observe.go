@@ -1,0 +1,172 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/http"
+	"regexp"
+	"strconv"
+	"time"
+
+	"github.com/gin-gonic/gin"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/redis/go-redis/v9"
+
+	"enlace/store"
+)
+
+// metrics are the server's Prometheus metrics, on a registry of its own
+// (no global state), served at /metrics.
+type metrics struct {
+	reg           *prometheus.Registry
+	requests      *prometheus.CounterVec
+	latency       *prometheus.HistogramVec
+	events        *prometheus.CounterVec
+	loginFailures prometheus.Counter
+	redisErrors   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enlace_http_requests_total", Help: "HTTP requests by route, method and status.",
+		}, []string{"route", "method", "status"}),
+		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "enlace_http_request_duration_seconds", Help: "HTTP request latency by route and method.",
+			Buckets: []float64{.0005, .001, .0025, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
+		}, []string{"route", "method"}),
+		events: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enlace_events_total",
+			Help: "Connection events: grant, exchange (tokens issued), refresh, revoke, reuse (refused replays), app.",
+		}, []string{"type"}),
+		loginFailures: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enlace_login_failures_total", Help: "Failed or limited logins, merchant and admin.",
+		}),
+		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "enlace_redis_errors_total", Help: "Redis calls that failed (not counting a missing key).",
+		}),
+	}
+	m.reg.MustRegister(m.requests, m.latency, m.events, m.loginFailures, m.redisErrors,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// Handler serves the metrics.
+func (m *metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{Registry: m.reg})
+}
+
+// redisHook counts failed Redis calls.
+type redisHook struct{ errors prometheus.Counter }
+
+func (h redisHook) DialHook(next redis.DialHook) redis.DialHook {
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		c, err := next(ctx, network, addr)
+		if err != nil {
+			h.errors.Inc()
+		}
+		return c, err
+	}
+}
+
+func (h redisHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := next(ctx, cmd)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			h.errors.Inc()
+		}
+		return err
+	}
+}
+
+func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := next(ctx, cmds)
+		if err != nil && !errors.Is(err, redis.Nil) {
+			h.errors.Inc()
+		}
+		return err
+	}
+}
+
+// requestIDKey carries the request id in a request's context, for logs.
+type requestIDKey struct{}
+
+// requestIDHeader names the id in requests (from a trusted front proxy) and
+// in every response, so a client's report can be found in the logs.
+const requestIDHeader = "X-Request-Id"
+
+var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
+
+// requestID gives each request an id: the caller's if it is well formed,
+// else a new one.
+func requestID(c *gin.Context) {
+	id := c.GetHeader(requestIDHeader)
+	if !requestIDPattern.MatchString(id) {
+		id = store.NewID()
+	}
+	c.Header(requestIDHeader, id)
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Next()
+}
+
+// contextHandler adds the request id of a log call's context to the line.
+type contextHandler struct{ slog.Handler }
+
+// WithRequestID wraps a log handler so that lines logged with a request's
+// context (InfoContext and friends) carry its request_id.
+func WithRequestID(h slog.Handler) slog.Handler { return contextHandler{h} }
+
+func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
+	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+		r.AddAttrs(slog.String("request_id", id))
+	}
+	return h.Handler.Handle(ctx, r)
+}
+
+func (h contextHandler) WithAttrs(a []slog.Attr) slog.Handler {
+	return contextHandler{h.Handler.WithAttrs(a)}
+}
+
+func (h contextHandler) WithGroup(name string) slog.Handler {
+	return contextHandler{h.Handler.WithGroup(name)}
+}
+
+// observe logs one line per request (method, route, status, duration;
+// never the query string, which can carry codes) and records its metrics.
+func (s *Server) observe(c *gin.Context) {
+	start := time.Now()
+	c.Next()
+	route := c.FullPath()
+	if route == "" {
+		route = "unmatched"
+	}
+	d := time.Since(start)
+	status := c.Writer.Status()
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
+	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	s.log.InfoContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route,
+		"status", status, "duration_ms", float64(d.Microseconds())/1000)
+}
+
+// healthz says the process is alive.
+func healthz(c *gin.Context) {
+	c.JSON(http.StatusOK, gin.H{"status": "ok"})
+}
+
+// readyz says whether the server can serve: Redis answers.
+func (s *Server) readyz(c *gin.Context) {
+	ctx, cancel := context.WithTimeout(c.Request.Context(), 2*time.Second)
+	defer cancel()
+	if err := s.store.Ping(ctx); err != nil {
+		s.log.WarnContext(ctx, "not ready", "err", err)
+		c.JSON(http.StatusServiceUnavailable, gin.H{"status": "unavailable", "redis": "down"})
+		return
+	}
+	c.JSON(http.StatusOK, gin.H{"status": "ready", "redis": "up"})
+}
