@@ -122,19 +122,9 @@ func (h *Handler) adminLogin(c *gin.Context) {
 }
 
 func (h *Handler) adminLogout(c *gin.Context) {
-	sess, ok := h.adminSession(c)
-	if !ok {
-		return
+	if sess, ok := h.adminSession(c); ok && h.endSession(c, sess) {
+		c.Redirect(http.StatusSeeOther, "/admin/login")
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
-		return
-	}
-	sess.Options.MaxAge = -1
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "end admin session", "err", err)
-	}
-	c.Redirect(http.StatusSeeOther, "/admin/login")
 }
 
 type appRow struct {

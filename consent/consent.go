@@ -483,19 +483,23 @@ func (h *Handler) startSession(c *gin.Context, sess *sessions.Session, key, id s
 }
 
 func (h *Handler) logout(c *gin.Context) {
-	sess, ok := h.session(c)
-	if !ok {
-		return
+	if sess, ok := h.session(c); ok && h.endSession(c, sess) {
+		c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
 	}
+}
+
+// endSession logs out (a CSRF-checked post): the session is deleted on the
+// server and its cookie cleared. It reports false when it has answered.
+func (h *Handler) endSession(c *gin.Context, sess *sessions.Session) bool {
 	if !checkCSRF(c, sess) {
 		h.errorPage(c, http.StatusForbidden, "err_csrf")
-		return
+		return false
 	}
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request, c.Writer); err != nil {
 		h.opts.Logger.ErrorContext(c.Request.Context(), "end session", "err", err)
 	}
-	c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
+	return true
 }
 
 func (h *Handler) home(c *gin.Context) {
