@@ -189,7 +189,15 @@ func (h *Handler) render(c *gin.Context, status int, name, titleID string, sess 
 		p.Title = loc.T(titleID)
 	}
 	if sess != nil {
-		p.CSRF = h.csrfToken(c, sess)
+		tok, err := h.csrfToken(c, sess)
+		if err != nil {
+			// A form whose token could not be kept would only fail when
+			// posted: say now that the service is unavailable.
+			h.opts.Logger.ErrorContext(c.Request.Context(), "save session", "err", err)
+			h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+			return
+		}
+		p.CSRF = tok
 	}
 	var buf bytes.Buffer
 	if err := h.pages[name].ExecuteTemplate(&buf, "layout", p); err != nil {
@@ -222,16 +230,17 @@ func (h *Handler) session(c *gin.Context) (*sessions.Session, bool) {
 // the session has none. The token is bound to the session (synchronizer
 // token pattern); together with SameSite=Lax cookies a cross-site post
 // cannot carry it.
-func (h *Handler) csrfToken(c *gin.Context, sess *sessions.Session) string {
+func (h *Handler) csrfToken(c *gin.Context, sess *sessions.Session) (string, error) {
 	if tok, ok := sess.Values[keyCSRF].(string); ok && tok != "" {
-		return tok
+		return tok, nil
 	}
 	tok := store.NewSecret()
 	sess.Values[keyCSRF] = tok
 	if err := sess.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "save session", "err", err)
+		delete(sess.Values, keyCSRF)
+		return "", err
 	}
-	return tok
+	return tok, nil
 }
 
 // checkCSRF reports whether the posted form carries the session's token.

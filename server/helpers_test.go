@@ -57,6 +57,9 @@ type testEnv struct {
 	secret   string
 	merchant *store.Merchant
 	logs     *syncBuffer
+	// redis is the test's own redis-server, for tests that stop, restart
+	// or stall it.
+	redis *redistest.Server
 }
 
 // syncBuffer collects the server's log lines across goroutines.
@@ -80,7 +83,15 @@ func (b *syncBuffer) String() string {
 // newEnv starts enlace; opts adjust the configuration before it starts.
 func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 	t.Helper()
-	rdb := redistest.Start(t).Client(t)
+	return newEnvRedis(t, nil, opts...)
+}
+
+// newEnvRedis is newEnv with extra redis-server arguments (e.g. AOF on).
+// The server's Redis client has the configured timeouts and pool size, as
+// in `enlace serve`.
+func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config)) *testEnv {
+	t.Helper()
+	rs := redistest.Start(t, redisArgs...)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
 	if err != nil {
 		t.Fatal(err)
@@ -93,13 +104,17 @@ func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 	for _, o := range opts {
 		o(cfg)
 	}
+	to := cfg.Redis.Timeout
+	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
+		PoolTimeout: to, PoolSize: cfg.Redis.PoolSize, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
 	logs := &syncBuffer{}
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)),
+		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))),
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -114,7 +129,7 @@ func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs}
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs}
 	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
 	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
 	if err != nil {

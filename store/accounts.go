@@ -75,7 +75,11 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, email, name, p
 	if password == "" {
 		return nil, fmt.Errorf("%w: the password is empty", ErrInvalid)
 	}
-	hash, err := argon2id.CreateHash(password, argon2id.DefaultParams)
+	var hash string
+	err := s.withHashSlot(ctx, func() (err error) {
+		hash, err = argon2id.CreateHash(password, argon2id.DefaultParams)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
@@ -146,6 +150,26 @@ func (s *Store) getAccount(ctx context.Context, k accountKind, id string) (*Acco
 	}, nil
 }
 
+// withHashSlot runs fn, an argon2id hash, once one of the store's hash
+// slots is free, or gives up when ctx ends first.
+func (s *Store) withHashSlot(ctx context.Context, fn func() error) error {
+	select {
+	case s.hashSlots <- struct{}{}:
+	case <-ctx.Done():
+		return fmt.Errorf("wait for a password hash slot: %w", ctx.Err())
+	}
+	defer func() { <-s.hashSlots }()
+	n := s.hashing.Add(1)
+	defer s.hashing.Add(-1)
+	for {
+		peak := s.hashPeak.Load()
+		if n <= peak || s.hashPeak.CompareAndSwap(peak, n) {
+			break
+		}
+	}
+	return fn()
+}
+
 // dummyHash is compared against when an email is unknown, so that a failed
 // login costs the same argon2id work either way and timing does not tell
 // which emails exist. It is made once per store with the same parameters as
@@ -184,7 +208,11 @@ func (s *Store) authenticate(ctx context.Context, k accountKind, email, password
 			hash = m.PasswordHash
 		}
 	}
-	match, err := argon2id.ComparePasswordAndHash(password, hash)
+	var match bool
+	err = s.withHashSlot(ctx, func() (err error) {
+		match, err = argon2id.ComparePasswordAndHash(password, hash)
+		return err
+	})
 	if err != nil {
 		return nil, fmt.Errorf("compare password: %w", err)
 	}

@@ -13,7 +13,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -79,6 +81,12 @@ type Store struct {
 
 	dummyOnce sync.Once
 	dummy     string
+	// hashSlots bounds the argon2id hashes running at once: each takes
+	// 64 MiB, so a burst of logins would otherwise take the process's
+	// memory with it. Further logins wait for a slot (or their context).
+	hashSlots chan struct{}
+	hashPeak  atomic.Int64 // most hashes seen running at once, for tests
+	hashing   atomic.Int64
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache
@@ -141,7 +149,8 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		log = slog.Default()
 	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
-		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096)}}
+		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096)},
+		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.

@@ -32,6 +32,13 @@ func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
 	rdb := redis.NewClient(&redis.Options{
 		Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
 		DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolTimeout: t, PoolSize: cfg.Redis.PoolSize,
+		// No retries: a state-transition script retried after a timeout
+		// runs twice when the first try was only slow, and the second run
+		// takes the first for a replay (a code "used twice" revokes its
+		// connection). Retries would also multiply the timeout. The pool
+		// checks idle connections before use, so a Redis restart does not
+		// need them.
+		MaxRetries: -1,
 		// The pub/sub subscription of the app cache must not time out while
 		// it waits for messages; go-redis exempts it from ReadTimeout.
 	})
