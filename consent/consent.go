@@ -23,7 +23,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
-	"github.com/nicksnyder/go-i18n/v2/i18n"
 
 	"enlace/server/config"
 	"enlace/store"
@@ -107,9 +106,9 @@ type Options struct {
 
 // Handler serves the merchant-facing pages.
 type Handler struct {
-	opts   Options
-	bundle *i18n.Bundle
-	pages  map[string]*template.Template
+	opts  Options
+	i18n  *catalogue
+	pages map[string]*template.Template
 }
 
 const (
@@ -125,7 +124,7 @@ func New(opts Options) (*Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handler{opts: opts, bundle: b, pages: map[string]*template.Template{}}
+	h := &Handler{opts: opts, i18n: newCatalogue(b), pages: map[string]*template.Template{}}
 	for _, name := range []string{"login", "consent", "error", "home", "demo", "demo_callback", "connections",
 		"confirm_revoke", "admin_apps", "admin_merchants", "admin_connections", "admin_audit"} {
 		t, err := template.ParseFS(opts.Templates, "templates/layout.html", "templates/"+name+".html")
@@ -175,8 +174,8 @@ func (p page) Asset(name string) string {
 }
 
 func (h *Handler) render(c *gin.Context, status int, name, titleID string, sess *sessions.Session, data any) {
-	lang := pickLanguage(c.Request)
-	loc := localizer{l: i18n.NewLocalizer(h.bundle, lang.String()), lang: lang}
+	lang := h.i18n.pick(c.Request)
+	loc := h.i18n.localizer(lang)
 	p := page{localizer: loc, Lang: lang.String(), Data: data, Languages: h.langLinks(c.Request, lang),
 		assets: h.opts.Assets}
 	if q := c.Query("lang"); q != "" {
@@ -290,7 +289,7 @@ type scopeView struct {
 // describeScopes returns each scope with its catalogue description in the
 // page's language.
 func (h *Handler) describeScopes(c *gin.Context, names []string) []scopeView {
-	en := pickLanguage(c.Request).String() == "en"
+	en := h.i18n.pick(c.Request).String() == "en"
 	out := make([]scopeView, 0, len(names))
 	for _, name := range names {
 		sc, _ := h.opts.Catalogue.Lookup(name)
@@ -316,8 +315,8 @@ func (h *Handler) authorize(c *gin.Context) {
 	if !ok {
 		return
 	}
-	lang := pickLanguage(c.Request)
-	loc := localizer{l: i18n.NewLocalizer(h.bundle, lang.String()), lang: lang}
+	lang := h.i18n.pick(c.Request)
+	loc := h.i18n.localizer(lang)
 	h.render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
 		"AppName":  req.AppName,
 		"Initials": initials(req.AppName),

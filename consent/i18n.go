@@ -38,16 +38,39 @@ func newBundle() (*i18n.Bundle, error) {
 // langCookie remembers a language picked with the switcher.
 const langCookie = "enlace_lang"
 
-// pickLanguage chooses the page language: an explicit ?lang= first, then
-// the language picked earlier (a cookie), then Accept-Language, then
-// Spanish.
-func pickLanguage(r *http.Request) language.Tag {
+// catalogue is the pages' languages, ready for requests: the matcher and a
+// localizer per language are built once, since building them is most of
+// what a page's translation costs (both are read-only afterwards, so
+// requests share them).
+type catalogue struct {
+	matcher    language.Matcher
+	localizers map[language.Tag]localizer
+}
+
+func newCatalogue(b *i18n.Bundle) *catalogue {
+	c := &catalogue{matcher: language.NewMatcher(languages), localizers: map[language.Tag]localizer{}}
+	for _, l := range languages {
+		c.localizers[l] = localizer{l: i18n.NewLocalizer(b, l.String()), lang: l}
+	}
+	return c
+}
+
+// localizer returns the localizer of one of the pages' languages.
+func (c *catalogue) localizer(l language.Tag) localizer {
+	if loc, ok := c.localizers[l]; ok {
+		return loc
+	}
+	return c.localizers[languages[0]]
+}
+
+// pick chooses the page language: an explicit ?lang= first, then the
+// language picked earlier (a cookie), then Accept-Language, then Spanish.
+func (c *catalogue) pick(r *http.Request) language.Tag {
 	picked := ""
 	if c, err := r.Cookie(langCookie); err == nil {
 		picked = c.Value
 	}
-	matcher := language.NewMatcher(languages)
-	tag, _ := language.MatchStrings(matcher, r.URL.Query().Get("lang"), picked, r.Header.Get("Accept-Language"))
+	tag, _ := language.MatchStrings(c.matcher, r.URL.Query().Get("lang"), picked, r.Header.Get("Accept-Language"))
 	base, _ := tag.Base()
 	for _, l := range languages {
 		if b, _ := l.Base(); b == base {
@@ -77,7 +100,7 @@ func (h *Handler) langLinks(r *http.Request, current language.Tag) []langLink {
 		}
 		q.Set("lang", l.String())
 		u.RawQuery = q.Encode()
-		name := localizer{l: i18n.NewLocalizer(h.bundle, l.String()), lang: l}.T("lang_name")
+		name := h.i18n.localizer(l).T("lang_name")
 		out = append(out, langLink{Lang: l.String(), Name: name, URL: u.RequestURI(), Current: l == current})
 	}
 	return out

@@ -60,6 +60,47 @@ type testEnv struct {
 	// redis is the test's own redis-server, for tests that stop, restart
 	// or stall it.
 	redis *redistest.Server
+	// calls counts the server's Redis round trips per request id.
+	calls *redisCalls
+}
+
+// redisCalls is a go-redis hook that counts round trips (a command or a
+// pipeline) by the id of the request that made them; work outside any
+// request (the audit writer, the app cache's subscription) is not counted.
+type redisCalls struct {
+	mu sync.Mutex
+	n  map[string]int
+}
+
+func (rc *redisCalls) add(ctx context.Context) {
+	if id := server.RequestID(ctx); id != "" {
+		rc.mu.Lock()
+		rc.n[id]++
+		rc.mu.Unlock()
+	}
+}
+
+// of returns the round trips of the request with the given id.
+func (rc *redisCalls) of(id string) int {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return rc.n[id]
+}
+
+func (rc *redisCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (rc *redisCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		rc.add(ctx)
+		return next(ctx, cmd)
+	}
+}
+
+func (rc *redisCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		rc.add(ctx)
+		return next(ctx, cmds)
+	}
 }
 
 // syncBuffer collects the server's log lines across goroutines.
@@ -108,6 +149,8 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
 		PoolTimeout: to, PoolSize: cfg.Redis.PoolSize, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
+	calls := &redisCalls{n: map[string]int{}}
+	rdb.AddHook(calls)
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
 	logs := &syncBuffer{}
@@ -129,7 +172,7 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs}
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs, calls: calls}
 	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
 	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
 	if err != nil {

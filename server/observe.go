@@ -115,6 +115,13 @@ func requestID(c *gin.Context) {
 	c.Next()
 }
 
+// RequestID returns the id of the request whose context ctx is, or "" for
+// work no request started (background writers, caches).
+func RequestID(ctx context.Context) string {
+	id, _ := ctx.Value(requestIDKey{}).(string)
+	return id
+}
+
 // contextHandler adds the request id of a log call's context to the line.
 type contextHandler struct{ slog.Handler }
 
@@ -123,7 +130,7 @@ type contextHandler struct{ slog.Handler }
 func WithRequestID(h slog.Handler) slog.Handler { return contextHandler{h} }
 
 func (h contextHandler) Handle(ctx context.Context, r slog.Record) error {
-	if id, ok := ctx.Value(requestIDKey{}).(string); ok {
+	if id := RequestID(ctx); id != "" {
 		r.AddAttrs(slog.String("request_id", id))
 	}
 	return h.Handler.Handle(ctx, r)

@@ -38,6 +38,9 @@ type Options struct {
 	SeparateMetrics bool
 	// Demo, in the embedded mode, is the seeded demo app that /demo drives.
 	Demo *consent.DemoApp
+	// Floor serves the benchmark floor under /_floor/ (see floor.go); never
+	// in production.
+	Floor bool
 }
 
 // Server is enlace's HTTP server.
@@ -117,6 +120,9 @@ func New(opts Options) (*Server, error) {
 	e.GET("/api/d/info", s.info)
 	s.registerAdminAPI(e.Group("/admin/api"))
 	e.GET("/static/*file", static.serve)
+	if opts.Floor {
+		s.registerFloor(e)
+	}
 	e.NoRoute(func(c *gin.Context) {
 		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
 	})

@@ -85,8 +85,11 @@ type Store struct {
 	// 64 MiB, so a burst of logins would otherwise take the process's
 	// memory with it. Further logins wait for a slot (or their context).
 	hashSlots chan struct{}
-	hashPeak  atomic.Int64 // most hashes seen running at once, for tests
-	hashing   atomic.Int64
+
+	floorOnce  sync.Once
+	floorFixed floorFixed   // the benchmark floor's arguments (floor.go)
+	hashPeak   atomic.Int64 // most hashes seen running at once, for tests
+	hashing    atomic.Int64
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache

@@ -100,9 +100,13 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 		Config: cfg, Store: st, SessionSecret: secret,
 		Templates: enlace.Templates, Static: enlace.Static, Logger: log, Demo: demo,
 		SeparateMetrics: cfg.Metrics.Addr != "",
+		Floor:           cfg.Bench.Floor,
 	})
 	if err != nil {
 		return err
+	}
+	if cfg.Bench.Floor {
+		log.Warn("bench.floor is on: /_floor/ serves unauthenticated benchmark handlers; never in production")
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {

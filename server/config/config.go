@@ -33,6 +33,15 @@ type Config struct {
 	LoginLimits   LoginLimits   `yaml:"login_limits" envPrefix:"LOGIN_LIMITS_"`
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
+	Bench         Bench         `yaml:"bench" envPrefix:"BENCH_"`
+}
+
+// Bench configures what `enlace bench` needs from a server.
+type Bench struct {
+	// Floor serves the benchmark floor under /_floor/: minimal handlers
+	// that do only each endpoint's Redis work. Never in production: the
+	// floor authenticates nobody.
+	Floor bool `yaml:"floor" env:"FLOOR"`
 }
 
 // Metrics configures the Prometheus endpoint.

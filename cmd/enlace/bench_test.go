@@ -1,0 +1,159 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"log/slog"
+	"net"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"enlace"
+	"enlace/server"
+	"enlace/server/config"
+	"enlace/store"
+	"enlace/store/redistest"
+)
+
+// benchServer starts enlace in process, with the benchmark floor, on a
+// real redis-server started for the test, and returns its URL and Redis
+// address.
+func benchServer(t *testing.T) (string, string) {
+	t.Helper()
+	rs := redistest.Start(t)
+	rdb := rs.Client(t)
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Issuer = "http://" + ln.Addr().String()
+	// Every worker of the flow scenario logs in from 127.0.0.1 at once.
+	cfg.LoginLimits.PerAddress = 1000
+	st := store.New(rdb, store.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Options{
+		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
+		Templates: enlace.Templates, Static: enlace.Static,
+		Logger: slog.New(slog.DiscardHandler), Floor: true,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() { srv.Run(ctx, ready); close(done) }()
+	<-ready
+	hs := httptest.NewUnstartedServer(srv.Handler())
+	hs.Listener.Close()
+	hs.Listener = ln
+	hs.Start()
+	t.Cleanup(func() { hs.Close(); cancel(); <-done })
+	return hs.URL, rs.Addr
+}
+
+// TestBench runs every scenario briefly against a real server and its
+// floor: each completes requests without an error, and the report has its
+// ratio, Redis commands per operation and the server's memory.
+func TestBench(t *testing.T) {
+	url, redisAddr := benchServer(t)
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, "", "bench", "--url", url,
+		"--duration", "300ms", "--concurrency", "4", "--pool", "400", "--json")
+	if r.code != 0 {
+		t.Fatalf("bench: %d\n%s", r.code, r.stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	if len(rep.Scenarios) != len(benchScenarios) {
+		t.Fatalf("ran %d scenarios, want %d", len(rep.Scenarios), len(benchScenarios))
+	}
+	for i, s := range rep.Scenarios {
+		if s.Name != benchScenarios[i] {
+			t.Errorf("scenario %d is %q, want %q", i, s.Name, benchScenarios[i])
+		}
+		for _, p := range []struct {
+			target string
+			r      phaseReport
+		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+			if p.r.Ops == 0 || p.r.Errors != 0 {
+				t.Errorf("%s/%s: %d ops, %d errors %v", s.Name, p.target, p.r.Ops, p.r.Errors, p.r.ErrorSamples)
+			}
+			if p.r.OpsPerSec <= 0 || p.r.P50 <= 0 || p.r.P99 < p.r.P50 {
+				t.Errorf("%s/%s: rate %.1f, p50 %.2f, p99 %.2f", s.Name, p.target, p.r.OpsPerSec, p.r.P50, p.r.P99)
+			}
+			if p.r.RedisCommandsPerOp < 1 || p.r.RedisReadsPerOp < 1 || len(p.r.Commands) == 0 {
+				t.Errorf("%s/%s: %.2f Redis commands, %.2f reads per op", s.Name, p.target,
+					p.r.RedisCommandsPerOp, p.r.RedisReadsPerOp)
+			}
+			if p.r.MemAfter.Sys == 0 || p.r.MemAfter.NumGoroutine == 0 {
+				t.Errorf("%s/%s: no server memory figures", s.Name, p.target)
+			}
+		}
+		if s.Ratio <= 0 || s.Ratio > 100 {
+			t.Errorf("%s: ratio to the floor %.2f", s.Name, s.Ratio)
+		}
+		switch s.Name {
+		case "exchange", "refresh":
+			// One script per request on both sides (which shows in
+			// commandstats as the script call and the calls it makes).
+			if s.Real.Commands["evalsha"] < 0.99 || s.Floor.Commands["evalsha"] < 0.99 {
+				t.Errorf("%s: evalsha per op %.2f / %.2f", s.Name, s.Real.Commands["evalsha"], s.Floor.Commands["evalsha"])
+			}
+		case "introspect", "info", "middleware":
+			if s.Floor.Commands["hmget"] < 0.99 {
+				t.Errorf("%s: the floor's HMGET per op is %.2f", s.Name, s.Floor.Commands["hmget"])
+			}
+		}
+	}
+	if rep.RedisBytesPerConnection <= 0 || rep.ConnectionHashBytes <= 0 {
+		t.Errorf("Redis memory per connection: %.0f, hash %d", rep.RedisBytesPerConnection, rep.ConnectionHashBytes)
+	}
+	if rep.ServerAfter.Sys == 0 || rep.RedisVersion == "" {
+		t.Errorf("report misses the server memory or the Redis version: %+v", rep)
+	}
+}
+
+// TestBenchLoopbackOnly: bench refuses to load anything but this machine.
+func TestBenchLoopbackOnly(t *testing.T) {
+	for _, args := range [][]string{
+		{"bench", "--url", "http://10.0.0.1:8080", "--redis", "127.0.0.1:1"},
+		{"bench", "--url", "http://example.com", "--redis", "127.0.0.1:1"},
+		{"bench", "--url", "http://127.0.0.1:8080", "--redis", "192.168.1.1:6379"},
+	} {
+		r := runCmd(t, nil, "", args...)
+		if r.code == 0 || !strings.Contains(r.stderr, "loopback") {
+			t.Errorf("%v: %d %s", args, r.code, r.stderr)
+		}
+	}
+	if r := runCmd(t, nil, "", "bench", "--scenarios", "nope", "--redis", "127.0.0.1:1"); r.code == 0 ||
+		!strings.Contains(r.stderr, "unknown scenario") {
+		t.Errorf("unknown scenario: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestFloorOff: without bench.floor the server has no /_floor/ routes, and
+// bench says what to turn on.
+func TestFloorOff(t *testing.T) {
+	rs := redistest.Start(t)
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := store.New(rs.Client(t), store.Options{Logger: slog.New(slog.DiscardHandler)})
+	srv, err := server.New(server.Options{Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
+		Templates: enlace.Templates, Static: enlace.Static, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	hs := httptest.NewServer(srv.Handler())
+	t.Cleanup(hs.Close)
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + rs.Addr}, "", "bench", "--url", hs.URL, "--duration", "100ms")
+	if r.code == 0 || !strings.Contains(r.stderr, "ENLACE_BENCH_FLOOR") {
+		t.Fatalf("bench against a server without the floor: %d %s", r.code, r.stderr)
+	}
+}

@@ -1,0 +1,206 @@
+package store_test
+
+import (
+	"context"
+	"sync/atomic"
+	"testing"
+
+	"enlace/store"
+	"enlace/store/redistest"
+)
+
+// The store's hot paths: minting and digesting credentials (CPU only), and
+// the scripts and lookups of the token endpoint and token checks, against a
+// real redis-server started for the benchmark (so the figures include the
+// loopback round trip).
+
+// BenchmarkNewCredential mints an opaque token (256 random bits).
+func BenchmarkNewCredential(b *testing.B) {
+	id := store.NewID()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = store.NewCredential(store.KindAccess, id)
+	}
+}
+
+// BenchmarkIssuePair is what every exchange and refresh mints: a token
+// record id, an access and a refresh token, and their digests.
+func BenchmarkIssuePair(b *testing.B) {
+	id := store.NewID()
+	b.ReportAllocs()
+	for b.Loop() {
+		_ = store.NewID()
+		_ = store.Digest(store.NewCredential(store.KindAccess, id))
+		_ = store.Digest(store.NewCredential(store.KindRefresh, id))
+	}
+}
+
+// BenchmarkParseCredential splits a token into its connection id.
+func BenchmarkParseCredential(b *testing.B) {
+	tok := store.NewCredential(store.KindAccess, store.NewID())
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, ok := store.ParseCredential(store.KindAccess, tok); !ok {
+			b.Fatal("not parsed")
+		}
+	}
+}
+
+// BenchmarkDigestEqual checks a presented secret against its digest.
+func BenchmarkDigestEqual(b *testing.B) {
+	secret := store.NewSecret()
+	digest := store.Digest(secret)
+	b.ReportAllocs()
+	for b.Loop() {
+		if !store.DigestEqual(secret, digest) {
+			b.Fatal("no match")
+		}
+	}
+}
+
+// benchStore is a store on a fresh redis-server with one app and one
+// merchant, and the audit writer running as in the server.
+type benchStore struct {
+	st       *store.Store
+	clientID string
+	grant    store.Grant
+}
+
+func newBenchStore(b *testing.B) *benchStore {
+	b.Helper()
+	rdb := redistest.Start(b).Client(b)
+	st := store.New(rdb, store.Options{})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { st.RunAuditWriter(ctx); close(done) }()
+	b.Cleanup(func() { cancel(); <-done })
+	app, _, err := st.CreateApp(context.Background(), store.AppSpec{Name: "Bench",
+		RedirectURIs: []string{"https://app.example.com/cb"}, Scopes: catalogue}, catalogue)
+	if err != nil {
+		b.Fatal(err)
+	}
+	m, err := st.CreateMerchant(context.Background(), "bench@example.com", "Bench", "correct horse")
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &benchStore{st: st, clientID: app.ClientID, grant: store.Grant{ClientID: app.ClientID, MerchantID: m.ID,
+		RedirectURI: "https://app.example.com/cb", Scopes: catalogue}}
+}
+
+// codes prepares n unused codes.
+func (s *benchStore) codes(b *testing.B, n int) []string {
+	b.Helper()
+	out := make([]string, n)
+	for i := range out {
+		_, code, err := s.st.Approve(context.Background(), s.grant)
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = code
+	}
+	return out
+}
+
+// issued prepares n live connections and returns their first pairs.
+func (s *benchStore) issued(b *testing.B, n int) []*store.Issued {
+	b.Helper()
+	out := make([]*store.Issued, n)
+	for i, code := range s.codes(b, n) {
+		iss, err := s.st.ExchangeCode(context.Background(), store.CodeExchange{Code: code, ClientID: s.clientID})
+		if err != nil {
+			b.Fatal(err)
+		}
+		out[i] = iss
+	}
+	return out
+}
+
+// BenchmarkApprove records a connection and its code (one pipeline).
+func BenchmarkApprove(b *testing.B) {
+	s := newBenchStore(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := s.st.Approve(ctx, s.grant); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExchangeCode consumes a code and issues a pair (one script).
+func BenchmarkExchangeCode(b *testing.B) {
+	s := newBenchStore(b)
+	codes := s.codes(b, b.N)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.st.ExchangeCode(ctx, store.CodeExchange{Code: codes[i], ClientID: s.clientID}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkExchangeCodeParallel is BenchmarkExchangeCode from GOMAXPROCS
+// goroutines at once (-cpu sets how many).
+func BenchmarkExchangeCodeParallel(b *testing.B) {
+	s := newBenchStore(b)
+	codes := s.codes(b, b.N)
+	var next atomic.Int64
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		for pb.Next() {
+			code := codes[next.Add(1)-1]
+			if _, err := s.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: s.clientID}); err != nil {
+				b.Error(err)
+				return
+			}
+		}
+	})
+}
+
+// BenchmarkRefresh rotates a pair (one script, with the sealed retry
+// answer).
+func BenchmarkRefresh(b *testing.B) {
+	s := newBenchStore(b)
+	iss := s.issued(b, b.N)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := s.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss[i].RefreshToken, ClientID: s.clientID}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkLookupAccess checks an access token (one HMGET).
+func BenchmarkLookupAccess(b *testing.B) {
+	s := newBenchStore(b)
+	tok := s.issued(b, 1)[0].AccessToken
+	ctx := context.Background()
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := s.st.LookupAccess(ctx, tok); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkFloorExchange is the exchange script alone, as the benchmark
+// floor runs it: what ExchangeCode costs beyond it is minting, hashing and
+// the audit event.
+func BenchmarkFloorExchange(b *testing.B) {
+	s := newBenchStore(b)
+	codes := s.codes(b, b.N)
+	ctx := context.Background()
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.st.FloorExchange(ctx, codes[i], s.clientID); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
