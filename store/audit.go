@@ -16,6 +16,7 @@ import (
 const (
 	EventGrant    = "grant"    // a merchant approved an app: a new connection
 	EventExchange = "exchange" // a code was exchanged for tokens
+	EventSignIn   = "signin"   // a first-party app signed a merchant in (password grant): a new connection
 	EventRefresh  = "refresh"  // a refresh token was rotated
 	EventRevoke   = "revoke"   // a connection was revoked (Actor says by whom)
 	EventReuse    = "reuse"    // a used code was presented again and refused
@@ -44,7 +45,12 @@ const auditKey = "audit"
 // auditQueue carries events from request paths to the writer goroutine,
 // so that recording them costs a token request no Redis round trip.
 type auditQueue struct {
-	ch      chan Event
+	ch chan Event
+	// wake tells the writer that ch has events. The writer does not
+	// receive from ch directly: an event it held outside mu would be in
+	// neither the queue nor the stream, and a FlushAudit in that moment
+	// would miss it.
+	wake    chan struct{}
 	running atomic.Bool
 	// mu lets one goroutine at a time take events off ch and write them,
 	// which keeps the stream in the order the events happened.
@@ -65,6 +71,10 @@ func (s *Store) audit(ctx context.Context, e Event) {
 	if s.auditQ.running.Load() {
 		select {
 		case s.auditQ.ch <- e:
+			select {
+			case s.auditQ.wake <- struct{}{}:
+			default: // the writer is already woken
+			}
 			return
 		default:
 		}
@@ -87,10 +97,8 @@ func (s *Store) RunAuditWriter(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case e := <-s.auditQ.ch:
-			s.auditQ.mu.Lock()
-			s.writeAudit(context.WithoutCancel(ctx), append([]Event{e}, s.drainAudit()...))
-			s.auditQ.mu.Unlock()
+		case <-s.auditQ.wake:
+			s.FlushAudit(context.WithoutCancel(ctx))
 		}
 	}
 }
@@ -100,7 +108,11 @@ func (s *Store) RunAuditWriter(ctx context.Context) {
 func (s *Store) FlushAudit(ctx context.Context) {
 	s.auditQ.mu.Lock()
 	defer s.auditQ.mu.Unlock()
-	if batch := s.drainAudit(); len(batch) > 0 {
+	for {
+		batch := s.drainAudit()
+		if len(batch) == 0 {
+			return
+		}
 		s.writeAudit(ctx, batch)
 	}
 }

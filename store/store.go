@@ -152,7 +152,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		log = slog.Default()
 	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
-		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096)},
+		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096), wake: make(chan struct{}, 1)},
 		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
 }
 
