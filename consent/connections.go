@@ -32,7 +32,7 @@ func (h *Handler) requireMerchant(c *gin.Context) (*sessions.Session, *store.Mer
 			// A form posted after the session ended: come back to the page
 			// it belongs to, and post it again from there.
 			next, status = "/connections", http.StatusSeeOther
-			if c.Request.URL.Path == "/apps/authorize" {
+			if isAuthorizePath(c.Request.URL.Path) {
 				next = c.Request.URL.RequestURI()
 			}
 		}

@@ -138,8 +138,11 @@ func New(opts Options) (*Handler, error) {
 
 // Register adds the pages to a router.
 func (h *Handler) Register(r gin.IRoutes) {
-	r.GET("/apps/authorize", h.authorize)
-	r.POST("/apps/authorize", h.decide)
+	// /auth/v1/authorization is the Multinexo-style name of the same page.
+	for _, path := range []string{authorizePath, authorizeAlias} {
+		r.GET(path, h.authorize)
+		r.POST(path, h.decide)
+	}
 	r.GET("/login", h.loginPage)
 	r.POST("/login", h.login)
 	r.POST("/logout", h.logout)
@@ -380,11 +383,19 @@ func safeNext(next string) string {
 	return next
 }
 
+// Where the authorization endpoint answers.
+const (
+	authorizePath  = "/apps/authorize"
+	authorizeAlias = "/auth/v1/authorization"
+)
+
+func isAuthorizePath(p string) bool { return p == authorizePath || p == authorizeAlias }
+
 // appNameFor returns the app name of a pending authorization request, for
 // the login page's sentence; empty when next is not one.
 func (h *Handler) appNameFor(c *gin.Context, next string) string {
 	u, err := url.Parse(next)
-	if err != nil || u.Path != "/apps/authorize" {
+	if err != nil || !isAuthorizePath(u.Path) {
 		return ""
 	}
 	r := c.Request.Clone(c.Request.Context())

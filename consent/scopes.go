@@ -33,6 +33,9 @@ func (h *Handler) groupScopes(c *gin.Context, names []string, loc localizer) []s
 		level, resource, ok := strings.Cut(v.Name, ":")
 		if !ok || (level != "read" && level != "write" && level != "manage") {
 			level, resource = "", "other"
+			if r := plainScopeResource(v.Name); r != "" {
+				resource = r
+			}
 		}
 		i, seen := index[resource]
 		if !seen {
@@ -51,6 +54,18 @@ func (h *Handler) groupScopes(c *gin.Context, names []string, loc localizer) []s
 		groups[i].Scopes = append(groups[i].Scopes, gs)
 	}
 	return groups
+}
+
+// plainScopeResource groups the scopes without a level prefix that the
+// catalogue ships (the platform's sign-in scopes).
+func plainScopeResource(name string) string {
+	switch name {
+	case "openid", "profile", "email":
+		return "account"
+	case "voucher":
+		return "vouchers"
+	}
+	return ""
 }
 
 // initials are the app's monogram: the first letter of its first two words.

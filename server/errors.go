@@ -2,7 +2,10 @@ package server
 
 import (
 	"errors"
+	"math"
 	"net/http"
+	"strconv"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
@@ -18,6 +21,8 @@ type oauthError struct {
 	// basic marks a failed client authentication by HTTP Basic, which
 	// answers 401 with a WWW-Authenticate challenge (§5.2).
 	basic bool
+	// retryAfter, when set, is sent as Retry-After (a limited sign-in).
+	retryAfter time.Duration
 }
 
 func (e *oauthError) Error() string { return e.code.Error() + ": " + e.description }
@@ -47,6 +52,9 @@ func writeOAuthError(c *gin.Context, e *oauthError) {
 	if e.basic && errors.Is(e.code, oerrors.ErrInvalidClient) {
 		status = http.StatusUnauthorized
 		c.Header("WWW-Authenticate", `Basic realm="enlace", charset="UTF-8"`)
+	}
+	if e.retryAfter > 0 {
+		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
 	}
 	noStore(c)
 	c.JSON(status, gin.H{"error": e.code.Error(), "error_description": e.description})

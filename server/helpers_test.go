@@ -163,9 +163,10 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(cancel)
-	ready := make(chan struct{})
-	go srv.Run(ctx, ready)
+	ready, ran := make(chan struct{}), make(chan struct{})
+	go func() { srv.Run(ctx, ready); close(ran) }()
+	// Run's last audit events are written before the Redis client closes.
+	t.Cleanup(func() { cancel(); <-ran })
 	<-ready
 	hs := httptest.NewUnstartedServer(srv.Handler())
 	hs.Listener.Close()

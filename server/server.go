@@ -89,9 +89,8 @@ func New(opts Options) (*Server, error) {
 		Sessions:       consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
 		Templates:      opts.Templates,
 		Catalogue:      opts.Config.Scopes,
-		LoginLimits: store.LoginLimits{PerAccount: opts.Config.LoginLimits.PerAccount,
-			PerAddress: opts.Config.LoginLimits.PerAddress, Period: opts.Config.LoginLimits.Period},
-		Logger: opts.Logger,
+		LoginLimits:    s.loginLimits(),
+		Logger:         opts.Logger,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("consent pages: %w", err)
@@ -109,6 +108,10 @@ func New(opts Options) (*Server, error) {
 	pages.Register(e)
 	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
 	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
+	// The Multinexo-style paths of the platform's own apps.
+	e.POST("/auth/v1/token", s.tokenEndpoint(firstParty))
+	e.POST("/v1/users", s.register)
+	e.GET("/v1/users/:id", s.user)
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 	e.GET("/healthz", healthz)
 	e.GET("/readyz", s.readyz)

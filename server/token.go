@@ -23,52 +23,75 @@ const (
 	// multivende is POST /oauth/access-token: JSON or form bodies, the
 	// platform's flat response with camelCase dates.
 	multivende
+	// firstParty is POST /auth/v1/token: rfc6749 plus the password grant
+	// for the platform's own apps (Multinexo style).
+	firstParty
 )
 
 // tokenEndpoint serves both dialects over one implementation: parse,
 // authenticate the client, run the grant, render.
 func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 	return func(c *gin.Context) {
-		iss, oe := s.grant(c.Request, d == multivende)
+		res, oe := s.grant(c, d)
 		if oe != nil {
 			writeOAuthError(c, oe)
 			return
 		}
 		noStore(c)
-		if d == multivende {
-			c.JSON(http.StatusOK, multivendeResponse(iss))
-			return
+		switch {
+		case res.signedIn != nil:
+			c.JSON(http.StatusOK, signInResponse(res.Issued, res.signedIn))
+		case d == multivende:
+			c.JSON(http.StatusOK, multivendeResponse(res.Issued))
+		default:
+			c.JSON(http.StatusOK, rfcResponse(res.Issued))
 		}
-		c.JSON(http.StatusOK, rfcResponse(iss))
 	}
 }
 
-func (s *Server) grant(r *http.Request, allowJSON bool) (*store.Issued, *oauthError) {
-	tr, oe := parseTokenRequest(r, allowJSON)
+// grantResult is what a grant issued; signedIn is the merchant of a
+// password-grant sign-in.
+type grantResult struct {
+	*store.Issued
+	signedIn *store.Merchant
+}
+
+func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *oauthError) {
+	r := c.Request
+	tr, oe := parseTokenRequest(r, d == multivende)
 	if oe != nil {
 		return nil, oe
 	}
 	switch oauth2.GrantType(tr.GrantType) {
 	case oauth2.AuthorizationCode, oauth2.Refreshing:
+	case oauth2.PasswordCredentials:
+		if d != firstParty {
+			return nil, newError(oerrors.ErrUnsupportedGrantType,
+				"the password grant is served only at /auth/v1/token, to the platform's own apps")
+		}
 	case "":
 		return nil, errInvalidRequest("grant_type is missing")
 	default:
-		return nil, newError(oerrors.ErrUnsupportedGrantType, "grant_type must be authorization_code or refresh_token")
+		msg := "grant_type must be authorization_code or refresh_token"
+		if d == firstParty {
+			msg = "grant_type must be authorization_code, refresh_token or password"
+		}
+		return nil, newError(oerrors.ErrUnsupportedGrantType, msg)
 	}
 	ctx := r.Context()
 	app, oe := s.authenticateClient(ctx, tr)
 	if oe != nil {
 		return nil, oe
 	}
-	var (
-		iss *store.Issued
-		err error
-	)
+	res := &grantResult{}
+	var err error
 	switch oauth2.GrantType(tr.GrantType) {
 	case oauth2.AuthorizationCode:
-		iss, err = s.exchangeCode(ctx, app, tr)
+		res.Issued, err = s.exchangeCode(ctx, app, tr)
 	case oauth2.Refreshing:
-		iss, err = s.refresh(ctx, app, tr)
+		res.Issued, err = s.refresh(ctx, app, tr)
+	case oauth2.PasswordCredentials:
+		res.Issued, res.signedIn, err = s.passwordGrant(ctx, c.ClientIP(), app, tr)
 	}
 	var oerr *oauthError
 	if errors.As(err, &oerr) {
@@ -87,8 +110,8 @@ func (s *Server) grant(r *http.Request, allowJSON bool) (*store.Issued, *oauthEr
 		return nil, errUnavailable()
 	}
 	s.log.InfoContext(ctx, "tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
-		"connection_id", iss.ConnectionID, "token_id", iss.TokenID)
-	return iss, nil
+		"connection_id", res.ConnectionID, "token_id", res.TokenID)
+	return res, nil
 }
 
 // authenticateClient checks the client's id and secret (constant-time,
@@ -194,5 +217,31 @@ func rfcResponse(iss *store.Issued) rfcToken {
 		Scope:        strings.Join(iss.Scopes, " "),
 		ConnectionID: iss.ConnectionID,
 		MerchantID:   iss.MerchantID,
+	}
+}
+
+// signInToken is the password grant's answer, as the Multinexo API gives
+// it: the RFC 6749 fields and who signed in.
+type signInToken struct {
+	AccessToken  string `json:"access_token"`
+	ExpiresIn    int64  `json:"expires_in"`
+	TokenType    string `json:"token_type"`
+	RefreshToken string `json:"refresh_token"`
+	Scope        string `json:"scope"`
+	FirstName    string `json:"first_name"`
+	LastName     string `json:"last_name"`
+	UID          string `json:"uid"`
+}
+
+func signInResponse(iss *store.Issued, m *store.Merchant) signInToken {
+	return signInToken{
+		AccessToken:  iss.AccessToken,
+		ExpiresIn:    int64(iss.AccessExpiresAt.Sub(iss.IssuedAt) / time.Second),
+		TokenType:    "Bearer",
+		RefreshToken: iss.RefreshToken,
+		Scope:        strings.Join(iss.Scopes, " "),
+		FirstName:    m.FirstName,
+		LastName:     m.LastName,
+		UID:          m.ID,
 	}
 }

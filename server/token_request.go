@@ -32,6 +32,8 @@ type tokenRequest struct {
 	Scope        string
 	// Token is the token of a revocation or introspection request.
 	Token string
+	// Username and Password are a first-party sign-in's (password grant).
+	Username, Password string
 	// Basic is set when the client authenticated with HTTP Basic.
 	Basic bool
 }
@@ -39,7 +41,7 @@ type tokenRequest struct {
 // tokenParams are the parameters the token endpoint reads; others are
 // ignored, as RFC 6749 §3.2 requires.
 var tokenParams = []string{"grant_type", "client_id", "client_secret", "code", "redirect_uri",
-	"code_verifier", "refresh_token", "scope", "token"}
+	"code_verifier", "refresh_token", "scope", "token", "username", "password"}
 
 // parseTokenRequest reads a token request from a form body, or from a JSON
 // body when allowJSON is set (the Multivende dialect), and the client's
@@ -90,6 +92,8 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthEr
 		RefreshToken: values["refresh_token"],
 		Scope:        values["scope"],
 		Token:        values["token"],
+		Username:     values["username"],
+		Password:     values["password"],
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, ok := parseBasic(h)

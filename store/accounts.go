@@ -22,6 +22,9 @@ type Account struct {
 	Name         string
 	PasswordHash string
 	CreatedAt    time.Time
+	// FirstName and LastName are the person's, for merchants who signed
+	// up themselves (RegisterMerchant); Name is then both together.
+	FirstName, LastName string
 }
 
 // Merchant is a store account.
@@ -58,20 +61,38 @@ func (s *Store) CreateMerchant(ctx context.Context, email, name, password string
 	if strings.TrimSpace(name) == "" {
 		return nil, fmt.Errorf("%w: the merchant needs a name", ErrInvalid)
 	}
-	return s.createAccount(ctx, merchants(), email, name, password)
+	return s.createAccount(ctx, merchants(), &Account{Email: email, Name: name}, password)
+}
+
+// Registration is a merchant signing up on their own (POST /v1/users).
+type Registration struct {
+	FirstName, LastName, Email, Password string
+}
+
+// RegisterMerchant creates the merchant of a sign-up, with CreateMerchant's
+// rules; the merchant's name is the first and last name together. Like
+// CreateMerchant it hashes the password before it looks at the email, so
+// a taken email costs the same time as a new one.
+func (s *Store) RegisterMerchant(ctx context.Context, r Registration) (*Merchant, error) {
+	first, last := strings.TrimSpace(r.FirstName), strings.TrimSpace(r.LastName)
+	if first == "" || last == "" {
+		return nil, fmt.Errorf("%w: a first and a last name are required", ErrInvalid)
+	}
+	return s.createAccount(ctx, merchants(), &Account{Email: r.Email, Name: first + " " + last,
+		FirstName: first, LastName: last}, r.Password)
 }
 
 // CreateAdmin registers an admin, with the same rules as a merchant.
 func (s *Store) CreateAdmin(ctx context.Context, email, password string) (*Admin, error) {
-	return s.createAccount(ctx, admins(), email, "", password)
+	return s.createAccount(ctx, admins(), &Account{Email: email}, password)
 }
 
-func (s *Store) createAccount(ctx context.Context, k accountKind, email, name, password string) (*Account, error) {
-	email = NormalizeEmail(email)
+// createAccount registers m (its email, names) with password.
+func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, password string) (*Account, error) {
+	email := NormalizeEmail(m.Email)
 	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
 		return nil, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, email)
 	}
-	name = strings.TrimSpace(name)
 	if password == "" {
 		return nil, fmt.Errorf("%w: the password is empty", ErrInvalid)
 	}
@@ -83,10 +104,12 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, email, name, p
 	if err != nil {
 		return nil, fmt.Errorf("hash password: %w", err)
 	}
-	m := &Account{
+	m = &Account{
 		ID:           NewID(),
 		Email:        email,
-		Name:         name,
+		Name:         strings.TrimSpace(m.Name),
+		FirstName:    m.FirstName,
+		LastName:     m.LastName,
 		PasswordHash: hash,
 		CreatedAt:    s.now().UTC().Truncate(time.Millisecond),
 	}
@@ -106,6 +129,8 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, email, name, p
 			"name", m.Name,
 			"password", m.PasswordHash,
 			"created_at", ms(m.CreatedAt),
+			"first_name", m.FirstName,
+			"last_name", m.LastName,
 		)
 		p.ZAdd(ctx, k.index, redis.Z{Score: float64(ms(m.CreatedAt)), Member: m.ID})
 		return nil
@@ -147,6 +172,8 @@ func (s *Store) getAccount(ctx context.Context, k accountKind, id string) (*Acco
 		Name:         v["name"],
 		PasswordHash: v["password"],
 		CreatedAt:    fromMS(created),
+		FirstName:    v["first_name"],
+		LastName:     v["last_name"],
 	}, nil
 }
 
@@ -159,6 +186,7 @@ func (s *Store) withHashSlot(ctx context.Context, fn func() error) error {
 		return fmt.Errorf("wait for a password hash slot: %w", ctx.Err())
 	}
 	defer func() { <-s.hashSlots }()
+	s.hashes.Add(1)
 	n := s.hashing.Add(1)
 	defer s.hashing.Add(-1)
 	for {

@@ -29,6 +29,10 @@ type App struct {
 	Public bool
 	// RequirePKCE makes PKCE mandatory for a confidential app too.
 	RequirePKCE bool
+	// FirstParty apps are the platform's own front ends: they alone may
+	// sign merchants in with their password (the password grant), which
+	// RFC 9700 forbids for anyone else. They are confidential.
+	FirstParty bool
 }
 
 // NeedsPKCE reports whether every authorization request of the app must
@@ -42,6 +46,8 @@ type AppSpec struct {
 	Scopes       []string
 	Public       bool
 	RequirePKCE  bool
+	// FirstParty registers one of the platform's own apps (see App).
+	FirstParty bool
 }
 
 // AllowsRedirect reports whether uri is one of the app's registered redirect
@@ -87,8 +93,13 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	if name == "" {
 		return nil, "", fmt.Errorf("%w: the app needs a name", ErrInvalid)
 	}
-	if len(spec.RedirectURIs) == 0 {
+	if len(spec.RedirectURIs) == 0 && !spec.FirstParty {
+		// A first-party app may sign merchants in without ever sending
+		// them through the consent pages.
 		return nil, "", fmt.Errorf("%w: the app needs at least one redirect URI", ErrInvalid)
+	}
+	if spec.FirstParty && spec.Public {
+		return nil, "", fmt.Errorf("%w: a first-party app takes passwords and must be confidential, not public", ErrInvalid)
 	}
 	for _, u := range spec.RedirectURIs {
 		if err := ValidateRedirectURI(u); err != nil {
@@ -114,6 +125,7 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		SecretDigest: digest,
 		Public:       spec.Public,
 		RequirePKCE:  spec.RequirePKCE || spec.Public,
+		FirstParty:   spec.FirstParty,
 		RedirectURIs: uniq(spec.RedirectURIs),
 		Scopes:       uniq(spec.Scopes),
 		CreatedAt:    s.now().UTC().Truncate(time.Millisecond),
@@ -133,6 +145,7 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 			"disabled", "0",
 			"public", boolField(app.Public),
 			"require_pkce", boolField(app.RequirePKCE),
+			"first_party", boolField(app.FirstParty),
 		)
 		p.ZAdd(ctx, appsIndexKey, redis.Z{Score: float64(ms(app.CreatedAt)), Member: app.ClientID})
 		return nil
@@ -187,6 +200,7 @@ func decodeApp(m map[string]string) (*App, error) {
 		Disabled:     m["disabled"] == "1",
 		Public:       m["public"] == "1",
 		RequirePKCE:  m["require_pkce"] == "1",
+		FirstParty:   m["first_party"] == "1",
 	}
 	if err := json.Unmarshal([]byte(m["redirect_uris"]), &a.RedirectURIs); err != nil {
 		return nil, fmt.Errorf("decode app %s redirect URIs: %w", a.ClientID, err)

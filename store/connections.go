@@ -90,6 +90,69 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	return conn, code, nil
 }
 
+// SignInGrant is a first-party sign-in (the password grant), after the app
+// and the merchant's credentials have been checked.
+type SignInGrant struct {
+	ClientID   string
+	MerchantID string
+	Scopes     []string
+	// AccessLifetime is the lifetime of this connection's access tokens,
+	// the first and every refreshed one; 0 means the store's default.
+	AccessLifetime time.Duration
+}
+
+// SignIn records a new connection for a first-party sign-in and issues its
+// first token pair at once: there is no code to consume. From then on the
+// connection is like any other: listed, revocable, refreshed with the same
+// one-use rotation.
+func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
+	if g.ClientID == "" || g.MerchantID == "" || len(g.Scopes) == 0 {
+		return nil, fmt.Errorf("%w: a sign-in needs an app, a merchant and scopes", ErrInvalid)
+	}
+	connID := NewID()
+	iss := s.newIssued(connID, g.ClientID)
+	if g.AccessLifetime > 0 {
+		iss.AccessExpiresAt = iss.IssuedAt.Add(g.AccessLifetime)
+	}
+	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = g.MerchantID, uniq(g.Scopes), iss.IssuedAt
+	scopes := strings.Join(iss.Scopes, " ")
+	key := connKey(connID)
+	now := ms(iss.IssuedAt)
+	fields := []any{
+		"id", connID,
+		"merchant_id", g.MerchantID,
+		"client_id", g.ClientID,
+		"scopes", scopes,
+		"created_at", now,
+		"status", StatusActive,
+		"grant", "password",
+		"code_used", "1",
+		"tid", iss.TokenID,
+		"at", Digest(iss.AccessToken), "at_exp", ms(iss.AccessExpiresAt), "at_scopes", scopes,
+		"rt", Digest(iss.RefreshToken), "rt_exp", ms(iss.RefreshExpiresAt),
+		"issued_at", now, "last_used", now,
+	}
+	if g.AccessLifetime > 0 {
+		fields = append(fields, "access_ttl", g.AccessLifetime.Milliseconds())
+	}
+	// As in Approve, the hash first, then the indexes.
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, key, fields...)
+		p.PExpireAt(ctx, key, iss.RefreshExpiresAt)
+		z := redis.Z{Score: float64(now), Member: connID}
+		p.ZAdd(ctx, merchantConnsKey(g.MerchantID), z)
+		p.ZAdd(ctx, appConnsKey(g.ClientID), z)
+		p.ZAdd(ctx, connsIndexKey, z)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("sign in: %w", err)
+	}
+	s.audit(ctx, Event{Type: EventSignIn, ConnectionID: connID, ClientID: g.ClientID, MerchantID: g.MerchantID,
+		Actor: "merchant:" + g.MerchantID, Detail: scopes})
+	return iss, nil
+}
+
 // Issued is a freshly issued token pair and what it is bound to.
 type Issued struct {
 	TokenID          string
@@ -187,13 +250,13 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		return nil, fmt.Errorf("refresh: %w", err)
 	}
 	switch {
-	case len(res) == 5 && res[0] == "retry":
+	case len(res) == 6 && res[0] == "retry":
 		// A retry of the just-used refresh token: the answer it got.
 		prev := &Issued{ConnectionID: connID, ClientID: r.ClientID}
 		if err := prev.unseal(r.RefreshToken, res[4]); err != nil {
 			return nil, err
 		}
-		return prev, prev.fill([]string{"ok", res[1], res[2], res[3]})
+		return prev, prev.fill([]string{"ok", res[1], res[2], res[3], res[5]})
 	case len(res) >= 4 && res[2] == "reuse":
 		s.unindex(ctx, connID, res[3], r.ClientID)
 		s.audit(ctx, Event{Type: EventReuse, ConnectionID: connID, ClientID: r.ClientID, MerchantID: res[3],
@@ -255,8 +318,8 @@ func (s *Store) newIssued(connID, clientID string) *Issued {
 	}
 }
 
-// fill completes an Issued from a script's {"ok", merchant, scopes, created}
-// answer, or turns a refusal into a *Rejected.
+// fill completes an Issued from a script's {"ok", merchant, scopes, created
+// [, access expiry]} answer, or turns a refusal into a *Rejected.
 func (iss *Issued) fill(res []string) error {
 	if len(res) < 2 {
 		return fmt.Errorf("unexpected script answer of %d values", len(res))
@@ -271,6 +334,13 @@ func (iss *Issued) fill(res []string) error {
 	iss.Scopes = strings.Fields(res[2])
 	created, _ := strconv.ParseInt(res[3], 10, 64)
 	iss.ConnectionCreatedAt = fromMS(created)
+	if len(res) >= 5 {
+		// The access expiry the script used: a connection may have its
+		// own access lifetime.
+		if exp, err := strconv.ParseInt(res[4], 10, 64); err == nil && exp > 0 {
+			iss.AccessExpiresAt = fromMS(exp)
+		}
+	}
 	return nil
 }
 

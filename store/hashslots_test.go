@@ -48,3 +48,26 @@ func TestPasswordHashesBounded(t *testing.T) {
 		t.Fatalf("a hash with every slot taken and its request gone: ran=%v %v", ran, err)
 	}
 }
+
+// TestTakenEmailCostsAHash: a sign-up with a taken email hashes the
+// password as a new one does, so the answer takes as long and does not
+// tell faster than the login page which emails exist.
+func TestTakenEmailCostsAHash(t *testing.T) {
+	ctx := context.Background()
+	s := New(redistest.Start(t).Client(t), Options{})
+	reg := Registration{FirstName: "Ana", LastName: "Soto", Email: "ana@tienda.cl", Password: "s3creta-larga"}
+	before := s.hashes.Load()
+	if _, err := s.RegisterMerchant(ctx, reg); err != nil {
+		t.Fatal(err)
+	}
+	if n := s.hashes.Load() - before; n != 1 {
+		t.Fatalf("a new sign-up ran %d hashes", n)
+	}
+	before = s.hashes.Load()
+	if _, err := s.RegisterMerchant(ctx, reg); !errors.Is(err, ErrConflict) {
+		t.Fatalf("taken email: %v", err)
+	}
+	if n := s.hashes.Load() - before; n != 1 {
+		t.Fatalf("a sign-up with a taken email ran %d hashes, want 1 as a new one", n)
+	}
+}

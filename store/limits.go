@@ -69,3 +69,19 @@ func (s *Store) LoginSucceeded(ctx context.Context, kind, email, address string,
 	}
 	return nil
 }
+
+// RegistrationAttempt counts a sign-up from a client address and reports
+// how long to wait when the address is over perPeriod sign-ups in period
+// (0: go ahead). Like the login limits it lives in Redis, so it holds
+// across instances.
+func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeriod int, period time.Duration) (time.Duration, error) {
+	res, err := s.limiter.Allow(ctx, "register:addr:"+address,
+		redis_rate.Limit{Rate: perPeriod, Burst: perPeriod, Period: period})
+	if err != nil {
+		return 0, fmt.Errorf("registration limit: %w", err)
+	}
+	if res.Allowed == 0 {
+		return max(res.RetryAfter, time.Second), nil
+	}
+	return 0, nil
+}

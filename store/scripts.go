@@ -17,6 +17,8 @@ import "github.com/redis/go-redis/v9"
 //	rt, rt_exp               current refresh token digest, expiry
 //	issued_at, last_used
 //	revoked_at, revoked_by
+//	access_ttl      access token lifetime (ms) of a connection whose tokens
+//	                live shorter than the default (password-grant sign-ins)
 //
 // Times are Unix milliseconds. Digests are hex SHA-256 of the whole
 // credential. Reasons returned to callers are safe to show to clients.
@@ -85,10 +87,13 @@ return {'ok', c[8], c[9], c[10]}
 // digest, 6 access expiry, 7 refresh expiry, 8 token record id, 9 requested
 // scopes, space-separated ("" keeps the granted scopes), 10 the sealed
 // answer, 11 end of its retry window. KEYS[2] holds the sealed answer for
-// the window (its own key, so its TTL is the window's).
+// the window (its own key, so its TTL is the window's). A connection with
+// its own access_ttl gets access tokens of that lifetime instead of ARGV[6];
+// the answer ends with the access expiry used.
 var refreshScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
-  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts')
+  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
+  'at_exp', 'access_ttl')
 local unknown = {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
 if c[4] ~= 'active' then return unknown end
 if c[3] ~= ARGV[2] then
@@ -100,7 +105,7 @@ end
 if c[1] ~= ARGV[1] then
   if c[9] == ARGV[1] and tonumber(c[10]) > tonumber(ARGV[3]) then
     local sealed = redis.call('GET', KEYS[2])
-    if sealed then return {'retry', c[6], c[11], c[7], sealed} end
+    if sealed then return {'retry', c[6], c[11], c[7], sealed, c[13]} end
   end
   -- A refresh token this connection used before, presented again, is a
   -- replay. Anything else is merely unknown: a forged token must not be
@@ -123,13 +128,17 @@ if ARGV[9] ~= '' then
   end
   scopes = ARGV[9]
 end
+local at_exp = ARGV[6]
+if c[14] and c[14] ~= '' then
+  at_exp = string.format('%.0f', tonumber(ARGV[3]) + tonumber(c[14]))
+end
 -- Remember the last used refresh tokens (digests), newest first, to
 -- recognise their replay.
 local used = {ARGV[1]}
 for d in string.gmatch(c[12] or '', '%S+') do
   if #used < 16 then used[#used + 1] = d end
 end
-redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', ARGV[6], 'at_scopes', scopes,
+redis.call('HSET', KEYS[1], 'tid', ARGV[8], 'at', ARGV[4], 'at_exp', at_exp, 'at_scopes', scopes,
   'rt', ARGV[5], 'rt_exp', ARGV[7], 'issued_at', ARGV[3], 'last_used', ARGV[3],
   'prev_rt', ARGV[1], 'prev_until', ARGV[11], 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
 local window = tonumber(ARGV[11]) - tonumber(ARGV[3])
@@ -139,7 +148,7 @@ else
   redis.call('DEL', KEYS[2])
 end
 redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(ARGV[7]), tonumber(c[8] or '0')))
-return {'ok', c[6], scopes, c[7]}
+return {'ok', c[6], scopes, c[7], at_exp}
 `)
 
 // revokeScript ends a connection: its code, access and refresh tokens stop

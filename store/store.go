@@ -90,6 +90,7 @@ type Store struct {
 	floorFixed floorFixed   // the benchmark floor's arguments (floor.go)
 	hashPeak   atomic.Int64 // most hashes seen running at once, for tests
 	hashing    atomic.Int64
+	hashes     atomic.Int64 // hashes run, for tests
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache

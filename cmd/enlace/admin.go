@@ -61,6 +61,7 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 	scopes := fs.String("scopes", "", "space- or comma-separated scopes the app may ask for")
 	public := fs.Bool("public", false, "a public app (browser or mobile): no secret, PKCE required")
 	requirePKCE := fs.Bool("require-pkce", false, "require PKCE on every authorization request")
+	firstParty := fs.Bool("first-party", false, "one of the platform's own apps: may sign merchants in with the password grant (redirect URIs optional)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -79,7 +80,7 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 	defer done()
 	fields := strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
 	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: *name, RedirectURIs: uris, Scopes: fields,
-		Public: *public, RequirePKCE: *requirePKCE}, cfg.Scopes.Names())
+		Public: *public, RequirePKCE: *requirePKCE, FirstParty: *firstParty}, cfg.Scopes.Names())
 	if err != nil {
 		return err
 	}
@@ -87,7 +88,7 @@ func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []
 		return e.writeJSON(map[string]any{
 			"client_id": app.ClientID, "client_secret": secret, "name": app.Name,
 			"redirect_uris": app.RedirectURIs, "scopes": app.Scopes,
-			"public": app.Public, "require_pkce": app.RequirePKCE,
+			"public": app.Public, "require_pkce": app.RequirePKCE, "first_party": app.FirstParty,
 		})
 	}
 	if app.Public {
@@ -120,16 +121,29 @@ func (e *env) appList(ctx context.Context, path string, explicit bool, args []st
 			out = append(out, map[string]any{
 				"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs,
 				"scopes": a.Scopes, "created_at": a.CreatedAt.Format(time.RFC3339), "disabled": a.Disabled,
+				"public": a.Public, "require_pkce": a.RequirePKCE, "first_party": a.FirstParty,
 			})
 		}
 		return e.writeJSON(out)
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tSCOPES\tREDIRECT URIS")
+	fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tSCOPES\tREDIRECT URIS")
 	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", a.ClientID, a.Name, strings.Join(a.Scopes, " "), strings.Join(a.RedirectURIs, " "))
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ClientID, a.Name, appKind(a), strings.Join(a.Scopes, " "),
+			strings.Join(a.RedirectURIs, " "))
 	}
 	return tw.Flush()
+}
+
+// appKind is how app list describes an app.
+func appKind(a *store.App) string {
+	switch {
+	case a.FirstParty:
+		return "first-party"
+	case a.Public:
+		return "public"
+	}
+	return "confidential"
 }
 
 func (e *env) merchantCreate(ctx context.Context, path string, explicit bool, args []string) error {

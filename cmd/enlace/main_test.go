@@ -59,6 +59,23 @@ func TestAdminCommands(t *testing.T) {
 	if r := runCmd(t, environ, "", "app", "list"); r.code != 0 || !strings.Contains(r.stdout, app.ClientID) || strings.Contains(r.stdout, app.ClientSecret) {
 		t.Fatalf("app list: %s", r.stdout)
 	}
+	// One of the platform's own apps: may sign merchants in with their
+	// password, needs no redirect URI.
+	r = runCmd(t, environ, "", "app", "create", "--name", "Tienda web", "--first-party", "--scopes", "openid profile email voucher", "--json")
+	var fp struct {
+		ClientID     string `json:"client_id"`
+		ClientSecret string `json:"client_secret"`
+		FirstParty   bool   `json:"first_party"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &fp) != nil || !fp.FirstParty || fp.ClientSecret == "" {
+		t.Fatalf("app create --first-party: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if rdb.HGet(ctx, "app:"+fp.ClientID, "first_party").Val() != "1" {
+		t.Fatal("the app is not stored as first-party")
+	}
+	if r := runCmd(t, environ, "", "app", "list"); !strings.Contains(r.stdout, "first-party") {
+		t.Fatalf("app list does not show the first-party app: %s", r.stdout)
+	}
 
 	r = runCmd(t, environ, "s3cret pass\n", "merchant", "create", "--email", "ana@tienda.cl", "--name", "Ana", "--password-stdin", "--json")
 	if r.code != 0 || !strings.Contains(r.stdout, `"email": "ana@tienda.cl"`) {
@@ -77,6 +94,7 @@ func TestAdminCommands(t *testing.T) {
 		{"relative URI", "", "not absolute", []string{"app", "create", "--name", "X", "--redirect-uri", "/cb", "--scopes", "read:products"}},
 		{"fragment", "", "fragment", []string{"app", "create", "--name", "X", "--redirect-uri", "https://x.example.com/cb#top", "--scopes", "read:products"}},
 		{"no redirect", "", "redirect URI", []string{"app", "create", "--name", "X", "--scopes", "read:products"}},
+		{"public first-party", "", "must be confidential", []string{"app", "create", "--name", "X", "--first-party", "--public", "--scopes", "openid"}},
 		{"duplicate email", "pw\n", "already exists", []string{"merchant", "create", "--email", "ANA@tienda.cl", "--name", "Other", "--password-stdin"}},
 		{"empty password", "\n", "password is empty", []string{"merchant", "create", "--email", "new@tienda.cl", "--name", "New", "--password-stdin"}},
 		{"no --password-stdin", "", "--password-stdin", []string{"merchant", "create", "--email", "new@tienda.cl", "--name", "New"}},

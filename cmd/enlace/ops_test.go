@@ -894,7 +894,7 @@ func TestOpsSoak(t *testing.T) {
 	}
 
 	type sample struct {
-		at                    time.Duration
+		at                             time.Duration
 		heap, objects, rss, goroutines float64
 	}
 	var (

@@ -34,6 +34,17 @@ type Config struct {
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
 	Bench         Bench         `yaml:"bench" envPrefix:"BENCH_"`
+	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
+}
+
+// Registration configures merchants' own sign-up (POST /v1/users).
+type Registration struct {
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// PerAddress sign-ups from one client address in each Period.
+	PerAddress int           `yaml:"per_address" env:"PER_ADDRESS"`
+	Period     time.Duration `yaml:"period" env:"PERIOD"`
+	// MinPasswordLength is the shortest password accepted, in characters.
+	MinPasswordLength int `yaml:"min_password_length" env:"MIN_PASSWORD_LENGTH"`
 }
 
 // Bench configures what `enlace bench` needs from a server.
@@ -127,6 +138,9 @@ type Lifetimes struct {
 	// RefreshRetryWindow is how long a just-used refresh token still gets
 	// the answer it got (for a client that lost it); 0 turns it off.
 	RefreshRetryWindow time.Duration `yaml:"refresh_retry_window" env:"REFRESH_RETRY_WINDOW"`
+	// PasswordAccess is the access token lifetime of first-party sign-ins
+	// (the password grant), first and refreshed alike.
+	PasswordAccess time.Duration `yaml:"password_access_lifetime" env:"PASSWORD_ACCESS_LIFETIME"`
 }
 
 // Session configures merchants' browser sessions.
@@ -229,6 +243,7 @@ func (c *Config) validate() error {
 	for name, d := range map[string]time.Duration{
 		"tokens.code_lifetime": c.Tokens.Code, "tokens.access_lifetime": c.Tokens.Access,
 		"tokens.refresh_lifetime": c.Tokens.Refresh, "session.lifetime": c.Session.Lifetime,
+		"tokens.password_access_lifetime": c.Tokens.PasswordAccess, "registration.period": c.Registration.Period,
 	} {
 		if d <= 0 {
 			return fmt.Errorf("config: %s must be positive, got %v", name, d)
@@ -250,6 +265,9 @@ func (c *Config) validate() error {
 		if rs.ID == "" || len(rs.SecretSHA256) != 64 || strings.Trim(strings.ToLower(rs.SecretSHA256), "0123456789abcdef") != "" {
 			return fmt.Errorf("config: introspection client %q needs an id and a 64-hex-digit secret_sha256", rs.ID)
 		}
+	}
+	if c.Registration.PerAddress <= 0 || c.Registration.MinPasswordLength < 8 {
+		return errors.New("config: registration.per_address must be positive and registration.min_password_length at least 8")
 	}
 	if c.Audit.MaxLength <= 0 {
 		return errors.New("config: audit.max_length must be positive")
