@@ -418,6 +418,10 @@ func TestFirstPartyWithOAuth2Client(t *testing.T) {
 	if d := time.Until(tok.Expiry); d < 14*time.Minute || d > 16*time.Minute || tok.Extra("uid") != e.merchant.ID {
 		t.Fatalf("token: expiry in %v, uid %v", d, tok.Extra("uid"))
 	}
+	// A merchant an admin created has only a name: it stands as the first.
+	if tok.Extra("first_name") != "Tienda de Ana" || tok.Extra("last_name") != "" {
+		t.Fatalf("names of an admin-created merchant: %v %v", tok.Extra("first_name"), tok.Extra("last_name"))
+	}
 	if info := e.info(tok.AccessToken); info.status != http.StatusOK {
 		t.Fatalf("info: %d %s", info.status, info.raw)
 	}

@@ -197,6 +197,9 @@ func (s *Server) floorConsentPage(c *gin.Context) {
 func (s *Server) floorApprove(c *gin.Context) {
 	ctx := c.Request.Context()
 	app, err := s.apps(ctx, c.Query("c"))
+	if err == nil && len(app.RedirectURIs) == 0 {
+		err = errFloorRequest
+	}
 	if err == nil {
 		err = s.store.FloorApprove(ctx, store.Grant{ClientID: app.ClientID, MerchantID: c.Query("m"),
 			RedirectURI: app.RedirectURIs[0], Scopes: app.Scopes})

@@ -234,14 +234,24 @@ type signInToken struct {
 }
 
 func signInResponse(iss *store.Issued, m *store.Merchant) signInToken {
+	first, last := personName(m)
 	return signInToken{
 		AccessToken:  iss.AccessToken,
 		ExpiresIn:    int64(iss.AccessExpiresAt.Sub(iss.IssuedAt) / time.Second),
 		TokenType:    "Bearer",
 		RefreshToken: iss.RefreshToken,
 		Scope:        strings.Join(iss.Scopes, " "),
-		FirstName:    m.FirstName,
-		LastName:     m.LastName,
+		FirstName:    first,
+		LastName:     last,
 		UID:          m.ID,
 	}
+}
+
+// personName is the merchant's first and last name; a merchant created by
+// an admin has only a name, which then stands as the first name.
+func personName(m *store.Merchant) (first, last string) {
+	if m.FirstName == "" && m.LastName == "" {
+		return m.Name, ""
+	}
+	return m.FirstName, m.LastName
 }

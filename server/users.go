@@ -246,9 +246,10 @@ func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 // userResource is a user as a JSON:API resource document. The password
 // and its digest are never part of it; the email only when showEmail.
 func userResource(m *store.Merchant, self string, showEmail bool) gin.H {
+	first, last := personName(m)
 	attrs := gin.H{
-		"first_name": m.FirstName,
-		"last_name":  m.LastName,
+		"first_name": first,
+		"last_name":  last,
 		"status":     "active",
 		// No email confirmation step: a user can sign in at once.
 		"activated":  true,

@@ -122,7 +122,11 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 	if !ok {
 		return nil, fmt.Errorf("%w: a %s with email %q", ErrConflict, k.label, email)
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// The record and the index live in different slots (a Redis Cluster
+	// cannot put them in one MULTI): the email claim above is what makes a
+	// registration unique, listing skips index entries without a record,
+	// and a failure here undoes what it can.
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, k.key(m.ID),
 			"id", m.ID,
 			"email", m.Email,
@@ -138,7 +142,10 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 	if err != nil {
 		// Release the email so a retry can succeed; use a fresh context in
 		// case ctx is what failed.
-		_ = s.rdb.Del(context.WithoutCancel(ctx), k.emailKey(email)).Err()
+		undo := context.WithoutCancel(ctx)
+		_ = s.rdb.ZRem(undo, k.index, m.ID).Err()
+		_ = s.rdb.Del(undo, k.key(m.ID)).Err()
+		_ = s.rdb.Del(undo, k.emailKey(email)).Err()
 		return nil, fmt.Errorf("create %s: %w", k.label, err)
 	}
 	return m, nil

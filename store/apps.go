@@ -134,7 +134,10 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode redirect URIs: %w", err)
 	}
-	_, err = s.rdb.TxPipelined(ctx, func(p redis.Pipeliner) error {
+	// The record and the index are in different slots on a Redis Cluster,
+	// so not one MULTI: ListApps skips index entries without a record, and
+	// a failure undoes what it can.
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, appKey(app.ClientID),
 			"client_id", app.ClientID,
 			"name", app.Name,
@@ -151,6 +154,9 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		return nil
 	})
 	if err != nil {
+		undo := context.WithoutCancel(ctx)
+		_ = s.rdb.ZRem(undo, appsIndexKey, app.ClientID).Err()
+		_ = s.rdb.Del(undo, appKey(app.ClientID)).Err()
 		return nil, "", fmt.Errorf("create app: %w", err)
 	}
 	return app, secret, nil

@@ -14,7 +14,7 @@ import (
 )
 
 func TestListAndRevokeConnections(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		other, _, err := f.st.CreateApp(ctx, store.AppSpec{Name: "Other", RedirectURIs: []string{"https://o.example.com/cb"}, Scopes: catalogue}, catalogue)
@@ -90,7 +90,7 @@ func TestListAndRevokeConnections(t *testing.T) {
 }
 
 func TestRevokeByToken(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")
@@ -122,7 +122,7 @@ func TestRevokeByToken(t *testing.T) {
 }
 
 func TestLookupToken(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")
@@ -142,7 +142,7 @@ func TestLookupToken(t *testing.T) {
 }
 
 func TestAudit(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		conn, code := f.approve(t, "")
@@ -191,7 +191,7 @@ func TestAudit(t *testing.T) {
 }
 
 func TestAdminAccountsAndKeys(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		a, err := f.st.CreateAdmin(ctx, "ops@example.com", "admin pw")
@@ -233,7 +233,7 @@ func TestAdminAccountsAndKeys(t *testing.T) {
 // is seen at once, and one made by another instance (another Store on the
 // same Redis) arrives over pub/sub.
 func TestAppCache(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
@@ -286,7 +286,7 @@ func TestAppCache(t *testing.T) {
 // TestAuditWriter: with the writer running, events are queued and written
 // in batches, in order; a reader sees them all; stopping writes the rest.
 func TestAuditWriter(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx, cancel := context.WithCancel(context.Background())
 		done := make(chan struct{})

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -215,37 +216,57 @@ func (s *Store) FloorApprove(ctx context.Context, g Grant) error {
 }
 
 // FloorCleanup deletes every floor: key and the floor's rate-limit keys,
-// and returns how many it deleted.
+// and returns how many it deleted. On a cluster it scans every primary and
+// deletes key by key (the keys are in many slots).
 func (s *Store) FloorCleanup(ctx context.Context) (int, error) {
-	n := 0
-	for _, pattern := range []string{floorPrefix + "*", "login:floor:*", "login:addr:floor"} {
-		iter := s.rdb.Scan(ctx, 0, pattern, 1000).Iterator()
-		var batch []string
-		flush := func() error {
-			if len(batch) == 0 {
+	var n atomic.Int64
+	err := s.forEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
+		for _, pattern := range []string{floorPrefix + "*", "login:floor:*", "login:addr:floor"} {
+			iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+			var batch []string
+			flush := func() error {
+				if len(batch) == 0 {
+					return nil
+				}
+				_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+					for _, k := range batch {
+						p.Unlink(ctx, k)
+					}
+					return nil
+				})
+				if err != nil {
+					return fmt.Errorf("floor cleanup: %w", err)
+				}
+				n.Add(int64(len(batch)))
+				batch = batch[:0]
 				return nil
 			}
-			if err := s.rdb.Unlink(ctx, batch...).Err(); err != nil {
-				return fmt.Errorf("floor cleanup: %w", err)
-			}
-			n += len(batch)
-			batch = batch[:0]
-			return nil
-		}
-		for iter.Next(ctx) {
-			batch = append(batch, iter.Val())
-			if len(batch) == 1000 {
-				if err := flush(); err != nil {
-					return n, err
+			for iter.Next(ctx) {
+				batch = append(batch, iter.Val())
+				if len(batch) == 1000 {
+					if err := flush(); err != nil {
+						return err
+					}
 				}
 			}
+			if err := iter.Err(); err != nil {
+				return fmt.Errorf("floor cleanup: %w", err)
+			}
+			if err := flush(); err != nil {
+				return err
+			}
 		}
-		if err := iter.Err(); err != nil {
-			return n, fmt.Errorf("floor cleanup: %w", err)
-		}
-		if err := flush(); err != nil {
-			return n, err
-		}
+		return nil
+	})
+	return int(n.Load()), err
+}
+
+// forEachPrimary runs fn on the one server, or on every primary of a
+// cluster (concurrently), for commands that answer for one node only
+// (SCAN, KEYS, INFO).
+func (s *Store) forEachPrimary(ctx context.Context, fn func(ctx context.Context, node redis.Cmdable) error) error {
+	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
 	}
-	return n, nil
+	return fn(ctx, s.rdb)
 }

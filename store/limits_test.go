@@ -12,7 +12,7 @@ import (
 )
 
 func TestLoginLimits(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
 		l := store.LoginLimits{PerAccount: 3, PerAddress: 5, Period: time.Hour}

@@ -16,7 +16,7 @@ import (
 // at once, whose access tokens, first and refreshed, keep the sign-in's
 // short lifetime while the refresh token keeps the usual one-use rules.
 func TestSignIn(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		const short = 15 * time.Minute
@@ -85,7 +85,7 @@ func TestSignIn(t *testing.T) {
 // TestRegisterMerchant: a sign-up keeps the person's names, can log in at
 // once, and a taken email or a missing name writes nothing.
 func TestRegisterMerchant(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		m, err := f.st.RegisterMerchant(ctx, store.Registration{FirstName: " Lucía ", LastName: "Pérez",
@@ -118,7 +118,7 @@ func TestRegisterMerchant(t *testing.T) {
 // TestFirstPartyApps: a first-party app may do without redirect URIs, and
 // cannot be public (it takes passwords).
 func TestFirstPartyApps(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		app, secret, err := f.st.CreateApp(ctx, store.AppSpec{Name: "Tienda web", Scopes: []string{"read:products"},

@@ -32,14 +32,14 @@ func (c *clock) Add(d time.Duration) {
 
 type fixture struct {
 	st       *store.Store
-	rdb      *redis.Client
+	rdb      redis.UniversalClient
 	clock    *clock
 	app      *store.App
 	secret   string
 	merchant *store.Merchant
 }
 
-func newFixture(t *testing.T, rdb *redis.Client) *fixture {
+func newFixture(t *testing.T, rdb redis.UniversalClient) *fixture {
 	t.Helper()
 	ctx := context.Background()
 	clk := &clock{t: time.Now()}
@@ -95,7 +95,7 @@ func rejected(t *testing.T, err error, code string) {
 }
 
 func TestCreateAppRefusesBadInput(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
 		good := []string{"https://app.example.com/cb"}
@@ -122,7 +122,7 @@ func TestCreateAppRefusesBadInput(t *testing.T) {
 }
 
 func TestAppRoundTripAndSecretDigest(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		got, err := f.st.GetApp(context.Background(), f.app.ClientID)
 		if err != nil {
@@ -148,7 +148,7 @@ func TestAppRoundTripAndSecretDigest(t *testing.T) {
 }
 
 func TestMerchants(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		before := redistest.Snapshot(t, rdb)
@@ -185,7 +185,7 @@ func TestMerchants(t *testing.T) {
 }
 
 func TestCodeExchangeAndRefresh(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		conn, code := f.approve(t, "")
@@ -251,7 +251,7 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 }
 
 func TestRefusalsChangeNothing(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		other, _, err := f.st.CreateApp(ctx, store.AppSpec{Name: "Other", RedirectURIs: []string{"https://o.example.com/cb"},
@@ -295,7 +295,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestExpiries(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")
@@ -316,7 +316,7 @@ func TestExpiries(t *testing.T) {
 }
 
 func TestRevokeConnection(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		connA, codeA := f.approve(t, "")
@@ -343,7 +343,7 @@ func TestRevokeConnection(t *testing.T) {
 // delete): 50 concurrent exchanges of one code, and 50 concurrent refreshes
 // of one refresh token, must each yield exactly one token pair.
 func TestConcurrentOneUse(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")
@@ -405,7 +405,7 @@ func race(n int, fn func()) {
 // TestStoredFormAndTTLs: a dump of Redis yields no usable credential, and
 // every key that can expire has a TTL.
 func TestStoredFormAndTTLs(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")
@@ -456,7 +456,7 @@ func TestStoredFormAndTTLs(t *testing.T) {
 // gets the identical answer; after it, presenting it revokes the
 // connection; the stored answer is useless to a reader of Redis.
 func TestRefreshReuse(t *testing.T) {
-	redistest.ForEachBackend(t, func(t *testing.T, rdb *redis.Client) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		_, code := f.approve(t, "")

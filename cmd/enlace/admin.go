@@ -30,7 +30,7 @@ func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*stor
 	if err != nil {
 		return nil, nil, err
 	}
-	if cfg.Redis.Addr == "" {
+	if cfg.Redis.Embedded() {
 		return nil, nil, errors.New("admin commands need a Redis: set ENLACE_REDIS_ADDR or redis.addr " +
 			"(the embedded Redis exists only inside a running server)")
 	}

@@ -26,6 +26,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"enlace/server/config"
 	"enlace/store"
 )
 
@@ -109,15 +110,26 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 		return err
 	}
 	o.URL = strings.TrimSuffix(o.URL, "/")
-	if o.Redis == "" {
-		return errors.New("bench needs the server's real Redis: --redis, redis.addr or ENLACE_REDIS_ADDR " +
-			"(an embedded Redis lives only inside its server)")
-	}
-	if err := checkLoopbackAddr(o.Redis); err != nil {
-		return err
-	}
 	rcfg := *cfg
-	rcfg.Redis.Addr = o.Redis
+	if cfg.Redis.Mode == config.RedisSingle {
+		if o.Redis == "" {
+			return errors.New("bench needs the server's real Redis: --redis, redis.addr or ENLACE_REDIS_ADDR " +
+				"(an embedded Redis lives only inside its server)")
+		}
+		if err := checkLoopbackAddr(o.Redis); err != nil {
+			return err
+		}
+		rcfg.Redis.Addr = o.Redis
+	} else {
+		// A cluster or a Sentinel setup, as configured (redis.mode,
+		// redis.addrs).
+		for _, a := range cfg.Redis.Addrs {
+			if err := checkLoopbackAddr(a); err != nil {
+				return err
+			}
+		}
+		o.Redis = cfg.Redis.Describe()
+	}
 	rdb, err := connect(ctx, &rcfg)
 	if err != nil {
 		return err
@@ -244,7 +256,7 @@ type phaseReport struct {
 // benchRun is one run's state.
 type benchRun struct {
 	opts      benchOptions
-	rdb       *redis.Client
+	rdb       redis.UniversalClient
 	st        *store.Store
 	catalogue []string
 	progress  io.Writer
@@ -1034,11 +1046,36 @@ type redisSnapshot struct {
 }
 
 func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
-	out, err := b.rdb.Info(ctx, "stats", "commandstats", "memory").Result()
-	if err != nil {
-		return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
+	// On a cluster every primary answers for its share: sum them.
+	var outs []string
+	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
+		var mu sync.Mutex
+		err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			out, err := n.Info(ctx, "stats", "commandstats", "memory").Result()
+			mu.Lock()
+			outs = append(outs, out)
+			mu.Unlock()
+			return err
+		})
+		if err != nil {
+			return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
+		}
+	} else {
+		out, err := b.rdb.Info(ctx, "stats", "commandstats", "memory").Result()
+		if err != nil {
+			return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
+		}
+		outs = append(outs, out)
 	}
 	s := redisSnapshot{calls: map[string]int64{}}
+	for _, out := range outs {
+		s.add(out)
+	}
+	return s, nil
+}
+
+// add counts one server's INFO into the snapshot.
+func (s *redisSnapshot) add(out string) {
 	for line := range strings.SplitSeq(out, "\n") {
 		line = strings.TrimSpace(line)
 		if rest, ok := strings.CutPrefix(line, "cmdstat_"); ok {
@@ -1046,7 +1083,7 @@ func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
 			for f := range strings.SplitSeq(fields, ",") {
 				if v, ok := strings.CutPrefix(f, "calls="); ok {
 					n, _ := strconv.ParseInt(v, 10, 64)
-					s.calls[name] = n
+					s.calls[name] += n
 					if name != "info" {
 						s.commands += n
 					}
@@ -1054,9 +1091,10 @@ func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
 			}
 		}
 	}
-	s.reads, _ = strconv.ParseInt(infoField(out, "total_reads_processed"), 10, 64)
-	s.usedMemory, _ = strconv.ParseInt(infoField(out, "used_memory"), 10, 64)
-	return s, nil
+	reads, _ := strconv.ParseInt(infoField(out, "total_reads_processed"), 10, 64)
+	mem, _ := strconv.ParseInt(infoField(out, "used_memory"), 10, 64)
+	s.reads += reads
+	s.usedMemory += mem
 }
 
 // settledStats waits until Redis has seen the last of a phase's commands

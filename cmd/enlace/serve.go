@@ -26,29 +26,6 @@ func (e *env) loadConfig(path string, explicit bool) (*config.Config, error) {
 	return config.Load(enlace.DefaultConfig, path, explicit, e.environ)
 }
 
-// connect opens the configured Redis and checks that it answers.
-func connect(ctx context.Context, cfg *config.Config) (*redis.Client, error) {
-	t := cfg.Redis.Timeout
-	rdb := redis.NewClient(&redis.Options{
-		Addr: cfg.Redis.Addr, Password: cfg.Redis.Password, DB: cfg.Redis.DB,
-		DialTimeout: t, ReadTimeout: t, WriteTimeout: t, PoolTimeout: t, PoolSize: cfg.Redis.PoolSize,
-		// No retries: a state-transition script retried after a timeout
-		// runs twice when the first try was only slow, and the second run
-		// takes the first for a replay (a code "used twice" revokes its
-		// connection). Retries would also multiply the timeout. The pool
-		// checks idle connections before use, so a Redis restart does not
-		// need them.
-		MaxRetries: -1,
-		// The pub/sub subscription of the app cache must not time out while
-		// it waits for messages; go-redis exempts it from ReadTimeout.
-	})
-	if err := rdb.Ping(ctx).Err(); err != nil {
-		_ = rdb.Close()
-		return nil, fmt.Errorf("redis at %s does not answer: %w", cfg.Redis.Addr, err)
-	}
-	return rdb, nil
-}
-
 func newStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *store.Store {
 	return store.New(rdb, store.Options{
 		Lifetimes: store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
@@ -64,7 +41,7 @@ func (e *env) serve(ctx context.Context, path string, explicit bool) error {
 	if err != nil {
 		return err
 	}
-	embedded := cfg.Redis.Addr == ""
+	embedded := cfg.Redis.Embedded()
 	if embedded {
 		m, err := startEmbedded(ctx)
 		if err != nil {

@@ -116,18 +116,64 @@ type HTTP struct {
 	TrustedProxies []string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
 }
 
-// Redis says where the store lives. An empty Addr selects the embedded
-// in-process Redis, which keeps nothing across restarts.
+// Redis says where the store lives. In single mode an empty Addr selects
+// the embedded in-process Redis, which keeps nothing across restarts.
 type Redis struct {
-	Addr     string `yaml:"addr" env:"ADDR"`
+	// Mode is single (one server at Addr), sentinel (the primary named
+	// MasterName, found through the sentinels at Addrs) or cluster (a Redis
+	// Cluster, found from the seed nodes at Addrs).
+	Mode       string   `yaml:"mode" env:"MODE"`
+	Addr       string   `yaml:"addr" env:"ADDR"`
+	Addrs      []string `yaml:"addrs" env:"ADDRS"`
+	MasterName string   `yaml:"master_name" env:"MASTER_NAME"`
+	// Username and Password authenticate to Redis (ACL user, or AUTH
+	// password alone).
+	Username string `yaml:"username" env:"USERNAME"`
 	Password string `yaml:"password" env:"PASSWORD"`
-	DB       int    `yaml:"db" env:"DB"`
+	// SentinelUsername and SentinelPassword authenticate to the sentinels.
+	SentinelUsername string `yaml:"sentinel_username" env:"SENTINEL_USERNAME"`
+	SentinelPassword string `yaml:"sentinel_password" env:"SENTINEL_PASSWORD"`
+	DB               int    `yaml:"db" env:"DB"`
+	TLS              TLS    `yaml:"tls" envPrefix:"TLS_"`
 	// Timeout bounds every Redis call (dial, read, write, waiting for a
 	// pooled connection), so a stalled Redis fails requests quickly instead
 	// of piling them up.
 	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
 	// PoolSize bounds the connections, and so the calls in flight.
 	PoolSize int `yaml:"pool_size" env:"POOL_SIZE"`
+}
+
+// TLS configures encrypted connections to Redis.
+type TLS struct {
+	Enabled bool `yaml:"enabled" env:"ENABLED"`
+	// CAFile verifies the servers (PEM); empty means the system roots.
+	CAFile string `yaml:"ca_file" env:"CA_FILE"`
+	// CertFile and KeyFile are a client certificate, for mutual TLS.
+	CertFile string `yaml:"cert_file" env:"CERT_FILE"`
+	KeyFile  string `yaml:"key_file" env:"KEY_FILE"`
+	// ServerName overrides the name checked in the servers' certificates.
+	ServerName string `yaml:"server_name" env:"SERVER_NAME"`
+}
+
+// Redis modes.
+const (
+	RedisSingle   = "single"
+	RedisSentinel = "sentinel"
+	RedisCluster  = "cluster"
+)
+
+// Embedded reports whether the configuration asks for the embedded Redis.
+func (r Redis) Embedded() bool { return (r.Mode == "" || r.Mode == RedisSingle) && r.Addr == "" }
+
+// Describe names where Redis is, for messages.
+func (r Redis) Describe() string {
+	switch r.Mode {
+	case RedisSentinel:
+		return "sentinel master " + r.MasterName + " via " + strings.Join(r.Addrs, ",")
+	case RedisCluster:
+		return "cluster " + strings.Join(r.Addrs, ",")
+	}
+	return r.Addr
 }
 
 // Lifetimes of the credentials enlace issues.
@@ -249,6 +295,26 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: %s must be positive, got %v", name, d)
 		}
 	}
+	switch c.Redis.Mode {
+	case "", RedisSingle:
+		c.Redis.Mode = RedisSingle
+	case RedisSentinel:
+		if c.Redis.MasterName == "" || len(c.Redis.Addrs) == 0 {
+			return errors.New("config: redis.mode sentinel needs redis.master_name and the sentinels in redis.addrs")
+		}
+	case RedisCluster:
+		if len(c.Redis.Addrs) == 0 {
+			return errors.New("config: redis.mode cluster needs seed nodes in redis.addrs")
+		}
+		if c.Redis.DB != 0 {
+			return errors.New("config: a Redis Cluster has only database 0")
+		}
+	default:
+		return fmt.Errorf("config: redis.mode %q must be single, sentinel or cluster", c.Redis.Mode)
+	}
+	if (c.Redis.TLS.CertFile == "") != (c.Redis.TLS.KeyFile == "") {
+		return errors.New("config: redis.tls.cert_file and key_file go together")
+	}
 	if c.Redis.Timeout <= 0 || c.Redis.PoolSize <= 0 || c.HTTP.ShutdownTimeout <= 0 {
 		return errors.New("config: redis.timeout, redis.pool_size and http.shutdown_timeout must be positive")
 	}
@@ -265,6 +331,9 @@ func (c *Config) validate() error {
 		if rs.ID == "" || len(rs.SecretSHA256) != 64 || strings.Trim(strings.ToLower(rs.SecretSHA256), "0123456789abcdef") != "" {
 			return fmt.Errorf("config: introspection client %q needs an id and a 64-hex-digit secret_sha256", rs.ID)
 		}
+	}
+	if c.Tokens.PasswordAccess < time.Second || c.Tokens.PasswordAccess > c.Tokens.Refresh {
+		return errors.New("config: tokens.password_access_lifetime must be at least 1s and at most tokens.refresh_lifetime")
 	}
 	if c.Registration.PerAddress <= 0 || c.Registration.MinPasswordLength < 8 {
 		return errors.New("config: registration.per_address must be positive and registration.min_password_length at least 8")

@@ -65,9 +65,34 @@ func TestInvalid(t *testing.T) {
 		"bad scopes JSON":    "ENLACE_SCOPES=read:products",
 		"duplicate scope":    `ENLACE_SCOPES=[{"name":"a"},{"name":"a"}]`,
 		"scope with a space": `ENLACE_SCOPES=[{"name":"a b"}]`,
+		"sub-second sign-in": "ENLACE_TOKENS_PASSWORD_ACCESS_LIFETIME=500us",
+		"sign-in over 48 h":  "ENLACE_TOKENS_PASSWORD_ACCESS_LIFETIME=49h",
+		"short passwords":    "ENLACE_REGISTRATION_MIN_PASSWORD_LENGTH=4",
+		"unknown redis mode": "ENLACE_REDIS_MODE=galaxy",
+		"cluster, no seeds":  "ENLACE_REDIS_MODE=cluster",
+		"sentinel, no name":  "ENLACE_REDIS_MODE=sentinel\nENLACE_REDIS_ADDRS=127.0.0.1:26379",
 	} {
-		if _, err := config.Load(enlace.DefaultConfig, "", false, []string{env}); err == nil {
+		if _, err := config.Load(enlace.DefaultConfig, "", false, strings.Split(env, "\n")); err == nil {
 			t.Errorf("%s: accepted", name)
 		}
+	}
+}
+
+// TestRedisTopologies: the three modes and what each needs.
+func TestRedisTopologies(t *testing.T) {
+	c, err := config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=cluster",
+		"ENLACE_REDIS_ADDRS=127.0.0.1:7000,127.0.0.1:7001", "ENLACE_REDIS_USERNAME=enlace", "ENLACE_REDIS_TLS_ENABLED=true"})
+	if err != nil || c.Redis.Mode != config.RedisCluster || len(c.Redis.Addrs) != 2 || c.Redis.Embedded() ||
+		c.Redis.Username != "enlace" || !c.Redis.TLS.Enabled {
+		t.Fatalf("cluster: %+v %v", c.Redis, err)
+	}
+	c, err = config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=sentinel",
+		"ENLACE_REDIS_ADDRS=127.0.0.1:26379", "ENLACE_REDIS_MASTER_NAME=enlace"})
+	if err != nil || c.Redis.Embedded() || c.Redis.MasterName != "enlace" {
+		t.Fatalf("sentinel: %+v %v", c.Redis, err)
+	}
+	c, err = config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil || c.Redis.Mode != config.RedisSingle || !c.Redis.Embedded() {
+		t.Fatalf("default: %+v %v", c.Redis, err)
 	}
 }

@@ -168,11 +168,13 @@ func newClient(tb testing.TB, addr string) *redis.Client {
 	return c
 }
 
-// ForEachBackend runs fn as two subtests: against a fresh real redis-server
-// and against a fresh embedded Redis, so the same assertions hold for both.
-func ForEachBackend(t *testing.T, fn func(t *testing.T, rdb *redis.Client)) {
+// ForEachBackend runs fn as three subtests: against a fresh real
+// redis-server, a fresh Redis Cluster of three primaries and a fresh
+// embedded Redis, so the same assertions hold for all.
+func ForEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
 	t.Helper()
 	t.Run("redis-server", func(t *testing.T) { fn(t, Start(t).Client(t)) })
+	t.Run("cluster", func(t *testing.T) { fn(t, StartCluster(t, 3, 0).Client(t)) })
 	t.Run("embedded", func(t *testing.T) {
 		_, c := Embedded(t)
 		fn(t, c)

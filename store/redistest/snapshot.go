@@ -6,6 +6,7 @@ import (
 	"maps"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/redis/go-redis/v9"
@@ -13,10 +14,24 @@ import (
 
 // Snapshot returns every key of the database with its type and content, so
 // a test can prove that a refused request wrote nothing.
-func Snapshot(tb testing.TB, rdb *redis.Client) map[string]string {
+func Snapshot(tb testing.TB, rdb redis.UniversalClient) map[string]string {
 	tb.Helper()
 	ctx := context.Background()
-	keys, err := rdb.Keys(ctx, "*").Result()
+	var keys []string
+	var err error
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		// KEYS answers for one node: ask every primary.
+		var mu sync.Mutex
+		err = cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
+			ks, err := n.Keys(ctx, "*").Result()
+			mu.Lock()
+			keys = append(keys, ks...)
+			mu.Unlock()
+			return err
+		})
+	} else {
+		keys, err = rdb.Keys(ctx, "*").Result()
+	}
 	if err != nil {
 		tb.Fatalf("snapshot: %v", err)
 	}

@@ -1,0 +1,155 @@
+package redistest
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os/exec"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Cluster is a Redis Cluster of redis-server processes owned by one test.
+type Cluster struct {
+	// Nodes are the servers, primaries first as created (the cluster may
+	// promote replicas later).
+	Nodes []*Server
+	// Addrs are the nodes' addresses, the seeds for a cluster client.
+	Addrs []string
+	tb    testing.TB
+}
+
+// StartCluster starts a Redis Cluster on loopback: primaries nodes, each
+// with replicas replicas, created with redis-cli --cluster create, and
+// returns once every node reports the cluster ok. The nodes are stopped
+// when the test ends. extra are additional redis-server arguments for
+// every node.
+func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Cluster {
+	tb.Helper()
+	if _, err := exec.LookPath("redis-cli"); err != nil {
+		tb.Fatalf("redis-cli is not installed (apt-get install -y redis-server): %v", err)
+	}
+	c := &Cluster{tb: tb}
+	for range primaries * (1 + replicas) {
+		args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
+			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no"}, extra...)
+		s := &Server{tb: tb, dir: tb.TempDir(), args: args}
+		var err error
+		for range 5 {
+			if err = s.start(clusterPort(tb)); err == nil {
+				break
+			}
+		}
+		if err != nil {
+			tb.Fatalf("start cluster node: %v", err)
+		}
+		tb.Cleanup(s.Stop)
+		c.Nodes = append(c.Nodes, s)
+		c.Addrs = append(c.Addrs, s.Addr)
+	}
+	args := append([]string{"--cluster", "create"}, c.Addrs...)
+	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
+	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
+		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+	}
+	c.WaitOK()
+	return c
+}
+
+// clusterPort finds a free port whose cluster bus port (port + 10000) is
+// free and valid too.
+func clusterPort(tb testing.TB) int {
+	for range 100 {
+		p := freePort(tb)
+		if p+10000 > 65535 {
+			continue
+		}
+		l, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+10000))
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
+	tb.Fatal("no free port pair for a cluster node")
+	return 0
+}
+
+// WaitOK waits until every running node reports cluster_state:ok and
+// agrees on the slots (bounded: 30 s).
+func (c *Cluster) WaitOK() {
+	c.tb.Helper()
+	ctx := context.Background()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		ok := true
+		for _, n := range c.Nodes {
+			if n.cmd == nil {
+				continue
+			}
+			cl := redis.NewClient(&redis.Options{Addr: n.Addr})
+			info, err := cl.ClusterInfo(ctx).Result()
+			_ = cl.Close()
+			if err != nil || !strings.Contains(info, "cluster_state:ok") {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			c.tb.Fatal("the cluster did not become ok within 30 s")
+		}
+		time.Sleep(50 * time.Millisecond) // polling a process we do not control
+	}
+}
+
+// Client returns a cluster client over the nodes, closed when the test
+// ends.
+func (c *Cluster) Client(tb testing.TB) *redis.ClusterClient {
+	tb.Helper()
+	cl := redis.NewClusterClient(&redis.ClusterOptions{Addrs: c.Addrs})
+	tb.Cleanup(func() { _ = cl.Close() })
+	if err := cl.Ping(context.Background()).Err(); err != nil {
+		tb.Fatalf("ping the cluster: %v", err)
+	}
+	return cl
+}
+
+// Primary returns the node serving key's slot now.
+func (c *Cluster) Primary(key string) *Server {
+	c.tb.Helper()
+	ctx := context.Background()
+	slot := redis.NewClient(&redis.Options{Addr: c.Addrs[0]})
+	defer slot.Close()
+	n, err := slot.ClusterKeySlot(ctx, key).Result()
+	if err != nil {
+		c.tb.Fatalf("cluster keyslot: %v", err)
+	}
+	for _, node := range c.Nodes {
+		if node.cmd == nil {
+			continue
+		}
+		cl := redis.NewClient(&redis.Options{Addr: node.Addr})
+		slots, err := cl.ClusterSlots(ctx).Result()
+		_ = cl.Close()
+		if err != nil {
+			continue
+		}
+		for _, s := range slots {
+			if int64(s.Start) <= n && n <= int64(s.End) && len(s.Nodes) > 0 {
+				for _, cand := range c.Nodes {
+					if cand.Addr == s.Nodes[0].Addr {
+						return cand
+					}
+				}
+			}
+		}
+	}
+	c.tb.Fatalf("no node serves the slot of %q", key)
+	return nil
+}
