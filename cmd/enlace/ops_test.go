@@ -154,7 +154,12 @@ const opsRedirect = "https://ops.example.com/callback"
 // opsSetup creates an app and merchants with the admin commands.
 func opsSetup(t *testing.T, redisAddr string, merchants ...string) opsApp {
 	t.Helper()
-	environ := []string{"ENLACE_REDIS_ADDR=" + redisAddr}
+	return opsSetupEnv(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, merchants...)
+}
+
+// opsSetupEnv is opsSetup for the Redis the environment names (a cluster).
+func opsSetupEnv(t *testing.T, environ []string, merchants ...string) opsApp {
+	t.Helper()
 	r := runCmd(t, environ, "", "app", "create", "--name", "Ops app", "--redirect-uri", opsRedirect,
 		"--scopes", "read:products write:products read:checkouts", "--json")
 	var app opsApp

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"time"
 
 	"github.com/redis/go-redis/v9"
 
@@ -46,7 +47,14 @@ func connect(ctx context.Context, cfg *config.Config) (redis.UniversalClient, er
 	var rdb redis.UniversalClient
 	switch r.Mode {
 	case config.RedisCluster:
-		rdb = redis.NewClusterClient(opts.Cluster())
+		co := opts.Cluster()
+		// A dead primary answers no MOVED, which is what makes go-redis
+		// read the slot map again; without traffic errors it rereads it
+		// only this often (60 s by default). After a failover, requests
+		// for the dead primary's slots fail until then, so keep it short:
+		// it costs one CLUSTER SLOTS per interval, and only with traffic.
+		co.ClusterStateReloadInterval = time.Second
+		rdb = redis.NewClusterClient(co)
 	case config.RedisSentinel:
 		rdb = redis.NewFailoverClient(opts.Failover())
 	default:
