@@ -168,8 +168,28 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Key names. Connection keys carry the connection id as a hash tag so that
-// every script touching a connection stays in one slot.
+// Key names, and how they live on a Redis Cluster.
+//
+// A connection's hash and its retry key carry the connection id as a hash
+// tag ({id}), so each script (exchange, refresh, revoke) touches one slot:
+// atomic and one round trip, on one node as on a cluster. Everything else
+// is one key per record, and no command or MULTI spans two keys. What
+// spans slots, and its consistency rule:
+//   - Indexes (apps, merchants, admins, conns, merchant-conns:, app-conns:)
+//     are sorted sets written after the record they point at, in the same
+//     pipeline; readers skip entries whose record is gone (expired or never
+//     completed), and revocation removes entries lazily. An index may so
+//     briefly lack a new record or list a dead one; the record decides.
+//   - Uniqueness of an email is the SETNX of its email key, taken before
+//     the account record is written; a failed write gives it back.
+//   - The audit stream is one key (one node): events from every instance
+//     are ordered by that node's stream ids, which is the order in which
+//     they reached it.
+//   - Rate-limit counters (login, registration) are one key per account or
+//     address, each updated atomically by redis_rate's script, so limits
+//     hold across instances.
+//   - App changes are published on AppChannel; on a cluster, PUBLISH
+//     reaches subscribers on every node.
 func appKey(clientID string) string        { return "app:" + clientID }
 func merchantKey(id string) string         { return "merchant:" + id }
 func merchantEmailKey(email string) string { return "merchant-email:" + email }

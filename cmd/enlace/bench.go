@@ -53,7 +53,10 @@ var benchScopes = []string{"read:products", "write:products", "read:checkouts"}
 const benchRedirect = "http://127.0.0.1/enlace-bench/callback"
 
 type benchOptions struct {
-	URL         string
+	URL string
+	// URLs are the instances the load is spread over (worker i talks to
+	// URLs[i % len]); URL names them all in the report.
+	URLs        []string
 	Redis       string
 	Duration    time.Duration
 	Concurrency int
@@ -71,7 +74,7 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	}
 	fs := e.flags("bench")
 	o := benchOptions{}
-	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the running enlace (loopback only)")
+	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the running enlace (loopback only); several, comma-separated, spread the clients over instances of one deployment")
 	fs.StringVar(&o.Redis, "redis", cfg.Redis.Addr, "host:port of the server's Redis (loopback only; default redis.addr)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each scenario runs against each target")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "concurrent clients")
@@ -106,10 +109,19 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	if o.Pool == 0 {
 		o.Pool = max(1000, int(10000*o.Duration.Seconds()))
 	}
-	if err := checkLoopbackURL(o.URL); err != nil {
-		return err
+	for u := range strings.SplitSeq(o.URL, ",") {
+		if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u == "" {
+			continue
+		}
+		if err := checkLoopbackURL(u); err != nil {
+			return err
+		}
+		o.URLs = append(o.URLs, u)
 	}
-	o.URL = strings.TrimSuffix(o.URL, "/")
+	if len(o.URLs) == 0 {
+		return errors.New("--url names no server")
+	}
+	o.URL = strings.Join(o.URLs, ",")
 	rcfg := *cfg
 	if cfg.Redis.Mode == config.RedisSingle {
 		if o.Redis == "" {
@@ -505,7 +517,11 @@ func (b *benchRun) do(ctx context.Context, w *worker, c *http.Client, method, pa
 	if form != nil {
 		body = strings.NewReader(*form)
 	}
-	req, err := http.NewRequestWithContext(ctx, method, b.opts.URL+path, body)
+	base := b.opts.URLs[0]
+	if w != nil {
+		base = b.opts.URLs[w.i%len(b.opts.URLs)]
+	}
+	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
 		return answer{}, err
 	}
@@ -1138,7 +1154,8 @@ func infoField(info, name string) string {
 // memstats asks the server for its memory (GET /_floor/memstats).
 func (b *benchRun) memstats(ctx context.Context) (memStats, error) {
 	var m memStats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.opts.URL+"/_floor/memstats", nil)
+	// The first instance's memory stands for the deployment's.
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.opts.URLs[0]+"/_floor/memstats", nil)
 	if err != nil {
 		return m, err
 	}

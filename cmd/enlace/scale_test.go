@@ -274,3 +274,51 @@ func TestClusterFailover(t *testing.T) {
 	}
 	p.stop(t, 15*time.Second)
 }
+
+// TestSentinelFailover runs enlace on a Sentinel-managed primary: the flow
+// works, and when the primary dies and the sentinel promotes its replica,
+// enlace follows without a restart and the tokens written before (and
+// replicated) still work.
+func TestSentinelFailover(t *testing.T) {
+	bin := opsBuild(t)
+	st := redistest.StartSentinel(t)
+	environ := []string{"ENLACE_REDIS_MODE=sentinel", "ENLACE_REDIS_MASTER_NAME=" + st.MasterName,
+		"ENLACE_REDIS_ADDRS=" + st.Sentinel.Addr}
+	const email = "ana@tienda.cl"
+	app := opsSetupEnv(t, environ, email)
+	p := opsStart(t, bin, "", environ...)
+	c := &http.Client{Timeout: 10 * time.Second}
+	code, err := opsNewBrowser(p.url, email, nil).authorize(app, "read:products")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pair, err := opsExchange(c, p.url, app, code)
+	if err != nil {
+		t.Fatal(err)
+	}
+	opsOK(t, "info")(opsInfo(c, p.url, pair.access))
+	ctx := context.Background()
+	primary := redis.NewClient(&redis.Options{Addr: st.Primary.Addr})
+	defer primary.Close()
+	if n, err := primary.Do(ctx, "WAIT", 1, 5000).Int(); err != nil || n < 1 {
+		t.Fatalf("WAIT: %d %v", n, err)
+	}
+
+	st.Primary.Stop()
+	opsPoll(t, 30*time.Second, "the sentinel did not promote the replica", func() bool {
+		return st.MasterAddr() == st.Replica.Addr
+	})
+	opsPoll(t, 15*time.Second, "enlace does not serve after the failover", func() bool {
+		r, err := opsInfo(c, p.url, pair.access)
+		return err == nil && r.status == http.StatusOK
+	})
+	next, err := opsRefresh(c, p.url, app, pair.refresh)
+	if err != nil {
+		t.Fatalf("refresh after the failover: %v", err)
+	}
+	opsOK(t, "the new token")(opsInfo(c, p.url, next.access))
+	if _, err := opsNewBrowser(p.url, email, nil).authorize(app, "read:products"); err != nil {
+		t.Fatalf("a new flow after the failover: %v", err)
+	}
+	p.stop(t, 15*time.Second)
+}

@@ -26,6 +26,7 @@ type Server struct {
 	tb   testing.TB
 	dir  string
 	args []string
+	conf string // a sentinel's configuration file
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -61,16 +62,23 @@ func freePort(tb testing.TB) int {
 }
 
 func (s *Server) start(port int) error {
-	args := append([]string{
+	var args []string
+	if s.conf != "" {
+		// A sentinel: its configuration file comes first.
+		args = append(args, s.conf, "--sentinel")
+	}
+	args = append(args, []string{
 		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
-		"--save", "",
-		"--appendonly", "no",
 		"--logfile", "",
 		"--daemonize", "no",
 		"--protected-mode", "yes",
-	}, s.args...)
+	}...)
+	if s.conf == "" {
+		args = append(args, "--save", "", "--appendonly", "no")
+	}
+	args = append(args, s.args...)
 	cmd := exec.Command("redis-server", args...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
@@ -91,7 +99,9 @@ func (s *Server) start(port int) error {
 			line := sc.Text()
 			if !signalled {
 				log.WriteString(line + "\n")
-				if strings.Contains(line, "Ready to accept connections") {
+				// A sentinel says no "Ready" line; its id comes once it listens.
+				if strings.Contains(line, "Ready to accept connections") ||
+					(s.conf != "" && strings.Contains(line, "Sentinel ID is")) {
 					signalled = true
 					ready <- nil
 				}
