@@ -27,6 +27,7 @@ type Server struct {
 	dir  string
 	args []string
 	conf string // a sentinel's configuration file
+	tls  bool   // listen with TLS only
 	cmd  *exec.Cmd
 	done chan struct{}
 }
@@ -52,6 +53,22 @@ func Start(tb testing.TB, extra ...string) *Server {
 	return nil
 }
 
+// StartTLS is Start for a server that listens with TLS only; extra must
+// name its certificate, key and CA (--tls-cert-file and friends).
+func StartTLS(tb testing.TB, extra ...string) *Server {
+	tb.Helper()
+	s := &Server{tb: tb, dir: tb.TempDir(), args: extra, tls: true}
+	var err error
+	for range 5 {
+		if err = s.start(freePort(tb)); err == nil {
+			tb.Cleanup(s.Stop)
+			return s
+		}
+	}
+	tb.Fatalf("start redis-server with TLS: %v", err)
+	return nil
+}
+
 func freePort(tb testing.TB) int {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -67,8 +84,12 @@ func (s *Server) start(port int) error {
 		// A sentinel: its configuration file comes first.
 		args = append(args, s.conf, "--sentinel")
 	}
+	portArgs := []string{"--port", strconv.Itoa(port)}
+	if s.tls {
+		portArgs = []string{"--port", "0", "--tls-port", strconv.Itoa(port)}
+	}
+	args = append(args, portArgs...)
 	args = append(args, []string{
-		"--port", strconv.Itoa(port),
 		"--bind", "127.0.0.1",
 		"--dir", s.dir,
 		"--logfile", "",
