@@ -33,9 +33,16 @@ func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Clus
 		tb.Fatalf("redis-cli is not installed (apt-get install -y redis-server): %v", err)
 	}
 	c := &Cluster{tb: tb}
+	// With replicas, a dead primary is replaced after a second; without,
+	// nothing can replace it, and a long timeout keeps a node that is only
+	// slow (a busy test machine) from being judged failed.
+	timeout := "1000"
+	if replicas == 0 {
+		timeout = "15000"
+	}
 	for range primaries * (1 + replicas) {
 		args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
-			"--cluster-node-timeout", "1000", "--cluster-require-full-coverage", "no"}, extra...)
+			"--cluster-node-timeout", timeout, "--cluster-require-full-coverage", "no"}, extra...)
 		s := &Server{tb: tb, dir: tb.TempDir(), args: args}
 		var err error
 		for range 5 {
