@@ -8,6 +8,7 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"enlace/server/resource"
+	"enlace/store"
 )
 
 // invalidToken answers a missing or dead bearer token (RFC 6750 §3).
@@ -17,25 +18,36 @@ func invalidToken(c *gin.Context, desc string) {
 	c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid_token", "error_description": desc})
 }
 
-// info is the platform's "app information" call: the app and merchant
-// behind an access token, and what it may do.
-func (s *Server) info(c *gin.Context) {
+// bearer checks the request's bearer access token and returns what it
+// grants; otherwise it has answered (401, or unavailable when Redis
+// cannot be asked) and returns false.
+func (s *Server) bearer(c *gin.Context, unavailable func(*gin.Context)) (*store.TokenInfo, bool) {
 	tok, ok := resource.BearerToken(c.Request)
 	if !ok {
 		invalidToken(c, "an Authorization: Bearer access token is required")
-		return
+		return nil, false
 	}
-	ctx := c.Request.Context()
-	ai, err := s.verifier.VerifyAccess(ctx, tok)
+	ai, err := s.verifier.VerifyAccess(c.Request.Context(), tok)
 	if errors.Is(err, resource.ErrInactive) {
 		invalidToken(c, "the access token is unknown, expired or revoked")
-		return
+		return nil, false
 	}
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "look up access token", "err", err)
-		writeOAuthError(c, errUnavailable())
+		unavailable(c)
+		return nil, false
+	}
+	return ai, true
+}
+
+// info is the platform's "app information" call: the app and merchant
+// behind an access token, and what it may do.
+func (s *Server) info(c *gin.Context) {
+	ai, ok := s.bearer(c, func(c *gin.Context) { writeOAuthError(c, errUnavailable()) })
+	if !ok {
 		return
 	}
+	ctx := c.Request.Context()
 	app, err := s.apps(ctx, ai.ClientID)
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "load app", "err", err)

@@ -16,7 +16,6 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/server/resource"
 	"enlace/store"
 )
 
@@ -268,22 +267,11 @@ func userResource(m *store.Merchant, self string, showEmail bool) gin.H {
 // with the profile scope (and the email with the email scope). Another
 // user's id is answered as not found.
 func (s *Server) user(c *gin.Context) {
-	tok, ok := resource.BearerToken(c.Request)
+	ai, ok := s.bearer(c, func(c *gin.Context) { writeAPIErrors(c, apiUnavailable()) })
 	if !ok {
-		invalidToken(c, "an Authorization: Bearer access token is required")
 		return
 	}
 	ctx := c.Request.Context()
-	ai, err := s.verifier.VerifyAccess(ctx, tok)
-	if errors.Is(err, resource.ErrInactive) {
-		invalidToken(c, "the access token is unknown, expired or revoked")
-		return
-	}
-	if err != nil {
-		s.log.ErrorContext(ctx, "look up access token", "err", err)
-		writeAPIErrors(c, apiUnavailable())
-		return
-	}
 	if !slices.Contains(ai.Scopes, "profile") {
 		c.Header("WWW-Authenticate", `Bearer realm="enlace", error="insufficient_scope", scope="profile"`)
 		writeAPIErrors(c, newJSONAPIError(http.StatusForbidden, "insufficient_scope", "Insufficient scope",
@@ -291,7 +279,10 @@ func (s *Server) user(c *gin.Context) {
 		return
 	}
 	id := c.Param("id")
-	var m *store.Merchant
+	var (
+		m   *store.Merchant
+		err error
+	)
 	if id == ai.MerchantID {
 		m, err = s.store.GetMerchant(ctx, id)
 	}

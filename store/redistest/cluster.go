@@ -44,16 +44,7 @@ func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Clus
 		args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", timeout, "--cluster-require-full-coverage", "no"}, extra...)
 		s := &Server{tb: tb, dir: tb.TempDir(), args: args}
-		var err error
-		for range 5 {
-			if err = s.start(clusterPort(tb)); err == nil {
-				break
-			}
-		}
-		if err != nil {
-			tb.Fatalf("start cluster node: %v", err)
-		}
-		tb.Cleanup(s.Stop)
+		s.startOnFreePort(clusterPort)
 		c.Nodes = append(c.Nodes, s)
 		c.Addrs = append(c.Addrs, s.Addr)
 	}

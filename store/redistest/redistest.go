@@ -42,15 +42,22 @@ func Start(tb testing.TB, extra ...string) *Server {
 		tb.Fatalf("redis-server is not installed (apt-get install -y redis-server): %v", err)
 	}
 	s := &Server{tb: tb, dir: tb.TempDir(), args: extra}
+	s.startOnFreePort(freePort)
+	return s
+}
+
+// startOnFreePort starts s on a port from pick, trying a few (another
+// process may take a free port first), and stops it when the test ends.
+func (s *Server) startOnFreePort(pick func(testing.TB) int) {
+	s.tb.Helper()
 	var err error
 	for range 5 {
-		if err = s.start(freePort(tb)); err == nil {
-			tb.Cleanup(s.Stop)
-			return s
+		if err = s.start(pick(s.tb)); err == nil {
+			s.tb.Cleanup(s.Stop)
+			return
 		}
 	}
-	tb.Fatalf("start redis-server: %v", err)
-	return nil
+	s.tb.Fatalf("start redis-server: %v", err)
 }
 
 // StartTLS is Start for a server that listens with TLS only; extra must
@@ -58,15 +65,8 @@ func Start(tb testing.TB, extra ...string) *Server {
 func StartTLS(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	s := &Server{tb: tb, dir: tb.TempDir(), args: extra, tls: true}
-	var err error
-	for range 5 {
-		if err = s.start(freePort(tb)); err == nil {
-			tb.Cleanup(s.Stop)
-			return s
-		}
-	}
-	tb.Fatalf("start redis-server with TLS: %v", err)
-	return nil
+	s.startOnFreePort(freePort)
+	return s
 }
 
 func freePort(tb testing.TB) int {

@@ -37,16 +37,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 		tb.Fatal(err)
 	}
 	s := &Server{tb: tb, dir: dir, conf: conf}
-	var err error
-	for range 5 {
-		if err = s.start(freePort(tb)); err == nil {
-			break
-		}
-	}
-	if err != nil {
-		tb.Fatalf("start sentinel: %v", err)
-	}
-	tb.Cleanup(s.Stop)
+	s.startOnFreePort(freePort)
 	st.Sentinel = s
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
 	defer sc.Close()
