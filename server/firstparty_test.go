@@ -135,6 +135,7 @@ func TestRegistrationRefusals(t *testing.T) {
 		{"text", "text/plain", userDoc(signUpAttrs("new@tienda.cl")), 415, "unsupported_media_type", ""},
 		{"JSON:API with a parameter", jsonAPI + "; version=2", userDoc(signUpAttrs("new@tienda.cl")), 415, "unsupported_media_type", ""},
 		{"no content type", "", userDoc(signUpAttrs("new@tienda.cl")), 415, "unsupported_media_type", ""},
+		{"body over 64 KiB", jsonAPI, with("first_name", strings.Repeat("a", 70<<10)), 413, "body_too_large", ""},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			before := withoutCounters(redistest.Snapshot(t, e.rdb))

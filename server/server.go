@@ -155,6 +155,11 @@ func newOAuthLib() *oserver.Server {
 // equal, cap with an OAuth error.
 func limitBodies(c *gin.Context) {
 	if c.Request.ContentLength > maxBody {
+		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
+			writeAPIErrors(c, bodyTooLarge())
+			c.Abort()
+			return
+		}
 		noStore(c)
 		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
 			"error_description": "the request body is too large"})

@@ -101,6 +101,11 @@ func (s *Server) register(c *gin.Context) {
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
+	var tooBig *http.MaxBytesError
+	if errors.As(err, &tooBig) {
+		writeAPIErrors(c, bodyTooLarge())
+		return
+	}
 	if err != nil {
 		writeAPIErrors(c, newJSONAPIError(http.StatusBadRequest, "malformed_document", "Malformed document",
 			"the request body could not be read", ""))
@@ -152,6 +157,11 @@ func (s *Server) register(c *gin.Context) {
 	self := s.cfg.Issuer + "/v1/users/" + m.ID
 	c.Header("Location", self)
 	writeAPI(c, http.StatusCreated, userResource(m, self, true))
+}
+
+func bodyTooLarge() jsonAPIError {
+	return newJSONAPIError(http.StatusRequestEntityTooLarge, "body_too_large", "Body too large",
+		"the request body is larger than 64 KiB", "")
 }
 
 func apiUnavailable() jsonAPIError {

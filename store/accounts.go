@@ -232,16 +232,19 @@ func (s *Store) authenticate(ctx context.Context, k accountKind, email, password
 	if err != nil && !errors.Is(err, redis.Nil) {
 		return nil, fmt.Errorf("look up %s email: %w", k.label, err)
 	}
-	var m *Account
 	hash := s.dummyHash()
-	if id != "" {
-		m, err = s.getAccount(ctx, k, id)
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return nil, err
-		}
-		if m != nil {
-			hash = m.PasswordHash
-		}
+	// An unknown email reads a record too (one that cannot exist: ids are
+	// UUIDs), so both answers take the same round trips.
+	lookup := id
+	if lookup == "" {
+		lookup = "-"
+	}
+	m, err := s.getAccount(ctx, k, lookup)
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	if m != nil {
+		hash = m.PasswordHash
 	}
 	var match bool
 	err = s.withHashSlot(ctx, func() (err error) {

@@ -146,6 +146,11 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 		return nil
 	})
 	if err != nil {
+		// Nobody holds these tokens: take back what was written, so no
+		// live connection is listed that its merchant never got.
+		undo := context.WithoutCancel(ctx)
+		_ = s.rdb.Del(undo, key).Err()
+		s.unindex(undo, connID, g.MerchantID, g.ClientID)
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	s.audit(ctx, Event{Type: EventSignIn, ConnectionID: connID, ClientID: g.ClientID, MerchantID: g.MerchantID,

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"testing"
+
+	"github.com/redis/go-redis/v9"
 
 	"enlace/store/redistest"
 )
@@ -69,5 +72,43 @@ func TestTakenEmailCostsAHash(t *testing.T) {
 	}
 	if n := s.hashes.Load() - before; n != 1 {
 		t.Fatalf("a sign-up with a taken email ran %d hashes, want 1 as a new one", n)
+	}
+}
+
+// countingHook counts the commands a client sends.
+type countingHook struct{ n atomic.Int64 }
+
+func (h *countingHook) DialHook(next redis.DialHook) redis.DialHook { return next }
+func (h *countingHook) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error { h.n.Add(1); return next(ctx, cmd) }
+}
+func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error { h.n.Add(1); return next(ctx, cmds) }
+}
+
+// TestUnknownEmailSameRoundTrips: a login with an unknown email makes the
+// same Redis round trips (and the same hash) as one with a known email and
+// a wrong password, so neither timing nor work tells them apart.
+func TestUnknownEmailSameRoundTrips(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	h := &countingHook{}
+	rdb.AddHook(h)
+	s := New(rdb, Options{})
+	if _, err := s.CreateMerchant(ctx, "ana@tienda.cl", "Tienda", "s3creta-larga"); err != nil {
+		t.Fatal(err)
+	}
+	s.dummyHash() // made once per store, outside the comparison
+	trips := func(email string) (int64, int64) {
+		n, hashes := h.n.Load(), s.hashes.Load()
+		if _, err := s.AuthenticateMerchant(ctx, email, "wrong"); !errors.Is(err, ErrBadCredentials) {
+			t.Fatalf("%s: %v", email, err)
+		}
+		return h.n.Load() - n, s.hashes.Load() - hashes
+	}
+	kn, kh := trips("ana@tienda.cl")
+	un, uh := trips("nadie@tienda.cl")
+	if kn != un || kh != uh || kh != 1 {
+		t.Fatalf("known email: %d round trips, %d hashes; unknown: %d, %d", kn, kh, un, uh)
 	}
 }

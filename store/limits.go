@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -26,7 +27,7 @@ func (l LoginLimits) keys(kind, email, address string) []limitKey {
 	lim := func(n int) redis_rate.Limit { return redis_rate.Limit{Rate: n, Burst: n, Period: l.Period} }
 	return []limitKey{
 		{"login:" + kind + ":" + Digest(NormalizeEmail(email)), lim(l.PerAccount)},
-		{"login:addr:" + address, lim(l.PerAddress)},
+		{"login:addr:" + LimitAddress(address), lim(l.PerAddress)},
 	}
 }
 
@@ -75,7 +76,7 @@ func (s *Store) LoginSucceeded(ctx context.Context, kind, email, address string,
 // (0: go ahead). Like the login limits it lives in Redis, so it holds
 // across instances.
 func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeriod int, period time.Duration) (time.Duration, error) {
-	res, err := s.limiter.Allow(ctx, "register:addr:"+address,
+	res, err := s.limiter.Allow(ctx, "register:addr:"+LimitAddress(address),
 		redis_rate.Limit{Rate: perPeriod, Burst: perPeriod, Period: period})
 	if err != nil {
 		return 0, fmt.Errorf("registration limit: %w", err)
@@ -84,4 +85,19 @@ func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeri
 		return max(res.RetryAfter, time.Second), nil
 	}
 	return 0, nil
+}
+
+// LimitAddress is the unit a per-address limit counts: an IPv4 address as
+// it is, an IPv6 address by its /64, since one subscriber usually holds a
+// whole /64 and could otherwise step around the limit address by address.
+func LimitAddress(address string) string {
+	ip, err := netip.ParseAddr(address)
+	if err != nil || ip.Is4() || ip.Is4In6() {
+		return address
+	}
+	p, err := ip.Prefix(64)
+	if err != nil {
+		return address
+	}
+	return p.String()
 }

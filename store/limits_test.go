@@ -61,3 +61,19 @@ func TestLoginLimits(t *testing.T) {
 		}
 	})
 }
+
+// TestLimitAddress: IPv6 addresses count by their /64, IPv4 ones alone.
+func TestLimitAddress(t *testing.T) {
+	for in, want := range map[string]string{
+		"203.0.113.7":          "203.0.113.7",
+		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",
+		"2001:db8:1:2:bbbb::9": "2001:db8:1:2::/64",
+		"2001:db8:1:3::1":      "2001:db8:1:3::/64",
+		"::ffff:203.0.113.7":   "::ffff:203.0.113.7",
+		"not an address":       "not an address",
+	} {
+		if got := store.LimitAddress(in); got != want {
+			t.Errorf("%s: %s, want %s", in, got, want)
+		}
+	}
+}
