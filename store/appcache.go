@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"errors"
+	"net"
 	"sync"
 	"time"
 
@@ -88,8 +90,25 @@ func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 	stop := context.AfterFunc(ctx, func() { _ = ps.Close() })
 	defer stop()
 	first := true
+	// A connection can die without a word (its host gone, no reset): every
+	// few seconds of silence the subscription is pinged, and a ping left
+	// unanswered means the messages may be lost, so the cache stops
+	// serving until the subscription stands again.
+	const silence = 3 * time.Second
+	pinged := false
 	for {
-		msg, err := ps.Receive(ctx)
+		msg, err := ps.ReceiveTimeout(ctx, silence)
+		var ne net.Error
+		if err != nil && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
+			if pinged {
+				c.setLive(false)
+			}
+			if perr := ps.Ping(ctx); perr != nil {
+				c.setLive(false)
+			}
+			pinged = true
+			continue
+		}
 		if err != nil {
 			if ctx.Err() != nil {
 				return
@@ -104,7 +123,10 @@ func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 			}
 			continue
 		}
+		pinged = false
 		switch m := msg.(type) {
+		case *redis.Pong:
+			c.setLiveIfNot()
 		case *redis.Subscription:
 			c.setLive(true)
 			if first && ready != nil {
@@ -114,6 +136,17 @@ func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 		case *redis.Message:
 			c.Invalidate(m.Payload)
 		}
+	}
+}
+
+// setLiveIfNot marks the subscription as standing again after a ping was
+// answered, if an unanswered one had stopped the cache.
+func (c *AppCache) setLiveIfNot() {
+	c.mu.Lock()
+	live := c.live
+	c.mu.Unlock()
+	if !live {
+		c.setLive(true)
 	}
 }
 

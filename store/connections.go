@@ -60,8 +60,9 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	}
 	code := NewCredential(KindCode, conn.ID)
 	key := connKey(conn.ID)
-	// The connection hash is written first: an index entry never points at
-	// nothing for long, and readers of the indexes skip missing records.
+	// The hash and the index entries go in one pipeline; on a cluster they
+	// are on different nodes and may land in either order. Readers skip
+	// (and after a minute drop) index entries without a record.
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key,
 			"id", conn.ID,
@@ -83,6 +84,10 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		return nil
 	})
 	if err != nil {
+		// The code never reaches the merchant: take back what was written.
+		undo := context.WithoutCancel(ctx)
+		_ = s.rdb.Del(undo, key).Err()
+		s.unindex(undo, conn.ID, conn.MerchantID, conn.ClientID)
 		return nil, "", fmt.Errorf("approve: %w", err)
 	}
 	s.audit(ctx, Event{Type: EventGrant, ConnectionID: conn.ID, ClientID: conn.ClientID, MerchantID: conn.MerchantID,
@@ -135,7 +140,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 	if g.AccessLifetime > 0 {
 		fields = append(fields, "access_ttl", g.AccessLifetime.Milliseconds())
 	}
-	// As in Approve, the hash first, then the indexes.
+	// As in Approve: one pipeline, readers skip entries without a record.
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.HSet(ctx, key, fields...)
 		p.PExpireAt(ctx, key, iss.RefreshExpiresAt)
@@ -478,20 +483,29 @@ func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, offset,
 	case f.ClientID != "":
 		index = appConnsKey(f.ClientID)
 	}
-	ids, err := s.rdb.ZRevRange(ctx, index, 0, -1).Result()
+	entries, err := s.rdb.ZRevRangeWithScores(ctx, index, 0, -1).Result()
 	if err != nil {
 		return nil, 0, fmt.Errorf("list connections: %w", err)
+	}
+	ids := make([]string, len(entries))
+	for i, z := range entries {
+		ids[i], _ = z.Member.(string)
 	}
 	conns, err := s.getConnections(ctx, ids)
 	if err != nil {
 		return nil, 0, err
 	}
+	// An entry without a record is dropped only once it is older than any
+	// write in flight: on a cluster the index and the record are on
+	// different nodes, and the index may be written first.
+	settled := float64(ms(s.now().Add(-time.Minute)))
 	var live []*Connection
 	var gone []any
 	for i, c := range conns {
 		switch {
-		case c == nil:
+		case c == nil && entries[i].Score < settled:
 			gone = append(gone, ids[i])
+		case c == nil:
 		case c.Status == StatusRevoked:
 		case f.ClientID != "" && c.ClientID != f.ClientID:
 		case f.MerchantID != "" && c.MerchantID != f.MerchantID:

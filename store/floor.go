@@ -221,7 +221,8 @@ func (s *Store) FloorApprove(ctx context.Context, g Grant) error {
 func (s *Store) FloorCleanup(ctx context.Context) (int, error) {
 	var n atomic.Int64
 	err := s.forEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
-		for _, pattern := range []string{floorPrefix + "*", "login:floor:*", "login:addr:floor"} {
+		// redis_rate keeps its counters under "rate:".
+		for _, pattern := range []string{floorPrefix + "*", "rate:login:floor:*", "rate:login:addr:floor"} {
 			iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
 			var batch []string
 			flush := func() error {

@@ -24,7 +24,9 @@ import "github.com/redis/go-redis/v9"
 // credential. Reasons returned to callers are safe to show to clients.
 
 // exchangeScript consumes an authorization code and issues the first token
-// pair of its connection.
+// pair of its connection. Run twice with the same arguments (the same token
+// record id), the second run answers as the first did: a command resent
+// after a lost reply must not look like a replay.
 //
 // ARGV: 1 code digest, 2 client id, 3 redirect_uri sent at the token
 // endpoint ("" when absent), 4 S256 of the code_verifier ("" when absent),
@@ -32,12 +34,17 @@ import "github.com/redis/go-redis/v9"
 // expiry, 10 token record id.
 var exchangeScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
-  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at')
+  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid')
 if not c[1] or c[1] ~= ARGV[1] then
   return {'invalid_grant', 'the authorization code is unknown or expired'}
 end
 if c[4] ~= ARGV[2] then
   return {'invalid_grant', 'the authorization code was issued to another client'}
+end
+if c[3] == '1' and c[11] == ARGV[10] and c[7] == 'active' then
+  -- This very exchange, run again (a client library resending after a
+  -- lost reply): it already succeeded, and is not a replay.
+  return {'ok', c[8], c[9], c[10]}
 end
 if c[7] == 'revoked' then
   return {'invalid_grant', 'the connection of this authorization code was revoked'}
@@ -93,9 +100,13 @@ return {'ok', c[8], c[9], c[10]}
 var refreshScript = redis.NewScript(`
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
   'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
-  'at_exp', 'access_ttl')
+  'at_exp', 'access_ttl', 'tid')
 local unknown = {'invalid_grant', 'the refresh token is unknown, expired, already used or revoked'}
 if c[4] ~= 'active' then return unknown end
+if c[9] == ARGV[1] and c[15] == ARGV[8] and c[3] == ARGV[2] then
+  -- This very refresh, run again: it already succeeded.
+  return {'ok', c[6], c[11], c[7], c[13]}
+end
 if c[3] ~= ARGV[2] then
   if c[1] == ARGV[1] or c[9] == ARGV[1] then
     return {'invalid_grant', 'the refresh token was issued to another client'}

@@ -1,13 +1,20 @@
 package store
 
 import (
+	"context"
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
+	"strings"
 	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"enlace/store/redistest"
 )
 
 // TestSealNeedsTheToken: what Redis holds (the token's digest and the
@@ -44,4 +51,65 @@ func hmacSum(key, msg []byte) []byte {
 	m := hmac.New(sha256.New, key)
 	m.Write(msg)
 	return m.Sum(nil)
+}
+
+// TestScriptsSafeToRunTwice: the exchange and refresh scripts, run a
+// second time with the very same arguments (as a Redis client resends a
+// command whose reply it lost), answer as the first run did and revoke
+// nothing; a real replay (other arguments) still does.
+func TestScriptsSafeToRunTwice(t *testing.T) {
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		s := New(rdb, Options{})
+		conn, code, err := s.Approve(ctx, Grant{ClientID: "app", MerchantID: "m", RedirectURI: "https://a.example/cb",
+			Scopes: []string{"read:products"}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss := s.newIssued(conn.ID, "app")
+		run := func() []string {
+			res, err := exchangeScript.Run(ctx, rdb, []string{connKey(conn.ID), retryKey(conn.ID)},
+				Digest(code), "app", "", "", ms(iss.IssuedAt), Digest(iss.AccessToken), Digest(iss.RefreshToken),
+				ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), iss.TokenID).StringSlice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if first, again := run(), run(); first[0] != "ok" || strings.Join(first, "|") != strings.Join(again, "|") {
+			t.Fatalf("exchange run twice: %v then %v", first, again)
+		}
+		if _, err := s.LookupAccess(ctx, iss.AccessToken); err != nil {
+			t.Fatalf("the exchange's token after a second run: %v", err)
+		}
+
+		next := s.newIssued(conn.ID, "app")
+		sealed, err := next.seal(iss.RefreshToken)
+		if err != nil {
+			t.Fatal(err)
+		}
+		refresh := func() []string {
+			res, err := refreshScript.Run(ctx, rdb, []string{connKey(conn.ID), retryKey(conn.ID)},
+				Digest(iss.RefreshToken), "app", ms(next.IssuedAt), Digest(next.AccessToken), Digest(next.RefreshToken),
+				ms(next.AccessExpiresAt), ms(next.RefreshExpiresAt), next.TokenID, "", sealed,
+				ms(next.IssuedAt.Add(10*time.Second))).StringSlice()
+			if err != nil {
+				t.Fatal(err)
+			}
+			return res
+		}
+		if first, again := refresh(), refresh(); first[0] != "ok" || strings.Join(first, "|") != strings.Join(again, "|") {
+			t.Fatalf("refresh run twice: %v then %v", first, again)
+		}
+		if _, err := s.LookupAccess(ctx, next.AccessToken); err != nil {
+			t.Fatalf("the refresh's token after a second run: %v", err)
+		}
+		// A replay of the used code is still one.
+		if _, err := s.ExchangeCode(ctx, CodeExchange{Code: code, ClientID: "app"}); err == nil {
+			t.Fatal("a replayed code was taken")
+		}
+		if _, err := s.LookupAccess(ctx, next.AccessToken); err == nil {
+			t.Fatal("a replayed code did not revoke the connection")
+		}
+	})
 }

@@ -176,9 +176,11 @@ func (s *Store) Ping(ctx context.Context) error {
 // is one key per record, and no command or MULTI spans two keys. What
 // spans slots, and its consistency rule:
 //   - Indexes (apps, merchants, admins, conns, merchant-conns:, app-conns:)
-//     are sorted sets written after the record they point at, in the same
-//     pipeline; readers skip entries whose record is gone (expired or never
-//     completed), and revocation removes entries lazily. An index may so
+//     are sorted sets written in the same pipeline as the record they point
+//     at; on a cluster the two are on different nodes and either may land
+//     first. Readers skip entries whose record is missing, and drop one
+//     only once it is a minute old (so an entry whose record is still in
+//     flight survives); revocation removes entries lazily. An index may so
 //     briefly lack a new record or list a dead one; the record decides.
 //   - Uniqueness of an email is the SETNX of its email key, taken before
 //     the account record is written; a failed write gives it back.

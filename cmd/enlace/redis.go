@@ -6,7 +6,10 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"os"
+	"syscall"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -54,7 +57,13 @@ func connect(ctx context.Context, cfg *config.Config) (redis.UniversalClient, er
 		// for the dead primary's slots fail until then, so keep it short:
 		// it costs one CLUSTER SLOTS per interval, and only with traffic.
 		co.ClusterStateReloadInterval = time.Second
-		rdb = redis.NewClusterClient(co)
+		cc := redis.NewClusterClient(co)
+		// MaxRetries does not reach the cluster client's own loop, which
+		// resends a command after a timeout or a dropped connection (as
+		// many times as MaxRedirects, whose MOVED handling is needed).
+		// Every node's client marks such an error as final instead.
+		cc.OnNewNode(func(n *redis.Client) { n.AddHook(noResend{}) })
+		rdb = cc
 	case config.RedisSentinel:
 		rdb = redis.NewFailoverClient(opts.Failover())
 	default:
@@ -90,4 +99,61 @@ func tlsConfig(c config.TLS) (*tls.Config, error) {
 		tc.Certificates = []tls.Certificate{cert}
 	}
 	return tc, nil
+}
+
+// noResend is a go-redis hook that keeps a cluster client from resending a
+// command that may have reached Redis: a timeout or a connection lost
+// mid-command. (A dial error, a pool timeout and MOVED/ASK are left to
+// the client: the command was not run, or is to be run elsewhere.) The
+// scripts are safe to run twice, but other writes (the email claim, a
+// rate-limit refund) are not.
+type noResend struct{}
+
+// sentError is an error after which the command may have run; it reads as
+// a deadline to go-redis, which resends none of those.
+type sentError struct{ err error }
+
+func (e sentError) Error() string        { return e.err.Error() }
+func (e sentError) Is(target error) bool { return target == context.DeadlineExceeded }
+
+func final(err error) error {
+	var ne net.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ne) && ne.Timeout(), errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF),
+		errors.Is(err, syscall.ECONNRESET), errors.Is(err, syscall.EPIPE):
+		var op *net.OpError
+		if errors.As(err, &op) && op.Op == "dial" {
+			return err
+		}
+		return sentError{err}
+	}
+	return err
+}
+
+func (noResend) DialHook(next redis.DialHook) redis.DialHook { return next }
+
+func (noResend) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
+	return func(ctx context.Context, cmd redis.Cmder) error {
+		err := final(next(ctx, cmd))
+		if err != nil {
+			cmd.SetErr(err)
+		}
+		return err
+	}
+}
+
+func (noResend) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
+	return func(ctx context.Context, cmds []redis.Cmder) error {
+		err := final(next(ctx, cmds))
+		if err != nil {
+			for _, cmd := range cmds {
+				if cmd.Err() != nil {
+					cmd.SetErr(final(cmd.Err()))
+				}
+			}
+		}
+		return err
+	}
 }

@@ -113,3 +113,37 @@ func TestConnectTLSAndPassword(t *testing.T) {
 		t.Error("a missing CA file was accepted")
 	}
 }
+
+// TestClusterDoesNotResend: on a cluster, a command whose reply times out
+// is not sent again (it may have run): a slow script that counts its runs
+// runs once.
+func TestClusterDoesNotResend(t *testing.T) {
+	cluster := redistest.StartCluster(t, 3, 0)
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, append(scaleEnv(cluster), "ENLACE_REDIS_TIMEOUT=150ms"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	rdb, err := connect(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rdb.Close()
+	const slow = `
+local t0 = redis.call('TIME')
+local start = t0[1] * 1000000 + t0[2]
+repeat
+  local t = redis.call('TIME')
+until t[1] * 1000000 + t[2] - start > 400000
+return redis.call('INCR', KEYS[1])`
+	if err := rdb.Eval(ctx, slow, []string{"runs"}).Err(); err == nil {
+		t.Fatal("a 400 ms script answered within a 150 ms timeout")
+	}
+	// Eval has returned, so every copy the client would send has been
+	// sent, and is queued in Redis behind the running script. A GET sent
+	// now is answered after them (Redis serves its clients in the order
+	// their commands arrived once the script ends).
+	if n := cluster.Client(t).Get(ctx, "runs").Val(); n != "1" {
+		t.Fatalf("the script ran %s times", n)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -119,6 +120,15 @@ func TestScaleOutTwoInstances(t *testing.T) {
 		t.Fatal(err)
 	}
 	opsOK(t, "info on B")(opsInfo(c, b.url, live.access))
+	// B serves the app from its cache (so the disabling below must reach
+	// it over pub/sub): more calls read no record from Redis.
+	before := clusterCalls(t, cluster, "hgetall")
+	for range 5 {
+		opsOK(t, "info on B")(opsInfo(c, b.url, live.access))
+	}
+	if n := clusterCalls(t, cluster, "hgetall") - before; n != 0 {
+		t.Fatalf("B read %d records for 5 calls: its cache is not serving", n)
+	}
 	r := runCmd(t, environ, "", "admin", "key", "create", "--name", "scale test", "--json")
 	var key struct {
 		Key string `json:"key"`
@@ -130,6 +140,8 @@ func TestScaleOutTwoInstances(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer "+key.Key)
 	opsOK(t, "disable on A")(opsDo(c, req))
 	disabled := time.Now()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
 	for {
 		r, err := opsInfo(c, b.url, live.access)
 		if err == nil && r.status == http.StatusUnauthorized {
@@ -138,6 +150,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 		if time.Since(disabled) > time.Second {
 			t.Fatalf("B still takes the disabled app's token a second later: %v %v", r, err)
 		}
+		<-tick.C
 	}
 	t.Logf("B refused the disabled app's token %v after A disabled it", time.Since(disabled).Round(time.Millisecond))
 
@@ -321,4 +334,35 @@ func TestSentinelFailover(t *testing.T) {
 		t.Fatalf("a new flow after the failover: %v", err)
 	}
 	p.stop(t, 15*time.Second)
+}
+
+// clusterCalls is how many times the cluster's primaries have run a
+// command (INFO commandstats, summed).
+func clusterCalls(t *testing.T, c *redistest.Cluster, command string) int64 {
+	t.Helper()
+	var (
+		mu    sync.Mutex
+		total int64
+	)
+	err := c.Client(t).ForEachMaster(context.Background(), func(ctx context.Context, n *redis.Client) error {
+		out, err := n.Info(ctx, "commandstats").Result()
+		if err != nil {
+			return err
+		}
+		for line := range strings.Lines(out) {
+			rest, ok := strings.CutPrefix(strings.TrimSpace(line), "cmdstat_"+command+":calls=")
+			if !ok {
+				continue
+			}
+			v, _ := strconv.ParseInt(rest[:strings.IndexByte(rest+",", ',')], 10, 64)
+			mu.Lock()
+			total += v
+			mu.Unlock()
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return total
 }

@@ -295,22 +295,38 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: %s must be positive, got %v", name, d)
 		}
 	}
+	// A setting of another mode is refused rather than ignored: addrs
+	// without mode: cluster would otherwise start the embedded Redis, one
+	// per instance.
 	switch c.Redis.Mode {
 	case "", RedisSingle:
 		c.Redis.Mode = RedisSingle
+		if len(c.Redis.Addrs) > 0 || c.Redis.MasterName != "" {
+			return errors.New("config: redis.addrs and redis.master_name are for redis.mode sentinel or cluster; " +
+				"single mode takes redis.addr")
+		}
 	case RedisSentinel:
 		if c.Redis.MasterName == "" || len(c.Redis.Addrs) == 0 {
 			return errors.New("config: redis.mode sentinel needs redis.master_name and the sentinels in redis.addrs")
 		}
+		if c.Redis.Addr != "" {
+			return errors.New("config: redis.mode sentinel finds the primary through redis.addrs; leave redis.addr empty")
+		}
 	case RedisCluster:
 		if len(c.Redis.Addrs) == 0 {
 			return errors.New("config: redis.mode cluster needs seed nodes in redis.addrs")
+		}
+		if c.Redis.Addr != "" || c.Redis.MasterName != "" {
+			return errors.New("config: redis.mode cluster takes its seed nodes in redis.addrs; leave redis.addr and redis.master_name empty")
 		}
 		if c.Redis.DB != 0 {
 			return errors.New("config: a Redis Cluster has only database 0")
 		}
 	default:
 		return fmt.Errorf("config: redis.mode %q must be single, sentinel or cluster", c.Redis.Mode)
+	}
+	if !c.Redis.TLS.Enabled && (c.Redis.TLS.CAFile != "" || c.Redis.TLS.CertFile != "" || c.Redis.TLS.ServerName != "") {
+		return errors.New("config: redis.tls settings are given but redis.tls.enabled is false")
 	}
 	if (c.Redis.TLS.CertFile == "") != (c.Redis.TLS.KeyFile == "") {
 		return errors.New("config: redis.tls.cert_file and key_file go together")

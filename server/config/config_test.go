@@ -71,6 +71,9 @@ func TestInvalid(t *testing.T) {
 		"unknown redis mode": "ENLACE_REDIS_MODE=galaxy",
 		"cluster, no seeds":  "ENLACE_REDIS_MODE=cluster",
 		"sentinel, no name":  "ENLACE_REDIS_MODE=sentinel\nENLACE_REDIS_ADDRS=127.0.0.1:26379",
+		"addrs, no mode":     "ENLACE_REDIS_ADDRS=127.0.0.1:7000",
+		"cluster and addr":   "ENLACE_REDIS_MODE=cluster\nENLACE_REDIS_ADDRS=127.0.0.1:7000\nENLACE_REDIS_ADDR=127.0.0.1:6379",
+		"TLS file, TLS off":  "ENLACE_REDIS_TLS_CA_FILE=/etc/ca.pem",
 	} {
 		if _, err := config.Load(enlace.DefaultConfig, "", false, strings.Split(env, "\n")); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -33,10 +33,11 @@ func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Clus
 		tb.Fatalf("redis-cli is not installed (apt-get install -y redis-server): %v", err)
 	}
 	c := &Cluster{tb: tb}
-	// With replicas, a dead primary is replaced after a second; without,
-	// nothing can replace it, and a long timeout keeps a node that is only
-	// slow (a busy test machine) from being judged failed.
-	timeout := "1000"
+	// With replicas, a dead primary is replaced after two seconds (a busy
+	// but live node answers well within that); without, nothing can
+	// replace it, and a long timeout keeps a node that is only slow from
+	// being judged failed.
+	timeout := "2000"
 	if replicas == 0 {
 		timeout = "15000"
 	}
@@ -76,8 +77,8 @@ func clusterPort(tb testing.TB) int {
 	return 0
 }
 
-// WaitOK waits until every running node reports cluster_state:ok and
-// agrees on the slots (bounded: 30 s).
+// WaitOK waits until every running node reports cluster_state:ok, which
+// a node says once all slots are served as it sees them (bounded: 30 s).
 func (c *Cluster) WaitOK() {
 	c.tb.Helper()
 	ctx := context.Background()
