@@ -27,6 +27,9 @@ type AppCache struct {
 	// live is set while the subscription stands; only then is anything
 	// cached, since only then would a change be heard.
 	live bool
+	// silence is how long the subscription may stay quiet before it is
+	// pinged (see Run).
+	silence time.Duration
 }
 
 type cachedApp struct {
@@ -37,13 +40,28 @@ type cachedApp struct {
 // NewAppCache returns a cache over the store's apps. Run must be running
 // for invalidations to arrive; until it has subscribed, nothing is cached.
 func NewAppCache(s *Store, maxAge time.Duration) *AppCache {
-	c := &AppCache{store: s, maxAge: maxAge, entries: map[string]cachedApp{}}
+	c := &AppCache{store: s, maxAge: maxAge, entries: map[string]cachedApp{}, silence: 3 * time.Second}
 	// Changes made through this store reach its own caches before the call
 	// returns, not only when the pub/sub message comes back.
 	s.cachesMu.Lock()
 	s.caches = append(s.caches, c)
 	s.cachesMu.Unlock()
 	return c
+}
+
+// PingAfter sets how long the subscription may stay silent before Run
+// pings it (3 s unless set); call it before Run.
+func (c *AppCache) PingAfter(d time.Duration) *AppCache {
+	c.silence = d
+	return c
+}
+
+// Live reports whether the cache serves: its subscription stands and
+// answers.
+func (c *AppCache) Live() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.live
 }
 
 // Get returns the app, from the cache when it can.
@@ -94,10 +112,9 @@ func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 	// few seconds of silence the subscription is pinged, and a ping left
 	// unanswered means the messages may be lost, so the cache stops
 	// serving until the subscription stands again.
-	const silence = 3 * time.Second
 	pinged := false
 	for {
-		msg, err := ps.ReceiveTimeout(ctx, silence)
+		msg, err := ps.ReceiveTimeout(ctx, c.silence)
 		var ne net.Error
 		if err != nil && errors.As(err, &ne) && ne.Timeout() && ctx.Err() == nil {
 			if pinged {
@@ -142,10 +159,7 @@ func (c *AppCache) Run(ctx context.Context, ready chan<- struct{}) {
 // setLiveIfNot marks the subscription as standing again after a ping was
 // answered, if an unanswered one had stopped the cache.
 func (c *AppCache) setLiveIfNot() {
-	c.mu.Lock()
-	live := c.live
-	c.mu.Unlock()
-	if !live {
+	if !c.Live() {
 		c.setLive(true)
 	}
 }

@@ -325,3 +325,40 @@ func TestAuditWriter(t *testing.T) {
 		}
 	})
 }
+
+// TestAppCacheSilentSubscription: when the subscription's connection goes
+// silent (no message, no reset), an unanswered ping stops the cache from
+// serving, since a change could go unheard; once the connection answers
+// again, the cache serves again.
+func TestAppCacheSilentSubscription(t *testing.T) {
+	rs := redistest.Start(t)
+	proxy := redistest.NewProxy(t, rs.Addr)
+	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, MaxRetries: -1})
+	t.Cleanup(func() { _ = rdb.Close() })
+	st := store.New(rdb, store.Options{})
+	cache := store.NewAppCache(st, time.Minute).PingAfter(100 * time.Millisecond)
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, done := make(chan struct{}), make(chan struct{})
+	go func() { cache.Run(ctx, ready); close(done) }()
+	t.Cleanup(func() { cancel(); <-done })
+	<-ready
+	if !cache.Live() {
+		t.Fatal("not live once subscribed")
+	}
+	poll := func(what string, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		tick := time.NewTicker(10 * time.Millisecond)
+		defer tick.Stop()
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatal(what)
+			}
+			<-tick.C
+		}
+	}
+	proxy.Freeze()
+	poll("the cache still serves over a silent subscription", func() bool { return !cache.Live() })
+	proxy.Thaw()
+	poll("the cache does not serve again once the subscription answers", cache.Live)
+}
