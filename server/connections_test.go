@@ -247,6 +247,13 @@ func TestAdminPages(t *testing.T) {
 	if p.status != http.StatusOK || !regexp.MustCompile(`>2</a>`).MatchString(p.body) {
 		t.Fatalf("apps page should show 2 connections:\n%s", p.body)
 	}
+	// The kind of each app: one of the platform's own is marked.
+	fp, _ := e.firstPartyApp()
+	p = adm.get("/admin")
+	if !regexp.MustCompile(`(?s)id="app-` + fp.ClientID + `">.*?Propia de la plataforma`).MatchString(p.body) ||
+		!regexp.MustCompile(`(?s)id="app-` + e.app.ClientID + `">.*?Confidencial`).MatchString(p.body) {
+		t.Fatalf("apps page does not tell the apps' kinds:\n%s", p.body)
+	}
 	p = adm.get("/admin/connections?app=" + e.app.ClientID + "&merchant=" + e.merchant.ID)
 	if rows := connRowRe.FindAllStringSubmatch(p.body, -1); len(rows) != 2 {
 		t.Fatalf("filtered connections: %d rows", len(rows))
