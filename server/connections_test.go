@@ -250,8 +250,8 @@ func TestAdminPages(t *testing.T) {
 	// The kind of each app: one of the platform's own is marked.
 	fp, _ := e.firstPartyApp()
 	p = adm.get("/admin")
-	if !regexp.MustCompile(`(?s)id="app-` + fp.ClientID + `">.*?Propia de la plataforma`).MatchString(p.body) ||
-		!regexp.MustCompile(`(?s)id="app-` + e.app.ClientID + `">.*?Confidencial`).MatchString(p.body) {
+	if !regexp.MustCompile(`(?s)id="app-`+fp.ClientID+`">.*?Propia de la plataforma`).MatchString(p.body) ||
+		!regexp.MustCompile(`(?s)id="app-`+e.app.ClientID+`">.*?Confidencial`).MatchString(p.body) {
 		t.Fatalf("apps page does not tell the apps' kinds:\n%s", p.body)
 	}
 	p = adm.get("/admin/connections?app=" + e.app.ClientID + "&merchant=" + e.merchant.ID)
