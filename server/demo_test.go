@@ -3,21 +3,15 @@ package server_test
 import (
 	"context"
 	"html"
-	"log/slog"
-	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
 
-	"enlace"
 	"enlace/consent"
-	"enlace/server"
 	"enlace/server/config"
 	"enlace/store"
-	"enlace/store/redistest"
 )
 
 var demoScopes = []string{"read:products", "write:products", "read:checkouts", "read:stocks"}
@@ -27,51 +21,23 @@ var demoScopes = []string{"read:products", "write:products", "read:checkouts", "
 // the demo exchanges its code over real HTTP against the issuer.
 func newDemoEnv(t *testing.T) (*testEnv, *consent.DemoApp) {
 	t.Helper()
-	rdb := redistest.Start(t).Client(t)
-	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	cfg.Issuer = "http://" + ln.Addr().String()
-	clk := &clock{}
-	st := store.New(rdb, store.Options{Now: clk.Now})
-	ctx := context.Background()
-	redirect := cfg.Issuer + "/demo/callback"
-	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: "Demo app", RedirectURIs: []string{redirect},
-		Scopes: demoScopes}, cfg.Scopes.Names())
-	if err != nil {
-		t.Fatal(err)
-	}
-	demo := &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}
-	logs := &syncBuffer{}
-	srv, err := server.New(server.Options{
-		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
-		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil)), Demo: demo,
+	var demo *consent.DemoApp
+	e := startEnv(t, nil, func(cfg *config.Config, st *store.Store) *consent.DemoApp {
+		redirect := cfg.Issuer + "/demo/callback"
+		app, secret, err := st.CreateApp(context.Background(), store.AppSpec{Name: "Demo app",
+			RedirectURIs: []string{redirect}, Scopes: demoScopes}, cfg.Scopes.Names())
+		if err != nil {
+			t.Fatal(err)
+		}
+		demo = &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}
+		return demo
 	})
-	if err != nil {
-		t.Fatal(err)
+	if e.url != e.cfg.Issuer {
+		t.Fatalf("test server %s is not the issuer %s", e.url, e.cfg.Issuer)
 	}
-	runCtx, cancel := context.WithCancel(ctx)
-	t.Cleanup(cancel)
-	ready := make(chan struct{})
-	go srv.Run(runCtx, ready)
-	<-ready
-	hs := httptest.NewUnstartedServer(srv.Handler())
-	hs.Listener.Close()
-	hs.Listener = ln
-	hs.Start()
-	t.Cleanup(hs.Close)
-	if hs.URL != cfg.Issuer {
-		t.Fatalf("test server %s is not the issuer %s", hs.URL, cfg.Issuer)
-	}
-	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, app: app, secret: secret}
-	e.merchant, err = st.CreateMerchant(ctx, "ana@tienda.cl", "Tienda de Ana", password)
-	if err != nil {
+	e.secret = demo.ClientSecret
+	var err error
+	if e.app, err = e.st.GetApp(context.Background(), demo.ClientID); err != nil {
 		t.Fatal(err)
 	}
 	return e, demo

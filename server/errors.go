@@ -54,10 +54,15 @@ func writeOAuthError(c *gin.Context, e *oauthError) {
 		c.Header("WWW-Authenticate", `Basic realm="enlace", charset="UTF-8"`)
 	}
 	if e.retryAfter > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(e.retryAfter.Seconds()))))
+		retryAfter(c, e.retryAfter)
 	}
 	noStore(c)
 	c.JSON(status, gin.H{"error": e.code.Error(), "error_description": e.description})
+}
+
+// retryAfter tells a limited client how many whole seconds to wait.
+func retryAfter(c *gin.Context, d time.Duration) {
+	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
 }
 
 func noStore(c *gin.Context) {

@@ -93,10 +93,8 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	if len(scopes) == 0 {
 		scopes = app.Scopes
 	}
-	for _, sc := range scopes {
-		if !app.AllowsScope(sc) {
-			return nil, fail(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
-		}
+	if sc := app.Unregistered(scopes); sc != "" {
+		return nil, fail(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
 	}
 	return &consent.AuthorizeRequest{
 		ClientID:      app.ClientID,

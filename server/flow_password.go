@@ -30,10 +30,8 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	scopes := app.Scopes
 	if tr.Scope != "" {
 		scopes = parseScopes(tr.Scope)
-		for _, sc := range scopes {
-			if !app.AllowsScope(sc) {
-				return nil, nil, newError(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
-			}
+		if sc := app.Unregistered(scopes); sc != "" {
+			return nil, nil, newError(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
 		}
 	}
 	if len(scopes) == 0 {

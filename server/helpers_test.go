@@ -19,6 +19,7 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"enlace"
+	"enlace/consent"
 	"enlace/server"
 	"enlace/server/config"
 	"enlace/store"
@@ -132,6 +133,17 @@ func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 // in `enlace serve`.
 func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config)) *testEnv {
 	t.Helper()
+	e := startEnv(t, redisArgs, nil, opts...)
+	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
+	return e
+}
+
+// startEnv starts enlace on its own redis-server with a merchant and no
+// app. demo, when set, seeds the demo app (as `enlace serve` does in the
+// embedded mode) once the issuer is known, before the server is built.
+func startEnv(t *testing.T, redisArgs []string, demo func(*config.Config, *store.Store) *consent.DemoApp,
+	opts ...func(*config.Config)) *testEnv {
+	t.Helper()
 	rs := redistest.Start(t, redisArgs...)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
 	if err != nil {
@@ -153,11 +165,15 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 	rdb.AddHook(calls)
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
+	var demoApp *consent.DemoApp
+	if demo != nil {
+		demoApp = demo(cfg, st)
+	}
 	logs := &syncBuffer{}
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))),
+		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))), Demo: demoApp,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -174,7 +190,6 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 	hs.Start()
 	t.Cleanup(hs.Close)
 	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs, calls: calls}
-	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
 	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
 	if err != nil {
 		t.Fatal(err)

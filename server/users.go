@@ -5,10 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
-	"math"
 	"mime"
 	"net/http"
-	"net/mail"
 	"slices"
 	"strconv"
 	"strings"
@@ -130,7 +128,7 @@ func (s *Server) register(c *gin.Context) {
 		return
 	}
 	if wait > 0 {
-		c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+		retryAfter(c, wait)
 		writeAPIErrors(c, newJSONAPIError(http.StatusTooManyRequests, "too_many_requests", "Too many sign-ups",
 			"too many sign-ups from this address; wait before trying again", ""))
 		return
@@ -235,8 +233,7 @@ func (s *Server) validateUser(attrs map[string]string) []jsonAPIError {
 			invalid(name, "invalid", name+" contains control characters")
 		}
 	}
-	email := store.NormalizeEmail(attrs["email"])
-	if addr, err := mail.ParseAddress(email); email == "" || err != nil || addr.Address != email {
+	if !store.ValidEmail(store.NormalizeEmail(attrs["email"])) {
 		invalid("email", "invalid_email", "email is not a valid email address")
 	}
 	pw := attrs["password"]

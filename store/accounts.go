@@ -51,6 +51,13 @@ func admins() accountKind { return accountKind{"admin", adminKey, adminEmailKey,
 // is unknown or the password wrong.
 var ErrBadCredentials = errors.New("wrong email or password")
 
+// ValidEmail reports whether a normalized email is a bare address (no
+// display name, no comment), as accounts take them.
+func ValidEmail(email string) bool {
+	addr, err := mail.ParseAddress(email)
+	return email != "" && err == nil && addr.Address == email
+}
+
 // NormalizeEmail is the form in which emails are compared and indexed.
 func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSpace(email)) }
 
@@ -90,7 +97,7 @@ func (s *Store) CreateAdmin(ctx context.Context, email, password string) (*Admin
 // createAccount registers m (its email, names) with password.
 func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, password string) (*Account, error) {
 	email := NormalizeEmail(m.Email)
-	if addr, err := mail.ParseAddress(email); err != nil || addr.Address != email {
+	if !ValidEmail(email) {
 		return nil, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, email)
 	}
 	if password == "" {

@@ -57,6 +57,17 @@ func (a *App) AllowsRedirect(uri string) bool {
 	return uri != "" && slices.Contains(a.RedirectURIs, uri)
 }
 
+// Unregistered returns the first of scopes the app is not registered
+// for, or "" when it may ask for them all.
+func (a *App) Unregistered(scopes []string) string {
+	for _, sc := range scopes {
+		if !a.AllowsScope(sc) {
+			return sc
+		}
+	}
+	return ""
+}
+
 // AllowsScope reports whether the app is registered for scope.
 func (a *App) AllowsScope(scope string) bool { return slices.Contains(a.Scopes, scope) }
 

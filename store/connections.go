@@ -85,9 +85,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	})
 	if err != nil {
 		// The code never reaches the merchant: take back what was written.
-		undo := context.WithoutCancel(ctx)
-		_ = s.rdb.Del(undo, key).Err()
-		s.unindex(undo, conn.ID, conn.MerchantID, conn.ClientID)
+		s.forget(ctx, conn.ID, conn.MerchantID, conn.ClientID)
 		return nil, "", fmt.Errorf("approve: %w", err)
 	}
 	s.audit(ctx, Event{Type: EventGrant, ConnectionID: conn.ID, ClientID: conn.ClientID, MerchantID: conn.MerchantID,
@@ -153,9 +151,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 	if err != nil {
 		// Nobody holds these tokens: take back what was written, so no
 		// live connection is listed that its merchant never got.
-		undo := context.WithoutCancel(ctx)
-		_ = s.rdb.Del(undo, key).Err()
-		s.unindex(undo, connID, g.MerchantID, g.ClientID)
+		s.forget(ctx, connID, g.MerchantID, g.ClientID)
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
 	s.audit(ctx, Event{Type: EventSignIn, ConnectionID: connID, ClientID: g.ClientID, MerchantID: g.MerchantID,
@@ -586,6 +582,15 @@ func (s *Store) revoke(ctx context.Context, id, by, digest, clientID string) (bo
 
 // unindex takes a revoked connection off the lists. The record itself is
 // already dead; a failure here only leaves a stale entry that listings skip.
+// forget removes a connection whose creation failed half-way: its record
+// and its index entries, with a context of its own in case ctx is what
+// failed.
+func (s *Store) forget(ctx context.Context, id, merchantID, clientID string) {
+	undo := context.WithoutCancel(ctx)
+	_ = s.rdb.Del(undo, connKey(id)).Err()
+	s.unindex(undo, id, merchantID, clientID)
+}
+
 func (s *Store) unindex(ctx context.Context, id, merchantID, clientID string) {
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.ZRem(ctx, connsIndexKey, id)

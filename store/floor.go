@@ -220,7 +220,7 @@ func (s *Store) FloorApprove(ctx context.Context, g Grant) error {
 // deletes key by key (the keys are in many slots).
 func (s *Store) FloorCleanup(ctx context.Context) (int, error) {
 	var n atomic.Int64
-	err := s.forEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
+	err := s.ForEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
 		// redis_rate keeps its counters under "rate:".
 		for _, pattern := range []string{floorPrefix + "*", "rate:login:floor:*", "rate:login:addr:floor"} {
 			iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
@@ -262,10 +262,10 @@ func (s *Store) FloorCleanup(ctx context.Context) (int, error) {
 	return int(n.Load()), err
 }
 
-// forEachPrimary runs fn on the one server, or on every primary of a
+// ForEachPrimary runs fn on the one server, or on every primary of a
 // cluster (concurrently), for commands that answer for one node only
 // (SCAN, KEYS, INFO).
-func (s *Store) forEachPrimary(ctx context.Context, fn func(ctx context.Context, node redis.Cmdable) error) error {
+func (s *Store) ForEachPrimary(ctx context.Context, fn func(ctx context.Context, node redis.Cmdable) error) error {
 	if cc, ok := s.rdb.(*redis.ClusterClient); ok {
 		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
 	}

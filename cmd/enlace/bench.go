@@ -1063,25 +1063,19 @@ type redisSnapshot struct {
 
 func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
 	// On a cluster every primary answers for its share: sum them.
-	var outs []string
-	if cc, ok := b.rdb.(*redis.ClusterClient); ok {
-		var mu sync.Mutex
-		err := cc.ForEachMaster(ctx, func(ctx context.Context, n *redis.Client) error {
-			out, err := n.Info(ctx, "stats", "commandstats", "memory").Result()
-			mu.Lock()
-			outs = append(outs, out)
-			mu.Unlock()
-			return err
-		})
-		if err != nil {
-			return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
-		}
-	} else {
-		out, err := b.rdb.Info(ctx, "stats", "commandstats", "memory").Result()
-		if err != nil {
-			return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
-		}
+	var (
+		mu   sync.Mutex
+		outs []string
+	)
+	err := b.st.ForEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
+		out, err := node.Info(ctx, "stats", "commandstats", "memory").Result()
+		mu.Lock()
 		outs = append(outs, out)
+		mu.Unlock()
+		return err
+	})
+	if err != nil {
+		return redisSnapshot{}, fmt.Errorf("redis info: %w", err)
 	}
 	s := redisSnapshot{calls: map[string]int64{}}
 	for _, out := range outs {

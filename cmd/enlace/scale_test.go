@@ -94,15 +94,22 @@ func TestScaleOutTwoInstances(t *testing.T) {
 		t.Fatalf("A still takes the token of a connection B revoked for a code replay: %v %v", r, err)
 	}
 
+	// connect approves on one instance and exchanges on another.
+	connect := func(approveOn, exchangeOn *opsProc) opsPair {
+		t.Helper()
+		code, err := opsNewBrowser(approveOn.url, email, nil).authorize(app, "read:products")
+		if err != nil {
+			t.Fatal(err)
+		}
+		pair, err := opsExchange(c, exchangeOn.url, app, code)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return pair
+	}
+
 	// A revocation on B is seen on A at once.
-	code2, err := opsNewBrowser(b.url, email, nil).authorize(app, "read:products")
-	if err != nil {
-		t.Fatal(err)
-	}
-	pair, err := opsExchange(c, a.url, app, code2)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pair := connect(b, a)
 	opsOK(t, "info on A")(opsInfo(c, a.url, pair.access))
 	opsOK(t, "revoke on B")(opsForm(c, b.url, "/oauth/revoke", app, url.Values{"token": {pair.refresh}}))
 	if r, err := opsInfo(c, a.url, pair.access); err != nil || r.status != http.StatusUnauthorized {
@@ -111,14 +118,7 @@ func TestScaleOutTwoInstances(t *testing.T) {
 
 	// Disabling the app on A stops it on B within a second. B has the
 	// app in its cache from the calls above.
-	code3, err := opsNewBrowser(a.url, email, nil).authorize(app, "read:products")
-	if err != nil {
-		t.Fatal(err)
-	}
-	live, err := opsExchange(c, b.url, app, code3)
-	if err != nil {
-		t.Fatal(err)
-	}
+	live := connect(a, b)
 	opsOK(t, "info on B")(opsInfo(c, b.url, live.access))
 	// B serves the app from its cache (so the disabling below must reach
 	// it over pub/sub): more calls read no record from Redis.
