@@ -69,8 +69,7 @@ func (h *Handler) requireAdmin(c *gin.Context) (*sessions.Session, string, bool)
 		c.Redirect(http.StatusSeeOther, "/admin/login")
 		return nil, "", false
 	}
-	if c.Request.Method == http.MethodPost && !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if c.Request.Method == http.MethodPost && !h.csrfOK(c, sess) {
 		return nil, "", false
 	}
 	return sess, "admin:" + admin.ID, true
@@ -91,8 +90,7 @@ func (h *Handler) adminLogin(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return
 	}
 	email := c.PostForm("email")

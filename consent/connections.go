@@ -133,8 +133,7 @@ func (h *Handler) revoke(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return
 	}
 	cn, ok := h.ownConnection(c, m)

@@ -245,6 +245,15 @@ func (h *Handler) csrfToken(c *gin.Context, sess *sessions.Session) (string, err
 	return tok, nil
 }
 
+// csrfOK is checkCSRF that answers a failure itself (403, error page).
+func (h *Handler) csrfOK(c *gin.Context, sess *sessions.Session) bool {
+	if !checkCSRF(c, sess) {
+		h.errorPage(c, http.StatusForbidden, "err_csrf")
+		return false
+	}
+	return true
+}
+
 // checkCSRF reports whether the posted form carries the session's token.
 func checkCSRF(c *gin.Context, sess *sessions.Session) bool {
 	want, _ := sess.Values[keyCSRF].(string)
@@ -341,8 +350,7 @@ func (h *Handler) decide(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return
 	}
 	granted := c.Request.PostForm["granted"]
@@ -424,8 +432,7 @@ func (h *Handler) login(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return
 	}
 	next := safeNext(c.PostForm("next"))
@@ -510,8 +517,7 @@ func (h *Handler) logout(c *gin.Context) {
 // endSession logs out (a CSRF-checked post): the session is deleted on the
 // server and its cookie cleared. It reports false when it has answered.
 func (h *Handler) endSession(c *gin.Context, sess *sessions.Session) bool {
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return false
 	}
 	sess.Options.MaxAge = -1

@@ -108,8 +108,7 @@ func (h *Handler) demoStart(c *gin.Context) {
 	if !ok {
 		return
 	}
-	if !checkCSRF(c, sess) {
-		h.errorPage(c, http.StatusForbidden, "err_csrf")
+	if !h.csrfOK(c, sess) {
 		return
 	}
 	demo, ok := h.demoSession(c)
