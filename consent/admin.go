@@ -10,7 +10,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // Admin pages under /admin: operators log in with admin accounts (never

@@ -9,7 +9,7 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // requireMerchant returns the session and the logged-in merchant; when

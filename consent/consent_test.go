@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 func TestSafeNext(t *testing.T) {

@@ -17,7 +17,7 @@ import (
 	"github.com/gorilla/sessions"
 	"golang.org/x/oauth2"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // DemoApp is the registration of the built-in demo client, which exists

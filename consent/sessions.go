@@ -11,7 +11,7 @@ import (
 	"github.com/gorilla/securecookie"
 	"github.com/gorilla/sessions"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // SessionBackend is the part of the store that keeps sessions server-side.

@@ -8,8 +8,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // The admin JSON API under /admin/api/, authenticated by admin API keys

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 func authorizeQuery(clientID, redirect string) url.Values {

@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // BenchmarkParseScopesDistinct parses a body-sized scope of distinct

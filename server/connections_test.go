@@ -9,8 +9,8 @@ import (
 	"strings"
 	"testing"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // pair exchanges a fresh code and returns the RFC token response.

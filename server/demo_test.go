@@ -9,9 +9,9 @@ import (
 	"strings"
 	"testing"
 
-	"enlace/consent"
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 var demoScopes = []string{"read:products", "write:products", "read:checkouts", "read:stocks"}

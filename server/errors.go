@@ -51,7 +51,7 @@ func writeOAuthError(c *gin.Context, e *oauthError) {
 	status := e.status
 	if e.basic && errors.Is(e.code, oerrors.ErrInvalidClient) {
 		status = http.StatusUnauthorized
-		c.Header("WWW-Authenticate", `Basic realm="enlace", charset="UTF-8"`)
+		c.Header("WWW-Authenticate", `Basic realm="github.com/enlace-oauth/enlace", charset="UTF-8"`)
 	}
 	if e.retryAfter > 0 {
 		retryAfter(c, e.retryAfter)

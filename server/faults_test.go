@@ -22,8 +22,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // aof is what docker-compose.yml runs Redis with, strictest fsync: a write

@@ -14,9 +14,9 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"enlace/server/config"
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // First-party sign-up and sign-in (POST /v1/users, the password grant at

@@ -11,8 +11,8 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // The benchmark floor, served under /_floor/ only when Options.Floor is set

@@ -11,8 +11,8 @@ import (
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
-	"enlace/consent"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // ParseAuthorize validates an authorization request (GET or the consent

@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // exchangeCode runs the authorization_code grant. The code is consumed,

@@ -8,7 +8,7 @@ import (
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // passwordGrant signs a merchant in for one of the platform's own apps

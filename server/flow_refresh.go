@@ -3,7 +3,7 @@ package server
 import (
 	"context"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // refresh runs the refresh_token grant. Unlike go-oauth2's manager, the

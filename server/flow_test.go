@@ -15,7 +15,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestFullFlowWithOAuth2Client drives the whole flow with golang.org/x/oauth2

@@ -17,9 +17,9 @@ import (
 
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
-	"enlace/consent"
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // The fuzz targets below check invariants of the request parsers, not only

@@ -18,12 +18,12 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace"
-	"enlace/consent"
-	"enlace/server"
-	"enlace/server/config"
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 const (

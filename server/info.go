@@ -7,13 +7,13 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // invalidToken answers a missing or dead bearer token (RFC 6750 §3).
 func invalidToken(c *gin.Context, desc string) {
-	c.Header("WWW-Authenticate", `Bearer realm="enlace", error="invalid_token"`)
+	c.Header("WWW-Authenticate", `Bearer realm="github.com/enlace-oauth/enlace", error="invalid_token"`)
 	noStore(c)
 	c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid_token", "error_description": desc})
 }

@@ -9,8 +9,8 @@ import (
 	"github.com/gin-gonic/gin"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // introspect is RFC 7662 token introspection. A resource server configured

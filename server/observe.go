@@ -16,7 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // metrics are the server's Prometheus metrics, on a registry of its own

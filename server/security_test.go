@@ -10,8 +10,8 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // TestMetadata: RFC 8414 metadata, with the issuer equal to the configured

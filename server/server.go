@@ -17,10 +17,10 @@ import (
 	"github.com/go-oauth2/oauth2/v4"
 	oserver "github.com/go-oauth2/oauth2/v4/server"
 
-	"enlace/consent"
-	"enlace/server/config"
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // Options are what a Server is built from.

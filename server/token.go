@@ -11,7 +11,7 @@ import (
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // dialect is the wire shape of a token endpoint.

@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/oauth2"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestTokenEndpointRefusals: every bad request is an RFC 6749 JSON error

@@ -14,7 +14,7 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // Merchants' own sign-up, Multinexo style: POST /v1/users takes and gives
@@ -280,7 +280,7 @@ func (s *Server) user(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	if !slices.Contains(ai.Scopes, "profile") {
-		c.Header("WWW-Authenticate", `Bearer realm="enlace", error="insufficient_scope", scope="profile"`)
+		c.Header("WWW-Authenticate", `Bearer realm="github.com/enlace-oauth/enlace", error="insufficient_scope", scope="profile"`)
 		writeAPIErrors(c, newJSONAPIError(http.StatusForbidden, "insufficient_scope", "Insufficient scope",
 			"reading a user needs the profile scope", ""))
 		return

@@ -5,8 +5,8 @@ import (
 	"sync/atomic"
 	"testing"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // The store's hot paths: minting and digesting credentials (CPU only), and

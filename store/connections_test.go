@@ -9,8 +9,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 func TestListAndRevokeConnections(t *testing.T) {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestPasswordHashesBounded: a burst of logins runs at most as many

@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestSealNeedsTheToken: what Redis holds (the token's digest and the

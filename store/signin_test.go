@@ -8,8 +8,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestSignIn: a first-party sign-in is a connection like any other, live

@@ -13,7 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // repeated is a flag that may be given more than once.

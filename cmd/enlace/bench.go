@@ -26,8 +26,8 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // `enlace bench` measures a running enlace the way its operators would:
@@ -238,7 +238,7 @@ type scenarioReport struct {
 	// Ratio is the real endpoint's successful operations per second over
 	// its floor's.
 	Ratio float64     `json:"ratio"`
-	Real  phaseReport `json:"enlace"`
+	Real  phaseReport `json:"github.com/enlace-oauth/enlace"`
 	Floor phaseReport `json:"floor"`
 }
 
@@ -1181,9 +1181,9 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
 			ratio := ""
-			if p.name == "enlace" {
+			if p.name == "github.com/enlace-oauth/enlace" {
 				ratio = fmt.Sprintf("%.2f", s.Ratio)
 			}
 			ops := fmt.Sprintf("%.0f", p.r.OpsPerSec)
@@ -1201,7 +1201,7 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
 			names := make([]string, 0, len(p.r.Commands))
 			for n := range p.r.Commands {
 				names = append(names, n)
@@ -1222,7 +1222,7 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
 			fmt.Fprintf(w, "  %-10s %-6s %s / %s / %d  →  %s / %s / %d\n", s.Name, p.name,
 				mib(p.r.MemBefore.HeapInuse), mib(p.r.MemBefore.Sys), p.r.MemBefore.NumGoroutine,
 				mib(p.r.MemAfter.HeapInuse), mib(p.r.MemAfter.Sys), p.r.MemAfter.NumGoroutine)

@@ -9,11 +9,11 @@ import (
 	"strings"
 	"testing"
 
-	"enlace"
-	"enlace/server"
-	"enlace/server/config"
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // benchServer starts enlace in process, with the benchmark floor, on a
@@ -79,7 +79,7 @@ func TestBench(t *testing.T) {
 		for _, p := range []struct {
 			target string
 			r      phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
 			if p.r.Ops == 0 || p.r.Errors != 0 {
 				t.Errorf("%s/%s: %d ops, %d errors %v", s.Name, p.target, p.r.Ops, p.r.Errors, p.r.ErrorSamples)
 			}

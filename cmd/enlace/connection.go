@@ -8,7 +8,7 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // connectionJSON is one connection as `connection list --json` prints it.

@@ -13,8 +13,8 @@ import (
 	"testing"
 	"time"
 
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 type result struct {

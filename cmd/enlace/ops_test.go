@@ -31,16 +31,16 @@ import (
 	"testing"
 	"time"
 
-	"enlace"
-	"enlace/server/config"
-	"enlace/store"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // opsBuild builds the enlace binary into a directory of the test.
 func opsBuild(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "enlace")
+	bin := filepath.Join(t.TempDir(), "github.com/enlace-oauth/enlace")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)

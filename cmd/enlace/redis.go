@@ -14,7 +14,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/config"
 )
 
 // connect opens the configured Redis (a single server, a Sentinel-managed

@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"enlace"
-	"enlace/server/config"
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // testPKI writes a CA, a server certificate for 127.0.0.1 and a client
@@ -64,7 +64,7 @@ func testPKI(t *testing.T, dir string) (ca, serverCert, serverKey, clientCert, c
 		return der, kder
 	}
 	sDER, sKey := issue(2, "redis", x509.ExtKeyUsageServerAuth)
-	cDER, cKey := issue(3, "enlace", x509.ExtKeyUsageClientAuth)
+	cDER, cKey := issue(3, "github.com/enlace-oauth/enlace", x509.ExtKeyUsageClientAuth)
 	return write("ca.pem", "CERTIFICATE", caDER),
 		write("server.pem", "CERTIFICATE", sDER), write("server.key", "EC PRIVATE KEY", sKey),
 		write("client.pem", "CERTIFICATE", cDER), write("client.key", "EC PRIVATE KEY", cKey)

@@ -19,7 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"enlace/store/redistest"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // scaleEnv points enlace (and its admin commands) at a cluster.

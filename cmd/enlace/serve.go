@@ -14,11 +14,11 @@ import (
 	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
-	"enlace"
-	"enlace/consent"
-	"enlace/server"
-	"enlace/server/config"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // loadConfig reads the configuration for any command.

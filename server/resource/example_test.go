@@ -11,8 +11,8 @@ import (
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
-	"enlace/server/resource"
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // newVerifier connects a resource server to the Redis that enlace uses. The
@@ -42,7 +42,7 @@ func Example() {
 	api.POST("/products", resource.RequireScope("write:products"), func(c *gin.Context) {
 		c.Status(http.StatusCreated)
 	})
-	// Unauthenticated: 401 with WWW-Authenticate: Bearer realm="enlace".
+	// Unauthenticated: 401 with WWW-Authenticate: Bearer realm="github.com/enlace-oauth/enlace".
 	// Without read:checkouts: 403 with error="insufficient_scope".
 	// Redis down: 503 temporarily_unavailable.
 	log.Fatal(r.Run(":8081"))

@@ -11,12 +11,12 @@ import (
 
 	"github.com/gin-gonic/gin"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // realm names the protection space in every challenge, so a client talking
 // to several services can tell which one refused it.
-const realm = "enlace"
+const realm = "github.com/enlace-oauth/enlace"
 
 // contextKey is unexported so that no other package can overwrite or forge
 // the verified token in a request's context.

@@ -7,7 +7,7 @@ import (
 	"context"
 	"errors"
 
-	"enlace/store"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // ErrInactive means the token is unknown, malformed, expired, replaced or
