@@ -15,15 +15,14 @@ import (
 // requireMerchant returns the session and the logged-in merchant; when
 // nobody is logged in it sends the browser to the login page (coming back
 // here afterwards) and ok is false.
-func (h *Handler) requireMerchant(c *gin.Context) (*sessions.Session, *store.Merchant, bool) {
-	sess, ok := h.session(c)
+func (h *MerchantPages) requireMerchant(c *gin.Context) (*sessions.Session, *store.Merchant, bool) {
+	sess, ok := h.Session(c, sessionName)
 	if !ok {
 		return nil, nil, false
 	}
 	m, err := h.currentMerchant(c, sess)
 	if err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "load merchant", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		h.Unavailable(c, "load merchant", err)
 		return nil, nil, false
 	}
 	if m == nil {
@@ -61,16 +60,16 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-func (h *Handler) connectionViews(c *gin.Context, conns []*store.Connection) []connectionView {
+func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []connectionView {
 	out := make([]connectionView, 0, len(conns))
 	for _, cn := range conns {
 		name := cn.ClientID
-		if app, err := h.opts.Apps(c.Request.Context(), cn.ClientID); err == nil {
+		if app, err := k.opts.Apps(c.Request.Context(), cn.ClientID); err == nil {
 			name = app.Name
 		}
 		out = append(out, connectionView{
 			ID: cn.ID, AppName: name, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
-			Scopes: h.describeScopes(c, cn.Scopes), Status: "status_" + cn.Status,
+			Scopes: k.describeScopes(c, cn.Scopes), Status: "status_" + string(cn.Status),
 			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
 		})
 	}
@@ -80,41 +79,39 @@ func (h *Handler) connectionViews(c *gin.Context, conns []*store.Connection) []c
 // maxListed bounds the merchant's page; a store has few connections.
 const maxListed = 500
 
-// connections lists the merchant's connections, newest first.
-func (h *Handler) connections(c *gin.Context) {
+// Connections lists the merchant's connections, newest first.
+func (h *MerchantPages) Connections(c *gin.Context) {
 	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
 	}
-	conns, _, err := h.opts.Store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID}, 0, maxListed)
+	conns, _, err := h.store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID}, 0, maxListed)
 	if err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "list connections", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		h.Unavailable(c, "list connections", err)
 		return
 	}
-	h.render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
+	h.Render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
 		"Email": m.Email, "Connections": h.connectionViews(c, conns), "Revoked": c.Query("revoked") == "1",
 	})
 }
 
 // ownConnection returns the merchant's connection named in the path; any
 // other (someone else's, unknown, revoked) is a 404 page.
-func (h *Handler) ownConnection(c *gin.Context, m *store.Merchant) (*store.Connection, bool) {
-	cn, err := h.opts.Store.GetConnection(c.Request.Context(), c.Param("id"))
+func (h *MerchantPages) ownConnection(c *gin.Context, m *store.Merchant) (*store.Connection, bool) {
+	cn, err := h.store.GetConnection(c.Request.Context(), c.Param("id"))
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "get connection", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		h.Unavailable(c, "get connection", err)
 		return nil, false
 	}
 	if cn == nil || cn.MerchantID != m.ID || cn.Status == store.StatusRevoked {
-		h.errorPage(c, http.StatusNotFound, "err_not_found")
+		h.ErrorPage(c, http.StatusNotFound, "err_not_found")
 		return nil, false
 	}
 	return cn, true
 }
 
-// confirmRevoke asks before revoking: the page explains what happens.
-func (h *Handler) confirmRevoke(c *gin.Context) {
+// ConfirmRevoke asks before revoking: the page explains what happens.
+func (h *MerchantPages) ConfirmRevoke(c *gin.Context) {
 	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
@@ -123,28 +120,29 @@ func (h *Handler) confirmRevoke(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.render(c, http.StatusOK, "confirm_revoke", "revoke", sess, map[string]any{
+	h.Render(c, http.StatusOK, "confirm_revoke", "revoke", sess, map[string]any{
 		"Connection": h.connectionViews(c, []*store.Connection{cn})[0],
 	})
 }
 
-func (h *Handler) revoke(c *gin.Context) {
+// Revoke ends one of the merchant's connections.
+func (h *MerchantPages) Revoke(c *gin.Context) {
 	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
 	}
-	if !h.csrfOK(c, sess) {
+	if !h.CSRFOK(c, sess) {
 		return
 	}
 	cn, ok := h.ownConnection(c, m)
 	if !ok {
 		return
 	}
-	if err := h.opts.Store.RevokeConnection(c.Request.Context(), cn.ID, "merchant:"+m.ID); err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "revoke connection", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+	by := store.ActorMerchant(m.ID)
+	if err := h.store.RevokeConnection(c.Request.Context(), cn.ID, by); err != nil {
+		h.Unavailable(c, "revoke connection", err)
 		return
 	}
-	h.opts.Logger.InfoContext(c.Request.Context(), "connection revoked", "connection_id", cn.ID, "by", "merchant:"+m.ID)
+	h.Logger().InfoContext(c.Request.Context(), "connection revoked", "connection_id", cn.ID, "by", by)
 	c.Redirect(http.StatusSeeOther, "/connections?revoked=1")
 }

@@ -89,7 +89,7 @@ type langLink struct {
 }
 
 // langLinks are the switcher's links: this page in each language.
-func (h *Handler) langLinks(r *http.Request, current language.Tag) []langLink {
+func (k *Kit) langLinks(r *http.Request, current language.Tag) []langLink {
 	out := make([]langLink, 0, len(languages))
 	for _, l := range languages {
 		u := *r.URL
@@ -100,7 +100,7 @@ func (h *Handler) langLinks(r *http.Request, current language.Tag) []langLink {
 		}
 		q.Set("lang", l.String())
 		u.RawQuery = q.Encode()
-		name := h.i18n.localizer(l).T("lang_name")
+		name := k.i18n.localizer(l).T("lang_name")
 		out = append(out, langLink{Lang: l.String(), Name: name, URL: u.RequestURI(), Current: l == current})
 	}
 	return out

@@ -26,10 +26,10 @@ type groupedScope struct {
 
 // groupScopes groups "level:resource" scopes by resource, in the order
 // the resources first appear.
-func (h *Handler) groupScopes(c *gin.Context, names []string, loc localizer) []scopeGroup {
+func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer) []scopeGroup {
 	var groups []scopeGroup
 	index := map[string]int{}
-	for _, v := range h.describeScopes(c, names) {
+	for _, v := range k.describeScopes(c, names) {
 		level, resource, ok := strings.Cut(v.Name, ":")
 		if !ok || (level != "read" && level != "write" && level != "manage") {
 			level, resource = "", "other"

@@ -6,6 +6,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/server/resource"
@@ -19,51 +21,44 @@ const (
 	defaultPage = 50
 	maxPage     = 200
 	keyActor    = "admin_actor"
+	// adminRealm names the admin API in its challenges, apart from the
+	// resources' "enlace".
+	adminRealm = "enlace-admin"
 )
-
-func (s *Server) registerAdminAPI(g *gin.RouterGroup) {
-	g.Use(s.adminKeyAuth)
-	g.GET("/apps", s.apiApps)
-	g.POST("/apps/:id/disable", s.apiSetDisabled(true))
-	g.POST("/apps/:id/enable", s.apiSetDisabled(false))
-	g.DELETE("/apps/:id/connections", s.apiRevokeAppConnections)
-	g.GET("/merchants", s.apiMerchants)
-	g.GET("/connections", s.apiConnections)
-	g.GET("/connections/:id", s.apiConnection)
-	g.DELETE("/connections/:id", s.apiRevokeConnection)
-	g.GET("/audit", s.apiAudit)
-}
-
-func apiError(c *gin.Context, status int, code, desc string) {
-	noStore(c)
-	c.AbortWithStatusJSON(status, gin.H{"error": code, "error_description": desc})
-}
 
 func (s *Server) apiUnavailable(c *gin.Context, what string, err error) {
 	s.log.ErrorContext(c.Request.Context(), what, "err", err)
-	apiError(c, http.StatusServiceUnavailable, "temporarily_unavailable", "the service is temporarily unavailable, retry later")
+	writeOAuth(c, apierror.Unavailable())
 }
 
 func (s *Server) adminKeyAuth(c *gin.Context) {
 	tok, ok := resource.BearerToken(c.Request)
 	if !ok {
-		c.Header("WWW-Authenticate", `Bearer realm="enlace-admin"`)
-		apiError(c, http.StatusUnauthorized, "invalid_token", "an admin API key is required as a bearer token")
+		e := apierror.New(apierror.InvalidToken, "an admin API key is required as a bearer token")
+		e.Anonymous, e.Realm = true, adminRealm
+		writeBearer(c, e)
 		return
 	}
 	key, err := s.store.AuthenticateAdminKey(c.Request.Context(), tok)
 	if errors.Is(err, store.ErrNotFound) {
-		c.Header("WWW-Authenticate", `Bearer realm="enlace-admin", error="invalid_token"`)
-		apiError(c, http.StatusUnauthorized, "invalid_token", "the admin API key is not valid")
+		e := apierror.New(apierror.InvalidToken, "the admin API key is not valid")
+		e.Realm = adminRealm
+		writeBearer(c, e)
 		return
 	}
 	if err != nil {
 		s.apiUnavailable(c, "authenticate admin key", err)
 		return
 	}
-	c.Set(keyActor, "admin-key:"+key.Name)
-	noStore(c)
+	c.Set(keyActor, store.ActorAdminKey(key.Name))
+	apierror.NoStore(c.Writer.Header())
 	c.Next()
+}
+
+// actor is who calls the admin API: its key.
+func actor(c *gin.Context) store.Actor {
+	a, _ := c.Value(keyActor).(store.Actor)
+	return a
 }
 
 // page reads offset and limit; ok is false after a 400 was sent.
@@ -72,13 +67,13 @@ func page(c *gin.Context) (offset, limit int, ok bool) {
 	var err error
 	if v := c.Query("offset"); v != "" {
 		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			apiError(c, http.StatusBadRequest, "invalid_request", "offset must be a non-negative integer")
+			writeOAuth(c, apierror.Request("offset must be a non-negative integer"))
 			return 0, 0, false
 		}
 	}
 	if v := c.Query("limit"); v != "" {
 		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxPage {
-			apiError(c, http.StatusBadRequest, "invalid_request", "limit must be an integer from 1 to 200")
+			writeOAuth(c, apierror.Request("limit must be an integer from 1 to 200"))
 			return 0, 0, false
 		}
 	}
@@ -150,9 +145,9 @@ func (s *Server) apiApps(c *gin.Context) {
 func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		ctx := c.Request.Context()
-		err := s.store.SetAppDisabled(ctx, c.Param("id"), disabled, c.GetString(keyActor))
+		err := s.store.SetAppDisabled(ctx, c.Param("id"), disabled, actor(c))
 		if errors.Is(err, store.ErrNotFound) {
-			apiError(c, http.StatusNotFound, "not_found", "no app with this client id")
+			writeOAuth(c, apierror.New(apierror.NotFound, "no app with this client id"))
 			return
 		}
 		if err != nil {
@@ -164,7 +159,7 @@ func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
 			s.apiUnavailable(c, "get app", err)
 			return
 		}
-		s.log.InfoContext(c.Request.Context(), "app disabled changed", "client_id", a.ClientID, "disabled", disabled, "by", c.GetString(keyActor))
+		s.log.InfoContext(c.Request.Context(), "app disabled changed", "client_id", a.ClientID, "disabled", disabled, "by", actor(c))
 		c.JSON(http.StatusOK, appJSON(a, 0))
 	}
 }
@@ -172,10 +167,10 @@ func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
 func (s *Server) apiRevokeAppConnections(c *gin.Context) {
 	ctx := c.Request.Context()
 	if _, err := s.store.GetApp(ctx, c.Param("id")); errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, "not_found", "no app with this client id")
+		writeOAuth(c, apierror.New(apierror.NotFound, "no app with this client id"))
 		return
 	}
-	n, err := s.store.RevokeAppConnections(ctx, c.Param("id"), c.GetString(keyActor))
+	n, err := s.store.RevokeAppConnections(ctx, c.Param("id"), actor(c))
 	if err != nil {
 		s.apiUnavailable(c, "revoke app connections", err)
 		return
@@ -222,7 +217,7 @@ func (s *Server) apiConnections(c *gin.Context) {
 func (s *Server) apiConnection(c *gin.Context) {
 	cn, err := s.store.GetConnection(c.Request.Context(), c.Param("id"))
 	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, "not_found", "no connection with this id")
+		writeOAuth(c, apierror.New(apierror.NotFound, "no connection with this id"))
 		return
 	}
 	if err != nil {
@@ -233,16 +228,16 @@ func (s *Server) apiConnection(c *gin.Context) {
 }
 
 func (s *Server) apiRevokeConnection(c *gin.Context) {
-	err := s.store.RevokeConnection(c.Request.Context(), c.Param("id"), c.GetString(keyActor))
+	err := s.store.RevokeConnection(c.Request.Context(), c.Param("id"), actor(c))
 	if errors.Is(err, store.ErrNotFound) {
-		apiError(c, http.StatusNotFound, "not_found", "no connection with this id")
+		writeOAuth(c, apierror.New(apierror.NotFound, "no connection with this id"))
 		return
 	}
 	if err != nil {
 		s.apiUnavailable(c, "revoke connection", err)
 		return
 	}
-	s.log.InfoContext(c.Request.Context(), "connection revoked", "connection_id", c.Param("id"), "by", c.GetString(keyActor))
+	s.log.InfoContext(c.Request.Context(), "connection revoked", "connection_id", c.Param("id"), "by", actor(c))
 	c.JSON(http.StatusOK, gin.H{"id": c.Param("id"), "status": store.StatusRevoked})
 }
 
@@ -255,7 +250,7 @@ func (s *Server) apiAudit(c *gin.Context) {
 		ClientID: c.Query("app"), MerchantID: c.Query("merchant"), ConnectionID: c.Query("connection"),
 	}, c.Query("before"), limit)
 	if errors.Is(err, store.ErrInvalid) {
-		apiError(c, http.StatusBadRequest, "invalid_request", "before must be an event id from next_before")
+		writeOAuth(c, apierror.Request("before must be an event id from next_before"))
 		return
 	}
 	if err != nil {

@@ -11,6 +11,8 @@ import (
 	"strings"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
 )
 
 // assets serves static/ from memory. Each file is also served under a
@@ -59,7 +61,7 @@ func loadAssets(static fs.FS) (*assets, error) {
 func (a *assets) serve(c *gin.Context) {
 	f, ok := a.files[strings.TrimPrefix(c.Param("file"), "/")]
 	if !ok {
-		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such file"})
+		writeOAuth(c, apierror.New(apierror.NotFound, "no such file"))
 		return
 	}
 	if f.immutable {

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/consent/demo"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -19,28 +19,28 @@ var demoScopes = []string{"read:products", "write:products", "read:checkouts", "
 // newDemoEnv is newEnv with the demo app seeded as `enlace serve` does in
 // the embedded mode. The issuer is the test server's own address, because
 // the demo exchanges its code over real HTTP against the issuer.
-func newDemoEnv(t *testing.T) (*testEnv, *consent.DemoApp) {
+func newDemoEnv(t *testing.T) (*testEnv, *demo.App) {
 	t.Helper()
-	var demo *consent.DemoApp
-	e := startEnv(t, nil, func(cfg *config.Config, st *store.Store) *consent.DemoApp {
+	var app *demo.App
+	e := startEnv(t, nil, func(cfg *config.Config, st *store.Store) *demo.App {
 		redirect := cfg.Issuer + "/demo/callback"
-		app, secret, err := st.CreateApp(context.Background(), store.AppSpec{Name: "Demo app",
+		a, secret, err := st.CreateApp(context.Background(), store.AppSpec{Name: "Demo app",
 			RedirectURIs: []string{redirect}, Scopes: demoScopes}, cfg.Scopes.Names())
 		if err != nil {
 			t.Fatal(err)
 		}
-		demo = &consent.DemoApp{ClientID: app.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}
-		return demo
+		app = &demo.App{ClientID: a.ClientID, ClientSecret: secret, RedirectURI: redirect, Scopes: demoScopes}
+		return app
 	})
 	if e.url != e.cfg.Issuer {
 		t.Fatalf("test server %s is not the issuer %s", e.url, e.cfg.Issuer)
 	}
-	e.secret = demo.ClientSecret
+	e.secret = app.ClientSecret
 	var err error
-	if e.app, err = e.st.GetApp(context.Background(), demo.ClientID); err != nil {
+	if e.app, err = e.st.GetApp(context.Background(), app.ClientID); err != nil {
 		t.Fatal(err)
 	}
-	return e, demo
+	return e, app
 }
 
 // startDemo opens /demo, presses the connect button and returns the

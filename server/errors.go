@@ -1,71 +1,65 @@
 package server
 
 import (
+	"context"
 	"errors"
-	"math"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/gin-gonic/gin"
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
+	"github.com/enlace-oauth/enlace/store"
 )
 
-// oauthError is an RFC 6749 §5.2 error answer. The error codes come from
-// go-oauth2's vocabulary; the status codes do not, because the library
-// answers invalid_grant and friends with 401 where §5.2 says 400.
-type oauthError struct {
-	code        error // one of go-oauth2's errors.Err* values
-	description string
-	status      int
-	// basic marks a failed client authentication by HTTP Basic, which
-	// answers 401 with a WWW-Authenticate challenge (§5.2).
-	basic bool
-	// retryAfter, when set, is sent as Retry-After (a limited sign-in).
-	retryAfter time.Duration
+// Errors leave the server through three renderers of package apierror,
+// one per dialect: writeOAuth (RFC 6749 §5.2: the token endpoints, the
+// admin API, every path without a dialect of its own), writeBearer (RFC
+// 6750: resources) and writeAPI (JSON:API: /v1).
+
+func writeOAuth(c *gin.Context, e *apierror.Error) {
+	apierror.WriteOAuth(c.Writer, e)
+	c.Abort()
 }
 
-func (e *oauthError) Error() string { return e.code.Error() + ": " + e.description }
+func writeBearer(c *gin.Context, e *apierror.Error) {
+	apierror.WriteBearer(c.Writer, e)
+	c.Abort()
+}
 
-func newError(code error, description string) *oauthError {
-	status := http.StatusBadRequest
-	switch {
-	case errors.Is(code, oerrors.ErrServerError):
-		status = http.StatusInternalServerError
-	case errors.Is(code, oerrors.ErrTemporarilyUnavailable):
-		status = http.StatusServiceUnavailable
+func writeAPI(c *gin.Context, errs ...*apierror.Error) {
+	apierror.WriteJSONAPI(c.Writer, errs...)
+	c.Abort()
+}
+
+// refusals are how the store's refusals of a grant read on the wire.
+var refusals = map[store.RefusalCode]apierror.Code{
+	store.RefusedGrant: apierror.InvalidGrant,
+	store.RefusedScope: apierror.InvalidScope,
+}
+
+// grantError turns what a grant's flow returned into the answer: its own
+// error, the store's refusal (logged at info: the client's mistake), or a
+// failure of the store (logged at error: ours), which the client may
+// retry.
+func (s *Server) grantError(ctx context.Context, grantType, clientID string, err error) *apierror.Error {
+	var ae *apierror.Error
+	if errors.As(err, &ae) {
+		return ae
 	}
-	return &oauthError{code: code, description: description, status: status}
-}
-
-func errInvalidRequest(desc string) *oauthError { return newError(oerrors.ErrInvalidRequest, desc) }
-
-// errUnavailable answers a failure of the store: the client may retry.
-func errUnavailable() *oauthError {
-	return newError(oerrors.ErrTemporarilyUnavailable, "the service is temporarily unavailable, retry later")
-}
-
-// writeOAuthError sends the JSON error with the headers §5.1 asks of every
-// token response.
-func writeOAuthError(c *gin.Context, e *oauthError) {
-	status := e.status
-	if e.basic && errors.Is(e.code, oerrors.ErrInvalidClient) {
-		status = http.StatusUnauthorized
-		c.Header("WWW-Authenticate", `Basic realm="github.com/enlace-oauth/enlace", charset="UTF-8"`)
+	if r, ok := store.AsRefusal(err); ok {
+		s.log.InfoContext(ctx, "grant refused", "grant_type", grantType, "client_id", clientID, "reason", r.Description)
+		return apierror.New(refusals[r.Code], r.Description)
 	}
-	if e.retryAfter > 0 {
-		retryAfter(c, e.retryAfter)
-	}
-	noStore(c)
-	c.JSON(status, gin.H{"error": e.code.Error(), "error_description": e.description})
+	s.log.ErrorContext(ctx, "grant failed", "grant_type", grantType, "client_id", clientID, "err", err)
+	return apierror.Unavailable()
 }
 
-// retryAfter tells a limited client how many whole seconds to wait.
-func retryAfter(c *gin.Context, d time.Duration) {
-	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(d.Seconds()))))
+// notFound answers a path that is no endpoint.
+func notFound(c *gin.Context) {
+	writeOAuth(c, apierror.New(apierror.NotFound, "no such endpoint"))
 }
 
-func noStore(c *gin.Context) {
-	c.Header("Cache-Control", "no-store")
-	c.Header("Pragma", "no-cache")
+// methodNotAllowed answers a known path with the wrong method.
+func methodNotAllowed(c *gin.Context) {
+	writeOAuth(c, apierror.Request("method not allowed").WithStatus(http.StatusMethodNotAllowed))
 }

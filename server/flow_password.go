@@ -6,7 +6,7 @@ import (
 	"net/http"
 	"slices"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/enlace-oauth/enlace/server/apierror"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -21,21 +21,21 @@ import (
 // new connection whose access tokens live tokens.password_access_lifetime.
 func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.App, tr *tokenRequest) (*store.Issued, *store.Merchant, error) {
 	if !app.FirstParty {
-		return nil, nil, newError(oerrors.ErrUnauthorizedClient,
+		return nil, nil, apierror.New(apierror.UnauthorizedClient,
 			"the password grant is only for the platform's own apps; use the authorization code flow")
 	}
 	if tr.Username == "" || tr.Password == "" {
-		return nil, nil, errInvalidRequest("username and password are required")
+		return nil, nil, apierror.Request("username and password are required")
 	}
 	scopes := app.Scopes
 	if tr.Scope != "" {
 		scopes = parseScopes(tr.Scope)
 		if sc := app.Unregistered(scopes); sc != "" {
-			return nil, nil, newError(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
+			return nil, nil, apierror.New(apierror.InvalidScope, "scope "+sc+" is not registered for this app")
 		}
 	}
 	if len(scopes) == 0 {
-		return nil, nil, newError(oerrors.ErrInvalidScope, "no scope requested")
+		return nil, nil, apierror.New(apierror.InvalidScope, "no scope requested")
 	}
 	limits := s.loginLimits()
 	wait, err := s.store.LoginAttempt(ctx, "merchant", tr.Username, clientIP, limits)
@@ -45,15 +45,15 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	if wait > 0 {
 		s.metrics.loginFailures.Inc()
 		s.log.WarnContext(ctx, "sign-in limited", "client_id", app.ClientID, "retry_after_s", int(wait.Seconds()))
-		e := newError(oerrors.ErrInvalidGrant, "too many failed sign-ins; wait before trying again")
-		e.status, e.retryAfter = http.StatusTooManyRequests, wait
+		e := apierror.New(apierror.InvalidGrant, "too many failed sign-ins; wait before trying again")
+		e.Status, e.RetryAfter = http.StatusTooManyRequests, wait
 		return nil, nil, e
 	}
 	m, err := s.store.AuthenticateMerchant(ctx, tr.Username, tr.Password)
 	if errors.Is(err, store.ErrBadCredentials) {
 		s.metrics.loginFailures.Inc()
 		s.log.InfoContext(ctx, "sign-in refused", "client_id", app.ClientID)
-		return nil, nil, newError(oerrors.ErrInvalidGrant, "wrong username or password")
+		return nil, nil, apierror.New(apierror.InvalidGrant, "wrong username or password")
 	}
 	if err != nil {
 		return nil, nil, err

@@ -3,15 +3,27 @@ package server
 import (
 	"context"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// refresh runs the refresh_token grant. Unlike go-oauth2's manager, the
-// store checks that the caller is the app the token was issued to, rotates
-// the pair atomically, and refuses a scope wider than the grant.
+// refresh runs the refresh_token grant (RFC 6749 §6) for an authenticated
+// client. Its rules, checked in one atomic step by store/lua/refresh.lua:
+//   - the refresh token must be its connection's current one, unexpired,
+//     and issued to this client (go-oauth2 never checks the client);
+//   - each refresh returns a new pair and kills the old one, atomically,
+//     so concurrent refreshes cannot fork two live families;
+//   - a scope parameter may only narrow the grant (invalid_scope if wider);
+//   - the just-used token, presented again inside the retry window
+//     (tokens.refresh_retry_window), gets the very same answer, for a
+//     client that lost it; after the window, or any older token of the
+//     connection, is a replay and revokes the connection (RFC 9700
+//     §4.14.2);
+//   - a disabled app's connections refresh nothing (authenticateClient).
 func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest) (*store.Issued, error) {
 	if tr.RefreshToken == "" {
-		return nil, errInvalidRequest("refresh_token is missing")
+		return nil, apierror.Request("refresh_token is missing")
 	}
 	var scopes []string
 	if tr.Scope != "" {

@@ -15,9 +15,8 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
-
 	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -257,11 +256,11 @@ func FuzzParseTokenRequest(f *testing.F) {
 			if tr != nil {
 				t.Fatal("returned both a request and an error")
 			}
-			if e.code == nil || e.description == "" || !utf8.ValidString(e.description) {
+			if e.Code == "" || e.Description == "" || !utf8.ValidString(e.Description) {
 				t.Fatalf("error without a code or a valid description: %+v", e)
 			}
-			status := e.status
-			if e.basic && errors.Is(e.code, oerrors.ErrInvalidClient) {
+			status := e.Status
+			if e.Basic && e.Code == apierror.InvalidClient {
 				status = http.StatusUnauthorized
 				if auth == "" {
 					t.Fatal("a Basic authentication failure without an Authorization header")

@@ -16,10 +16,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enlace-oauth/enlace"
-	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/consent/demo"
 	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
@@ -63,6 +64,7 @@ type testEnv struct {
 	redis *redistest.Server
 	// calls counts the server's Redis round trips per request id.
 	calls *redisCalls
+	srv   *server.Server
 }
 
 // redisCalls is a go-redis hook that counts round trips (a command or a
@@ -139,9 +141,9 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 }
 
 // startEnv starts enlace on its own redis-server with a merchant and no
-// app. demo, when set, seeds the demo app (as `enlace serve` does in the
+// app. seed, when set, seeds the demo app (as `enlace serve` does in the
 // embedded mode) once the issuer is known, before the server is built.
-func startEnv(t *testing.T, redisArgs []string, demo func(*config.Config, *store.Store) *consent.DemoApp,
+func startEnv(t *testing.T, redisArgs []string, seed func(*config.Config, *store.Store) *demo.App,
 	opts ...func(*config.Config)) *testEnv {
 	t.Helper()
 	rs := redistest.Start(t, redisArgs...)
@@ -165,15 +167,16 @@ func startEnv(t *testing.T, redisArgs []string, demo func(*config.Config, *store
 	rdb.AddHook(calls)
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now})
-	var demoApp *consent.DemoApp
-	if demo != nil {
-		demoApp = demo(cfg, st)
+	var exts []server.Extension
+	if seed != nil {
+		app := seed(cfg, st)
+		exts = append(exts, func(r gin.IRouter, h server.Handles) { demo.New(h.Kit, *app).Mount(r) })
 	}
 	logs := &syncBuffer{}
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))), Demo: demoApp,
+		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))), Extensions: exts,
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -189,7 +192,7 @@ func startEnv(t *testing.T, redisArgs []string, demo func(*config.Config, *store
 	hs.Listener = ln
 	hs.Start()
 	t.Cleanup(hs.Close)
-	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs, calls: calls}
+	e := &testEnv{t: t, url: hs.URL, cfg: cfg, st: st, rdb: rdb, clock: clk, logs: logs, redis: rs, calls: calls, srv: srv}
 	e.merchant, err = st.CreateMerchant(context.Background(), "ana@tienda.cl", "Tienda de Ana", password)
 	if err != nil {
 		t.Fatal(err)

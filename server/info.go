@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/server/resource"
@@ -13,9 +15,7 @@ import (
 
 // invalidToken answers a missing or dead bearer token (RFC 6750 §3).
 func invalidToken(c *gin.Context, desc string) {
-	c.Header("WWW-Authenticate", `Bearer realm="github.com/enlace-oauth/enlace", error="invalid_token"`)
-	noStore(c)
-	c.JSON(http.StatusUnauthorized, gin.H{"error": "invalid_token", "error_description": desc})
+	writeBearer(c, apierror.New(apierror.InvalidToken, desc))
 }
 
 // bearer checks the request's bearer access token and returns what it
@@ -43,7 +43,7 @@ func (s *Server) bearer(c *gin.Context, unavailable func(*gin.Context)) (*store.
 // info is the platform's "app information" call: the app and merchant
 // behind an access token, and what it may do.
 func (s *Server) info(c *gin.Context) {
-	ai, ok := s.bearer(c, func(c *gin.Context) { writeOAuthError(c, errUnavailable()) })
+	ai, ok := s.bearer(c, func(c *gin.Context) { writeOAuth(c, apierror.Unavailable()) })
 	if !ok {
 		return
 	}
@@ -51,20 +51,20 @@ func (s *Server) info(c *gin.Context) {
 	app, err := s.apps(ctx, ai.ClientID)
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "load app", "err", err)
-		writeOAuthError(c, errUnavailable())
+		writeOAuth(c, apierror.Unavailable())
 		return
 	}
 	m, err := s.merchants.Get(ctx, ai.MerchantID)
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "load merchant", "err", err)
-		writeOAuthError(c, errUnavailable())
+		writeOAuth(c, apierror.Unavailable())
 		return
 	}
 	scopes := make(map[string]map[string]bool, len(ai.Scopes))
 	for _, sc := range ai.Scopes {
 		scopes[sc] = map[string]bool{"all": true}
 	}
-	noStore(c)
+	apierror.NoStore(c.Writer.Header())
 	c.JSON(http.StatusOK, gin.H{
 		"OauthClientId": app.ClientID,
 		"MerchantId":    m.ID,

@@ -3,6 +3,8 @@ package server
 import (
 	"net/http"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 )
 
@@ -13,26 +15,26 @@ import (
 func (s *Server) revoke(c *gin.Context) {
 	tr, oe := parseTokenRequest(c.Request, false)
 	if oe != nil {
-		writeOAuthError(c, oe)
+		writeOAuth(c, oe)
 		return
 	}
 	app, oe := s.authenticateClient(c.Request.Context(), tr)
 	if oe != nil {
-		writeOAuthError(c, oe)
+		writeOAuth(c, oe)
 		return
 	}
 	if tr.Token == "" {
-		writeOAuthError(c, errInvalidRequest("token is missing"))
+		writeOAuth(c, apierror.Request("token is missing"))
 		return
 	}
 	revoked, err := s.store.RevokeByToken(c.Request.Context(), tr.Token, app.ClientID)
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "revoke token", "client_id", app.ClientID, "err", err)
-		writeOAuthError(c, errUnavailable())
+		writeOAuth(c, apierror.Unavailable())
 		return
 	}
 	s.log.InfoContext(c.Request.Context(), "revocation request", "client_id", app.ClientID, "revoked", revoked)
-	noStore(c)
+	apierror.NoStore(c.Writer.Header())
 	c.Header("Content-Type", "application/json")
 	c.Status(http.StatusOK)
 }

@@ -1,6 +1,7 @@
-// Package server wires enlace's HTTP surface with gin: the authorization
-// endpoint (whose pages come from the consent package), the token endpoint
-// in its two dialects, and the resource endpoints.
+// Package server is enlace's HTTP surface, on gin: every route is in the
+// table of routes.go; each OAuth flow is one file holding its rules
+// (flow_authorize.go, flow_code.go, flow_refresh.go, flow_password.go,
+// revocation.go, introspection.go); errors go out through package apierror.
 package server
 
 import (
@@ -12,6 +13,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
 
 	"github.com/gin-gonic/gin"
 	"github.com/go-oauth2/oauth2/v4"
@@ -36,11 +39,23 @@ type Options struct {
 	// SeparateMetrics leaves /metrics off the main handler, for serving
 	// MetricsHandler on a listener of its own.
 	SeparateMetrics bool
-	// Demo, in the embedded mode, is the seeded demo app that /demo drives.
-	Demo *consent.DemoApp
-	// Floor serves the benchmark floor under /_floor/ (see floor.go); never
-	// in production.
-	Floor bool
+	// Extensions mount routes that are not enlace's own (see routes.go).
+	Extensions []Extension
+}
+
+// Extension mounts routes that are not part of enlace's HTTP surface —
+// the demo client of the embedded mode, enlace-bench's floor — behind the
+// same middleware as every route of the table.
+type Extension func(r gin.IRouter, h Handles)
+
+// Handles are what an extension may use of the server.
+type Handles struct {
+	// Kit is the page kit, for pages that look like enlace's own.
+	Kit *consent.Kit
+	// Verifier checks access tokens as the resource middleware does.
+	Verifier *resource.Verifier
+	// Apps looks up an app through the server's cache.
+	Apps func(ctx context.Context, clientID string) (*store.App, error)
 }
 
 // Server is enlace's HTTP server.
@@ -62,13 +77,13 @@ func New(opts Options) (*Server, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.Default()
 	}
-	lib := newOAuthLib()
 	cache := store.NewAppCache(opts.Store, time.Minute)
-	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, verifier: resource.NewVerifier(opts.Store, cache),
+	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache,
+		verifier:  resource.NewVerifier(opts.Store, cache),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
-		oauth: lib, log: opts.Logger}
+		oauth: newOAuthLib(), log: opts.Logger}
 
-	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(e.Type).Inc() })
+	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(string(e.Type)).Inc() })
 	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})
 	staticFS, err := fs.Sub(opts.Static, "static")
 	if err != nil {
@@ -78,18 +93,16 @@ func New(opts Options) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	pages, err := consent.New(consent.Options{
-		Assets:         static.links,
-		OnLoginFailure: s.metrics.loginFailures.Inc,
-		SecureCookies:  opts.Config.Secure(),
-		Authorizer:     s,
-		Store:          opts.Store,
-		Apps:           s.apps,
-		Demo:           opts.Demo,
-		Sessions:       consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
+	kit, err := consent.NewKit(consent.KitOptions{
 		Templates:      opts.Templates,
+		Sessions:       consent.NewSessionStore(opts.Store, opts.SessionSecret, opts.Config.Session.Lifetime, opts.Config.Secure()),
+		Assets:         static.links,
+		SecureCookies:  opts.Config.Secure(),
 		Catalogue:      opts.Config.Scopes,
+		Apps:           s.apps,
+		Limiter:        opts.Store,
 		LoginLimits:    s.loginLimits(),
+		OnLoginFailure: s.metrics.loginFailures.Inc,
 		Logger:         opts.Logger,
 	})
 	if err != nil {
@@ -105,33 +118,15 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	e.Use(requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
-	pages.Register(e)
-	e.POST("/oauth/access-token", s.tokenEndpoint(multivende))
-	e.POST("/oauth/token", s.tokenEndpoint(rfc6749))
-	// The Multinexo-style paths of the platform's own apps.
-	e.POST("/auth/v1/token", s.tokenEndpoint(firstParty))
-	e.POST("/v1/users", s.register)
-	e.GET("/v1/users/:id", s.user)
-	e.GET("/.well-known/oauth-authorization-server", s.metadata)
-	e.GET("/healthz", healthz)
-	e.GET("/readyz", s.readyz)
-	if !opts.SeparateMetrics {
-		e.GET("/metrics", gin.WrapH(s.metrics.Handler()))
+	s.routes(e, pages{
+		merchant: consent.NewMerchantPages(kit, s, opts.Store),
+		admin:    consent.NewAdminPages(kit, opts.Store),
+		static:   static,
+	}, !opts.SeparateMetrics)
+	h := Handles{Kit: kit, Verifier: s.verifier, Apps: s.apps}
+	for _, ext := range opts.Extensions {
+		ext(e, h)
 	}
-	e.POST("/oauth/revoke", s.revoke)
-	e.POST("/oauth/introspect", s.introspect)
-	e.GET("/api/d/info", s.info)
-	s.registerAdminAPI(e.Group("/admin/api"))
-	e.GET("/static/*file", static.serve)
-	if opts.Floor {
-		s.registerFloor(e)
-	}
-	e.NoRoute(func(c *gin.Context) {
-		c.JSON(http.StatusNotFound, gin.H{"error": "not_found", "error_description": "no such endpoint"})
-	})
-	e.NoMethod(func(c *gin.Context) {
-		c.JSON(http.StatusMethodNotAllowed, gin.H{"error": "invalid_request", "error_description": "method not allowed"})
-	})
 	s.engine = e
 	return s, nil
 }
@@ -156,13 +151,10 @@ func newOAuthLib() *oserver.Server {
 func limitBodies(c *gin.Context) {
 	if c.Request.ContentLength > maxBody {
 		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
-			writeAPIErrors(c, bodyTooLarge())
-			c.Abort()
+			writeAPI(c, bodyTooLarge())
 			return
 		}
-		noStore(c)
-		c.AbortWithStatusJSON(http.StatusBadRequest, gin.H{"error": "invalid_request",
-			"error_description": "the request body is too large"})
+		writeOAuth(c, apierror.Request("the request body is too large"))
 		return
 	}
 	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
@@ -215,8 +207,7 @@ func (s *Server) recoverer(c *gin.Context) {
 	defer func() {
 		if v := recover(); v != nil {
 			s.log.ErrorContext(c.Request.Context(), "panic", "route", c.FullPath(), "panic", fmt.Sprint(v))
-			c.AbortWithStatusJSON(http.StatusInternalServerError, gin.H{"error": "server_error",
-				"error_description": "internal error"})
+			writeOAuth(c, apierror.New(apierror.ServerError, "internal error"))
 		}
 	}()
 	c.Next()

@@ -7,9 +7,10 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 	"github.com/go-oauth2/oauth2/v4"
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -28,16 +29,17 @@ const (
 	firstParty
 )
 
-// tokenEndpoint serves both dialects over one implementation: parse,
-// authenticate the client, run the grant, render.
+// tokenEndpoint serves every dialect over one implementation: parse
+// (token_request.go), authenticate the client, run the grant's flow
+// (flow_code.go, flow_refresh.go, flow_password.go), render.
 func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		res, oe := s.grant(c, d)
 		if oe != nil {
-			writeOAuthError(c, oe)
+			writeOAuth(c, oe)
 			return
 		}
-		noStore(c)
+		apierror.NoStore(c.Writer.Header())
 		switch {
 		case res.signedIn != nil:
 			c.JSON(http.StatusOK, signInResponse(res.Issued, res.signedIn))
@@ -56,7 +58,7 @@ type grantResult struct {
 	signedIn *store.Merchant
 }
 
-func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *oauthError) {
+func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error) {
 	r := c.Request
 	tr, oe := parseTokenRequest(r, d == multivende)
 	if oe != nil {
@@ -66,17 +68,17 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *oauthError) {
 	case oauth2.AuthorizationCode, oauth2.Refreshing:
 	case oauth2.PasswordCredentials:
 		if d != firstParty {
-			return nil, newError(oerrors.ErrUnsupportedGrantType,
+			return nil, apierror.New(apierror.UnsupportedGrantType,
 				"the password grant is served only at /auth/v1/token, to the platform's own apps")
 		}
 	case "":
-		return nil, errInvalidRequest("grant_type is missing")
+		return nil, apierror.Request("grant_type is missing")
 	default:
 		msg := "grant_type must be authorization_code or refresh_token"
 		if d == firstParty {
 			msg = "grant_type must be authorization_code, refresh_token or password"
 		}
-		return nil, newError(oerrors.ErrUnsupportedGrantType, msg)
+		return nil, apierror.New(apierror.UnsupportedGrantType, msg)
 	}
 	ctx := r.Context()
 	app, oe := s.authenticateClient(ctx, tr)
@@ -93,21 +95,8 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *oauthError) {
 	case oauth2.PasswordCredentials:
 		res.Issued, res.signedIn, err = s.passwordGrant(ctx, c.ClientIP(), app, tr)
 	}
-	var oerr *oauthError
-	if errors.As(err, &oerr) {
-		return nil, oerr
-	}
-	if rej, ok := store.IsRejected(err); ok {
-		code := oerrors.ErrInvalidGrant
-		if rej.Code == "invalid_scope" {
-			code = oerrors.ErrInvalidScope
-		}
-		s.log.InfoContext(ctx, "grant refused", "grant_type", tr.GrantType, "client_id", app.ClientID, "reason", rej.Reason)
-		return nil, newError(code, rej.Reason)
-	}
 	if err != nil {
-		s.log.ErrorContext(ctx, "grant failed", "grant_type", tr.GrantType, "client_id", app.ClientID, "err", err)
-		return nil, errUnavailable()
+		return nil, s.grantError(ctx, tr.GrantType, app.ClientID, err)
 	}
 	s.log.InfoContext(ctx, "tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
 		"connection_id", res.ConnectionID, "token_id", res.TokenID)
@@ -117,10 +106,10 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *oauthError) {
 // authenticateClient checks the client's id and secret (constant-time,
 // against the stored digest). Every failure is invalid_client, with no hint
 // which part was wrong.
-func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*store.App, *oauthError) {
-	fail := func(desc string) *oauthError {
-		e := newError(oerrors.ErrInvalidClient, desc)
-		e.basic = tr.Basic
+func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*store.App, *apierror.Error) {
+	fail := func(desc string) *apierror.Error {
+		e := apierror.New(apierror.InvalidClient, desc)
+		e.Basic = tr.Basic
 		return e
 	}
 	if tr.ClientID == "" {
@@ -129,7 +118,7 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 	app, err := s.apps(ctx, tr.ClientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		s.log.ErrorContext(ctx, "load app", "err", err)
-		return nil, errUnavailable()
+		return nil, apierror.Unavailable()
 	}
 	if app != nil && app.Public {
 		// A public app has no secret to prove (token_endpoint_auth_method

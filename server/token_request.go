@@ -13,7 +13,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
+	"github.com/enlace-oauth/enlace/server/apierror"
 )
 
 // maxBody bounds every request body; real ones are well under 4 KiB.
@@ -47,21 +47,21 @@ var tokenParams = []string{"grant_type", "client_id", "client_secret", "code", "
 // body when allowJSON is set (the Multivende dialect), and the client's
 // Basic credentials. It refuses malformed bodies, repeated parameters and
 // invalid UTF-8 with invalid_request.
-func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthError) {
+func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierror.Error) {
 	if r.Method != http.MethodPost {
-		return nil, errInvalidRequest("the token endpoint accepts only POST")
+		return nil, apierror.Request("the token endpoint accepts only POST")
 	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil {
-		return nil, errInvalidRequest("the Content-Type header is missing or malformed")
+		return nil, apierror.Request("the Content-Type header is missing or malformed")
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBody))
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
-			return nil, errInvalidRequest("the request body is too large")
+			return nil, apierror.Request("the request body is too large")
 		}
-		return nil, errInvalidRequest("the request body could not be read")
+		return nil, apierror.Request("the request body could not be read")
 	}
 	var values map[string]string
 	switch {
@@ -70,16 +70,16 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthEr
 	case mediaType == "application/json" && allowJSON:
 		values, err = parseJSONBody(body)
 	case allowJSON:
-		return nil, errInvalidRequest("the body must be application/json or application/x-www-form-urlencoded")
+		return nil, apierror.Request("the body must be application/json or application/x-www-form-urlencoded")
 	default:
-		return nil, errInvalidRequest("the body must be application/x-www-form-urlencoded")
+		return nil, apierror.Request("the body must be application/x-www-form-urlencoded")
 	}
 	if err != nil {
-		return nil, errInvalidRequest(err.Error())
+		return nil, apierror.Request(err.Error())
 	}
 	for k, v := range values {
 		if !utf8.ValidString(v) {
-			return nil, errInvalidRequest("parameter " + k + " is not valid UTF-8")
+			return nil, apierror.Request("parameter " + k + " is not valid UTF-8")
 		}
 	}
 	tr := &tokenRequest{
@@ -98,15 +98,15 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *oauthEr
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, ok := parseBasic(h)
 		if !ok {
-			e := newError(oerrors.ErrInvalidClient, "the Authorization header is not valid HTTP Basic credentials")
-			e.basic = true
+			e := apierror.New(apierror.InvalidClient, "the Authorization header is not valid HTTP Basic credentials")
+			e.Basic = true
 			return nil, e
 		}
 		if tr.ClientSecret != "" {
-			return nil, errInvalidRequest("use one client authentication method, not both Basic and client_secret")
+			return nil, apierror.Request("use one client authentication method, not both Basic and client_secret")
 		}
 		if tr.ClientID != "" && tr.ClientID != id {
-			return nil, errInvalidRequest("client_id does not match the Basic credentials")
+			return nil, apierror.Request("client_id does not match the Basic credentials")
 		}
 		tr.ClientID, tr.ClientSecret, tr.Basic = id, secret, true
 	}

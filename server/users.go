@@ -12,6 +12,8 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/store"
@@ -22,10 +24,6 @@ import (
 // is the created resource's self link, readable with an access token of
 // that same user.
 
-// jsonAPIType is the JSON:API media type; plain application/json is
-// accepted on requests too.
-const jsonAPIType = "application/vnd.api+json"
-
 // maxNameLength and maxPasswordLength bound what a sign-up may send (a
 // password is hashed whole, so its length is bounded too).
 const (
@@ -33,42 +31,15 @@ const (
 	maxPasswordLength = 256
 )
 
-// jsonAPIError is one JSON:API error object.
-type jsonAPIError struct {
-	Status string         `json:"status"`
-	Code   string         `json:"code"`
-	Title  string         `json:"title"`
-	Detail string         `json:"detail"`
-	Source *jsonAPISource `json:"source,omitempty"`
-}
-
-type jsonAPISource struct {
-	Pointer string `json:"pointer"`
-}
-
-func newJSONAPIError(status int, code, title, detail, pointer string) jsonAPIError {
-	e := jsonAPIError{Status: strconv.Itoa(status), Code: code, Title: title, Detail: detail}
-	if pointer != "" {
-		e.Source = &jsonAPISource{Pointer: pointer}
-	}
-	return e
-}
-
-// writeAPIErrors answers with a JSON:API errors document; the status is
-// the first error's.
-func writeAPIErrors(c *gin.Context, errs ...jsonAPIError) {
-	status, _ := strconv.Atoi(errs[0].Status)
-	writeAPI(c, status, gin.H{"errors": errs})
-}
-
-func writeAPI(c *gin.Context, status int, doc any) {
+// writeDocument answers with a JSON:API document, never cached.
+func writeDocument(c *gin.Context, status int, doc any) {
 	b, err := json.Marshal(doc)
 	if err != nil {
-		c.Status(http.StatusInternalServerError)
+		writeAPI(c, apierror.New(apierror.ServerError, "the answer could not be encoded"))
 		return
 	}
-	noStore(c)
-	c.Data(status, jsonAPIType, b)
+	apierror.NoStore(c.Writer.Header())
+	c.Data(status, apierror.JSONAPIType, b)
 }
 
 // userDocument is a request document creating a user. Attributes are raw
@@ -87,35 +58,32 @@ var userAttributes = []string{"first_name", "last_name", "email", "password"}
 // register serves POST /v1/users.
 func (s *Server) register(c *gin.Context) {
 	if !s.cfg.Registration.Enabled {
-		writeAPIErrors(c, newJSONAPIError(http.StatusNotFound, "registration_disabled", "Registration is off",
-			"this server does not take sign-ups", ""))
+		writeAPI(c, apierror.New(apierror.RegistrationDisabled, "this server does not take sign-ups"))
 		return
 	}
 	mediaType, params, err := mime.ParseMediaType(c.GetHeader("Content-Type"))
-	if err != nil || !(mediaType == jsonAPIType && len(params) == 0 || mediaType == "application/json") {
+	if err != nil || !(mediaType == apierror.JSONAPIType && len(params) == 0 || mediaType == "application/json") {
 		// JSON:API: a media type with parameters is refused with 415 too.
-		writeAPIErrors(c, newJSONAPIError(http.StatusUnsupportedMediaType, "unsupported_media_type",
-			"Unsupported media type", "send the document as "+jsonAPIType+" (or application/json)", ""))
+		writeAPI(c, apierror.New(apierror.UnsupportedMediaType, "send the document as "+apierror.JSONAPIType+" (or application/json)"))
 		return
 	}
 	body, err := io.ReadAll(c.Request.Body)
 	var tooBig *http.MaxBytesError
 	if errors.As(err, &tooBig) {
-		writeAPIErrors(c, bodyTooLarge())
+		writeAPI(c, bodyTooLarge())
 		return
 	}
 	if err != nil {
-		writeAPIErrors(c, newJSONAPIError(http.StatusBadRequest, "malformed_document", "Malformed document",
-			"the request body could not be read", ""))
+		writeAPI(c, apierror.New(apierror.MalformedDocument, "the request body could not be read"))
 		return
 	}
 	attrs, apiErr := parseUserDocument(body)
 	if apiErr != nil {
-		writeAPIErrors(c, *apiErr)
+		writeAPI(c, apiErr)
 		return
 	}
 	if errs := s.validateUser(attrs); len(errs) > 0 {
-		writeAPIErrors(c, errs...)
+		writeAPI(c, errs...)
 		return
 	}
 	// Counted only now: a refused document costs nothing, while every
@@ -124,13 +92,13 @@ func (s *Server) register(c *gin.Context) {
 	wait, err := s.store.RegistrationAttempt(ctx, c.ClientIP(), s.cfg.Registration.PerAddress, s.cfg.Registration.Period)
 	if err != nil {
 		s.log.ErrorContext(ctx, "registration limit", "err", err)
-		writeAPIErrors(c, apiUnavailable())
+		writeAPI(c, apierror.Unavailable())
 		return
 	}
 	if wait > 0 {
-		retryAfter(c, wait)
-		writeAPIErrors(c, newJSONAPIError(http.StatusTooManyRequests, "too_many_requests", "Too many sign-ups",
-			"too many sign-ups from this address; wait before trying again", ""))
+		e := apierror.New(apierror.TooManyRequests, "too many sign-ups from this address; wait before trying again")
+		e.RetryAfter = wait
+		writeAPI(c, e)
 		return
 	}
 	m, err := s.store.RegisterMerchant(ctx, store.Registration{FirstName: attrs["first_name"],
@@ -139,40 +107,38 @@ func (s *Server) register(c *gin.Context) {
 	case errors.Is(err, store.ErrConflict):
 		// The password was hashed before the email was looked at, so this
 		// answer takes as long as a success.
-		writeAPIErrors(c, newJSONAPIError(http.StatusConflict, "email_taken", "Email already registered",
-			"an account with this email already exists", "/data/attributes/email"))
+		writeAPI(c, pointed(apierror.EmailTaken, "an account with this email already exists", "/data/attributes/email"))
 		return
 	case errors.Is(err, store.ErrInvalid):
-		writeAPIErrors(c, newJSONAPIError(http.StatusUnprocessableEntity, "invalid_email", "Invalid attribute",
-			"email is not a valid email address", "/data/attributes/email"))
+		writeAPI(c, pointed(apierror.InvalidEmail, "email is not a valid email address", "/data/attributes/email"))
 		return
 	case err != nil:
 		s.log.ErrorContext(ctx, "register", "err", err)
-		writeAPIErrors(c, apiUnavailable())
+		writeAPI(c, apierror.Unavailable())
 		return
 	}
 	s.log.InfoContext(ctx, "merchant registered", "merchant_id", m.ID)
 	self := s.cfg.Issuer + "/v1/users/" + m.ID
 	c.Header("Location", self)
-	writeAPI(c, http.StatusCreated, userResource(m, self, true))
+	writeDocument(c, http.StatusCreated, userResource(m, self, true))
 }
 
-func bodyTooLarge() jsonAPIError {
-	return newJSONAPIError(http.StatusRequestEntityTooLarge, "body_too_large", "Body too large",
-		"the request body is larger than 64 KiB", "")
+func bodyTooLarge() *apierror.Error {
+	return apierror.New(apierror.BodyTooLarge, "the request body is larger than 64 KiB")
 }
 
-func apiUnavailable() jsonAPIError {
-	return newJSONAPIError(http.StatusServiceUnavailable, "temporarily_unavailable", "Service unavailable",
-		"the service is temporarily unavailable, retry later", "")
+// pointed is an error about one member of the document.
+func pointed(code apierror.Code, detail, pointer string) *apierror.Error {
+	e := apierror.New(code, detail)
+	e.Pointer = pointer
+	return e
 }
 
 // parseUserDocument reads a user-creating document: its attributes as
 // strings, or the 400 (403 for a client-generated id) that it earns.
-func parseUserDocument(body []byte) (map[string]string, *jsonAPIError) {
-	bad := func(detail, pointer string) *jsonAPIError {
-		e := newJSONAPIError(http.StatusBadRequest, "malformed_document", "Malformed document", detail, pointer)
-		return &e
+func parseUserDocument(body []byte) (map[string]string, *apierror.Error) {
+	bad := func(detail, pointer string) *apierror.Error {
+		return pointed(apierror.MalformedDocument, detail, pointer)
 	}
 	if !utf8.Valid(body) {
 		return nil, bad("the document is not valid UTF-8", "")
@@ -192,9 +158,7 @@ func parseUserDocument(body []byte) (map[string]string, *jsonAPIError) {
 		return nil, bad(`data.type must be "users"`, "/data/type")
 	}
 	if doc.Data.ID != nil {
-		e := newJSONAPIError(http.StatusForbidden, "client_generated_id", "Client-generated id",
-			"the server assigns user ids; leave data.id out", "/data/id")
-		return nil, &e
+		return nil, pointed(apierror.ClientGeneratedID, "the server assigns user ids; leave data.id out", "/data/id")
 	}
 	if doc.Data.Attributes == nil {
 		return nil, bad("the document needs data.attributes", "/data/attributes")
@@ -216,33 +180,32 @@ func parseUserDocument(body []byte) (map[string]string, *jsonAPIError) {
 
 // validateUser checks a sign-up's attributes: every broken rule is one 422
 // error pointing at its attribute.
-func (s *Server) validateUser(attrs map[string]string) []jsonAPIError {
-	var errs []jsonAPIError
-	invalid := func(name, code, detail string) {
-		errs = append(errs, newJSONAPIError(http.StatusUnprocessableEntity, code, "Invalid attribute", detail,
-			"/data/attributes/"+name))
+func (s *Server) validateUser(attrs map[string]string) []*apierror.Error {
+	var errs []*apierror.Error
+	invalid := func(name string, code apierror.Code, detail string) {
+		errs = append(errs, pointed(code, detail, "/data/attributes/"+name))
 	}
 	for _, name := range []string{"first_name", "last_name"} {
 		v := strings.TrimSpace(attrs[name])
 		switch {
 		case v == "":
-			invalid(name, "blank", name+" is required")
+			invalid(name, apierror.Blank, name+" is required")
 		case utf8.RuneCountInString(v) > maxNameLength:
-			invalid(name, "too_long", name+" is longer than "+strconv.Itoa(maxNameLength)+" characters")
+			invalid(name, apierror.TooLong, name+" is longer than "+strconv.Itoa(maxNameLength)+" characters")
 		case strings.ContainsFunc(v, isControl):
-			invalid(name, "invalid", name+" contains control characters")
+			invalid(name, apierror.Invalid, name+" contains control characters")
 		}
 	}
 	if !store.ValidEmail(store.NormalizeEmail(attrs["email"])) {
-		invalid("email", "invalid_email", "email is not a valid email address")
+		invalid("email", apierror.InvalidEmail, "email is not a valid email address")
 	}
 	pw := attrs["password"]
 	minLen := s.cfg.Registration.MinPasswordLength
 	switch n := utf8.RuneCountInString(pw); {
 	case n < minLen:
-		invalid("password", "password_too_short", "password must be at least "+strconv.Itoa(minLen)+" characters")
+		invalid("password", apierror.PasswordTooShort, "password must be at least "+strconv.Itoa(minLen)+" characters")
 	case n > maxPasswordLength:
-		invalid("password", "password_too_long", "password must be at most "+strconv.Itoa(maxPasswordLength)+" characters")
+		invalid("password", apierror.PasswordTooLong, "password must be at most "+strconv.Itoa(maxPasswordLength)+" characters")
 	}
 	return errs
 }
@@ -274,15 +237,15 @@ func userResource(m *store.Merchant, self string, showEmail bool) gin.H {
 // with the profile scope (and the email with the email scope). Another
 // user's id is answered as not found.
 func (s *Server) user(c *gin.Context) {
-	ai, ok := s.bearer(c, func(c *gin.Context) { writeAPIErrors(c, apiUnavailable()) })
+	ai, ok := s.bearer(c, func(c *gin.Context) { writeAPI(c, apierror.Unavailable()) })
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
 	if !slices.Contains(ai.Scopes, "profile") {
-		c.Header("WWW-Authenticate", `Bearer realm="github.com/enlace-oauth/enlace", error="insufficient_scope", scope="profile"`)
-		writeAPIErrors(c, newJSONAPIError(http.StatusForbidden, "insufficient_scope", "Insufficient scope",
-			"reading a user needs the profile scope", ""))
+		e := apierror.New(apierror.InsufficientScope, "reading a user needs the profile scope")
+		e.Scope = "profile"
+		writeAPI(c, e)
 		return
 	}
 	id := c.Param("id")
@@ -294,13 +257,13 @@ func (s *Server) user(c *gin.Context) {
 		m, err = s.store.GetMerchant(ctx, id)
 	}
 	if m == nil && (err == nil || errors.Is(err, store.ErrNotFound)) {
-		writeAPIErrors(c, newJSONAPIError(http.StatusNotFound, "not_found", "Not found", "no such user", ""))
+		writeAPI(c, apierror.New(apierror.NotFound, "no such user"))
 		return
 	}
 	if err != nil {
 		s.log.ErrorContext(ctx, "load merchant", "err", err)
-		writeAPIErrors(c, apiUnavailable())
+		writeAPI(c, apierror.Unavailable())
 		return
 	}
-	writeAPI(c, http.StatusOK, userResource(m, s.cfg.Issuer+"/v1/users/"+m.ID, slices.Contains(ai.Scopes, "email")))
+	writeDocument(c, http.StatusOK, userResource(m, s.cfg.Issuer+"/v1/users/"+m.ID, slices.Contains(ai.Scopes, "email")))
 }

@@ -9,7 +9,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/alexedwards/argon2id"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -103,13 +102,9 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 	if password == "" {
 		return nil, fmt.Errorf("%w: the password is empty", ErrInvalid)
 	}
-	var hash string
-	err := s.withHashSlot(ctx, func() (err error) {
-		hash, err = argon2id.CreateHash(password, argon2id.DefaultParams)
-		return err
-	})
+	hash, err := s.passwords.hash(ctx, password)
 	if err != nil {
-		return nil, fmt.Errorf("hash password: %w", err)
+		return nil, err
 	}
 	m = &Account{
 		ID:           NewID(),
@@ -191,38 +186,6 @@ func (s *Store) getAccount(ctx context.Context, k accountKind, id string) (*Acco
 	}, nil
 }
 
-// withHashSlot runs fn, an argon2id hash, once one of the store's hash
-// slots is free, or gives up when ctx ends first.
-func (s *Store) withHashSlot(ctx context.Context, fn func() error) error {
-	select {
-	case s.hashSlots <- struct{}{}:
-	case <-ctx.Done():
-		return fmt.Errorf("wait for a password hash slot: %w", ctx.Err())
-	}
-	defer func() { <-s.hashSlots }()
-	s.hashes.Add(1)
-	n := s.hashing.Add(1)
-	defer s.hashing.Add(-1)
-	for {
-		peak := s.hashPeak.Load()
-		if n <= peak || s.hashPeak.CompareAndSwap(peak, n) {
-			break
-		}
-	}
-	return fn()
-}
-
-// dummyHash is compared against when an email is unknown, so that a failed
-// login costs the same argon2id work either way and timing does not tell
-// which emails exist. It is made once per store with the same parameters as
-// real hashes.
-func (s *Store) dummyHash() string {
-	s.dummyOnce.Do(func() {
-		s.dummy, _ = argon2id.CreateHash(NewSecret(), argon2id.DefaultParams)
-	})
-	return s.dummy
-}
-
 // AuthenticateMerchant checks an email and password and returns the
 // merchant, or ErrBadCredentials without saying which part was wrong.
 func (s *Store) AuthenticateMerchant(ctx context.Context, email, password string) (*Merchant, error) {
@@ -234,37 +197,52 @@ func (s *Store) AuthenticateAdmin(ctx context.Context, email, password string) (
 	return s.authenticate(ctx, admins(), email, password)
 }
 
+// FindMerchant returns the merchant with this email, or ErrNotFound, with
+// the Redis work of a login and none of its password hashing.
+func (s *Store) FindMerchant(ctx context.Context, email string) (*Merchant, error) {
+	m, err := s.findAccount(ctx, merchants(), email)
+	if err == nil && m == nil {
+		return nil, ErrNotFound
+	}
+	return m, err
+}
+
 func (s *Store) authenticate(ctx context.Context, k accountKind, email, password string) (*Account, error) {
-	id, err := s.rdb.Get(ctx, k.emailKey(NormalizeEmail(email))).Result()
-	if err != nil && !errors.Is(err, redis.Nil) {
-		return nil, fmt.Errorf("look up %s email: %w", k.label, err)
-	}
-	hash := s.dummyHash()
-	// An unknown email reads a record too (one that cannot exist: ids are
-	// UUIDs), so both answers take the same round trips.
-	lookup := id
-	if lookup == "" {
-		lookup = "-"
-	}
-	m, err := s.getAccount(ctx, k, lookup)
-	if err != nil && !errors.Is(err, ErrNotFound) {
+	m, err := s.findAccount(ctx, k, email)
+	if err != nil {
 		return nil, err
 	}
+	hash := ""
 	if m != nil {
 		hash = m.PasswordHash
 	}
-	var match bool
-	err = s.withHashSlot(ctx, func() (err error) {
-		match, err = argon2id.ComparePasswordAndHash(password, hash)
-		return err
-	})
+	match, err := s.passwords.compare(ctx, password, hash)
 	if err != nil {
-		return nil, fmt.Errorf("compare password: %w", err)
+		return nil, err
 	}
 	if !match || m == nil {
 		return nil, ErrBadCredentials
 	}
 	return m, nil
+}
+
+// findAccount returns the account with this email, or nil. An unknown
+// email reads a record too (one that cannot exist: ids are UUIDs), so both
+// answers take the same round trips.
+func (s *Store) findAccount(ctx context.Context, k accountKind, email string) (*Account, error) {
+	id, err := s.rdb.Get(ctx, k.emailKey(NormalizeEmail(email))).Result()
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("look up %s email: %w", k.label, err)
+	}
+	lookup := id
+	if lookup == "" {
+		lookup = "-"
+	}
+	m, err := s.getAccount(ctx, k, lookup)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
 }
 
 // ListMerchants returns every merchant, oldest first.

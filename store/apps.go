@@ -241,7 +241,7 @@ func uniq(in []string) []string {
 // flow, exchange or refresh nothing, and its tokens are refused while it
 // stays disabled. Every instance's app cache hears of the change over
 // pub/sub.
-func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bool, by string) error {
+func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bool, by Actor) error {
 	v := boolField(disabled)
 	n, err := s.rdb.Exists(ctx, appKey(clientID)).Result()
 	if err != nil {

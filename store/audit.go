@@ -12,35 +12,60 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
+// EventType is what an audit event records.
+type EventType string
+
 // Audit event types.
 const (
-	EventGrant    = "grant"    // a merchant approved an app: a new connection
-	EventExchange = "exchange" // a code was exchanged for tokens
-	EventSignIn   = "signin"   // a first-party app signed a merchant in (password grant): a new connection
-	EventRefresh  = "refresh"  // a refresh token was rotated
-	EventRevoke   = "revoke"   // a connection was revoked (Actor says by whom)
-	EventReuse    = "reuse"    // a used code was presented again and refused
-	EventApp      = "app"      // an app was disabled or enabled
+	EventGrant    EventType = "grant"    // a merchant approved an app: a new connection
+	EventExchange EventType = "exchange" // a code was exchanged for tokens
+	EventSignIn   EventType = "signin"   // a first-party app signed a merchant in (password grant): a new connection
+	EventRefresh  EventType = "refresh"  // a refresh token was rotated
+	EventRevoke   EventType = "revoke"   // a connection was revoked (Actor says by whom)
+	EventReuse    EventType = "reuse"    // a spent code or refresh token came back; its connection is revoked
+	EventApp      EventType = "app"      // an app was disabled or enabled
 )
+
+// Actor is who caused an event or a revocation. Make one with the Actor*
+// functions and constants; it is stored and shown as its string.
+type Actor string
+
+// Actors that are not a person or an app.
+const (
+	// ActorCLI is an operator at the command line.
+	ActorCLI Actor = "cli"
+	// ActorSystem is enlace itself.
+	ActorSystem Actor = "system"
+	// ActorCodeReuse and ActorRefreshReuse revoke a connection whose spent
+	// code or refresh token came back (store/lua/exchange.lua, refresh.lua).
+	ActorCodeReuse    Actor = "code-reuse"
+	ActorRefreshReuse Actor = "refresh-reuse"
+)
+
+// ActorMerchant is a merchant acting on the pages or a sign-in.
+func ActorMerchant(id string) Actor { return Actor("merchant:" + id) }
+
+// ActorAdmin is an admin acting on the admin pages.
+func ActorAdmin(id string) Actor { return Actor("admin:" + id) }
+
+// ActorAdminKey is a caller of the admin API, by its key's name.
+func ActorAdminKey(name string) Actor { return Actor("admin-key:" + name) }
+
+// ActorClient is an app acting at the token or revocation endpoint.
+func ActorClient(clientID string) Actor { return Actor("client:" + clientID) }
 
 // Event is one line of the audit trail. It never holds a credential.
 type Event struct {
 	ID           string
 	Time         time.Time
-	Type         string
+	Type         EventType
 	ConnectionID string
 	ClientID     string
 	MerchantID   string
-	// Actor is who caused the event: "merchant:<id>", "admin:<id>",
-	// "client:<id>", "cli", or "system".
-	Actor  string
+	// Actor is who caused the event.
+	Actor  Actor
 	Detail string
 }
-
-// auditKey is the stream of audit events. It spans every connection, so it
-// is written after a transition's script, not inside it (its slot differs);
-// an event can therefore be missing if the process dies between the two.
-const auditKey = "audit"
 
 // auditQueue carries events from request paths to the writer goroutine,
 // so that recording them costs a token request no Redis round trip.
@@ -137,10 +162,10 @@ const auditBatch = 512
 func (s *Store) writeAudit(ctx context.Context, events []Event) {
 	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for _, e := range events {
-			vals := []any{"type", e.Type}
+			vals := []any{"type", string(e.Type)}
 			for _, kv := range [][2]string{
 				{"connection_id", e.ConnectionID}, {"client_id", e.ClientID}, {"merchant_id", e.MerchantID},
-				{"actor", e.Actor}, {"detail", e.Detail},
+				{"actor", string(e.Actor)}, {"detail", e.Detail},
 			} {
 				if kv[1] != "" {
 					vals = append(vals, kv[0], kv[1])
@@ -221,7 +246,7 @@ func decodeEvent(m redis.XMessage) Event {
 	msStr, _, _ := strings.Cut(m.ID, "-")
 	t, _ := strconv.ParseInt(msStr, 10, 64)
 	return Event{
-		ID: m.ID, Time: fromMS(t), Type: get("type"), ConnectionID: get("connection_id"),
-		ClientID: get("client_id"), MerchantID: get("merchant_id"), Actor: get("actor"), Detail: get("detail"),
+		ID: m.ID, Time: fromMS(t), Type: EventType(get("type")), ConnectionID: get("connection_id"),
+		ClientID: get("client_id"), MerchantID: get("merchant_id"), Actor: Actor(get("actor")), Detail: get("detail"),
 	}
 }

@@ -165,7 +165,7 @@ func TestAudit(t *testing.T) {
 			t.Fatal(err)
 		}
 		conn2, _ := f.approve(t, "")
-		if err := f.st.RevokeConnection(ctx, conn2.ID, "merchant:"+f.merchant.ID); err != nil {
+		if err := f.st.RevokeConnection(ctx, conn2.ID, store.ActorMerchant(f.merchant.ID)); err != nil {
 			t.Fatal(err)
 		}
 		events, next, err := f.st.ListAudit(ctx, store.AuditFilter{}, "", 100)
@@ -174,7 +174,7 @@ func TestAudit(t *testing.T) {
 		}
 		var types []string
 		for _, e := range events {
-			types = append(types, e.Type)
+			types = append(types, string(e.Type))
 		}
 		want := []string{"revoke", "grant", "app", "reuse", "refresh", "exchange", "grant"}
 		if len(types) != len(want) {
@@ -185,7 +185,7 @@ func TestAudit(t *testing.T) {
 				t.Fatalf("events %v, want %v", types, want)
 			}
 		}
-		if events[0].Actor != "merchant:"+f.merchant.ID || events[0].ConnectionID != conn2.ID {
+		if events[0].Actor != store.ActorMerchant(f.merchant.ID) || events[0].ConnectionID != conn2.ID {
 			t.Fatalf("revoke event: %+v", events[0])
 		}
 		mine, _, _ := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: conn.ID}, "", 100)

@@ -21,6 +21,7 @@ func TestPasswordHashesBounded(t *testing.T) {
 	if _, err := s.CreateMerchant(ctx, "ana@tienda.cl", "Tienda", "s3creta-larga"); err != nil {
 		t.Fatal(err)
 	}
+	w := watchHashes(s)
 	const logins = 12
 	var wg sync.WaitGroup
 	for i := range logins {
@@ -36,18 +37,18 @@ func TestPasswordHashesBounded(t *testing.T) {
 		})
 	}
 	wg.Wait()
-	if peak, slots := s.hashPeak.Load(), int64(cap(s.hashSlots)); peak > slots || peak < 1 {
+	if peak, slots := w.peak.Load(), int64(cap(s.passwords.slots)); peak > slots || peak < 1 {
 		t.Fatalf("%d hashes ran at once, want between 1 and %d", peak, slots)
 	}
 
 	// Every slot taken: a login with a cancelled context gives up.
-	for range cap(s.hashSlots) {
-		s.hashSlots <- struct{}{}
+	for range cap(s.passwords.slots) {
+		s.passwords.slots <- struct{}{}
 	}
 	cctx, cancel := context.WithCancel(ctx)
 	cancel()
 	ran := false
-	if err := s.withHashSlot(cctx, func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
+	if err := s.passwords.do(cctx, func() error { ran = true; return nil }); !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("a hash with every slot taken and its request gone: ran=%v %v", ran, err)
 	}
 }
@@ -58,21 +59,39 @@ func TestPasswordHashesBounded(t *testing.T) {
 func TestTakenEmailCostsAHash(t *testing.T) {
 	ctx := context.Background()
 	s := New(redistest.Start(t).Client(t), Options{})
+	w := watchHashes(s)
 	reg := Registration{FirstName: "Ana", LastName: "Soto", Email: "ana@tienda.cl", Password: "s3creta-larga"}
-	before := s.hashes.Load()
+	before := w.total.Load()
 	if _, err := s.RegisterMerchant(ctx, reg); err != nil {
 		t.Fatal(err)
 	}
-	if n := s.hashes.Load() - before; n != 1 {
+	if n := w.total.Load() - before; n != 1 {
 		t.Fatalf("a new sign-up ran %d hashes", n)
 	}
-	before = s.hashes.Load()
+	before = w.total.Load()
 	if _, err := s.RegisterMerchant(ctx, reg); !errors.Is(err, ErrConflict) {
 		t.Fatalf("taken email: %v", err)
 	}
-	if n := s.hashes.Load() - before; n != 1 {
+	if n := w.total.Load() - before; n != 1 {
 		t.Fatalf("a sign-up with a taken email ran %d hashes, want 1 as a new one", n)
 	}
+}
+
+// hashWatch counts a store's password hashes, and the most that ran at once.
+type hashWatch struct{ total, peak atomic.Int64 }
+
+func watchHashes(s *Store) *hashWatch {
+	w := &hashWatch{}
+	s.passwords.started = func(running int) {
+		w.total.Add(1)
+		for {
+			p := w.peak.Load()
+			if int64(running) <= p || w.peak.CompareAndSwap(p, int64(running)) {
+				return
+			}
+		}
+	}
+	return w
 }
 
 // countingHook counts the commands a client sends.
@@ -98,13 +117,14 @@ func TestUnknownEmailSameRoundTrips(t *testing.T) {
 	if _, err := s.CreateMerchant(ctx, "ana@tienda.cl", "Tienda", "s3creta-larga"); err != nil {
 		t.Fatal(err)
 	}
-	s.dummyHash() // made once per store, outside the comparison
+	w := watchHashes(s)
+	s.passwords.dummyHash() // made once per store, outside the comparison
 	trips := func(email string) (int64, int64) {
-		n, hashes := h.n.Load(), s.hashes.Load()
+		n, hashes := h.n.Load(), w.total.Load()
 		if _, err := s.AuthenticateMerchant(ctx, email, "wrong"); !errors.Is(err, ErrBadCredentials) {
 			t.Fatalf("%s: %v", email, err)
 		}
-		return h.n.Load() - n, s.hashes.Load() - hashes
+		return h.n.Load() - n, w.total.Load() - hashes
 	}
 	kn, kh := trips("ana@tienda.cl")
 	un, uh := trips("nadie@tienda.cl")

@@ -26,8 +26,8 @@ type limitKey struct {
 func (l LoginLimits) keys(kind, email, address string) []limitKey {
 	lim := func(n int) redis_rate.Limit { return redis_rate.Limit{Rate: n, Burst: n, Period: l.Period} }
 	return []limitKey{
-		{"login:" + kind + ":" + Digest(NormalizeEmail(email)), lim(l.PerAccount)},
-		{"login:addr:" + LimitAddress(address), lim(l.PerAddress)},
+		{loginLimitKey(kind, Digest(NormalizeEmail(email))), lim(l.PerAccount)},
+		{loginAddrLimitKey(LimitAddress(address)), lim(l.PerAddress)},
 	}
 }
 
@@ -76,7 +76,7 @@ func (s *Store) LoginSucceeded(ctx context.Context, kind, email, address string,
 // (0: go ahead). Like the login limits it lives in Redis, so it holds
 // across instances.
 func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeriod int, period time.Duration) (time.Duration, error) {
-	res, err := s.limiter.Allow(ctx, "register:addr:"+LimitAddress(address),
+	res, err := s.limiter.Allow(ctx, registerAddrLimitKey(LimitAddress(address)),
 		redis_rate.Limit{Rate: perPeriod, Burst: perPeriod, Period: period})
 	if err != nil {
 		return 0, fmt.Errorf("registration limit: %w", err)

@@ -17,7 +17,7 @@ import (
 // that refresh token, which Redis never holds (only its SHA-256, from which
 // the HMAC key cannot be derived): a reader of Redis cannot open it.
 
-const sealLabel = "github.com/enlace-oauth/enlace/refresh-retry/v1"
+const sealLabel = "enlace/refresh-retry/v1"
 
 // sealKey derives the sealing key from the token as HMAC's message, not its
 // key: HMAC hashes a key longer than a block (as tokens are) down to its

@@ -8,7 +8,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"strings"
 	"testing"
 	"time"
 
@@ -67,16 +66,16 @@ func TestScriptsSafeToRunTwice(t *testing.T) {
 			t.Fatal(err)
 		}
 		iss := s.newIssued(conn.ID, "app")
-		run := func() []string {
-			res, err := exchangeScript.Run(ctx, rdb, []string{connKey(conn.ID), retryKey(conn.ID)},
-				Digest(code), "app", "", "", ms(iss.IssuedAt), Digest(iss.AccessToken), Digest(iss.RefreshToken),
-				ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), iss.TokenID).StringSlice()
+		run := func() ExchangeResult {
+			res, err := s.Transitions().Exchange(ctx, conn.ID, ExchangeArgs{Code: Digest(code), ClientID: "app",
+				Now: MillisOf(iss.IssuedAt), Access: Digest(iss.AccessToken), Refresh: Digest(iss.RefreshToken),
+				AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return res
+			return *res
 		}
-		if first, again := run(), run(); first[0] != "ok" || strings.Join(first, "|") != strings.Join(again, "|") {
+		if first, again := run(), run(); first.Outcome != OutcomeOK || first != again {
 			t.Fatalf("exchange run twice: %v then %v", first, again)
 		}
 		if _, err := s.LookupAccess(ctx, iss.AccessToken); err != nil {
@@ -88,17 +87,18 @@ func TestScriptsSafeToRunTwice(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		refresh := func() []string {
-			res, err := refreshScript.Run(ctx, rdb, []string{connKey(conn.ID), retryKey(conn.ID)},
-				Digest(iss.RefreshToken), "app", ms(next.IssuedAt), Digest(next.AccessToken), Digest(next.RefreshToken),
-				ms(next.AccessExpiresAt), ms(next.RefreshExpiresAt), next.TokenID, "", sealed,
-				ms(next.IssuedAt.Add(10*time.Second))).StringSlice()
+		refresh := func() RefreshResult {
+			res, err := s.Transitions().Refresh(ctx, conn.ID, RefreshArgs{Refresh: Digest(iss.RefreshToken),
+				ClientID: "app", Now: MillisOf(next.IssuedAt), Access: Digest(next.AccessToken),
+				RefreshNew: Digest(next.RefreshToken), AccessExp: MillisOf(next.AccessExpiresAt),
+				RefreshExp: MillisOf(next.RefreshExpiresAt), TokenID: next.TokenID, Sealed: sealed,
+				RetryUntil: MillisOf(next.IssuedAt.Add(10 * time.Second))})
 			if err != nil {
 				t.Fatal(err)
 			}
-			return res
+			return *res
 		}
-		if first, again := refresh(), refresh(); first[0] != "ok" || strings.Join(first, "|") != strings.Join(again, "|") {
+		if first, again := refresh(), refresh(); first.Outcome != OutcomeOK || first != again {
 			t.Fatalf("refresh run twice: %v then %v", first, again)
 		}
 		if _, err := s.LookupAccess(ctx, next.AccessToken); err != nil {

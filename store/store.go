@@ -15,7 +15,6 @@ import (
 	"log/slog"
 	"runtime"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
@@ -32,16 +31,6 @@ var (
 	// ErrInvalid: the input breaks a data rule; the message says which.
 	ErrInvalid = errors.New("invalid input")
 )
-
-// Rejected is a refusal of a grant by a state-transition script, in the
-// OAuth error vocabulary: Code is "invalid_grant" or "invalid_scope", Reason
-// a human description that is safe to return to the client.
-type Rejected struct {
-	Code   string
-	Reason string
-}
-
-func (e *Rejected) Error() string { return e.Code + ": " + e.Reason }
 
 // Lifetimes are how long each credential lives.
 type Lifetimes struct {
@@ -79,18 +68,7 @@ type Store struct {
 	limiter   *redis_rate.Limiter
 	auditQ    auditQueue
 
-	dummyOnce sync.Once
-	dummy     string
-	// hashSlots bounds the argon2id hashes running at once: each takes
-	// 64 MiB, so a burst of logins would otherwise take the process's
-	// memory with it. Further logins wait for a slot (or their context).
-	hashSlots chan struct{}
-
-	floorOnce  sync.Once
-	floorFixed floorFixed   // the benchmark floor's arguments (floor.go)
-	hashPeak   atomic.Int64 // most hashes seen running at once, for tests
-	hashing    atomic.Int64
-	hashes     atomic.Int64 // hashes run, for tests
+	passwords *hasher
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache
@@ -154,7 +132,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
 		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096), wake: make(chan struct{}, 1)},
-		hashSlots: make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))}
+		passwords: newHasher(max(2, runtime.GOMAXPROCS(0)))}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.
@@ -168,53 +146,10 @@ func (s *Store) Ping(ctx context.Context) error {
 	return nil
 }
 
-// Key names, and how they live on a Redis Cluster.
-//
-// A connection's hash and its retry key carry the connection id as a hash
-// tag ({id}), so each script (exchange, refresh, revoke) touches one slot:
-// atomic and one round trip, on one node as on a cluster. Everything else
-// is one key per record, and no command or MULTI spans two keys. What
-// spans slots, and its consistency rule:
-//   - Indexes (apps, merchants, admins, conns, merchant-conns:, app-conns:)
-//     are sorted sets written in the same pipeline as the record they point
-//     at; on a cluster the two are on different nodes and either may land
-//     first. Readers skip entries whose record is missing, and drop one
-//     only once it is a minute old (so an entry whose record is still in
-//     flight survives); revocation removes entries lazily. An index may so
-//     briefly lack a new record or list a dead one; the record decides.
-//   - Uniqueness of an email is the SETNX of its email key, taken before
-//     the account record is written; a failed write gives it back.
-//   - The audit stream is one key (one node): events from every instance
-//     are ordered by that node's stream ids, which is the order in which
-//     they reached it.
-//   - Rate-limit counters (login, registration) are one key per account or
-//     address, each updated atomically by redis_rate's script, so limits
-//     hold across instances.
-//   - App changes are published on AppChannel; on a cluster, PUBLISH
-//     reaches subscribers on every node.
-func appKey(clientID string) string        { return "app:" + clientID }
-func merchantKey(id string) string         { return "merchant:" + id }
-func merchantEmailKey(email string) string { return "merchant-email:" + email }
-func connKey(id string) string             { return "conn:{" + id + "}" }
-func retryKey(id string) string            { return "retry:{" + id + "}" }
-func merchantConnsKey(id string) string    { return "merchant-conns:" + id }
-func appConnsKey(clientID string) string   { return "app-conns:" + clientID }
-func sessionKey(digest string) string      { return "session:" + digest }
-func adminKey(id string) string            { return "admin:" + id }
-func adminEmailKey(email string) string    { return "admin-email:" + email }
-func adminAPIKey(digest string) string     { return "admin-key:" + digest }
-
-const (
-	appsIndexKey      = "apps"
-	merchantsIndexKey = "merchants"
-	connsIndexKey     = "conns"
-	adminsIndexKey    = "admins"
-	// AppChannel is the pub/sub channel on which a changed app's client id
-	// is published, so every instance drops it from its cache.
-	AppChannel = "app-changed"
-)
-
 func ms(t time.Time) int64 { return t.UnixMilli() }
+
+// MillisOf is t in Unix milliseconds.
+func MillisOf(t time.Time) Millis { return Millis(t.UnixMilli()) }
 
 func fromMS(v int64) time.Time {
 	if v == 0 {

@@ -83,14 +83,14 @@ func (f *fixture) exchange(t *testing.T, code string) *store.Issued {
 	return iss
 }
 
-func rejected(t *testing.T, err error, code string) {
+func rejected(t *testing.T, err error, code store.RefusalCode) {
 	t.Helper()
-	r, ok := store.IsRejected(err)
+	r, ok := store.AsRefusal(err)
 	if !ok {
-		t.Fatalf("want a %s refusal, got %v", code, err)
+		t.Fatalf("want refusal %d, got %v", code, err)
 	}
-	if r.Code != code {
-		t.Fatalf("want %s, got %s (%s)", code, r.Code, r.Reason)
+	if r.Code != code || r.Description == "" {
+		t.Fatalf("want refusal %d, got %d (%s)", code, r.Code, r.Description)
 	}
 }
 
@@ -210,12 +210,12 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 
 		// A second exchange fails, and revokes what the first one issued.
 		_, err = f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		if _, err := f.st.LookupAccess(ctx, iss.AccessToken); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("code replay did not revoke the access token: %v", err)
 		}
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 
 		// A fresh connection: refresh rotates, and both old tokens die.
 		_, code2 := f.approve(t, "")
@@ -235,7 +235,7 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 		before := redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
 			Scopes: []string{"read:products", "write:products"}})
-		rejected(t, err, "invalid_scope")
+		rejected(t, err, store.RefusedScope)
 		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 		third, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID,
 			Scopes: []string{"read:checkouts"}})
@@ -272,7 +272,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 			"a refresh token":   {Code: "rt-" + strings.TrimPrefix(code, "ac-"), ClientID: f.app.ClientID},
 		} {
 			_, err := f.st.ExchangeCode(ctx, x)
-			if _, ok := store.IsRejected(err); !ok {
+			if _, ok := store.AsRefusal(err); !ok {
 				t.Errorf("%s: want a refusal, got %v", name, err)
 			}
 		}
@@ -284,13 +284,13 @@ func TestRefusalsChangeNothing(t *testing.T) {
 		}
 		before = redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: other.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 
 		// A verifier for a code issued without a challenge is refused too.
 		_, code2 := f.approve(t, "")
 		_, err = f.st.ExchangeCode(ctx, store.CodeExchange{Code: code2, ClientID: f.app.ClientID, CodeVerifier: "a-verifier-that-is-long-enough-for-pkce-0123456789"})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 	})
 }
 
@@ -301,7 +301,7 @@ func TestExpiries(t *testing.T) {
 		_, code := f.approve(t, "")
 		f.clock.Add(24*time.Hour + time.Millisecond)
 		_, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 
 		_, code = f.approve(t, "")
 		iss := f.exchange(t, code)
@@ -311,7 +311,7 @@ func TestExpiries(t *testing.T) {
 		}
 		f.clock.Add(42 * time.Hour)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 	})
 }
 
@@ -329,7 +329,7 @@ func TestRevokeConnection(t *testing.T) {
 			t.Fatal("revoked access token still works")
 		}
 		_, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: b.RefreshToken, ClientID: f.app.ClientID}); err != nil {
 			t.Fatalf("the other connection to the same app must keep working: %v", err)
 		}
@@ -352,7 +352,7 @@ func TestConcurrentOneUse(t *testing.T) {
 			_, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID})
 			if err == nil {
 				wins.Add(1)
-			} else if _, ok := store.IsRejected(err); !ok {
+			} else if _, ok := store.AsRefusal(err); !ok {
 				t.Errorf("exchange: %v", err)
 			}
 		})
@@ -478,7 +478,7 @@ func TestRefreshReuse(t *testing.T) {
 		// Another client presenting it gets nothing and changes nothing.
 		before := redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: "someone-else"})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 
 		// Nothing in Redis holds the new pair in a usable form.
@@ -495,12 +495,12 @@ func TestRefreshReuse(t *testing.T) {
 		// After the window, the old token is a replay: the connection dies.
 		f.clock.Add(2 * time.Second)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: first.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		if _, err := f.st.LookupAccess(ctx, second.AccessToken); !errors.Is(err, store.ErrNotFound) {
 			t.Fatal("a replayed refresh token must revoke its connection")
 		}
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: second.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 
 		// An older token than the previous one is refused too.
 		_, code = f.approve(t, "")
@@ -511,7 +511,7 @@ func TestRefreshReuse(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: a.RefreshToken, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: b.RefreshToken, ClientID: f.app.ClientID}); err == nil {
 			t.Fatal("replaying an older refresh token must revoke the connection")
 		}
@@ -527,7 +527,7 @@ func TestRefreshReuse(t *testing.T) {
 		forged := store.NewCredential(store.KindRefresh, live.ConnectionID)
 		before = redistest.Snapshot(t, rdb)
 		_, err = f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: forged, ClientID: f.app.ClientID})
-		rejected(t, err, "invalid_grant")
+		rejected(t, err, store.RefusedGrant)
 		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 	})
 }

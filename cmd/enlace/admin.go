@@ -13,6 +13,7 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/enlace-oauth/enlace/cmd/internal/launch"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -34,11 +35,11 @@ func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*stor
 		return nil, nil, errors.New("admin commands need a Redis: set ENLACE_REDIS_ADDR or redis.addr " +
 			"(the embedded Redis exists only inside a running server)")
 	}
-	rdb, err := connect(ctx, cfg)
+	rdb, err := launch.Connect(ctx, cfg)
 	if err != nil {
 		return nil, nil, err
 	}
-	return newStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil))), func() { _ = rdb.Close() }, nil
+	return launch.NewStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil))), func() { _ = rdb.Close() }, nil
 }
 
 func (e *env) flags(name string) *flag.FlagSet {

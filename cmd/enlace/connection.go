@@ -62,7 +62,7 @@ func (e *env) connectionList(ctx context.Context, path string, explicit bool, ar
 				scopes = []string{}
 			}
 			out = append(out, connectionJSON{
-				ID: c.ID, ClientID: c.ClientID, MerchantID: c.MerchantID, Scopes: scopes, Status: c.Status,
+				ID: c.ID, ClientID: c.ClientID, MerchantID: c.MerchantID, Scopes: scopes, Status: string(c.Status),
 				CreatedAt: rfc3339(c.CreatedAt), LastUsed: rfc3339(c.LastUsed),
 			})
 		}

@@ -10,11 +10,12 @@
 //	enlace connection revoke CONNECTION_ID
 //	enlace admin create --email E --password-stdin [--json]
 //	enlace admin key create --name N [--json]
-//	enlace bench [--url U] [--redis ADDR] [--duration D] [--concurrency N] [--scenarios LIST] [--json]
 //
 // Admin commands talk to the Redis named by redis.addr / ENLACE_REDIS_ADDR;
 // they need a real one, since the embedded Redis lives only inside a running
 // server.
+//
+// The load tool is a command of its own, enlace-bench.
 //
 // Configuration comes from config.yaml (or --config / ENLACE_CONFIG) and
 // ENLACE_* environment variables; see config.yaml.
@@ -54,7 +55,6 @@ const usage = `usage:
   enlace connection revoke CONNECTION_ID
   enlace admin create --email EMAIL --password-stdin [--json]
   enlace admin key create --name NAME [--json]
-  enlace bench [--url URL] [--redis ADDR] [--duration 10s] [--concurrency 64] [--scenarios LIST] [--pool N] [--json] [--json-file FILE]
 `
 
 // command is one entry of the command table: the words that name it and
@@ -76,7 +76,6 @@ var commands = []command{
 	{[]string{"connection", "revoke"}, (*env).connectionRevoke},
 	{[]string{"admin", "create"}, (*env).adminCreate},
 	{[]string{"admin", "key", "create"}, (*env).adminKeyCreate},
-	{[]string{"bench"}, (*env).bench},
 }
 
 // lookup finds the command named by the first words of args and returns it

@@ -221,7 +221,7 @@ func TestConnectionCommands(t *testing.T) {
 		byID[l.ID] = l
 	}
 	if l := byID[c2]; l.ClientID != appA || l.MerchantID != m1.ID || strings.Join(l.Scopes, " ") != "read:products write:products" ||
-		l.Status != store.StatusActive || l.LastUsed == nil {
+		l.Status != string(store.StatusActive) || l.LastUsed == nil {
 		t.Errorf("connection %s listed as %+v", c2, l)
 	}
 	for _, l := range all {
@@ -235,7 +235,7 @@ func TestConnectionCommands(t *testing.T) {
 			}
 		}
 	}
-	if l := byID[c4]; l.Status != store.StatusPending || l.LastUsed != nil {
+	if l := byID[c4]; l.Status != string(store.StatusPending) || l.LastUsed != nil {
 		t.Errorf("the pending connection is listed as %+v (want no last_used)", l)
 	}
 

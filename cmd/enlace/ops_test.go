@@ -40,7 +40,7 @@ import (
 // opsBuild builds the enlace binary into a directory of the test.
 func opsBuild(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "github.com/enlace-oauth/enlace")
+	bin := filepath.Join(t.TempDir(), "enlace")
 	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
@@ -465,7 +465,7 @@ func TestOpsDurabilityAOF(t *testing.T) {
 				t.Fatalf("connection list: %s %s", r.stdout, r.stderr)
 			}
 			if !slices.ContainsFunc(conns, func(c struct{ ID, Status string }) bool {
-				return c.ID == connID && c.Status == store.StatusActive
+				return c.ID == connID && c.Status == string(store.StatusActive)
 			}) || len(conns) != 2 {
 				t.Errorf("connections after the restart: %+v, want 2 with %v active", conns, connID)
 			}

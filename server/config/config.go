@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/enlace-oauth/enlace/store"
+
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
 )
@@ -21,19 +23,18 @@ import (
 // and overridden by the environment variable named in its env tag, with the
 // ENLACE_ prefix (ENLACE_HTTP_ADDR, ENLACE_REDIS_ADDR, …).
 type Config struct {
-	HTTP    HTTP      `yaml:"http" envPrefix:"HTTP_"`
-	Issuer  string    `yaml:"issuer" env:"ISSUER"`
-	Redis   Redis     `yaml:"redis" envPrefix:"REDIS_"`
-	Tokens  Lifetimes `yaml:"tokens" envPrefix:"TOKENS_"`
-	Session Session   `yaml:"session" envPrefix:"SESSION_"`
-	Scopes  Catalogue `yaml:"scopes" env:"SCOPES"`
+	HTTP    HTTP            `yaml:"http" envPrefix:"HTTP_"`
+	Issuer  string          `yaml:"issuer" env:"ISSUER"`
+	Redis   Redis           `yaml:"redis" envPrefix:"REDIS_"`
+	Tokens  Lifetimes       `yaml:"tokens" envPrefix:"TOKENS_"`
+	Session Session         `yaml:"session" envPrefix:"SESSION_"`
+	Scopes  store.Catalogue `yaml:"scopes" env:"SCOPES"`
 	// Introspection lists the resource servers that may introspect any
 	// token (apps may introspect only their own).
 	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
 	LoginLimits   LoginLimits   `yaml:"login_limits" envPrefix:"LOGIN_LIMITS_"`
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
-	Bench         Bench         `yaml:"bench" envPrefix:"BENCH_"`
 	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
 }
 
@@ -45,14 +46,6 @@ type Registration struct {
 	Period     time.Duration `yaml:"period" env:"PERIOD"`
 	// MinPasswordLength is the shortest password accepted, in characters.
 	MinPasswordLength int `yaml:"min_password_length" env:"MIN_PASSWORD_LENGTH"`
-}
-
-// Bench configures what `enlace bench` needs from a server.
-type Bench struct {
-	// Floor serves the benchmark floor under /_floor/: minimal handlers
-	// that do only each endpoint's Redis work. Never in production: the
-	// floor authenticates nobody.
-	Floor bool `yaml:"floor" env:"FLOOR"`
 }
 
 // Metrics configures the Prometheus endpoint.
@@ -196,46 +189,6 @@ type Session struct {
 	// shared between instances.
 	Secret   string        `yaml:"secret" env:"SECRET"`
 	Lifetime time.Duration `yaml:"lifetime" env:"LIFETIME"`
-}
-
-// Scope is one entry of the scope catalogue.
-type Scope struct {
-	Name string `yaml:"name" json:"name"`
-	ES   string `yaml:"es" json:"es"`
-	EN   string `yaml:"en" json:"en"`
-}
-
-// Catalogue is the list of scopes apps may be registered for.
-type Catalogue []Scope
-
-// UnmarshalText reads a catalogue from JSON, the form it takes in the
-// ENLACE_SCOPES environment variable.
-func (c *Catalogue) UnmarshalText(b []byte) error {
-	var v []Scope
-	if err := json.Unmarshal(b, &v); err != nil {
-		return fmt.Errorf("scopes: want a JSON list of {name, es, en}: %w", err)
-	}
-	*c = v
-	return nil
-}
-
-// Names returns the scope names in catalogue order.
-func (c Catalogue) Names() []string {
-	out := make([]string, len(c))
-	for i, s := range c {
-		out[i] = s.Name
-	}
-	return out
-}
-
-// Lookup returns the scope with this name.
-func (c Catalogue) Lookup(name string) (Scope, bool) {
-	for _, s := range c {
-		if s.Name == name {
-			return s, true
-		}
-	}
-	return Scope{}, false
 }
 
 // Load builds the configuration from defaults (YAML), then the file at path

@@ -86,12 +86,12 @@ func TestRedisTopologies(t *testing.T) {
 	c, err := config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=cluster",
 		"ENLACE_REDIS_ADDRS=127.0.0.1:7000,127.0.0.1:7001", "ENLACE_REDIS_USERNAME=enlace", "ENLACE_REDIS_TLS_ENABLED=true"})
 	if err != nil || c.Redis.Mode != config.RedisCluster || len(c.Redis.Addrs) != 2 || c.Redis.Embedded() ||
-		c.Redis.Username != "github.com/enlace-oauth/enlace" || !c.Redis.TLS.Enabled {
+		c.Redis.Username != "enlace" || !c.Redis.TLS.Enabled {
 		t.Fatalf("cluster: %+v %v", c.Redis, err)
 	}
 	c, err = config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=sentinel",
 		"ENLACE_REDIS_ADDRS=127.0.0.1:26379", "ENLACE_REDIS_MASTER_NAME=enlace"})
-	if err != nil || c.Redis.Embedded() || c.Redis.MasterName != "github.com/enlace-oauth/enlace" {
+	if err != nil || c.Redis.Embedded() || c.Redis.MasterName != "enlace" {
 		t.Fatalf("sentinel: %+v %v", c.Redis, err)
 	}
 	c, err = config.Load(enlace.DefaultConfig, "", false, nil)

@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"time"
 
+	"github.com/alicebob/miniredis/v2"
 	"github.com/gin-gonic/gin"
 	"github.com/redis/go-redis/v9"
 
@@ -42,7 +44,7 @@ func Example() {
 	api.POST("/products", resource.RequireScope("write:products"), func(c *gin.Context) {
 		c.Status(http.StatusCreated)
 	})
-	// Unauthenticated: 401 with WWW-Authenticate: Bearer realm="github.com/enlace-oauth/enlace".
+	// Unauthenticated: 401 with WWW-Authenticate: Bearer realm="enlace".
 	// Without read:checkouts: 403 with error="insufficient_scope".
 	// Redis down: 503 temporarily_unavailable.
 	log.Fatal(r.Run(":8081"))
@@ -65,4 +67,58 @@ func ExampleHandler() {
 	mux := http.NewServeMux()
 	mux.Handle("GET /checkouts", resource.Handler(v, checkouts, "read:checkouts"))
 	log.Fatal(http.ListenAndServe(":8082", mux))
+}
+
+// A resource server checking enlace's tokens, runnable as it is: here
+// enlace's Redis is an embedded one and the token is issued through the
+// store, as the token endpoint would.
+func Example_checkTokens() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	m := miniredis.NewMiniRedis()
+	if err := m.Start(); err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	st := store.New(redis.NewClient(&redis.Options{Addr: m.Addr()}), store.Options{})
+	apps := store.NewAppCache(st, 5*time.Minute)
+	go apps.Run(ctx, nil)
+	v := resource.NewVerifier(st, apps)
+
+	// What the authorization server did: an app, a merchant's approval of
+	// read:checkouts, and the code exchanged for a token.
+	catalogue := []string{"read:checkouts", "manage:checkouts"}
+	app, _, _ := st.CreateApp(ctx, store.AppSpec{Name: "Sync", RedirectURIs: []string{"https://sync.example/cb"},
+		Scopes: catalogue}, catalogue)
+	_, code, _ := st.Approve(ctx, store.Grant{ClientID: app.ClientID, MerchantID: "merchant-1",
+		RedirectURI: "https://sync.example/cb", Scopes: []string{"read:checkouts"}})
+	iss, _ := st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: app.ClientID})
+
+	checkouts := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		info, _ := resource.FromContext(r.Context())
+		fmt.Fprintf(w, "checkouts of %s", info.MerchantID)
+	})
+	mux := http.NewServeMux()
+	mux.Handle("GET /checkouts", resource.Handler(v, checkouts, "read:checkouts"))
+	mux.Handle("POST /checkouts/close", resource.Handler(v, checkouts, "manage:checkouts"))
+
+	call := func(method, path, token string) {
+		req := httptest.NewRequest(method, path, nil)
+		if token != "" {
+			req.Header.Set("Authorization", "Bearer "+token)
+		}
+		w := httptest.NewRecorder()
+		mux.ServeHTTP(w, req)
+		fmt.Println(w.Code, w.Header().Get("WWW-Authenticate"), w.Body.String())
+	}
+	call("GET", "/checkouts", iss.AccessToken)
+	call("GET", "/checkouts", "")
+	call("POST", "/checkouts/close", iss.AccessToken)
+	_ = st.RevokeConnection(ctx, iss.ConnectionID, store.ActorMerchant("merchant-1"))
+	call("GET", "/checkouts", iss.AccessToken)
+	// Output:
+	// 200  checkouts of merchant-1
+	// 401 Bearer realm="enlace" {"error":"invalid_token","error_description":"an access token is required in an Authorization: Bearer header"}
+	// 403 Bearer realm="enlace", error="insufficient_scope", scope="manage:checkouts" {"error":"insufficient_scope","error_description":"the access token does not grant manage:checkouts","scope":"manage:checkouts"}
+	// 401 Bearer realm="enlace", error="invalid_token" {"error":"invalid_token","error_description":"the access token is unknown, expired or revoked"}
 }

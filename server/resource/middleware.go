@@ -2,21 +2,18 @@ package resource
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/store"
 )
-
-// realm names the protection space in every challenge, so a client talking
-// to several services can tell which one refused it.
-const realm = "github.com/enlace-oauth/enlace"
 
 // contextKey is unexported so that no other package can overwrite or forge
 // the verified token in a request's context.
@@ -56,7 +53,7 @@ func Authenticate(v *Verifier) gin.HandlerFunc {
 			if f.cause != nil {
 				_ = c.Error(f)
 			}
-			f.write(c.Writer)
+			apierror.WriteBearer(c.Writer, f.answer)
 			c.Abort()
 			return
 		}
@@ -75,8 +72,8 @@ func Authenticate(v *Verifier) gin.HandlerFunc {
 func RequireScope(scopes ...string) gin.HandlerFunc {
 	mustValidScopes(scopes)
 	return func(c *gin.Context) {
-		if f := authorize(c.Request.Context(), scopes); f != nil {
-			f.write(c.Writer)
+		if e := authorize(c.Request.Context(), scopes); e != nil {
+			apierror.WriteBearer(c.Writer, e)
 			c.Abort()
 			return
 		}
@@ -95,82 +92,72 @@ func Handler(v *Verifier, next http.Handler, scopes ...string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		info, f := authenticate(v, r)
 		if f != nil {
-			f.write(w)
+			apierror.WriteBearer(w, f.answer)
 			return
 		}
 		ctx := context.WithValue(r.Context(), contextKey{}, info)
-		if f := authorize(ctx, scopes); f != nil {
-			f.write(w)
+		if e := authorize(ctx, scopes); e != nil {
+			apierror.WriteBearer(w, e)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
-// failure is a refusal on its way to becoming an RFC 6750 §3 answer. It is
-// passed around as *failure, never as error, so that a nil one stays nil.
-// It is an error only for gin's c.Error, where a 503's cause is logged.
+// failure is a refusal, with the store error behind a 503 kept for the
+// caller's logs (gin's c.Error); the error never contains the token. It is
+// passed around as *failure, so that a nil one stays nil.
 type failure struct {
-	status int
-	// code is the OAuth error code; challengeCode is false for a request
-	// without credentials, whose challenge must not carry one (§3.1).
-	code          string
-	challengeCode bool
-	desc          string
-	scope         string
-	// cause is the store error behind a 503, kept for the caller's logs.
-	cause error
+	answer *apierror.Error
+	cause  error
 }
 
 func (f *failure) Error() string {
 	if f.cause != nil {
 		return "resource: " + f.cause.Error()
 	}
-	return "resource: " + f.code + ": " + f.desc
+	return "resource: " + f.answer.Error()
 }
 
 func (f *failure) Unwrap() error { return f.cause }
 
-var errNoToken = &failure{
-	status: http.StatusUnauthorized, code: "invalid_token",
-	desc: "an access token is required in an Authorization: Bearer header",
+// errNoToken answers a request without credentials: its challenge names no
+// error code (RFC 6750 §3.1).
+func errNoToken() *apierror.Error {
+	e := apierror.New(apierror.InvalidToken, "an access token is required in an Authorization: Bearer header")
+	e.Anonymous = true
+	return e
 }
 
 // authenticate verifies the request's bearer token.
 func authenticate(v *Verifier, r *http.Request) (*store.TokenInfo, *failure) {
 	tok, ok := BearerToken(r)
 	if !ok {
-		return nil, errNoToken
+		return nil, &failure{answer: errNoToken()}
 	}
 	info, err := v.VerifyAccess(r.Context(), tok)
 	switch {
 	case errors.Is(err, ErrInactive):
-		return nil, &failure{
-			status: http.StatusUnauthorized, code: "invalid_token", challengeCode: true,
-			desc: "the access token is unknown, expired or revoked",
-		}
+		return nil, &failure{answer: apierror.New(apierror.InvalidToken, "the access token is unknown, expired or revoked")}
 	case err != nil:
 		return nil, &failure{
-			status: http.StatusServiceUnavailable, code: "temporarily_unavailable",
-			desc:  "the token could not be checked; try again shortly",
-			cause: fmt.Errorf("verify access token: %w", err),
+			answer: apierror.New(apierror.TemporarilyUnavailable, "the token could not be checked; try again shortly"),
+			cause:  fmt.Errorf("verify access token: %w", err),
 		}
 	}
 	return info, nil
 }
 
 // authorize checks the verified token in ctx against scopes.
-func authorize(ctx context.Context, scopes []string) *failure {
+func authorize(ctx context.Context, scopes []string) *apierror.Error {
 	info, ok := FromContext(ctx)
 	if !ok {
-		return errNoToken
+		return errNoToken()
 	}
 	if !grants(info, scopes) {
-		return &failure{
-			status: http.StatusForbidden, code: "insufficient_scope", challengeCode: true,
-			desc:  "the access token does not grant " + strings.Join(scopes, " "),
-			scope: strings.Join(scopes, " "),
-		}
+		e := apierror.New(apierror.InsufficientScope, "the access token does not grant "+strings.Join(scopes, " "))
+		e.Scope = strings.Join(scopes, " ")
+		return e
 	}
 	return nil
 }
@@ -210,29 +197,4 @@ func mustValidScopes(scopes []string) {
 			}
 		}
 	}
-}
-
-// write answers with f as RFC 6750 §3 says: a challenge, and a JSON body in
-// the RFC 6749 §5.2 shape that clients of the token endpoint already parse.
-// A 503 has no challenge: the credentials were not at fault.
-func (f *failure) write(w http.ResponseWriter) {
-	h := w.Header()
-	switch {
-	case f.status == http.StatusServiceUnavailable:
-	case !f.challengeCode:
-		h.Set("WWW-Authenticate", `Bearer realm="`+realm+`"`)
-	case f.scope != "":
-		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q, scope=%q`, realm, f.code, f.scope))
-	default:
-		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q`, realm, f.code))
-	}
-	body, _ := json.Marshal(struct {
-		Error       string `json:"error"`
-		Description string `json:"error_description"`
-		Scope       string `json:"scope,omitempty"`
-	}{f.code, f.desc, f.scope})
-	h.Set("Content-Type", "application/json")
-	h.Set("Cache-Control", "no-store")
-	w.WriteHeader(f.status)
-	_, _ = w.Write(body)
 }

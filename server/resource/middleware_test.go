@@ -195,8 +195,8 @@ func refused(t *testing.T, a answer, status int, code, challenge string, secrets
 }
 
 const (
-	challengeMissing = `Bearer realm="github.com/enlace-oauth/enlace"`
-	challengeInvalid = `Bearer realm="github.com/enlace-oauth/enlace", error="invalid_token"`
+	challengeMissing = `Bearer realm="enlace"`
+	challengeInvalid = `Bearer realm="enlace", error="invalid_token"`
 )
 
 // eventually calls h until it answers want, failing after a deadline. It is
@@ -381,7 +381,7 @@ func testMount(t *testing.T, m mount) {
 			}
 			want := strings.Join(tc.scopes, " ")
 			refused(t, a, http.StatusForbidden, "insufficient_scope",
-				`Bearer realm="github.com/enlace-oauth/enlace", error="insufficient_scope", scope="`+want+`"`, iss.AccessToken)
+				`Bearer realm="enlace", error="insufficient_scope", scope="`+want+`"`, iss.AccessToken)
 			if a.body["scope"] != want {
 				t.Fatalf("%v: body scope %q", tc.scopes, a.body["scope"])
 			}

@@ -14,27 +14,41 @@ import (
 // revoked, or its app is disabled. Callers must not tell these apart.
 var ErrInactive = errors.New("token is not active")
 
-// Verifier checks tokens. It is safe for concurrent use.
-type Verifier struct {
-	store *store.Store
-	apps  *store.AppCache
+// Tokens finds what a token grants; *store.Store is one. Both methods
+// answer store.ErrNotFound for a token that is not live.
+type Tokens interface {
+	LookupAccess(ctx context.Context, token string) (*store.TokenInfo, error)
+	LookupToken(ctx context.Context, token string) (*store.TokenInfo, error)
 }
 
-// NewVerifier returns a Verifier over the store, reading apps through the
-// cache (whose Run must be running for it to cache anything).
-func NewVerifier(st *store.Store, apps *store.AppCache) *Verifier {
-	return &Verifier{store: st, apps: apps}
+// Apps finds an app, to refuse the tokens of a disabled one;
+// *store.AppCache is one. It answers store.ErrNotFound for an unknown app.
+type Apps interface {
+	Get(ctx context.Context, clientID string) (*store.App, error)
+}
+
+// Verifier checks tokens. It is safe for concurrent use.
+type Verifier struct {
+	tokens Tokens
+	apps   Apps
+}
+
+// NewVerifier returns a Verifier over tokens and apps: in a resource
+// server, the store on enlace's Redis and an app cache over it (whose Run
+// must be running for it to cache anything).
+func NewVerifier(tokens Tokens, apps Apps) *Verifier {
+	return &Verifier{tokens: tokens, apps: apps}
 }
 
 // VerifyAccess returns what a live access token grants, or ErrInactive.
 // Any other error is a failure to reach Redis.
 func (v *Verifier) VerifyAccess(ctx context.Context, token string) (*store.TokenInfo, error) {
-	return v.check(ctx, v.store.LookupAccess, token)
+	return v.check(ctx, v.tokens.LookupAccess, token)
 }
 
 // Verify is VerifyAccess for either an access or a refresh token.
 func (v *Verifier) Verify(ctx context.Context, token string) (*store.TokenInfo, error) {
-	return v.check(ctx, v.store.LookupToken, token)
+	return v.check(ctx, v.tokens.LookupToken, token)
 }
 
 func (v *Verifier) check(ctx context.Context, lookup func(context.Context, string) (*store.TokenInfo, error), token string) (*store.TokenInfo, error) {

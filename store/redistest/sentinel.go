@@ -25,7 +25,7 @@ type Sentinel struct {
 // once the sentinel knows the replica.
 func StartSentinel(tb testing.TB) *Sentinel {
 	tb.Helper()
-	st := &Sentinel{MasterName: "github.com/enlace-oauth/enlace", tb: tb}
+	st := &Sentinel{MasterName: "enlace", tb: tb}
 	st.Primary = Start(tb)
 	st.Replica = Start(tb, "--replicaof", "127.0.0.1", portOf(st.Primary.Addr))
 	dir := tb.TempDir()

@@ -6,8 +6,9 @@ import (
 	"net/http"
 	"strings"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
+
 	"github.com/gin-gonic/gin"
-	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
@@ -19,20 +20,20 @@ import (
 func (s *Server) introspect(c *gin.Context) {
 	tr, oe := parseTokenRequest(c.Request, false)
 	if oe != nil {
-		writeOAuthError(c, oe)
+		writeOAuth(c, oe)
 		return
 	}
 	ctx := c.Request.Context()
 	owner, oe := s.authenticateIntrospector(ctx, tr)
 	if oe != nil {
-		writeOAuthError(c, oe)
+		writeOAuth(c, oe)
 		return
 	}
 	if tr.Token == "" {
-		writeOAuthError(c, errInvalidRequest("token is missing"))
+		writeOAuth(c, apierror.Request("token is missing"))
 		return
 	}
-	noStore(c)
+	apierror.NoStore(c.Writer.Header())
 	info, err := s.verifier.Verify(ctx, tr.Token)
 	if errors.Is(err, resource.ErrInactive) || (err == nil && owner != "" && info.ClientID != owner) {
 		c.JSON(http.StatusOK, gin.H{"active": false})
@@ -40,7 +41,7 @@ func (s *Server) introspect(c *gin.Context) {
 	}
 	if err != nil {
 		s.log.ErrorContext(c.Request.Context(), "introspect", "err", err)
-		writeOAuthError(c, errUnavailable())
+		writeOAuth(c, apierror.Unavailable())
 		return
 	}
 	tokenType := "Bearer"
@@ -63,14 +64,14 @@ func (s *Server) introspect(c *gin.Context) {
 
 // authenticateIntrospector returns "" for a configured resource server
 // (which may see every token) or the client id of an authenticated app.
-func (s *Server) authenticateIntrospector(ctx context.Context, tr *tokenRequest) (string, *oauthError) {
+func (s *Server) authenticateIntrospector(ctx context.Context, tr *tokenRequest) (string, *apierror.Error) {
 	for _, rs := range s.cfg.Introspection.Clients {
 		if rs.ID == tr.ClientID && tr.ClientID != "" {
 			if store.DigestEqual(tr.ClientSecret, strings.ToLower(rs.SecretSHA256)) && tr.ClientSecret != "" {
 				return "", nil
 			}
-			e := newError(oerrors.ErrInvalidClient, "client authentication failed")
-			e.basic = tr.Basic
+			e := apierror.New(apierror.InvalidClient, "client authentication failed")
+			e.Basic = tr.Basic
 			return "", e
 		}
 	}
@@ -81,8 +82,8 @@ func (s *Server) authenticateIntrospector(ctx context.Context, tr *tokenRequest)
 	if app.Public {
 		// Introspection needs real client authentication (RFC 7662 §2.1),
 		// which a public app cannot give.
-		e := newError(oerrors.ErrInvalidClient, "public apps may not introspect tokens")
-		e.basic = tr.Basic
+		e := apierror.New(apierror.InvalidClient, "public apps may not introspect tokens")
+		e.Basic = tr.Basic
 		return "", e
 	}
 	return app.ClientID, nil

@@ -1,4 +1,7 @@
-package consent
+// Package demo is the built-in demo client of the embedded zero-setup
+// mode: an ordinary OAuth client of the server (golang.org/x/oauth2 over
+// real HTTP, PKCE, state, iss), with its pages on the consent page kit.
+package demo
 
 import (
 	"bytes"
@@ -17,23 +20,36 @@ import (
 	"github.com/gorilla/sessions"
 	"golang.org/x/oauth2"
 
+	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// DemoApp is the registration of the built-in demo client, which exists
-// only in the embedded zero-setup mode. Its redirect URI is
-// <issuer>/demo/callback on this same server.
-type DemoApp struct {
+// App is the registration of the demo client. Its redirect URI is
+// <issuer>/demo/callback on the same server.
+type App struct {
 	ClientID     string
 	ClientSecret string
 	RedirectURI  string
 	Scopes       []string
 }
 
+// Client serves the demo client's pages.
+type Client struct {
+	kit *consent.Kit
+	app App
+}
+
+// New returns the demo client for app, with its pages on kit.
+func New(kit *consent.Kit, app App) *Client { return &Client{kit: kit, app: app} }
+
+// Where the demo's pages are.
 const (
-	// demoCallbackPath is where the demo app's redirect URI points; the
-	// issuer is the redirect URI without it.
-	demoCallbackPath = "/demo/callback"
+	PagePath     = "/demo"
+	StartPath    = "/demo/start"
+	CallbackPath = "/demo/callback"
+)
+
+const (
 	// demoSessionName is the demo client's own session. The merchant's
 	// session cannot hold the pending state: logging in, which happens in
 	// the middle of the flow, replaces that session's values (session
@@ -50,13 +66,13 @@ const (
 )
 
 // issuer is the base address of this server, as the demo app sees it.
-func (d *DemoApp) issuer() string {
-	return strings.TrimSuffix(d.RedirectURI, demoCallbackPath)
+func (d *App) issuer() string {
+	return strings.TrimSuffix(d.RedirectURI, CallbackPath)
 }
 
 // config is the demo app as a golang.org/x/oauth2 client, so the demo is a
 // client like any other and not a shortcut into the server's internals.
-func (d *DemoApp) config() *oauth2.Config {
+func (d *App) config() *oauth2.Config {
 	iss := d.issuer()
 	return &oauth2.Config{
 		ClientID:     d.ClientID,
@@ -71,59 +87,46 @@ func (d *DemoApp) config() *oauth2.Config {
 	}
 }
 
-func (h *Handler) registerDemo(r gin.IRoutes) {
-	r.GET("/demo", h.demoPage)
-	r.POST("/demo/start", h.demoStart)
-	r.GET(demoCallbackPath, h.demoCallback)
-}
-
-// demoPage explains the demo and offers the button that starts it.
-func (h *Handler) demoPage(c *gin.Context) {
+// Page explains the demo and offers the button that starts it.
+func (h *Client) Page(c *gin.Context) {
 	sess, ok := h.session(c)
 	if !ok {
 		return
 	}
-	h.render(c, http.StatusOK, "demo", "demo_start_title", sess, map[string]any{
-		"Scopes": h.opts.Demo.Scopes,
+	h.kit.Render(c, http.StatusOK, "demo", "demo_start_title", sess, map[string]any{
+		"Scopes": h.app.Scopes,
 	})
 }
 
-// demoSession returns the demo client's session, confined to /demo so it
-// travels only to the demo's own pages.
-func (h *Handler) demoSession(c *gin.Context) (*sessions.Session, bool) {
-	sess, err := h.opts.Sessions.Get(c.Request, demoSessionName)
-	if err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "load demo session", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
-		return nil, false
+// session returns the demo client's own session (its CSRF token and the
+// pending flow), confined to /demo so it travels only to the demo's pages:
+// the client and the authorization server share no session.
+func (h *Client) session(c *gin.Context) (*sessions.Session, bool) {
+	sess, ok := h.kit.Session(c, demoSessionName)
+	if ok {
+		sess.Options.Path = PagePath
 	}
-	sess.Options.Path = "/demo"
-	return sess, true
+	return sess, ok
 }
 
-// demoStart is the demo app's "connect" button: it remembers a fresh state
+// Start is the demo app's "connect" button: it remembers a fresh state
 // and PKCE verifier and sends the browser to the authorization endpoint.
-func (h *Handler) demoStart(c *gin.Context) {
-	sess, ok := h.session(c)
+func (h *Client) Start(c *gin.Context) {
+	demo, ok := h.session(c)
 	if !ok {
 		return
 	}
-	if !h.csrfOK(c, sess) {
-		return
-	}
-	demo, ok := h.demoSession(c)
-	if !ok {
+	if !h.kit.CSRFOK(c, demo) {
 		return
 	}
 	state, verifier := store.NewSecret(), oauth2.GenerateVerifier()
 	demo.Values[keyDemoState] = state
 	demo.Values[keyDemoVerifier] = verifier
 	if err := demo.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "save demo session", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		h.kit.Unavailable(c, "save demo session", err)
 		return
 	}
-	c.Redirect(http.StatusSeeOther, h.opts.Demo.config().AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
+	c.Redirect(http.StatusSeeOther, h.app.config().AuthCodeURL(state, oauth2.S256ChallengeOption(verifier)))
 }
 
 // demoResult is what the callback page shows. Error is a message id;
@@ -137,11 +140,11 @@ type demoResult struct {
 	InfoFailed bool
 }
 
-// demoCallback is the demo app's redirect URI: it checks the state,
+// Callback is the demo app's redirect URI: it checks the state,
 // exchanges the code over real HTTP with the PKCE verifier, calls
 // /api/d/info with the access token and shows both answers. It never logs
 // a code or token.
-func (h *Handler) demoCallback(c *gin.Context) {
+func (h *Client) Callback(c *gin.Context) {
 	q := c.Request.URL.Query()
 	// The page's own links (the language switcher) are built from the
 	// request's address; pointed at the callback they would replay a spent
@@ -153,7 +156,7 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	}
 	c.Request.URL = &u
 
-	demo, ok := h.demoSession(c)
+	demo, ok := h.session(c)
 	if !ok {
 		return
 	}
@@ -172,12 +175,11 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	// exchange again.
 	demo.Options.MaxAge = -1
 	if err := demo.Save(c.Request, c.Writer); err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "end demo session", "err", err)
-		h.errorPage(c, http.StatusServiceUnavailable, "err_unavailable")
+		h.kit.Unavailable(c, "end demo session", err)
 		return
 	}
 	// RFC 9207: an answer naming another issuer is a mix-up attack.
-	if iss := q.Get("iss"); iss != "" && iss != h.opts.Demo.issuer() {
+	if iss := q.Get("iss"); iss != "" && iss != h.app.issuer() {
 		h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_issuer"})
 		return
 	}
@@ -200,14 +202,14 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	// library chose to parse.
 	rec := &recordingTransport{base: http.DefaultTransport}
 	ctx = context.WithValue(ctx, oauth2.HTTPClient, &http.Client{Transport: rec})
-	tok, err := h.opts.Demo.config().Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
+	tok, err := h.app.config().Exchange(ctx, q.Get("code"), oauth2.VerifierOption(verifier))
 	if err != nil {
 		// A RetrieveError carries the response body; log only its code.
 		var re *oauth2.RetrieveError
 		if errors.As(err, &re) {
-			h.opts.Logger.WarnContext(c.Request.Context(), "demo exchange refused", "error", re.ErrorCode)
+			h.kit.Logger().WarnContext(c.Request.Context(), "demo exchange refused", "error", re.ErrorCode)
 		} else {
-			h.opts.Logger.ErrorContext(c.Request.Context(), "demo exchange", "err", err)
+			h.kit.Logger().ErrorContext(c.Request.Context(), "demo exchange", "err", err)
 		}
 		h.demoFailed(c, http.StatusBadGateway, demoResult{Error: "demo_err_exchange"})
 		return
@@ -220,25 +222,25 @@ func (h *Handler) demoCallback(c *gin.Context) {
 	}
 	res.InfoStatus, res.Info, err = h.demoInfo(ctx, tok)
 	if err != nil {
-		h.opts.Logger.ErrorContext(c.Request.Context(), "demo info call", "err", err)
+		h.kit.Logger().ErrorContext(c.Request.Context(), "demo info call", "err", err)
 		res.InfoFailed = true
 	} else if res.InfoStatus != http.StatusOK {
 		res.InfoFailed = true
 	}
-	h.render(c, http.StatusOK, "demo_callback", "demo_result_title", nil, res)
+	h.kit.Render(c, http.StatusOK, "demo_callback", "demo_result_title", nil, res)
 }
 
 // demoFailed shows the callback page with an error and a way to start
 // over.
-func (h *Handler) demoFailed(c *gin.Context, status int, res demoResult) {
-	h.render(c, status, "demo_callback", "demo_failed_title", nil, res)
+func (h *Client) demoFailed(c *gin.Context, status int, res demoResult) {
+	h.kit.Render(c, status, "demo_callback", "demo_failed_title", nil, res)
 }
 
 // demoInfo calls /api/d/info with the access token, as an app would to
 // learn which store it was connected to; it returns the status and the
 // body, indented when it is JSON.
-func (h *Handler) demoInfo(ctx context.Context, tok *oauth2.Token) (int, string, error) {
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.opts.Demo.issuer()+"/api/d/info", nil)
+func (h *Client) demoInfo(ctx context.Context, tok *oauth2.Token) (int, string, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, h.app.issuer()+"/api/d/info", nil)
 	if err != nil {
 		return 0, "", err
 	}
@@ -287,4 +289,11 @@ func prettyJSON(raw []byte) string {
 		return ""
 	}
 	return buf.String()
+}
+
+// Mount adds the demo's pages to r.
+func (h *Client) Mount(r gin.IRoutes) {
+	r.GET(PagePath, h.Page)
+	r.POST(StartPath, h.Start)
+	r.GET(CallbackPath, h.Callback)
 }

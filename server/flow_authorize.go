@@ -12,8 +12,23 @@ import (
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
 	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
+
+// The authorization request (RFC 6749 §4.1.1), before and after the
+// merchant's decision on the consent page. Its rules:
+//   - the client must be a registered, enabled app, and redirect_uri one of
+//     its registered URIs, compared as exact strings (RFC 9700 §4.1.3);
+//     until both hold, a refusal is an error page and never a redirect;
+//   - from then on errors go back to the app with state and iss (RFC 9207);
+//   - response_type must be code; every parameter appears at most once;
+//   - PKCE is S256 only, and required for public apps and apps that ask
+//     for it;
+//   - scope (spaces or commas; absent means the app's registered scopes)
+//     must name only scopes the app is registered for;
+//   - approving records a new connection, never reusing one
+//     (store/lua/approve.lua), and redirects with code, state and iss.
 
 // ParseAuthorize validates an authorization request (GET or the consent
 // form's POST; only the query string is read). The app and the redirect URI
@@ -59,16 +74,16 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 
 	// From here on the redirect URI is trusted.
 	state := q.Get("state")
-	fail := func(code error, desc string) error {
+	fail := func(code apierror.Code, desc string) error {
 		return &consent.AuthorizeError{RedirectTo: s.redirectError(redirectURI, state, code, desc)}
 	}
 	for k, v := range q {
 		if len(v) > 1 {
-			return nil, fail(oerrors.ErrInvalidRequest, "parameter "+k+" is repeated")
+			return nil, fail(apierror.InvalidRequest, "parameter "+k+" is repeated")
 		}
 	}
 	if q.Get("response_type") == "" {
-		return nil, fail(oerrors.ErrInvalidRequest, "response_type is missing")
+		return nil, fail(apierror.InvalidRequest, "response_type is missing")
 	}
 	// go-oauth2 parses and checks response_type and the PKCE parameters.
 	// It reads the request's form, which for the consent POST would include
@@ -77,24 +92,24 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	if _, err := s.oauth.ValidationAuthorizeRequest(lr); err != nil {
 		switch {
 		case errors.Is(err, oerrors.ErrUnsupportedResponseType), errors.Is(err, oerrors.ErrUnauthorizedClient):
-			return nil, fail(oerrors.ErrUnsupportedResponseType, "response_type must be code")
+			return nil, fail(apierror.UnsupportedResponseType, "response_type must be code")
 		default:
-			return nil, fail(oerrors.ErrInvalidRequest, oerrors.Descriptions[err])
+			return nil, fail(apierror.InvalidRequest, oerrors.Descriptions[err])
 		}
 	}
 	challenge := q.Get("code_challenge")
 	if challenge != "" && q.Get("code_challenge_method") != string(oauth2.CodeChallengeS256) {
-		return nil, fail(oerrors.ErrInvalidRequest, "code_challenge_method must be S256")
+		return nil, fail(apierror.InvalidRequest, "code_challenge_method must be S256")
 	}
 	if challenge == "" && app.NeedsPKCE() {
-		return nil, fail(oerrors.ErrInvalidRequest, "this app must use PKCE: send code_challenge with code_challenge_method=S256")
+		return nil, fail(apierror.InvalidRequest, "this app must use PKCE: send code_challenge with code_challenge_method=S256")
 	}
 	scopes := parseScopes(q.Get("scope"))
 	if len(scopes) == 0 {
 		scopes = app.Scopes
 	}
 	if sc := app.Unregistered(scopes); sc != "" {
-		return nil, fail(oerrors.ErrInvalidScope, "scope "+sc+" is not registered for this app")
+		return nil, fail(apierror.InvalidScope, "scope "+sc+" is not registered for this app")
 	}
 	return &consent.AuthorizeRequest{
 		ClientID:      app.ClientID,
@@ -124,11 +139,11 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 
 // Deny returns the redirect that tells the app the merchant said no.
 func (s *Server) Deny(req *consent.AuthorizeRequest) string {
-	return s.redirectError(req.RedirectURI, req.State, oerrors.ErrAccessDenied, "the merchant did not authorize the app")
+	return s.redirectError(req.RedirectURI, req.State, apierror.AccessDenied, "the merchant did not authorize the app")
 }
 
-func (s *Server) redirectError(redirectURI, state string, code error, desc string) string {
-	return s.redirectWith(redirectURI, url.Values{"error": {code.Error()}, "error_description": {desc}}, state)
+func (s *Server) redirectError(redirectURI, state string, code apierror.Code, desc string) string {
+	return s.redirectWith(redirectURI, url.Values{"error": {string(code)}, "error_description": {desc}}, state)
 }
 
 // redirectWith adds params, state (when sent) and iss (RFC 9207) to a

@@ -26,16 +26,17 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enlace-oauth/enlace/cmd/internal/launch"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// `enlace bench` measures a running enlace the way its operators would:
+// enlace-bench measures a running enlace the way its operators would:
 // against the server and its real Redis, on loopback only, for a bounded
 // time. It prepares its own app, merchants, codes and tokens directly in
 // Redis through the store, then runs each scenario twice in the same run:
-// against the real endpoint and against its floor (server/floor.go, served
-// when the server runs with bench.floor on), a minimal handler in the same
+// against the real endpoint and against its floor (floor.go, served by
+// `enlace-bench serve`), a minimal handler in the same
 // binary that does only the endpoint's Redis round trips and answers with a
 // body of the same size. For each it reports operations per second,
 // latency percentiles, errors, Redis commands per operation (from INFO
@@ -142,7 +143,7 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 		}
 		o.Redis = cfg.Redis.Describe()
 	}
-	rdb, err := connect(ctx, &rcfg)
+	rdb, err := launch.Connect(ctx, &rcfg)
 	if err != nil {
 		return err
 	}
@@ -238,7 +239,7 @@ type scenarioReport struct {
 	// Ratio is the real endpoint's successful operations per second over
 	// its floor's.
 	Ratio float64     `json:"ratio"`
-	Real  phaseReport `json:"github.com/enlace-oauth/enlace"`
+	Real  phaseReport `json:"enlace"`
 	Floor phaseReport `json:"floor"`
 }
 
@@ -332,7 +333,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		b.logf("%s: enlace %.0f ops/s, floor %.0f ops/s, ratio %.2f, p99 %.1f ms, errors %d/%d",
 			name, sr.Real.OpsPerSec, sr.Floor.OpsPerSec, sr.Ratio, sr.Real.P99, sr.Real.Errors, sr.Floor.Errors)
 	}
-	if n, err := b.st.FloorCleanup(ctx); err != nil {
+	if n, err := b.floorCleanup(ctx); err != nil {
 		b.logf("cleaning up floor keys: %v", err)
 	} else if n > 0 {
 		b.logf("deleted %d floor keys", n)
@@ -1067,7 +1068,7 @@ func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
 		mu   sync.Mutex
 		outs []string
 	)
-	err := b.st.ForEachPrimary(ctx, func(ctx context.Context, node redis.Cmdable) error {
+	err := forEachPrimary(ctx, b.rdb, func(ctx context.Context, node redis.Cmdable) error {
 		out, err := node.Info(ctx, "stats", "commandstats", "memory").Result()
 		mu.Lock()
 		outs = append(outs, out)
@@ -1159,7 +1160,7 @@ func (b *benchRun) memstats(ctx context.Context) (memStats, error) {
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return m, errors.New("the server has no benchmark floor: run it with bench.floor on (ENLACE_BENCH_FLOOR=true)")
+		return m, errors.New("the server has no benchmark floor: run it with `enlace-bench serve` (enlace serve has none)")
 	}
 	if res.StatusCode != http.StatusOK {
 		return m, fmt.Errorf("GET /_floor/memstats: status %d", res.StatusCode)
@@ -1181,9 +1182,9 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"enlace", s.Real}, {"floor", s.Floor}} {
 			ratio := ""
-			if p.name == "github.com/enlace-oauth/enlace" {
+			if p.name == "enlace" {
 				ratio = fmt.Sprintf("%.2f", s.Ratio)
 			}
 			ops := fmt.Sprintf("%.0f", p.r.OpsPerSec)
@@ -1201,7 +1202,7 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"enlace", s.Real}, {"floor", s.Floor}} {
 			names := make([]string, 0, len(p.r.Commands))
 			for n := range p.r.Commands {
 				names = append(names, n)
@@ -1222,7 +1223,7 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		for _, p := range []struct {
 			name string
 			r    phaseReport
-		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"enlace", s.Real}, {"floor", s.Floor}} {
 			fmt.Fprintf(w, "  %-10s %-6s %s / %s / %d  →  %s / %s / %d\n", s.Name, p.name,
 				mib(p.r.MemBefore.HeapInuse), mib(p.r.MemBefore.Sys), p.r.MemBefore.NumGoroutine,
 				mib(p.r.MemAfter.HeapInuse), mib(p.r.MemAfter.Sys), p.r.MemAfter.NumGoroutine)
@@ -1235,4 +1236,38 @@ func printBenchReport(w io.Writer, r *benchReport) {
 		fmt.Fprintf(w, "\nRedis memory per live connection: %.0f bytes (used_memory growth, indexes and audit events included); its hash alone: %d bytes\n",
 			r.RedisBytesPerConnection, r.ConnectionHashBytes)
 	}
+}
+
+// forEachPrimary runs fn on the one server, or on every primary of a
+// cluster (concurrently), for commands that answer for one node only
+// (SCAN, INFO).
+func forEachPrimary(ctx context.Context, rdb redis.UniversalClient, fn func(ctx context.Context, node redis.Cmdable) error) error {
+	if cc, ok := rdb.(*redis.ClusterClient); ok {
+		return cc.ForEachMaster(ctx, func(ctx context.Context, c *redis.Client) error { return fn(ctx, c) })
+	}
+	return fn(ctx, rdb)
+}
+
+// floorCleanup deletes the floor's rate-limit counters and returns how
+// many it deleted; its sessions and connections expire on their own
+// within minutes. On a cluster it scans every primary.
+func (b *benchRun) floorCleanup(ctx context.Context) (int, error) {
+	var n atomic.Int64
+	err := forEachPrimary(ctx, b.rdb, func(ctx context.Context, node redis.Cmdable) error {
+		for _, pattern := range store.LimitKeyPatterns("floor", "floor") {
+			iter := node.Scan(ctx, 0, pattern, 1000).Iterator()
+			for iter.Next(ctx) {
+				// Key by key: on a cluster the keys are in many slots.
+				if err := b.rdb.Unlink(ctx, iter.Val()).Err(); err != nil {
+					return fmt.Errorf("floor cleanup: %w", err)
+				}
+				n.Add(1)
+			}
+			if err := iter.Err(); err != nil {
+				return fmt.Errorf("floor cleanup: %w", err)
+			}
+		}
+		return nil
+	})
+	return int(n.Load()), err
 }

@@ -1,13 +1,17 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"log/slog"
 	"net"
+	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/enlace-oauth/enlace"
 	"github.com/enlace-oauth/enlace/server"
@@ -38,7 +42,8 @@ func benchServer(t *testing.T) (string, string) {
 	srv, err := server.New(server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(slog.DiscardHandler), Floor: true,
+		Logger:     slog.New(slog.DiscardHandler),
+		Extensions: []server.Extension{floorExtension(st, slog.New(slog.DiscardHandler))},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -60,7 +65,7 @@ func benchServer(t *testing.T) (string, string) {
 // ratio, Redis commands per operation and the server's memory.
 func TestBench(t *testing.T) {
 	url, redisAddr := benchServer(t)
-	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, "", "bench", "--url", url,
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, "run", "--url", url,
 		"--duration", "300ms", "--concurrency", "4", "--pool", "400", "--json")
 	if r.code != 0 {
 		t.Fatalf("bench: %d\n%s", r.code, r.stderr)
@@ -79,7 +84,7 @@ func TestBench(t *testing.T) {
 		for _, p := range []struct {
 			target string
 			r      phaseReport
-		}{{"github.com/enlace-oauth/enlace", s.Real}, {"floor", s.Floor}} {
+		}{{"enlace", s.Real}, {"floor", s.Floor}} {
 			if p.r.Ops == 0 || p.r.Errors != 0 {
 				t.Errorf("%s/%s: %d ops, %d errors %v", s.Name, p.target, p.r.Ops, p.r.Errors, p.r.ErrorSamples)
 			}
@@ -121,23 +126,23 @@ func TestBench(t *testing.T) {
 // TestBenchLoopbackOnly: bench refuses to load anything but this machine.
 func TestBenchLoopbackOnly(t *testing.T) {
 	for _, args := range [][]string{
-		{"bench", "--url", "http://10.0.0.1:8080", "--redis", "127.0.0.1:1"},
-		{"bench", "--url", "http://example.com", "--redis", "127.0.0.1:1"},
-		{"bench", "--url", "http://127.0.0.1:8080", "--redis", "192.168.1.1:6379"},
+		{"run", "--url", "http://10.0.0.1:8080", "--redis", "127.0.0.1:1"},
+		{"--url", "http://example.com", "--redis", "127.0.0.1:1"},
+		{"run", "--url", "http://127.0.0.1:8080", "--redis", "192.168.1.1:6379"},
 	} {
-		r := runCmd(t, nil, "", args...)
+		r := runCmd(t, nil, args...)
 		if r.code == 0 || !strings.Contains(r.stderr, "loopback") {
 			t.Errorf("%v: %d %s", args, r.code, r.stderr)
 		}
 	}
-	if r := runCmd(t, nil, "", "bench", "--scenarios", "nope", "--redis", "127.0.0.1:1"); r.code == 0 ||
+	if r := runCmd(t, nil, "run", "--scenarios", "nope", "--redis", "127.0.0.1:1"); r.code == 0 ||
 		!strings.Contains(r.stderr, "unknown scenario") {
 		t.Errorf("unknown scenario: %d %s", r.code, r.stderr)
 	}
 }
 
-// TestFloorOff: without bench.floor the server has no /_floor/ routes, and
-// bench says what to turn on.
+// TestFloorOff: enlace's own server has no /_floor/ routes, and the load
+// says which server to run instead.
 func TestFloorOff(t *testing.T) {
 	rs := redistest.Start(t)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
@@ -152,8 +157,89 @@ func TestFloorOff(t *testing.T) {
 	}
 	hs := httptest.NewServer(srv.Handler())
 	t.Cleanup(hs.Close)
-	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + rs.Addr}, "", "bench", "--url", hs.URL, "--duration", "100ms")
-	if r.code == 0 || !strings.Contains(r.stderr, "ENLACE_BENCH_FLOOR") {
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + rs.Addr}, "--url", hs.URL, "--duration", "100ms")
+	if r.code == 0 || !strings.Contains(r.stderr, "enlace-bench serve") {
 		t.Fatalf("bench against a server without the floor: %d %s", r.code, r.stderr)
 	}
+}
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCmd(t *testing.T, environ []string, args ...string) result {
+	t.Helper()
+	var out, errb bytes.Buffer
+	code := run(context.Background(), args, &out, &errb, environ)
+	return result{code, out.String(), errb.String()}
+}
+
+// TestServeHasTheFloor: `enlace-bench serve` is enlace with the floor: its
+// /_floor/ answers next to enlace's own routes, and it refuses to run
+// without a real Redis (the load prepares its data there).
+func TestServeHasTheFloor(t *testing.T) {
+	rs := redistest.Start(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	var out, errb syncBuffer
+	done := make(chan int)
+	go func() {
+		done <- run(ctx, []string{"serve"}, &out, &errb, []string{"ENLACE_REDIS_ADDR=" + rs.Addr, "ENLACE_HTTP_ADDR=" + addr})
+	}()
+	t.Cleanup(func() {
+		cancel()
+		if code := <-done; code != 0 {
+			t.Errorf("serve exited %d: %s", code, errb.String())
+		}
+	})
+	var res *http.Response
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		res, err = http.Get("http://" + addr + "/_floor/memstats")
+		if err == nil || time.Now().After(deadline) {
+			break
+		}
+		select {
+		case code := <-done:
+			t.Fatalf("serve exited %d: %s", code, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	if err != nil {
+		t.Fatalf("serve never answered: %v\n%s", err, errb.String())
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK || !strings.Contains(errb.String(), "benchmark floor") {
+		t.Fatalf("/_floor/memstats: %d; log:\n%s", res.StatusCode, errb.String())
+	}
+	if res, err := http.Get("http://" + addr + "/.well-known/oauth-authorization-server"); err != nil || res.StatusCode != http.StatusOK {
+		t.Fatalf("enlace's own routes: %v %v", res, err)
+	}
+
+	if r := runCmd(t, []string{"ENLACE_HTTP_ADDR=127.0.0.1:0"}, "serve"); r.code == 0 || !strings.Contains(r.stderr, "real Redis") {
+		t.Fatalf("serve on the embedded Redis: %d %s", r.code, r.stderr)
+	}
+}
+
+// syncBuffer collects a command's output across goroutines.
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -1,4 +1,4 @@
-package main
+package launch
 
 import (
 	"context"
@@ -17,9 +17,9 @@ import (
 	"github.com/enlace-oauth/enlace/server/config"
 )
 
-// connect opens the configured Redis (a single server, a Sentinel-managed
+// Connect opens the configured Redis (a single server, a Sentinel-managed
 // primary or a Redis Cluster) and checks that it answers.
-func connect(ctx context.Context, cfg *config.Config) (redis.UniversalClient, error) {
+func Connect(ctx context.Context, cfg *config.Config) (redis.UniversalClient, error) {
 	r := cfg.Redis
 	t := r.Timeout
 	opts := &redis.UniversalOptions{

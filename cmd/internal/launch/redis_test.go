@@ -1,4 +1,4 @@
-package main
+package launch
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -64,7 +65,7 @@ func testPKI(t *testing.T, dir string) (ca, serverCert, serverKey, clientCert, c
 		return der, kder
 	}
 	sDER, sKey := issue(2, "redis", x509.ExtKeyUsageServerAuth)
-	cDER, cKey := issue(3, "github.com/enlace-oauth/enlace", x509.ExtKeyUsageClientAuth)
+	cDER, cKey := issue(3, "enlace", x509.ExtKeyUsageClientAuth)
 	return write("ca.pem", "CERTIFICATE", caDER),
 		write("server.pem", "CERTIFICATE", sDER), write("server.key", "EC PRIVATE KEY", sKey),
 		write("client.pem", "CERTIFICATE", cDER), write("client.key", "EC PRIVATE KEY", cKey)
@@ -89,7 +90,7 @@ func TestConnectTLSAndPassword(t *testing.T) {
 	}
 	full := []string{"ENLACE_REDIS_PASSWORD=s3cret", "ENLACE_REDIS_TLS_ENABLED=true", "ENLACE_REDIS_TLS_CA_FILE=" + ca,
 		"ENLACE_REDIS_TLS_CERT_FILE=" + cc, "ENLACE_REDIS_TLS_KEY_FILE=" + ck}
-	rdb, err := connect(ctx, load(full...))
+	rdb, err := Connect(ctx, load(full...))
 	if err != nil {
 		t.Fatalf("connect over mutual TLS with the password: %v", err)
 	}
@@ -104,12 +105,12 @@ func TestConnectTLSAndPassword(t *testing.T) {
 		"unknown CA":     {full[0], full[1], full[3], full[4]},
 		"no password":    {full[1], full[2], full[3], full[4]},
 	} {
-		if rdb, err := connect(ctx, load(env...)); err == nil {
+		if rdb, err := Connect(ctx, load(env...)); err == nil {
 			_ = rdb.Close()
 			t.Errorf("%s: connected", name)
 		}
 	}
-	if _, err := connect(ctx, load(append(full[:2:2], "ENLACE_REDIS_TLS_CA_FILE="+filepath.Join(dir, "missing.pem"))...)); err == nil {
+	if _, err := Connect(ctx, load(append(full[:2:2], "ENLACE_REDIS_TLS_CA_FILE="+filepath.Join(dir, "missing.pem"))...)); err == nil {
 		t.Error("a missing CA file was accepted")
 	}
 }
@@ -119,12 +120,12 @@ func TestConnectTLSAndPassword(t *testing.T) {
 // runs once.
 func TestClusterDoesNotResend(t *testing.T) {
 	cluster := redistest.StartCluster(t, 3, 0)
-	cfg, err := config.Load(enlace.DefaultConfig, "", false, append(scaleEnv(cluster), "ENLACE_REDIS_TIMEOUT=150ms"))
+	cfg, err := config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=cluster", "ENLACE_REDIS_ADDRS=" + strings.Join(cluster.Addrs, ","), "ENLACE_REDIS_TIMEOUT=150ms"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
-	rdb, err := connect(ctx, cfg)
+	rdb, err := Connect(ctx, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

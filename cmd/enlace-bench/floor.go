@@ -1,0 +1,339 @@
+package main
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime"
+	"runtime/pprof"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/apierror"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// The benchmark floor, served under /_floor/ by `enlace-bench serve` only:
+// for each endpoint that the load measures, a minimal handler in the same
+// binary, behind the same middleware, that does exactly the Redis round
+// trips the endpoint does on its success path — the very same store
+// scripts and reads (store.Transitions with fixed digests, LookupAccess,
+// the session and limit calls) — and answers with a body of the size the
+// load asks for (?size=, the real answer's; ?loc= for a redirect's
+// Location). The report gives each endpoint's throughput as a ratio to its
+// floor's.
+//
+// The floor authenticates nobody: it consumes any code or refresh token it
+// is given. It is a measuring instrument, never for production, and the
+// enlace binary does not contain it.
+//
+// Beside the floors:
+//   - GET /_floor/memstats: the process's memory, for the report.
+//   - GET /_floor/profile?seconds=N: a CPU profile of the process (pprof
+//     format, N ≤ 25, default 10), to read while a scenario runs.
+//   - GET /_floor/protected: resource.Authenticate and RequireScope in front
+//     of a tiny handler, the resource-server middleware check measured in
+//     this binary (its floor is GET /_floor/bearer).
+
+// floor holds what the floor handlers use.
+type floor struct {
+	st    *store.Store
+	tx    store.Transitions
+	h     server.Handles
+	log   *slog.Logger
+	fixed floorFixed
+}
+
+// floorFixed are the arguments that the real paths compute per call
+// (digests of fresh tokens, a token record id, a sealed retry answer),
+// made once: the same sizes, no per-call work.
+type floorFixed struct {
+	access, refresh, code, tokenID, sealed, session string
+}
+
+func newFloorFixed() floorFixed {
+	connID := store.NewID()
+	// The sealed retry answer is base64 of nonce, sealed JSON of the pair
+	// and tag: the same length as the real one, whose content the script
+	// only stores.
+	pair, _ := json.Marshal(map[string]any{"tid": store.NewID(), "at": store.NewCredential(store.KindAccess, connID),
+		"rt": store.NewCredential(store.KindRefresh, connID), "ate": time.Now().UnixMilli(),
+		"rte": time.Now().UnixMilli(), "iat": time.Now().UnixMilli()})
+	return floorFixed{
+		access:  store.Digest(store.NewSecret()),
+		refresh: store.Digest(store.NewSecret()),
+		code:    store.Digest(store.NewSecret()),
+		tokenID: store.NewID(),
+		sealed:  base64.RawStdEncoding.EncodeToString(make([]byte, 12+len(pair)+16)),
+		// A session's stored values: {"csrf":…,"merchant_id":…}.
+		session: `{"csrf":"` + store.NewSecret() + `","merchant_id":"` + connID + `"}`,
+	}
+}
+
+// floorExtension mounts the floor on the server.
+func floorExtension(st *store.Store, log *slog.Logger) server.Extension {
+	return func(r gin.IRouter, h server.Handles) {
+		f := &floor{st: st, tx: st.Transitions(), h: h, log: log, fixed: newFloorFixed()}
+		g := r.Group("/_floor")
+		g.GET("/memstats", floorMemstats)
+		g.GET("/profile", floorProfile)
+		g.GET("/protected", resource.Authenticate(h.Verifier), resource.RequireScope(floorScope), floorProtected)
+		g.POST("/token", f.token)
+		g.POST("/introspect", f.introspect)
+		g.GET("/bearer", f.bearer)
+		g.GET("/login", f.loginPage)
+		g.POST("/login", f.login)
+		g.GET("/authorize", f.consentPage)
+		g.POST("/authorize", f.approve)
+	}
+}
+
+// floorMaxSize caps ?size= and ?loc=.
+const floorMaxSize = 1 << 16
+
+// floorFill is what floor bodies and Locations are cut from.
+var floorFill = strings.Repeat("x", floorMaxSize)
+
+// floorScope is what /_floor/protected requires.
+const floorScope = "read:products"
+
+// floorMemstats reports the process's memory: the Go heap in use, what the
+// runtime holds from the OS, and the goroutines.
+func floorMemstats(c *gin.Context) {
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	apierror.NoStore(c.Writer.Header())
+	c.JSON(http.StatusOK, gin.H{
+		"heap_alloc":    m.HeapAlloc,
+		"heap_inuse":    m.HeapInuse,
+		"sys":           m.Sys,
+		"num_gc":        m.NumGC,
+		"num_goroutine": runtime.NumGoroutine(),
+	})
+}
+
+// floorProfile answers with a CPU profile taken over ?seconds=.
+func floorProfile(c *gin.Context) {
+	secs, _ := strconv.Atoi(c.Query("seconds"))
+	if secs <= 0 || secs > 25 {
+		secs = 10
+	}
+	c.Header("Content-Type", "application/octet-stream")
+	if err := pprof.StartCPUProfile(c.Writer); err != nil {
+		c.JSON(http.StatusConflict, gin.H{"error": "busy", "error_description": err.Error()})
+		return
+	}
+	select {
+	case <-time.After(time.Duration(secs) * time.Second):
+	case <-c.Request.Context().Done():
+	}
+	pprof.StopCPUProfile()
+}
+
+// floorProtected is the tiny handler behind the middleware.
+func floorProtected(c *gin.Context) {
+	info, _ := resource.FromContext(c.Request.Context())
+	apierror.NoStore(c.Writer.Header())
+	c.JSON(http.StatusOK, gin.H{"merchant_id": info.MerchantID, "connection_id": info.ConnectionID,
+		"scope": strings.Join(info.Scopes, " ")})
+}
+
+// answer writes status with a body of ?size= bytes (and a Location of
+// ?loc= bytes when loc > 0), or a 400 when the floor work failed.
+func (f *floor) answer(c *gin.Context, status int, contentType string, err error) {
+	apierror.NoStore(c.Writer.Header())
+	if err != nil {
+		f.log.Error("floor", "route", c.FullPath(), "err", err)
+		c.JSON(http.StatusBadRequest, gin.H{"error": "floor", "error_description": "not the success path"})
+		return
+	}
+	if loc := floorSize(c, "loc"); loc > 0 {
+		c.Header("Location", "/_floor/cb?"+floorFill[:max(loc-len("/_floor/cb?"), 0)])
+	}
+	c.Data(status, contentType, []byte(floorFill[:floorSize(c, "size")]))
+}
+
+func floorSize(c *gin.Context, name string) int {
+	n, _ := strconv.Atoi(c.Query(name))
+	return min(max(n, 0), floorMaxSize)
+}
+
+const jsonType = "application/json; charset=utf-8"
+
+// token is the token endpoint's floor: the exchange or refresh script on
+// the code or refresh token in the form, with fixed digests.
+func (f *floor) token(c *gin.Context) {
+	ctx := c.Request.Context()
+	client, _, _ := c.Request.BasicAuth()
+	now := time.Now()
+	lt := f.st.Lifetimes()
+	var err error
+	switch c.PostForm("grant_type") {
+	case "authorization_code":
+		code := c.PostForm("code")
+		connID, ok := store.ParseCredential(store.KindCode, code)
+		if !ok {
+			err = errFloorRequest
+			break
+		}
+		var res *store.ExchangeResult
+		res, err = f.tx.Exchange(ctx, connID, store.ExchangeArgs{Code: store.Digest(code), ClientID: client,
+			Now: store.MillisOf(now), Access: f.fixed.access, Refresh: f.fixed.refresh,
+			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
+			TokenID: f.fixed.tokenID})
+		err = succeeded(res, err)
+	case "refresh_token":
+		rt := c.PostForm("refresh_token")
+		connID, ok := store.ParseCredential(store.KindRefresh, rt)
+		if !ok {
+			err = errFloorRequest
+			break
+		}
+		var res *store.RefreshResult
+		res, err = f.tx.Refresh(ctx, connID, store.RefreshArgs{Refresh: store.Digest(rt), ClientID: client,
+			Now: store.MillisOf(now), Access: f.fixed.access, RefreshNew: f.fixed.refresh,
+			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
+			TokenID: f.fixed.tokenID, Sealed: f.fixed.sealed, RetryUntil: store.MillisOf(now.Add(lt.RetryWindow))})
+		err = succeeded(res, err)
+	default:
+		err = errFloorRequest
+	}
+	f.answer(c, http.StatusOK, jsonType, err)
+}
+
+// succeeded is nil when a transition took its success path.
+func succeeded(res interface{ Succeeded() bool }, err error) error {
+	if err != nil {
+		return fmt.Errorf("floor: %w", err)
+	}
+	if !res.Succeeded() {
+		return errFloorRequest
+	}
+	return nil
+}
+
+// introspect is introspection's floor: the token's lookup.
+func (f *floor) introspect(c *gin.Context) {
+	_, err := f.st.LookupAccess(c.Request.Context(), c.PostForm("token"))
+	f.answer(c, http.StatusOK, jsonType, err)
+}
+
+// bearer is the floor of /api/d/info and of the middleware check: the
+// bearer token's lookup.
+func (f *floor) bearer(c *gin.Context) {
+	tok, _ := resource.BearerToken(c.Request)
+	_, err := f.st.LookupAccess(c.Request.Context(), tok)
+	f.answer(c, http.StatusOK, jsonType, err)
+}
+
+const htmlType = "text/html; charset=utf-8"
+
+// floorSessionTTL bounds what the floor writes: nothing of it outlives a
+// benchmark for long.
+const floorSessionTTL = 10 * time.Minute
+
+// floorLimits are never reached: the floor counts attempts on its own keys
+// (the "floor" kind and address; see store.LimitKeyPatterns).
+var floorLimits = store.LoginLimits{PerAccount: 1 << 30, PerAddress: 1 << 30, Period: time.Minute}
+
+// sessionID is the floor's session of merchant m.
+func sessionID(m string) string { return "floor-" + m }
+
+// loginPage is the login page's floor: one SET of a new session. Without
+// ?m= it does no Redis work, as the authorize request of a browser without
+// a session does (a redirect to the login page).
+func (f *floor) loginPage(c *gin.Context) {
+	var err error
+	status := http.StatusOK
+	if m := c.Query("m"); m != "" {
+		err = f.st.SaveSession(c.Request.Context(), sessionID(m), []byte(f.fixed.session), floorSessionTTL)
+	}
+	if c.Query("loc") != "" {
+		status = http.StatusFound
+	}
+	f.answer(c, status, htmlType, err)
+}
+
+// login is the login form's floor, in the order of a real login, without
+// the password hash: load the session, count the attempt, find the
+// merchant, renew and save the session, take the attempt back.
+func (f *floor) login(c *gin.Context) {
+	ctx, m, email := c.Request.Context(), c.Query("m"), c.Query("e")
+	err := func() error {
+		if _, err := f.st.LoadSession(ctx, sessionID(m)); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		if _, err := f.st.LoginAttempt(ctx, "floor", email, "floor", floorLimits); err != nil {
+			return err
+		}
+		if _, err := f.st.FindMerchant(ctx, email); err != nil {
+			return err
+		}
+		if err := f.st.DeleteSession(ctx, sessionID(m)); err != nil {
+			return err
+		}
+		if err := f.st.SaveSession(ctx, sessionID(m), []byte(f.fixed.session), floorSessionTTL); err != nil {
+			return err
+		}
+		return f.st.LoginSucceeded(ctx, "floor", email, "floor", floorLimits)
+	}()
+	f.answer(c, http.StatusSeeOther, htmlType, err)
+}
+
+// consentReads are the consent page's reads for a logged-in merchant: the
+// session, then the merchant.
+func (f *floor) consentReads(ctx context.Context, m string) error {
+	if _, err := f.st.LoadSession(ctx, sessionID(m)); err != nil && !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	_, err := f.st.GetMerchant(ctx, m)
+	return err
+}
+
+// consentPage is the consent page's floor. Without ?m= it does no Redis
+// work and redirects, as /apps/authorize does for a browser without a
+// session.
+func (f *floor) consentPage(c *gin.Context) {
+	m := c.Query("m")
+	if m == "" {
+		f.answer(c, http.StatusFound, htmlType, nil)
+		return
+	}
+	f.answer(c, http.StatusOK, htmlType, f.consentReads(c.Request.Context(), m))
+}
+
+// approve is the consent form's floor: the page's reads and the approve
+// script with its index entries, for the app ?c= (read through the cache,
+// as the real authorize request does), with a fixed code digest and a
+// record that expires with the floor's sessions.
+func (f *floor) approve(c *gin.Context) {
+	ctx, m := c.Request.Context(), c.Query("m")
+	app, err := f.h.Apps(ctx, c.Query("c"))
+	if err == nil && len(app.RedirectURIs) == 0 {
+		err = errFloorRequest
+	}
+	if err == nil {
+		err = f.consentReads(ctx, m)
+	}
+	if err == nil {
+		now := time.Now()
+		var res *store.ApproveResult
+		res, err = f.tx.Approve(ctx, store.ApproveArgs{ID: store.NewID(), MerchantID: m, ClientID: app.ClientID,
+			Scopes: strings.Join(app.Scopes, " "), Now: store.MillisOf(now), Code: f.fixed.code,
+			CodeExp: store.MillisOf(now.Add(floorSessionTTL)), RedirectURI: app.RedirectURIs[0]})
+		err = succeeded(res, err)
+	}
+	f.answer(c, http.StatusSeeOther, htmlType, err)
+}
+
+var errFloorRequest = errors.New("floor: not the success path")

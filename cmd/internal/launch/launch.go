@@ -1,0 +1,181 @@
+// Package launch is what the enlace and enlace-bench binaries share: the
+// configuration loaded from its sources, the Redis connection, the store,
+// and the serve loop with its graceful stop.
+package launch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/alicebob/miniredis/v2"
+	"github.com/redis/go-redis/v9"
+
+	"github.com/enlace-oauth/enlace"
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// LoadConfig reads the configuration: the built-in defaults, then the
+// file at path (which must exist when explicit), then environ.
+func LoadConfig(path string, explicit bool, environ []string) (*config.Config, error) {
+	return config.Load(enlace.DefaultConfig, path, explicit, environ)
+}
+
+// NewStore returns the store over rdb with the configured lifetimes.
+func NewStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *store.Store {
+	window := cfg.Tokens.RefreshRetryWindow
+	if window == 0 {
+		// The configuration's 0 is "off", the store's is "default".
+		window = -1
+	}
+	return store.New(rdb, store.Options{
+		Lifetimes: store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
+			RetryWindow: window},
+		AuditLength: cfg.Audit.MaxLength,
+		Logger:      log,
+	})
+}
+
+// Prepare runs once the store is up and before the server is built: it
+// returns the extensions to mount and a banner to print once the address
+// accepts connections.
+type Prepare func(ctx context.Context, st *store.Store, cfg *config.Config, embedded bool) ([]server.Extension, string, error)
+
+// ServeOptions configure Serve.
+type ServeOptions struct {
+	Config *config.Config
+	Stdout io.Writer
+	Log    *slog.Logger
+	// AllowEmbedded starts the embedded Redis when none is configured;
+	// without it that is an error.
+	AllowEmbedded bool
+	Prepare       Prepare
+}
+
+// Serve runs the server until ctx ends, then stops it gracefully: in-flight
+// requests get http.shutdown_timeout, and the last audit events are
+// written before Redis is closed.
+func Serve(ctx context.Context, o ServeOptions) error {
+	cfg, log := o.Config, o.Log
+	embedded := cfg.Redis.Embedded()
+	if embedded {
+		if !o.AllowEmbedded {
+			return errors.New("this command needs a real Redis: set ENLACE_REDIS_ADDR or redis.addr")
+		}
+		m, err := startEmbedded(ctx)
+		if err != nil {
+			return err
+		}
+		defer m.Close()
+		cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = m.Addr(), "", 0
+		log.Warn("no redis.addr configured: running on an embedded in-process Redis; " +
+			"nothing is kept across restarts (set ENLACE_REDIS_ADDR for real use)")
+	}
+	rdb, err := Connect(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer rdb.Close()
+	st := NewStore(rdb, cfg, log)
+
+	secret := []byte(cfg.Session.Secret)
+	if len(secret) == 0 {
+		secret = []byte(store.NewSecret())
+		log.Warn("session.secret is not set: using a random key, so sessions end when this process stops")
+	}
+	var (
+		exts   []server.Extension
+		banner string
+	)
+	if o.Prepare != nil {
+		if exts, banner, err = o.Prepare(ctx, st, cfg, embedded); err != nil {
+			return err
+		}
+	}
+	srv, err := server.New(server.Options{
+		Config: cfg, Store: st, SessionSecret: secret,
+		Templates: enlace.Templates, Static: enlace.Static, Logger: log,
+		SeparateMetrics: cfg.Metrics.Addr != "",
+		Extensions:      exts,
+	})
+	if err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+	}
+	// Printed once the address accepts connections, so what it says works.
+	fmt.Fprint(o.Stdout, banner)
+	hs := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    64 << 10,
+	}
+	// Keeps the app cache in step with changes made by any instance, and
+	// writes audit events in batches.
+	background := make(chan struct{})
+	go func() { srv.Run(ctx, nil); close(background) }()
+	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	errc := make(chan error, 2)
+	go func() { errc <- hs.Serve(ln) }()
+	if cfg.Metrics.Addr != "" {
+		ms := &http.Server{Addr: cfg.Metrics.Addr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		defer ms.Close()
+		go func() {
+			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("metrics listener: %w", err)
+			}
+		}()
+		log.Info("metrics listening", "addr", cfg.Metrics.Addr)
+	}
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), cfg.HTTP.ShutdownTimeout)
+	defer cancel()
+	if err := hs.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	// The last audit events are written before Redis is closed.
+	<-background
+	return nil
+}
+
+// startEmbedded runs miniredis in process. miniredis only ages keys when
+// told to, so a ticker moves its clock on with real time; without it no
+// TTL would ever fire.
+func startEmbedded(ctx context.Context) (*miniredis.Miniredis, error) {
+	m := miniredis.NewMiniRedis()
+	if err := m.StartAddr("127.0.0.1:0"); err != nil {
+		return nil, fmt.Errorf("start embedded redis: %w", err)
+	}
+	go func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		last := time.Now()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case now := <-t.C:
+				m.FastForward(now.Sub(last))
+				last = now
+			}
+		}
+	}()
+	return m, nil
+}

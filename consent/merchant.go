@@ -1,0 +1,268 @@
+package consent
+
+import (
+	"context"
+	"errors"
+	"net/http"
+	"net/url"
+	"slices"
+	"strings"
+
+	"github.com/gin-gonic/gin"
+	"github.com/gorilla/sessions"
+
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// AuthorizeRequest is a validated authorization request.
+type AuthorizeRequest struct {
+	ClientID    string
+	AppName     string
+	RedirectURI string
+	State       string
+	// Scopes are the scopes requested (or the app's registered scopes when
+	// the request named none), all of them registered for the app.
+	Scopes        []string
+	CodeChallenge string
+}
+
+// AuthorizeError is a refused authorization request. With RedirectTo set
+// the browser is sent back to the app with the error; without it, the
+// redirect URI could not be trusted and an error page is shown instead.
+type AuthorizeError struct {
+	RedirectTo string
+	// Message is the message id of the error page.
+	Message string
+}
+
+func (e *AuthorizeError) Error() string { return "authorize: " + e.Message }
+
+// Authorizer holds the OAuth rules of the authorization endpoint.
+type Authorizer interface {
+	// ParseAuthorize validates the request's query; a refusal is an
+	// *AuthorizeError, any other error a failure of the store.
+	ParseAuthorize(r *http.Request) (*AuthorizeRequest, error)
+	// Approve records a new connection with the granted scopes and returns
+	// where to send the browser: the redirect URI with code, state and iss.
+	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string) (string, error)
+	// Deny returns the redirect URI with error=access_denied, state and iss.
+	Deny(req *AuthorizeRequest) string
+}
+
+// MerchantStore is what the merchant pages need of the store.
+type MerchantStore interface {
+	AuthenticateMerchant(ctx context.Context, email, password string) (*store.Merchant, error)
+	GetMerchant(ctx context.Context, id string) (*store.Merchant, error)
+	ListConnections(ctx context.Context, f store.ConnectionFilter, offset, limit int) ([]*store.Connection, int, error)
+	GetConnection(ctx context.Context, id string) (*store.Connection, error)
+	RevokeConnection(ctx context.Context, id string, by store.Actor) error
+}
+
+// MerchantPages are a merchant's pages: login, the consent page of the
+// authorization endpoint, and the merchant's connections.
+type MerchantPages struct {
+	*Kit
+	auth  Authorizer
+	store MerchantStore
+}
+
+const keyMerchant = "merchant_id"
+
+// NewMerchantPages returns the merchant pages over the kit.
+func NewMerchantPages(k *Kit, auth Authorizer, st MerchantStore) *MerchantPages {
+	return &MerchantPages{Kit: k, auth: auth, store: st}
+}
+
+// currentMerchant returns the logged-in merchant, or nil.
+func (h *MerchantPages) currentMerchant(c *gin.Context, sess *sessions.Session) (*store.Merchant, error) {
+	id, _ := sess.Values[keyMerchant].(string)
+	if id == "" {
+		return nil, nil
+	}
+	m, err := h.store.GetMerchant(c.Request.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// parse validates the authorization request; on a refusal it has already
+// answered (error page or redirect) and returns nil.
+func (h *MerchantPages) parse(c *gin.Context) *AuthorizeRequest {
+	req, err := h.auth.ParseAuthorize(c.Request)
+	var aerr *AuthorizeError
+	switch {
+	case err == nil:
+		return req
+	case errors.As(err, &aerr) && aerr.RedirectTo != "":
+		c.Redirect(http.StatusFound, aerr.RedirectTo)
+	case errors.As(err, &aerr):
+		h.ErrorPage(c, http.StatusBadRequest, aerr.Message)
+	default:
+		h.Unavailable(c, "parse authorize request", err)
+	}
+	return nil
+}
+
+// Authorize shows the consent page, or the login page first.
+func (h *MerchantPages) Authorize(c *gin.Context) {
+	req := h.parse(c)
+	if req == nil {
+		return
+	}
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	lang := h.i18n.pick(c.Request)
+	loc := h.i18n.localizer(lang)
+	h.Render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
+		"AppName":  req.AppName,
+		"Initials": initials(req.AppName),
+		"Host":     redirectHost(req.RedirectURI),
+		"Email":    m.Email,
+		"Groups":   h.groupScopes(c, req.Scopes, loc),
+		"Self":     c.Request.URL.RequestURI(),
+	})
+}
+
+// Decide handles the consent form: approve with the ticked scopes, or
+// cancel. The authorization request is re-validated from the query string.
+func (h *MerchantPages) Decide(c *gin.Context) {
+	req := h.parse(c)
+	if req == nil {
+		return
+	}
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	if !h.CSRFOK(c, sess) {
+		return
+	}
+	granted := c.Request.PostForm["granted"]
+	for _, g := range granted {
+		if !slices.Contains(req.Scopes, g) {
+			// Only a forged form can tick a scope that was not offered.
+			h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+			return
+		}
+	}
+	if c.Request.PostFormValue("decision") != "approve" || len(granted) == 0 {
+		c.Redirect(http.StatusSeeOther, h.auth.Deny(req))
+		return
+	}
+	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted)
+	if err != nil {
+		h.Unavailable(c, "approve", err)
+		return
+	}
+	c.Redirect(http.StatusSeeOther, to)
+}
+
+// safeNext keeps a post-login destination on this server: a path, never a
+// scheme-relative or absolute URL. Control characters are refused outright,
+// because browsers drop some of them ("/\t/evil" becomes "//evil").
+func safeNext(next string) string {
+	for _, r := range next {
+		if r < 0x20 || r == 0x7f || r == '\\' {
+			return "/"
+		}
+	}
+	u, err := url.Parse(next)
+	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||
+		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
+		return "/"
+	}
+	return next
+}
+
+// Where the authorization endpoint answers: the platform's path, and the
+// Multinexo-style name of the same page.
+const (
+	AuthorizePath  = "/apps/authorize"
+	AuthorizeAlias = "/auth/v1/authorization"
+)
+
+func isAuthorizePath(p string) bool { return p == AuthorizePath || p == AuthorizeAlias }
+
+// appNameFor returns the app name of a pending authorization request, for
+// the login page's sentence; empty when next is not one.
+func (h *MerchantPages) appNameFor(c *gin.Context, next string) string {
+	u, err := url.Parse(next)
+	if err != nil || !isAuthorizePath(u.Path) {
+		return ""
+	}
+	r := c.Request.Clone(c.Request.Context())
+	r.URL = u
+	r.Form, r.PostForm = nil, nil
+	req, err := h.auth.ParseAuthorize(r)
+	if err != nil {
+		return ""
+	}
+	return req.AppName
+}
+
+// LoginPage shows the merchant login form.
+func (h *MerchantPages) LoginPage(c *gin.Context) {
+	sess, ok := h.Session(c, sessionName)
+	if !ok {
+		return
+	}
+	next := safeNext(c.Query("next"))
+	h.Render(c, http.StatusOK, "login", "login_title", sess, map[string]any{
+		"Next": next, "AppName": h.appNameFor(c, next),
+	})
+}
+
+// Login checks the merchant's email and password and starts a session.
+func (h *MerchantPages) Login(c *gin.Context) {
+	sess, ok := h.Session(c, sessionName)
+	if !ok {
+		return
+	}
+	if !h.CSRFOK(c, sess) {
+		return
+	}
+	next := safeNext(c.PostForm("next"))
+	email := c.PostForm("email")
+	page := map[string]any{"Next": next, "AppName": h.appNameFor(c, next), "Email": email}
+	if !h.loginAllowed(c, sess, "merchant", email, "login_title", page) {
+		return
+	}
+	m, err := h.store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
+	if errors.Is(err, store.ErrBadCredentials) {
+		h.Logger().InfoContext(c.Request.Context(), "login failed")
+		h.loginFailure()
+		page["Failed"] = true
+		h.Render(c, http.StatusUnauthorized, "login", "login_title", sess, page)
+		return
+	}
+	if err != nil {
+		h.Unavailable(c, "authenticate merchant", err)
+		return
+	}
+	if err := h.startSession(c, sess, keyMerchant, m.ID); err != nil {
+		h.Unavailable(c, "start session", err)
+		return
+	}
+	h.loginSucceeded(c, "merchant", email)
+	h.Logger().InfoContext(c.Request.Context(), "login", "merchant_id", m.ID)
+	c.Redirect(http.StatusSeeOther, next)
+}
+
+// Logout ends the merchant's session.
+func (h *MerchantPages) Logout(c *gin.Context) {
+	if sess, ok := h.Session(c, sessionName); ok && h.endSession(c, sess) {
+		c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
+	}
+}
+
+// Home is the merchant's start page.
+func (h *MerchantPages) Home(c *gin.Context) {
+	sess, m, ok := h.requireMerchant(c)
+	if !ok {
+		return
+	}
+	h.Render(c, http.StatusOK, "home", "home_title", sess, map[string]any{"Email": m.Email})
+}

@@ -1,0 +1,35 @@
+package server
+
+import (
+	"context"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
+
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// exchangeCode runs the authorization_code grant (RFC 6749 §4.1.3) for an
+// authenticated client. Its rules, checked in one atomic step by
+// store/lua/exchange.lua:
+//   - the code must be one this server issued, unexpired, to this client;
+//   - redirect_uri, when sent, must be the authorization request's (it is
+//     optional here: the code is bound to the registered URI it was sent
+//     to, and PKCE binds it to the client that asked);
+//   - a code_verifier must match the code's S256 challenge; a verifier
+//     without a challenge, or a challenge without a verifier, is refused;
+//   - the first exchange wins; any later one is refused and revokes what
+//     the code issued (RFC 6749 §4.1.2), since the code has leaked.
+//
+// go-oauth2's manager reads the code and deletes it in two steps, so two
+// concurrent exchanges would both succeed there; it is not used.
+func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequest) (*store.Issued, error) {
+	if tr.Code == "" {
+		return nil, apierror.Request("code is missing")
+	}
+	return s.store.ExchangeCode(ctx, store.CodeExchange{
+		Code:         tr.Code,
+		ClientID:     app.ClientID,
+		RedirectURI:  tr.RedirectURI,
+		CodeVerifier: tr.CodeVerifier,
+	})
+}

@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strings"
+)
+
+// CodeExchange is an authorization-code grant at the token endpoint, after
+// the client has been authenticated.
+type CodeExchange struct {
+	Code     string
+	ClientID string
+	// RedirectURI is the redirect_uri sent at the token endpoint, or "".
+	RedirectURI string
+	// CodeVerifier is the PKCE verifier, or "".
+	CodeVerifier string
+}
+
+// ExchangeArgs are the arguments of lua/exchange.lua.
+type ExchangeArgs struct {
+	Code        string `json:"code"`
+	ClientID    string `json:"client_id"`
+	RedirectURI string `json:"redirect_uri"`
+	Challenge   string `json:"challenge"`
+	Now         Millis `json:"now"`
+	Access      string `json:"access"`
+	Refresh     string `json:"refresh"`
+	AccessExp   Millis `json:"access_exp"`
+	RefreshExp  Millis `json:"refresh_exp"`
+	TokenID     string `json:"token_id"`
+}
+
+// ExchangeResult is the answer of lua/exchange.lua.
+type ExchangeResult struct {
+	verdict
+	MerchantID string `json:"merchant_id"`
+	Scopes     string `json:"scopes"`
+	CreatedAt  Millis `json:"created_at"`
+}
+
+var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange")
+
+// Exchange consumes the code of connection connID and records the new
+// pair's digests.
+func (t Transitions) Exchange(ctx context.Context, connID string, a ExchangeArgs) (*ExchangeResult, error) {
+	return exchangeScript.run(ctx, t.rdb, connKeys(connID), a)
+}
+
+// ExchangeCode consumes a code and issues its connection's first token pair,
+// atomically: of any number of concurrent exchanges of one code, exactly one
+// succeeds. A refusal is a *Refusal and changes nothing, except that a
+// replay of an already used code revokes the connection it created.
+func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, error) {
+	connID, ok := ParseCredential(KindCode, x.Code)
+	if !ok {
+		return nil, &Refusal{Code: RefusedGrant, Description: "the authorization code is unknown or expired"}
+	}
+	challenge := ""
+	if x.CodeVerifier != "" {
+		challenge = S256(x.CodeVerifier)
+	}
+	iss := s.newIssued(connID, x.ClientID)
+	res, err := s.Transitions().Exchange(ctx, connID, ExchangeArgs{
+		Code: Digest(x.Code), ClientID: x.ClientID, RedirectURI: x.RedirectURI, Challenge: challenge,
+		Now: MillisOf(iss.IssuedAt), Access: Digest(iss.AccessToken), Refresh: Digest(iss.RefreshToken),
+		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("exchange code: %w", err)
+	}
+	if res.Outcome == OutcomeReuse {
+		s.revoked(ctx, connID, res.MerchantID, x.ClientID, EventReuse, ActorClient(x.ClientID),
+			"authorization code presented again; connection revoked")
+	}
+	if err := res.refusal(); err != nil {
+		return nil, err
+	}
+	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))
+	s.audit(ctx, Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
+		Actor: ActorClient(x.ClientID)})
+	return iss, nil
+}

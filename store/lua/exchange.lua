@@ -1,0 +1,78 @@
+-- exchange: consume an authorization code and issue its connection's first
+-- token pair (the authorization_code grant, after client authentication).
+--
+-- KEYS[1]  conn:{id}   the connection (store/keys.go)
+-- KEYS[2]  retry:{id}  its sealed refresh answer, deleted on a replay
+-- ARGV[1]  JSON ExchangeArgs (store/exchange.go):
+--            code          digest of the code presented
+--            client_id     the authenticated client
+--            redirect_uri  as sent at the token endpoint, "" when absent
+--            challenge     S256 of the code_verifier, "" when absent
+--            now           ms
+--            access, refresh            digests of the new pair
+--            access_exp, refresh_exp    their expiries, ms
+--            token_id      id of the new token record
+--
+-- Returns JSON ExchangeResult:
+--   {outcome="ok", merchant_id, scopes, created_at}
+--   {outcome="refused", code="invalid_grant", description}     nothing changed
+--   {outcome="reuse", code="invalid_grant", description, merchant_id}
+--       the code was exchanged before: this replay revoked the connection
+--
+-- Why so: go-oauth2's manager reads a code and deletes it in two steps, so
+-- two concurrent exchanges would both succeed; here the check and the
+-- consumption are one atomic step, and of any number of concurrent
+-- exchanges exactly one wins. A code used twice revokes what it issued
+-- (RFC 6749 §4.1.2). Run twice with the same arguments (a client resending
+-- after a lost reply), the second run answers as the first did: the same
+-- token_id marks it as the same call, not a replay. The record outlives
+-- the code's expiry while a replay must still be recognised.
+local a = cjson.decode(ARGV[1])
+local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
+  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid')
+local function refused(description)
+  return cjson.encode({outcome = 'refused', code = 'invalid_grant', description = description})
+end
+local function ok()
+  return cjson.encode({outcome = 'ok', merchant_id = c[8], scopes = c[9], created_at = c[10]})
+end
+if not c[1] or c[1] ~= a.code then
+  return refused('the authorization code is unknown or expired')
+end
+if c[4] ~= a.client_id then
+  return refused('the authorization code was issued to another client')
+end
+if c[3] == '1' and c[11] == a.token_id and c[7] == 'active' then
+  return ok()
+end
+if c[7] == 'revoked' then
+  return refused('the connection of this authorization code was revoked')
+end
+if c[3] == '1' then
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', 'code-reuse')
+  redis.call('HDEL', KEYS[1], 'at', 'rt')
+  redis.call('DEL', KEYS[2])
+  return cjson.encode({outcome = 'reuse', code = 'invalid_grant',
+    description = 'the authorization code was already used', merchant_id = c[8]})
+end
+if tonumber(c[2]) <= tonumber(a.now) then
+  return refused('the authorization code is unknown or expired')
+end
+if a.redirect_uri ~= '' and a.redirect_uri ~= c[5] then
+  return refused('redirect_uri does not match the one of the authorization request')
+end
+local challenge = c[6] or ''
+if challenge == '' and a.challenge ~= '' then
+  return refused('code_verifier was sent but the authorization request had no code_challenge')
+end
+if challenge ~= '' and a.challenge == '' then
+  return refused('code_verifier is required for this authorization code')
+end
+if challenge ~= a.challenge then
+  return refused('code_verifier does not match the code_challenge')
+end
+redis.call('HSET', KEYS[1], 'code_used', '1', 'status', 'active', 'tid', a.token_id,
+  'at', a.access, 'at_exp', a.access_exp, 'at_scopes', c[9],
+  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
+redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(a.refresh_exp), tonumber(c[2])))
+return ok()

@@ -1,0 +1,105 @@
+-- refresh: rotate a connection's token pair (the refresh_token grant, after
+-- client authentication).
+--
+-- KEYS[1]  conn:{id}   the connection (store/keys.go)
+-- KEYS[2]  retry:{id}  the sealed answer of the last refresh, kept for the
+--                      retry window (its own key, so its TTL is the window's)
+-- ARGV[1]  JSON RefreshArgs (store/refresh.go):
+--            refresh       digest of the refresh token presented
+--            client_id     the authenticated client
+--            now           ms
+--            access, refresh_new        digests of the new pair
+--            access_exp, refresh_exp    their expiries, ms
+--            token_id      id of the new token record
+--            scopes        requested scopes, space-separated; "" keeps the grant
+--            sealed        this answer, sealed under the presented token
+--            retry_until   end of its retry window, ms
+--
+-- Returns JSON RefreshResult:
+--   {outcome="ok", merchant_id, scopes, created_at, access_exp}
+--       access_exp is the one used: a connection with its own access_ttl
+--       (a password sign-in) gets that lifetime instead of ARGV's
+--   {outcome="retry", merchant_id, scopes, created_at, access_exp, sealed}
+--       the presented token was rotated a moment ago: its sealed answer
+--   {outcome="refused", code="invalid_grant"|"invalid_scope", description}
+--       nothing changed
+--   {outcome="reuse", code="invalid_grant", description, merchant_id}
+--       a used refresh token came back after its window: this replay
+--       revoked the connection (RFC 9700 §4.14.2)
+--
+-- Why so: go-oauth2's refresh neither checks that the caller is the app the
+-- token was issued to nor rotates atomically, so concurrent refreshes fork
+-- two live token families. Here the presented token must be the current
+-- one and the caller's, and the new pair replaces the old in one step. The
+-- scope can only narrow. A forged token that this connection never issued
+-- is merely unknown: it must not be able to end someone's connection. Run
+-- twice with the same arguments, the second run answers as the first did.
+local a = cjson.decode(ARGV[1])
+local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
+  'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
+  'at_exp', 'access_ttl', 'tid')
+local function refused(code, description)
+  return cjson.encode({outcome = 'refused', code = code, description = description})
+end
+local function answer(outcome, scopes, access_exp, sealed)
+  return cjson.encode({outcome = outcome, merchant_id = c[6], scopes = scopes, created_at = c[7],
+    access_exp = access_exp, sealed = sealed})
+end
+local unknown = 'the refresh token is unknown, expired, already used or revoked'
+if c[4] ~= 'active' then return refused('invalid_grant', unknown) end
+if c[9] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
+  return answer('ok', c[11], c[13])
+end
+if c[3] ~= a.client_id then
+  if c[1] == a.refresh or c[9] == a.refresh then
+    return refused('invalid_grant', 'the refresh token was issued to another client')
+  end
+  return refused('invalid_grant', unknown)
+end
+if c[1] ~= a.refresh then
+  if c[9] == a.refresh and tonumber(c[10]) > tonumber(a.now) then
+    local sealed = redis.call('GET', KEYS[2])
+    if sealed then return answer('retry', c[11], c[13], sealed) end
+  end
+  if not string.find(' ' .. (c[12] or '') .. ' ', ' ' .. a.refresh .. ' ', 1, true) then
+    return refused('invalid_grant', unknown)
+  end
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', 'refresh-reuse')
+  redis.call('HDEL', KEYS[1], 'at', 'rt')
+  redis.call('DEL', KEYS[2])
+  return cjson.encode({outcome = 'reuse', code = 'invalid_grant',
+    description = 'the refresh token was already used; the connection is revoked', merchant_id = c[6]})
+end
+if tonumber(c[2]) <= tonumber(a.now) then return refused('invalid_grant', unknown) end
+local scopes = c[5]
+if a.scopes ~= '' then
+  local granted = {}
+  for s in string.gmatch(c[5], '%S+') do granted[s] = true end
+  for s in string.gmatch(a.scopes, '%S+') do
+    if not granted[s] then
+      return refused('invalid_scope', 'the requested scope exceeds the scope granted by the merchant')
+    end
+  end
+  scopes = a.scopes
+end
+local access_exp = a.access_exp
+if c[14] and c[14] ~= '' then
+  access_exp = string.format('%.0f', tonumber(a.now) + tonumber(c[14]))
+end
+-- The last used refresh tokens (digests), newest first, to recognise a
+-- replay of any of them.
+local used = {a.refresh}
+for d in string.gmatch(c[12] or '', '%S+') do
+  if #used < 16 then used[#used + 1] = d end
+end
+redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
+  'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now,
+  'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
+local window = tonumber(a.retry_until) - tonumber(a.now)
+if window > 0 then
+  redis.call('SET', KEYS[2], a.sealed, 'PX', window)
+else
+  redis.call('DEL', KEYS[2])
+end
+redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(a.refresh_exp), tonumber(c[8] or '0')))
+return answer('ok', scopes, access_exp)

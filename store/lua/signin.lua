@@ -1,0 +1,32 @@
+-- signin: record a new connection, active, with its first token pair (a
+-- first-party app signed a merchant in with the password grant; there is
+-- no code to consume).
+--
+-- KEYS[1]  conn:{id}   the new connection (store/keys.go)
+-- ARGV[1]  JSON SignInArgs (store/signin.go):
+--            id, merchant_id, client_id
+--            scopes        granted, space-separated
+--            now           ms
+--            token_id      id of the token record
+--            access, refresh            digests of the pair
+--            access_exp, refresh_exp    their expiries, ms
+--            access_ttl    the connection's own access lifetime, ms ("0":
+--                          the default, for the first and every refresh)
+--
+-- Returns JSON SignInResult: {outcome="ok"}.
+--
+-- Why so: as approve.lua, the record and its TTL in one step, the index
+-- entries before it in the same pipeline, and no undo: tokens never handed
+-- out are harmless and expire. From here on the connection is like any
+-- other: listed, revocable, refreshed by refresh.lua.
+local a = cjson.decode(ARGV[1])
+redis.call('HSET', KEYS[1],
+  'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'scopes', a.scopes,
+  'created_at', a.now, 'status', 'active', 'code_used', '1',
+  'tid', a.token_id, 'at', a.access, 'at_exp', a.access_exp, 'at_scopes', a.scopes,
+  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
+if a.access_ttl ~= '0' then
+  redis.call('HSET', KEYS[1], 'access_ttl', a.access_ttl)
+end
+redis.call('PEXPIREAT', KEYS[1], a.refresh_exp)
+return cjson.encode({outcome = 'ok'})

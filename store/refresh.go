@@ -1,0 +1,135 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+)
+
+// RefreshRequest is a refresh-token grant, after client authentication.
+type RefreshRequest struct {
+	RefreshToken string
+	ClientID     string
+	// Scopes narrows the new access token; nil keeps the granted scopes.
+	Scopes []string
+}
+
+// RefreshArgs are the arguments of lua/refresh.lua.
+type RefreshArgs struct {
+	Refresh    string `json:"refresh"`
+	ClientID   string `json:"client_id"`
+	Now        Millis `json:"now"`
+	Access     string `json:"access"`
+	RefreshNew string `json:"refresh_new"`
+	AccessExp  Millis `json:"access_exp"`
+	RefreshExp Millis `json:"refresh_exp"`
+	TokenID    string `json:"token_id"`
+	Scopes     string `json:"scopes"`
+	Sealed     string `json:"sealed"`
+	RetryUntil Millis `json:"retry_until"`
+}
+
+// RefreshResult is the answer of lua/refresh.lua.
+type RefreshResult struct {
+	verdict
+	MerchantID string `json:"merchant_id"`
+	Scopes     string `json:"scopes"`
+	CreatedAt  Millis `json:"created_at"`
+	AccessExp  Millis `json:"access_exp"`
+	Sealed     string `json:"sealed"`
+}
+
+var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh")
+
+// Refresh rotates the token pair of connection connID.
+func (t Transitions) Refresh(ctx context.Context, connID string, a RefreshArgs) (*RefreshResult, error) {
+	return refreshScript.run(ctx, t.rdb, connKeys(connID), a)
+}
+
+// Refresh rotates a connection's token pair. The refresh token must be the
+// connection's current one and belong to the caller; the new pair replaces
+// the old one atomically, and the scope can only narrow. Within the retry
+// window, the just-used refresh token gets the same answer again; after it,
+// presenting it, or any of the connection's last 16 used refresh tokens,
+// revokes the connection.
+func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) {
+	connID, ok := ParseCredential(KindRefresh, r.RefreshToken)
+	if !ok {
+		return nil, &Refusal{Code: RefusedGrant, Description: "the refresh token is unknown, expired, already used or revoked"}
+	}
+	iss := s.newIssued(connID, r.ClientID)
+	sealed, err := iss.seal(r.RefreshToken)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.Transitions().Refresh(ctx, connID, RefreshArgs{
+		Refresh: Digest(r.RefreshToken), ClientID: r.ClientID, Now: MillisOf(iss.IssuedAt),
+		Access: Digest(iss.AccessToken), RefreshNew: Digest(iss.RefreshToken),
+		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
+		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
+		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
+	})
+	if err != nil {
+		return nil, fmt.Errorf("refresh: %w", err)
+	}
+	switch res.Outcome {
+	case OutcomeRetry:
+		// A retry of the just-used refresh token: the answer it got.
+		iss = &Issued{ConnectionID: connID, ClientID: r.ClientID}
+		if err := iss.unseal(r.RefreshToken, res.Sealed); err != nil {
+			return nil, err
+		}
+	case OutcomeReuse:
+		s.revoked(ctx, connID, res.MerchantID, r.ClientID, EventReuse, ActorClient(r.ClientID),
+			"used refresh token presented again; connection revoked")
+	}
+	if err := res.refusal(); err != nil {
+		return nil, err
+	}
+	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))
+	if res.AccessExp > 0 {
+		// The access expiry the script used: a connection may have its own
+		// access lifetime.
+		iss.AccessExpiresAt = fromMS(int64(res.AccessExp))
+	}
+	if res.Outcome == OutcomeOK {
+		s.audit(ctx, Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,
+			Actor: ActorClient(r.ClientID), Detail: res.Scopes})
+	}
+	return iss, nil
+}
+
+// sealedPair is what the retry window keeps of an answer: the parts that
+// the connection record does not hold.
+type sealedPair struct {
+	TokenID      string `json:"tid"`
+	AccessToken  string `json:"at"`
+	RefreshToken string `json:"rt"`
+	AccessExp    int64  `json:"ate"`
+	RefreshExp   int64  `json:"rte"`
+	IssuedAt     int64  `json:"iat"`
+}
+
+func (iss *Issued) seal(oldRefresh string) (string, error) {
+	b, err := json.Marshal(sealedPair{iss.TokenID, iss.AccessToken, iss.RefreshToken,
+		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), ms(iss.IssuedAt)})
+	if err != nil {
+		return "", fmt.Errorf("seal refresh answer: %w", err)
+	}
+	return seal(oldRefresh, b)
+}
+
+func (iss *Issued) unseal(oldRefresh, sealed string) error {
+	b, err := unseal(oldRefresh, sealed)
+	if err != nil {
+		return fmt.Errorf("refresh retry: %w", err)
+	}
+	var p sealedPair
+	if err := json.Unmarshal(b, &p); err != nil {
+		return fmt.Errorf("refresh retry: %w", err)
+	}
+	iss.TokenID, iss.AccessToken, iss.RefreshToken = p.TokenID, p.AccessToken, p.RefreshToken
+	iss.AccessExpiresAt, iss.RefreshExpiresAt, iss.IssuedAt = fromMS(p.AccessExp), fromMS(p.RefreshExp), fromMS(p.IssuedAt)
+	return nil
+}
