@@ -35,6 +35,7 @@ type AuthorizeError struct {
 	Message string
 }
 
+// Error names the refusal.
 func (e *AuthorizeError) Error() string { return "authorize: " + e.Message }
 
 // Authorizer holds the OAuth rules of the authorization endpoint.

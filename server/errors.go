@@ -48,7 +48,11 @@ func (s *Server) grantError(ctx context.Context, grantType, clientID string, err
 	}
 	if r, ok := store.AsRefusal(err); ok {
 		s.log.InfoContext(ctx, "grant refused", "grant_type", grantType, "client_id", clientID, "reason", r.Description)
-		return apierror.New(refusals[r.Code], r.Description)
+		code, ok := refusals[r.Code]
+		if !ok {
+			code = apierror.InvalidGrant
+		}
+		return apierror.New(code, r.Description)
 	}
 	s.log.ErrorContext(ctx, "grant failed", "grant_type", grantType, "client_id", clientID, "err", err)
 	return apierror.Unavailable()

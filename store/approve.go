@@ -72,11 +72,14 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	}
 	code := NewCredential(KindCode, conn.ID)
 	scopes := strings.Join(conn.Scopes, " ")
-	_, err := s.Transitions().Approve(ctx, ApproveArgs{
+	res, err := s.Transitions().Approve(ctx, ApproveArgs{
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
 		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(s.lifetimes.Code)),
 		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge,
 	})
+	if err == nil {
+		err = res.check("approve", OutcomeOK)
+	}
 	if err != nil {
 		return nil, "", fmt.Errorf("approve: %w", err)
 	}

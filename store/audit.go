@@ -34,8 +34,6 @@ type Actor string
 const (
 	// ActorCLI is an operator at the command line.
 	ActorCLI Actor = "cli"
-	// ActorSystem is enlace itself.
-	ActorSystem Actor = "system"
 	// ActorCodeReuse and ActorRefreshReuse revoke a connection whose spent
 	// code or refresh token came back (store/lua/exchange.lua, refresh.lua).
 	ActorCodeReuse    Actor = "code-reuse"

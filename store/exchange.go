@@ -29,6 +29,9 @@ type ExchangeArgs struct {
 	AccessExp   Millis `json:"access_exp"`
 	RefreshExp  Millis `json:"refresh_exp"`
 	TokenID     string `json:"token_id"`
+	// ReuseBy is who revokes the connection on a replay; Exchange sets it
+	// (ActorCodeReuse).
+	ReuseBy Actor `json:"reuse_by"`
 }
 
 // ExchangeResult is the answer of lua/exchange.lua.
@@ -44,6 +47,7 @@ var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange")
 // Exchange consumes the code of connection connID and records the new
 // pair's digests.
 func (t Transitions) Exchange(ctx context.Context, connID string, a ExchangeArgs) (*ExchangeResult, error) {
+	a.ReuseBy = ActorCodeReuse
 	return exchangeScript.run(ctx, t.rdb, connKeys(connID), a)
 }
 
@@ -73,7 +77,7 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		s.revoked(ctx, connID, res.MerchantID, x.ClientID, EventReuse, ActorClient(x.ClientID),
 			"authorization code presented again; connection revoked")
 	}
-	if err := res.refusal(); err != nil {
+	if err := res.check("exchange", OutcomeOK); err != nil {
 		return nil, err
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))

@@ -96,6 +96,10 @@ func merchantConnsKey(id string) string    { return "merchant-conns:" + id }
 func appConnsKey(clientID string) string   { return "app-conns:" + clientID }
 func sessionKey(digest string) string      { return "session:" + digest }
 
+// ConnectionKey is the key of a connection's hash, for tools that measure
+// it (enlace-bench reports its MEMORY USAGE).
+func ConnectionKey(id string) string { return connKey(id) }
+
 // connKeys are the keys of a connection's transition scripts: KEYS[1] and
 // KEYS[2] of every file under lua/.
 func connKeys(id string) []string { return []string{connKey(id), retryKey(id)} }

@@ -28,6 +28,9 @@ type RefreshArgs struct {
 	Scopes     string `json:"scopes"`
 	Sealed     string `json:"sealed"`
 	RetryUntil Millis `json:"retry_until"`
+	// ReuseBy is who revokes the connection on a replay; Refresh sets it
+	// (ActorRefreshReuse).
+	ReuseBy Actor `json:"reuse_by"`
 }
 
 // RefreshResult is the answer of lua/refresh.lua.
@@ -44,6 +47,7 @@ var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh")
 
 // Refresh rotates the token pair of connection connID.
 func (t Transitions) Refresh(ctx context.Context, connID string, a RefreshArgs) (*RefreshResult, error) {
+	a.ReuseBy = ActorRefreshReuse
 	return refreshScript.run(ctx, t.rdb, connKeys(connID), a)
 }
 
@@ -84,7 +88,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		s.revoked(ctx, connID, res.MerchantID, r.ClientID, EventReuse, ActorClient(r.ClientID),
 			"used refresh token presented again; connection revoked")
 	}
-	if err := res.refusal(); err != nil {
+	if err := res.check("refresh", OutcomeOK, OutcomeRetry); err != nil {
 		return nil, err
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))

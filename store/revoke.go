@@ -65,6 +65,9 @@ func (s *Store) revoke(ctx context.Context, id string, a RevokeArgs) (bool, erro
 	if err != nil {
 		return false, fmt.Errorf("revoke connection: %w", err)
 	}
+	if err := res.check("revoke", OutcomeOK, OutcomeAlready, OutcomeMissing); err != nil {
+		return false, err
+	}
 	switch res.Outcome {
 	case OutcomeMissing:
 		return false, ErrNotFound

@@ -62,13 +62,16 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = g.MerchantID, uniq(g.Scopes), iss.IssuedAt
 	scopes := strings.Join(iss.Scopes, " ")
-	_, err := s.Transitions().SignIn(ctx, SignInArgs{
+	res, err := s.Transitions().SignIn(ctx, SignInArgs{
 		ID: iss.ConnectionID, MerchantID: g.MerchantID, ClientID: g.ClientID, Scopes: scopes,
 		Now: MillisOf(iss.IssuedAt), TokenID: iss.TokenID,
 		Access: Digest(iss.AccessToken), AccessExp: MillisOf(iss.AccessExpiresAt),
 		Refresh: Digest(iss.RefreshToken), RefreshExp: MillisOf(iss.RefreshExpiresAt),
-		AccessTTL: Millis(g.AccessLifetime.Milliseconds()),
+		AccessTTL: Millis(max(0, g.AccessLifetime.Milliseconds())),
 	})
+	if err == nil {
+		err = res.check("signin", OutcomeOK)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 
 	"github.com/redis/go-redis/v9"
@@ -164,6 +165,7 @@ type Refusal struct {
 	Description string      `json:"description"`
 }
 
+// Error is the description, for logs.
 func (r *Refusal) Error() string { return "refused: " + r.Description }
 
 // AsRefusal reports whether err is a grant refusal and returns it.
@@ -175,18 +177,23 @@ func AsRefusal(err error) (*Refusal, bool) {
 
 // verdict is the part every script's answer has.
 type verdict struct {
-	Outcome Outcome `json:"outcome"`
-	Refusal
+	Outcome     Outcome     `json:"outcome"`
+	Code        RefusalCode `json:"code"`
+	Description string      `json:"description"`
 }
 
 // Succeeded reports whether the transition happened.
 func (v verdict) Succeeded() bool { return v.Outcome == OutcomeOK }
 
-// refusal returns the answer's refusal, for the outcomes that are one.
-func (v verdict) refusal() error {
-	if v.Outcome == OutcomeRefused || v.Outcome == OutcomeReuse {
-		r := v.Refusal
-		return &r
+// check returns the answer's refusal for the outcomes that are one, an
+// error for an outcome the script does not give here (a script and its
+// caller out of step), and nil for the outcomes in want.
+func (v verdict) check(script string, want ...Outcome) error {
+	switch {
+	case v.Outcome == OutcomeRefused || v.Outcome == OutcomeReuse:
+		return &Refusal{Code: v.Code, Description: v.Description}
+	case !slices.Contains(want, v.Outcome):
+		return fmt.Errorf("%s: unexpected outcome %q", script, v.Outcome)
 	}
 	return nil
 }

@@ -465,7 +465,7 @@ func (b *benchRun) refreshTokens(ctx context.Context, n int, rep *benchReport) (
 	if rep.RedisBytesPerConnection == 0 {
 		rep.RedisBytesPerConnection = float64(after.usedMemory-before.usedMemory) / float64(n)
 		connID, _ := store.ParseCredential(store.KindRefresh, iss[0].RefreshToken)
-		rep.ConnectionHashBytes, _ = b.rdb.MemoryUsage(ctx, "conn:{"+connID+"}").Result()
+		rep.ConnectionHashBytes, _ = b.rdb.MemoryUsage(ctx, store.ConnectionKey(connID)).Result()
 	}
 	out := make([]string, n)
 	for i, x := range iss {

@@ -130,7 +130,7 @@ func floorProfile(c *gin.Context) {
 	}
 	c.Header("Content-Type", "application/octet-stream")
 	if err := pprof.StartCPUProfile(c.Writer); err != nil {
-		c.JSON(http.StatusConflict, gin.H{"error": "busy", "error_description": err.Error()})
+		apierror.WriteOAuth(c.Writer, apierror.New(apierror.TemporarilyUnavailable, "a profile is already running").WithStatus(http.StatusConflict))
 		return
 	}
 	select {
@@ -154,7 +154,7 @@ func (f *floor) answer(c *gin.Context, status int, contentType string, err error
 	apierror.NoStore(c.Writer.Header())
 	if err != nil {
 		f.log.Error("floor", "route", c.FullPath(), "err", err)
-		c.JSON(http.StatusBadRequest, gin.H{"error": "floor", "error_description": "not the success path"})
+		apierror.WriteOAuth(c.Writer, apierror.Request("floor: not the success path"))
 		return
 	}
 	if loc := floorSize(c, "loc"); loc > 0 {

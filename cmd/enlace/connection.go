@@ -111,7 +111,7 @@ func (e *env) connectionRevoke(ctx context.Context, path string, explicit bool, 
 		fmt.Fprintf(e.stdout, "connection %s was already revoked (%s by %s)\n", c.ID, rfc3339(c.RevokedAt), c.RevokedBy)
 		return nil
 	}
-	if err := st.RevokeConnection(ctx, id, "cli"); err != nil {
+	if err := st.RevokeConnection(ctx, id, store.ActorCLI); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return fmt.Errorf("no connection with id %q (unknown, or expired)", id)
 		}

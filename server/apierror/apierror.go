@@ -81,6 +81,7 @@ type Error struct {
 	Pointer string
 }
 
+// Error is the code and description, for logs.
 func (e *Error) Error() string { return string(e.Code) + ": " + e.Description }
 
 // statuses are the usual HTTP statuses of the codes; any other is 400.
@@ -158,7 +159,7 @@ func WriteOAuth(w http.ResponseWriter, e *Error) {
 		status = http.StatusUnauthorized
 		h.Set("WWW-Authenticate", BasicRealm)
 	}
-	writeJSON(w, status, "application/json; charset=utf-8", e, oauthBody{e.Code, e.Description, e.URI, ""})
+	writeJSON(w, status, jsonType, e, oauthBody{e.Code, e.Description, e.URI, ""})
 }
 
 // WriteBearer answers with e as RFC 6750 §3 says: a Bearer challenge (none
@@ -179,8 +180,11 @@ func WriteBearer(w http.ResponseWriter, e *Error) {
 	default:
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q`, realm, e.Code))
 	}
-	writeJSON(w, e.Status, "application/json", e, oauthBody{e.Code, e.Description, e.URI, e.Scope})
+	writeJSON(w, e.Status, jsonType, e, oauthBody{e.Code, e.Description, e.URI, e.Scope})
 }
+
+// jsonType is the media type of the OAuth and bearer error bodies.
+const jsonType = "application/json; charset=utf-8"
 
 // JSONAPIType is the JSON:API media type.
 const JSONAPIType = "application/vnd.api+json"
@@ -193,6 +197,7 @@ var titles = map[Code]string{
 	ClientGeneratedID:      "Client-generated id",
 	BodyTooLarge:           "Body too large",
 	TemporarilyUnavailable: "Service unavailable",
+	ServerError:            "Internal error",
 	TooManyRequests:        "Too many sign-ups",
 	EmailTaken:             "Email already registered",
 	InvalidEmail:           "Invalid attribute",

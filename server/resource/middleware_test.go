@@ -178,7 +178,7 @@ func refused(t *testing.T, a answer, status int, code, challenge string, secrets
 	if got := a.header.Get("WWW-Authenticate"); got != challenge {
 		t.Fatalf("WWW-Authenticate: want %q, got %q", challenge, got)
 	}
-	if ct := a.header.Get("Content-Type"); ct != "application/json" {
+	if ct := a.header.Get("Content-Type"); ct != "application/json; charset=utf-8" {
 		t.Fatalf("Content-Type %q", ct)
 	}
 	if cc := a.header.Get("Cache-Control"); cc != "no-store" {

@@ -15,12 +15,13 @@
 --
 -- Why so: the record and its TTL are written in one step, so no record can
 -- be left without an expiry. Every approval is a new connection under a
--- fresh id; one that exists already is the same call run again, and is
--- written again with the same values. The index entries are written by the
+-- fresh id; one that exists already is the same call run again, which
+-- must not set an exchanged connection back to pending. The index entries are written by the
 -- same pipeline, before this script (keys.go, consistency rules): nothing
 -- is undone when a call fails, since a code never handed out is harmless
 -- and expires.
 local a = cjson.decode(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then return cjson.encode({outcome = 'ok'}) end
 redis.call('HSET', KEYS[1],
   'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'scopes', a.scopes,
   'created_at', a.now, 'status', 'pending',

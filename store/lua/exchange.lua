@@ -12,6 +12,7 @@
 --            access, refresh            digests of the new pair
 --            access_exp, refresh_exp    their expiries, ms
 --            token_id      id of the new token record
+--            reuse_by      who revokes the connection on a replay (an Actor)
 --
 -- Returns JSON ExchangeResult:
 --   {outcome="ok", merchant_id, scopes, created_at}
@@ -27,14 +28,17 @@
 -- after a lost reply), the second run answers as the first did: the same
 -- token_id marks it as the same call, not a replay. The record outlives
 -- the code's expiry while a replay must still be recognised.
+local INVALID_GRANT = 'invalid_grant'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
   'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid')
+-- A missing field is false, which cjson would encode as false.
+local function field(i) return c[i] or '' end
 local function refused(description)
-  return cjson.encode({outcome = 'refused', code = 'invalid_grant', description = description})
+  return cjson.encode({outcome = 'refused', code = INVALID_GRANT, description = description})
 end
 local function ok()
-  return cjson.encode({outcome = 'ok', merchant_id = c[8], scopes = c[9], created_at = c[10]})
+  return cjson.encode({outcome = 'ok', merchant_id = field(8), scopes = field(9), created_at = field(10)})
 end
 if not c[1] or c[1] ~= a.code then
   return refused('the authorization code is unknown or expired')
@@ -49,19 +53,19 @@ if c[7] == 'revoked' then
   return refused('the connection of this authorization code was revoked')
 end
 if c[3] == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', 'code-reuse')
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', a.reuse_by)
   redis.call('HDEL', KEYS[1], 'at', 'rt')
   redis.call('DEL', KEYS[2])
-  return cjson.encode({outcome = 'reuse', code = 'invalid_grant',
-    description = 'the authorization code was already used', merchant_id = c[8]})
+  return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
+    description = 'the authorization code was already used', merchant_id = field(8)})
 end
 if tonumber(c[2]) <= tonumber(a.now) then
   return refused('the authorization code is unknown or expired')
 end
-if a.redirect_uri ~= '' and a.redirect_uri ~= c[5] then
+if a.redirect_uri ~= '' and a.redirect_uri ~= field(5) then
   return refused('redirect_uri does not match the one of the authorization request')
 end
-local challenge = c[6] or ''
+local challenge = field(6)
 if challenge == '' and a.challenge ~= '' then
   return refused('code_verifier was sent but the authorization request had no code_challenge')
 end
@@ -72,7 +76,7 @@ if challenge ~= a.challenge then
   return refused('code_verifier does not match the code_challenge')
 end
 redis.call('HSET', KEYS[1], 'code_used', '1', 'status', 'active', 'tid', a.token_id,
-  'at', a.access, 'at_exp', a.access_exp, 'at_scopes', c[9],
+  'at', a.access, 'at_exp', a.access_exp, 'at_scopes', field(9),
   'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
 redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(a.refresh_exp), tonumber(c[2])))
 return ok()

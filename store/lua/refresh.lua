@@ -14,6 +14,7 @@
 --            scopes        requested scopes, space-separated; "" keeps the grant
 --            sealed        this answer, sealed under the presented token
 --            retry_until   end of its retry window, ms
+--            reuse_by      who revokes the connection on a replay (an Actor)
 --
 -- Returns JSON RefreshResult:
 --   {outcome="ok", merchant_id, scopes, created_at, access_exp}
@@ -34,27 +35,30 @@
 -- scope can only narrow. A forged token that this connection never issued
 -- is merely unknown: it must not be able to end someone's connection. Run
 -- twice with the same arguments, the second run answers as the first did.
+local INVALID_GRANT, INVALID_SCOPE = 'invalid_grant', 'invalid_scope'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
   'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
   'at_exp', 'access_ttl', 'tid')
+-- A missing field is false, which cjson would encode as false.
+local function field(i) return c[i] or '' end
 local function refused(code, description)
   return cjson.encode({outcome = 'refused', code = code, description = description})
 end
 local function answer(outcome, scopes, access_exp, sealed)
-  return cjson.encode({outcome = outcome, merchant_id = c[6], scopes = scopes, created_at = c[7],
-    access_exp = access_exp, sealed = sealed})
+  return cjson.encode({outcome = outcome, merchant_id = field(6), scopes = scopes or '', created_at = field(7),
+    access_exp = access_exp or '', sealed = sealed})
 end
 local unknown = 'the refresh token is unknown, expired, already used or revoked'
-if c[4] ~= 'active' then return refused('invalid_grant', unknown) end
+if c[4] ~= 'active' then return refused(INVALID_GRANT, unknown) end
 if c[9] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
   return answer('ok', c[11], c[13])
 end
 if c[3] ~= a.client_id then
   if c[1] == a.refresh or c[9] == a.refresh then
-    return refused('invalid_grant', 'the refresh token was issued to another client')
+    return refused(INVALID_GRANT, 'the refresh token was issued to another client')
   end
-  return refused('invalid_grant', unknown)
+  return refused(INVALID_GRANT, unknown)
 end
 if c[1] ~= a.refresh then
   if c[9] == a.refresh and tonumber(c[10]) > tonumber(a.now) then
@@ -62,22 +66,22 @@ if c[1] ~= a.refresh then
     if sealed then return answer('retry', c[11], c[13], sealed) end
   end
   if not string.find(' ' .. (c[12] or '') .. ' ', ' ' .. a.refresh .. ' ', 1, true) then
-    return refused('invalid_grant', unknown)
+    return refused(INVALID_GRANT, unknown)
   end
-  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', 'refresh-reuse')
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', a.reuse_by)
   redis.call('HDEL', KEYS[1], 'at', 'rt')
   redis.call('DEL', KEYS[2])
-  return cjson.encode({outcome = 'reuse', code = 'invalid_grant',
-    description = 'the refresh token was already used; the connection is revoked', merchant_id = c[6]})
+  return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
+    description = 'the refresh token was already used; the connection is revoked', merchant_id = field(6)})
 end
-if tonumber(c[2]) <= tonumber(a.now) then return refused('invalid_grant', unknown) end
-local scopes = c[5]
+if tonumber(c[2]) <= tonumber(a.now) then return refused(INVALID_GRANT, unknown) end
+local scopes = field(5)
 if a.scopes ~= '' then
   local granted = {}
-  for s in string.gmatch(c[5], '%S+') do granted[s] = true end
+  for s in string.gmatch(scopes, '%S+') do granted[s] = true end
   for s in string.gmatch(a.scopes, '%S+') do
     if not granted[s] then
-      return refused('invalid_scope', 'the requested scope exceeds the scope granted by the merchant')
+      return refused(INVALID_SCOPE, 'the requested scope exceeds the scope granted by the merchant')
     end
   end
   scopes = a.scopes

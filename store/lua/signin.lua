@@ -15,11 +15,13 @@
 --
 -- Returns JSON SignInResult: {outcome="ok"}.
 --
--- Why so: as approve.lua, the record and its TTL in one step, the index
+-- Why so: as approve.lua, the record and its TTL in one step, a second
+-- run of the same call changes nothing, the index
 -- entries before it in the same pipeline, and no undo: tokens never handed
 -- out are harmless and expire. From here on the connection is like any
 -- other: listed, revocable, refreshed by refresh.lua.
 local a = cjson.decode(ARGV[1])
+if redis.call('EXISTS', KEYS[1]) == 1 then return cjson.encode({outcome = 'ok'}) end
 redis.call('HSET', KEYS[1],
   'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'scopes', a.scopes,
   'created_at', a.now, 'status', 'active', 'code_used', '1',
