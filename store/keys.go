@@ -62,6 +62,8 @@ package store
 //	                          hash    TTL: the limit's period   redis_rate's
 //	                                  counters (limits.go)
 //	app-changed               pub/sub channel: a changed app's client id
+//	enlace-schema             string  no TTL   the key schema's version
+//	                                  (schema.go); enlace refuses another
 //
 // Consistency rules, where a write spans slots:
 //   - A connection's index entries are written in the same pipeline as, and
@@ -122,6 +124,7 @@ const (
 	adminsIndexKey    = "admins"
 	connsIndexKey     = "conns"
 	auditKey          = "audit"
+	schemaKey         = "enlace-schema"
 	// AppChannel is the pub/sub channel on which a changed app's client id
 	// is published, so every instance drops it from its cache.
 	AppChannel = "app-changed"

@@ -39,7 +39,12 @@ func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*stor
 	if err != nil {
 		return nil, nil, err
 	}
-	return launch.NewStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil))), func() { _ = rdb.Close() }, nil
+	st := launch.NewStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil)))
+	if err := st.CheckSchema(ctx); err != nil {
+		_ = rdb.Close()
+		return nil, nil, err
+	}
+	return st, func() { _ = rdb.Close() }, nil
 }
 
 func (e *env) flags(name string) *flag.FlagSet {

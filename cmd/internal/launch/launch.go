@@ -84,6 +84,9 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	defer rdb.Close()
 	st := NewStore(rdb, cfg, log)
+	if err := st.CheckSchema(ctx); err != nil {
+		return err
+	}
 
 	secret := []byte(cfg.Session.Secret)
 	if len(secret) == 0 {

@@ -1,0 +1,39 @@
+package store_test
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
+)
+
+// TestSchemaMarker: a new Redis is marked with the schema version, a
+// marked one is accepted again, and one marked by another version (or by
+// another program) is refused with a message that says what to do, and is
+// left as it was.
+func TestSchemaMarker(t *testing.T) {
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	st := store.New(rdb, store.Options{})
+	for range 2 {
+		if err := st.CheckSchema(ctx); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if v := rdb.Get(ctx, "enlace-schema").Val(); v != "1" {
+		t.Fatalf("marker %q", v)
+	}
+	for marker, hint := range map[string]string{"2": "newer", "0": "migrate", "banana": "another program"} {
+		rdb.Set(ctx, "enlace-schema", marker, 0)
+		err := st.CheckSchema(ctx)
+		if !errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), hint) {
+			t.Errorf("marker %q: %v", marker, err)
+		}
+		if v := rdb.Get(ctx, "enlace-schema").Val(); v != marker {
+			t.Errorf("the check rewrote marker %q as %q", marker, v)
+		}
+	}
+}
