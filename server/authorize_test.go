@@ -19,6 +19,7 @@ func authorizeQuery(clientID, redirect string) url.Values {
 // parameters get an error page (400), never a redirect. go-oauth2's default
 // matches hosts by suffix and redirects errors to the unvalidated URI.
 func TestAuthorizeErrorPagesNeverRedirect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// An app registered for a bare-domain URI, the case where go-oauth2's
 	// check lets everything pass.
@@ -74,6 +75,7 @@ func TestAuthorizeErrorPagesNeverRedirect(t *testing.T) {
 // TestAuthorizeErrorsRedirectToTheApp: once app and redirect URI are
 // trusted, errors go back to the app with error, state and iss.
 func TestAuthorizeErrorsRedirectToTheApp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	mod := func(f func(url.Values)) url.Values {
 		q := authorizeQuery(e.app.ClientID, appRedirect)
@@ -118,6 +120,7 @@ func TestAuthorizeErrorsRedirectToTheApp(t *testing.T) {
 // merchant back with access_denied and writes nothing; a forged scope is
 // refused; a post without the CSRF token is refused.
 func TestConsentDecisions(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	q := authorizeQuery(e.app.ClientID, appRedirect)
 	q.Set("scope", "read:products,read:checkouts") // commas are accepted too
@@ -174,6 +177,7 @@ func TestConsentDecisions(t *testing.T) {
 // TestMissingScopeMeansRegistered: without a scope parameter the consent
 // page offers the app's registered scopes.
 func TestMissingScopeMeansRegistered(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	q := authorizeQuery(e.app.ClientID, appRedirect)
 	q.Del("scope")
@@ -189,6 +193,7 @@ func TestMissingScopeMeansRegistered(t *testing.T) {
 // email exists or not; the session id changes at login; the login form is
 // CSRF-protected; after login the merchant is back on the consent page.
 func TestLogin(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	authorize := "/apps/authorize?" + authorizeQuery(e.app.ClientID, appRedirect).Encode()
 	b := e.browser()

@@ -220,6 +220,7 @@ const checkedScopes = `Array.from(document.querySelectorAll('#consent input[name
 // untick a scope, authorize, follow the redirect to the app, exchange the
 // code, and get a token with exactly the ticked scopes.
 func TestBrowserAuthorizeUntickOneScope(t *testing.T) {
+	t.Parallel()
 	f := newBrowserFlow(t, "es-CL,es;q=0.9")
 	c := f.c
 	c.do("open the authorize URL", chromedp.Navigate(f.authURL), chromedp.WaitVisible(chromedp.CSS(`#email`)))
@@ -287,6 +288,7 @@ func TestBrowserAuthorizeUntickOneScope(t *testing.T) {
 // TestBrowserCancel: Cancelar sends the browser back to the app with
 // error=access_denied, the state and the issuer.
 func TestBrowserCancel(t *testing.T) {
+	t.Parallel()
 	f := newBrowserFlow(t, "es-CL,es;q=0.9")
 	c := f.c
 	f.toConsent()
@@ -304,6 +306,7 @@ func TestBrowserCancel(t *testing.T) {
 // TestBrowserWrongPassword: a wrong password shows the generic message on
 // the login page, and the browser stays at enlace.
 func TestBrowserWrongPassword(t *testing.T) {
+	t.Parallel()
 	f := newBrowserFlow(t, "es-CL,es;q=0.9")
 	c := f.c
 	c.do("open the authorize URL", chromedp.Navigate(f.authURL), chromedp.WaitVisible(chromedp.CSS(`#email`)))
@@ -333,6 +336,7 @@ func TestBrowserWrongPassword(t *testing.T) {
 // TestBrowserRevokeConnection: on the connected-apps page, Revocar and the
 // confirmation end the connection; its token stops working.
 func TestBrowserRevokeConnection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	pair := e.pair("read:products", "read:checkouts")
 	at, id := pair.json["access_token"].(string), pair.json["connection_id"].(string)
@@ -380,6 +384,7 @@ func TestBrowserRevokeConnection(t *testing.T) {
 // English link turns the page English, and the choice sticks on the pages
 // that follow.
 func TestBrowserLanguages(t *testing.T) {
+	t.Parallel()
 	f := newBrowserFlow(t, "es")
 	c := f.c
 	c.do("open the authorize URL", chromedp.Navigate(f.authURL), chromedp.WaitVisible(chromedp.CSS(`#email`)))
@@ -429,6 +434,7 @@ func TestBrowserLanguages(t *testing.T) {
 // scroll sideways, Authorize is on screen, and the scopes are reachable
 // with the keyboard.
 func TestBrowserPhoneWidth(t *testing.T) {
+	t.Parallel()
 	f := newBrowserFlow(t, "es-CL,es;q=0.9")
 	c := f.c
 	c.do("emulate a phone", chromedp.EmulateViewport(375, 812, chromedp.EmulateMobile, chromedp.EmulatePortrait))

@@ -42,6 +42,7 @@ func (e *testEnv) introspect(token string, creds ...string) response {
 // ends its connection; unknown tokens and other apps' tokens answer 200 and
 // change nothing.
 func TestRevocationEndpoint(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other, otherSecret := e.newApp("Otra", "https://other.example.com/cb")
 
@@ -90,6 +91,7 @@ func TestRevocationEndpoint(t *testing.T) {
 // TestIntrospection: RFC 7662 for apps (their own tokens only) and for a
 // resource server configured with a secret digest (any token).
 func TestIntrospection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other, otherSecret := e.newApp("Otra", "https://other.example.com/cb")
 	a := e.pair("read:products", "read:checkouts")
@@ -141,6 +143,7 @@ var connRowRe = regexp.MustCompile(`id="connection-([0-9a-f-]{36})"`)
 // rows, newest first; revoking one (after a confirmation page, with CSRF)
 // leaves the other working; another merchant's connection cannot be touched.
 func TestMerchantConnectionsPage(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	older, newer := e.pair("read:products"), e.pair("read:checkouts")
 
@@ -230,6 +233,7 @@ func (e *testEnv) adminBrowser() *browser {
 // connection counts; an admin can filter and revoke connections, revoke all
 // of an app's, disable and enable an app; the audit page shows it all.
 func TestAdminPages(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	// Merchant credentials do not open the admin pages.
 	b := e.browser()
@@ -330,6 +334,7 @@ func TestAdminPages(t *testing.T) {
 // TestAdminAPI: bearer admin keys, paginated lists, revocation, app
 // disable, and 401 for a missing or wrong key.
 func TestAdminAPI(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	key, err := e.st.CreateAdminKey(context.Background(), "ops")
 	if err != nil {

@@ -70,6 +70,7 @@ var refreshTokenRe = regexp.MustCompile(`"refresh_token": "([^"]+)"`)
 // /api/d/info answer. A forged state is refused before any exchange, and a
 // replayed callback exchanges nothing.
 func TestDemoConnects(t *testing.T) {
+	t.Parallel()
 	e, demo := newDemoEnv(t)
 	b := e.browser()
 	authorize := startDemo(t, b)
@@ -131,6 +132,7 @@ func TestDemoConnects(t *testing.T) {
 
 // TestDemoCancel shows the cancel path: the demo says nothing was connected.
 func TestDemoCancel(t *testing.T) {
+	t.Parallel()
 	e, _ := newDemoEnv(t)
 	b := e.browser()
 	authorize := startDemo(t, b)
@@ -149,6 +151,7 @@ func TestDemoCancel(t *testing.T) {
 // TestDemoStartNeedsCSRF refuses a connect button pressed from another
 // site.
 func TestDemoStartNeedsCSRF(t *testing.T) {
+	t.Parallel()
 	e, _ := newDemoEnv(t)
 	b := e.browser()
 	if p := b.post("/demo/start", url.Values{}); p.status != http.StatusForbidden {
@@ -162,6 +165,7 @@ func TestDemoStartNeedsCSRF(t *testing.T) {
 
 // TestDemoOffWithoutDemoApp: outside the embedded mode there is no /demo.
 func TestDemoOffWithoutDemoApp(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	for _, path := range []string{"/demo", "/demo/callback?code=x&state=y"} {

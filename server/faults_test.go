@@ -212,6 +212,7 @@ func (l *faultLoad) unavailableIn(p int, kind string) int {
 // follows Redis, service resumes by itself, and every token a client got
 // with a 200 is recorded (live after the restart, or legitimately rotated).
 func TestRedisDownUnderLoad(t *testing.T) {
+	t.Parallel()
 	e := newEnvRedis(t, aof)
 	codes := e.codes(600)
 	codeCh := make(chan string, len(codes))
@@ -476,7 +477,9 @@ func metricSum(exposition, name string, labels ...string) float64 {
 
 // TestSlowRedis stalls Redis for two seconds with a 300 ms redis.timeout:
 // token and resource requests answer 503 well before the stall ends instead
-// of hanging, and the goroutines of a burst do not outlive it.
+// of hanging, and the goroutines of a burst do not outlive it. Not
+// parallel: it counts the goroutines of the whole test binary, and its
+// bounds are timings.
 func TestSlowRedis(t *testing.T) {
 	e := newEnvRedis(t, []string{"--enable-debug-command", "local"}, func(c *config.Config) { c.Redis.Timeout = 300 * time.Millisecond })
 	codes := e.codes(80)
@@ -614,6 +617,7 @@ func sleepRedis(t *testing.T, addr string, d time.Duration) <-chan struct{} {
 // TestHealthAndReadiness: /healthz is 200 JSON whatever Redis does;
 // /readyz follows Redis.
 func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	check := func(path string, status int, field, want string) {
 		t.Helper()
@@ -658,6 +662,7 @@ var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 // TestMetricsAndRequestIDs runs a small flow and reads it back from
 // /metrics and the logs.
 func TestMetricsAndRequestIDs(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	rec := &idRecorder{}
 	b := e.browser()

@@ -50,6 +50,7 @@ func withoutCounters(snap map[string]string) map[string]string {
 // TestRegistration: a sign-up answers a JSON:API resource without the
 // password, and the new merchant logs in on the consent pages at once.
 func TestRegistration(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	for i, ct := range []string{jsonAPI, "application/json", "application/json; charset=utf-8"} {
 		email := "lucia" + strconv.Itoa(i) + "@tienda.cl"
@@ -96,6 +97,7 @@ func TestRegistration(t *testing.T) {
 // (status, code, title, detail, a pointer to the attribute) and writes no
 // data.
 func TestRegistrationRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	if r := e.register(jsonAPI, userDoc(signUpAttrs("taken@tienda.cl"))); r.status != http.StatusCreated {
 		t.Fatalf("setup: %d %s", r.status, r.raw)
@@ -169,6 +171,7 @@ func TestRegistrationRefusals(t *testing.T) {
 // TestRegistrationSwitchesAndLimits: registration can be switched off, and
 // sign-ups are limited per client address across the limit's period.
 func TestRegistrationSwitchesAndLimits(t *testing.T) {
+	t.Parallel()
 	off := newEnv(t, func(c *config.Config) { c.Registration.Enabled = false })
 	before := redistest.Snapshot(t, off.rdb)
 	if r := off.register(jsonAPI, userDoc(signUpAttrs("new@tienda.cl"))); r.status != http.StatusNotFound {
@@ -222,6 +225,7 @@ func (e *testEnv) signIn(app *store.App, secret, username, pw, scope string) res
 // the Multinexo one with a 900 s access token; the sign-in is a connection
 // that is listed, audited, refreshed with rotation and revocable.
 func TestPasswordGrant(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	app, secret := e.firstPartyApp()
@@ -311,6 +315,7 @@ func TestPasswordGrant(t *testing.T) {
 // TestPasswordGrantRefusals: third-party apps, wrong credentials, bad
 // requests and the other endpoints are refused, and nothing is written.
 func TestPasswordGrantRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	app, secret := e.firstPartyApp()
 	for _, c := range []struct {
@@ -373,6 +378,7 @@ func TestPasswordGrantRefusals(t *testing.T) {
 // pages' login limits, with the same counters: over the limit the grant
 // answers 429 even with the right password, and so does the login page.
 func TestPasswordGrantLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *config.Config) { c.LoginLimits.PerAccount = 3 })
 	app, secret := e.firstPartyApp()
 	for i := range 3 {
@@ -405,6 +411,7 @@ func TestPasswordGrantLimits(t *testing.T) {
 // password grant, and runs the code flow over the Multinexo-style aliases
 // (/auth/v1/authorization, /auth/v1/token).
 func TestFirstPartyWithOAuth2Client(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	app, secret := e.firstPartyApp()

@@ -22,6 +22,7 @@ import (
 // as the client: authorize with PKCE, log in, untick one scope, exchange,
 // call /api/d/info, refresh, and check that the old pair is dead.
 func TestFullFlowWithOAuth2Client(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	conf := &oauth2.Config{
@@ -125,6 +126,7 @@ func TestFullFlowWithOAuth2Client(t *testing.T) {
 // TestMultivendeDialect exchanges and refreshes on /oauth/access-token with
 // JSON and form bodies and checks the platform's response shape.
 func TestMultivendeDialect(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	dateRe := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$`)
 	check := func(r response) {
@@ -188,6 +190,7 @@ func TestMultivendeDialect(t *testing.T) {
 // TestRFCDialectClientAuth covers client_secret_post, client_secret_basic
 // with form-URL-encoded credentials, and a charset on the content type.
 func TestRFCDialectClientAuth(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.postToken("/oauth/token", "application/x-www-form-urlencoded;charset=UTF-8", url.Values{
 		"grant_type": {"authorization_code"}, "code": {e.code(nil)}, "client_id": {e.app.ClientID},
@@ -210,6 +213,7 @@ func TestRFCDialectClientAuth(t *testing.T) {
 // TestConcurrentExchangeOverHTTP: 50 concurrent exchanges of one code at
 // the token endpoint yield exactly one token pair.
 func TestConcurrentExchangeOverHTTP(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.code(nil)
 	var ok, refused atomic.Int32
@@ -288,6 +292,7 @@ func TestConcurrentExchangeOverHTTP(t *testing.T) {
 // TestEveryApprovalIsANewConnection: the same merchant approving the same
 // app twice gets two connections, and each keeps working.
 func TestEveryApprovalIsANewConnection(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	var ids []string
 	var refresh []string
@@ -315,6 +320,7 @@ func TestEveryApprovalIsANewConnection(t *testing.T) {
 // TestNoCredentialInRedis runs a flow and checks that a dump of Redis holds
 // none of the credentials it used.
 func TestNoCredentialInRedis(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.code(nil)
 	r := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}}, e.app.ClientID, e.secret)

@@ -10,6 +10,7 @@ import (
 // TestStaticAssets: pages link fingerprinted assets, which are served with
 // a one-year immutable cache; nothing comes from another host.
 func TestStaticAssets(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	p := e.browser().get("/login")
 	links := regexp.MustCompile(`(?:href|src)="(/static/[^"]+)"`).FindAllStringSubmatch(p.body, -1)
@@ -41,6 +42,7 @@ func TestStaticAssets(t *testing.T) {
 // TestEveryPageHasTheSwitcher: each page offers the other language, and the
 // English pages have no Spanish left in them.
 func TestEveryPageHasTheSwitcher(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	b := e.browser()
 	b.loginAndConsentPage("/apps/authorize?" + authorizeQuery(e.app.ClientID, appRedirect).Encode())

@@ -17,6 +17,7 @@ import (
 // written off the request path. Counted by a go-redis hook on the
 // server's client, per request id.
 func TestRedisRoundTripsPerRequest(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	codes := e.codes(4)
 	ctx := context.Background()

@@ -12,6 +12,7 @@ import (
 // benchmark floor, a profiler or the demo is in it unless a binary mounts
 // it as an extension.
 func TestRouteTable(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	engine, ok := e.srv.Handler().(*gin.Engine)
 	if !ok {

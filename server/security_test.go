@@ -17,6 +17,7 @@ import (
 // TestMetadata: RFC 8414 metadata, with the issuer equal to the configured
 // one character for character and to the iss of authorization responses.
 func TestMetadata(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.send(mustRequest(http.MethodGet, e.url+"/.well-known/oauth-authorization-server"))
 	if r.status != http.StatusOK || !strings.HasPrefix(r.header.Get("Content-Type"), "application/json") {
@@ -63,6 +64,7 @@ func TestMetadata(t *testing.T) {
 // (S256), and authenticates with its client id alone; an app registered
 // with require-pkce must use PKCE too.
 func TestPublicAndPKCERequiredApps(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	ctx := context.Background()
 	pub, secret, err := e.st.CreateApp(ctx, store.AppSpec{Name: "Móvil", RedirectURIs: []string{appRedirect},
@@ -124,6 +126,7 @@ func TestPublicAndPKCERequiredApps(t *testing.T) {
 // address; over the limit the page asks to wait, even with the right
 // password; successful logins do not count.
 func TestLoginPageLimits(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *config.Config) {
 		c.LoginLimits.PerAccount = 3
 		c.LoginLimits.PerAddress = 6
@@ -166,6 +169,7 @@ func TestLoginPageLimits(t *testing.T) {
 // session id at login, logout ending the server-side session, and the
 // security headers on pages and on the redirect that carries the code.
 func TestSessionsAndHeaders(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t, func(c *config.Config) { c.Issuer = "https://auth.example.com" })
 	b := e.browser()
 	login := b.get("/login")
@@ -237,6 +241,7 @@ func TestSessionsAndHeaders(t *testing.T) {
 // TestCodeRedirectIsNotCached: the redirect carrying a code, and the token
 // answers, are marked no-store.
 func TestCodeRedirectIsNotCached(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	authorize := "/apps/authorize?" + authorizeQuery(e.app.ClientID, appRedirect).Encode()
 	b := e.browser()

@@ -16,6 +16,7 @@ import (
 // TestTokenEndpointRefusals: every bad request is an RFC 6749 JSON error
 // with the right status and code, and changes nothing in Redis.
 func TestTokenEndpointRefusals(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	other, otherSecret := e.newApp("Otra app", "https://other.example.com/cb")
 	code := e.code(nil)
@@ -117,6 +118,7 @@ func mustRequest(method, u string) *http.Request {
 // TestCodeReuseAndExpiry: a second exchange fails with invalid_grant (and
 // revokes what the first issued); an expired code fails.
 func TestCodeReuseAndExpiry(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	code := e.code(nil)
 	v := url.Values{"grant_type": {"authorization_code"}, "code": {code}}
@@ -138,6 +140,7 @@ func TestCodeReuseAndExpiry(t *testing.T) {
 // TestInfo: /api/d/info answers 401 with a JSON error for a missing,
 // malformed, expired or replaced token, and accepts "bearer" in any case.
 func TestInfo(t *testing.T) {
+	t.Parallel()
 	e := newEnv(t)
 	r := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {e.code(nil)}},
 		e.app.ClientID, e.secret)

@@ -14,6 +14,7 @@ import (
 )
 
 func TestListAndRevokeConnections(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -100,6 +101,7 @@ func TestListAndRevokeConnections(t *testing.T) {
 }
 
 func TestRevokeByToken(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -132,6 +134,7 @@ func TestRevokeByToken(t *testing.T) {
 }
 
 func TestLookupToken(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -152,6 +155,7 @@ func TestLookupToken(t *testing.T) {
 }
 
 func TestAudit(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -201,6 +205,7 @@ func TestAudit(t *testing.T) {
 }
 
 func TestAdminAccountsAndKeys(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -243,6 +248,7 @@ func TestAdminAccountsAndKeys(t *testing.T) {
 // is seen at once, and one made by another instance (another Store on the
 // same Redis) arrives over pub/sub.
 func TestAppCache(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -296,6 +302,7 @@ func TestAppCache(t *testing.T) {
 // TestAuditWriter: with the writer running, events are queued and written
 // in batches, in order; a reader sees them all; stopping writes the rest.
 func TestAuditWriter(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx, cancel := context.WithCancel(context.Background())
@@ -331,6 +338,7 @@ func TestAuditWriter(t *testing.T) {
 // serving, since a change could go unheard; once the connection answers
 // again, the cache serves again.
 func TestAppCacheSilentSubscription(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	proxy := redistest.NewProxy(t, rs.Addr)
 	rdb := redis.NewClient(&redis.Options{Addr: proxy.Addr, MaxRetries: -1})

@@ -16,6 +16,7 @@ import (
 // argon2id hashes at once as the store has slots (each takes 64 MiB), and
 // a login whose request is gone stops waiting.
 func TestPasswordHashesBounded(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := New(redistest.Start(t).Client(t), Options{})
 	if _, err := s.CreateMerchant(ctx, "ana@tienda.cl", "Tienda", "s3creta-larga"); err != nil {
@@ -57,6 +58,7 @@ func TestPasswordHashesBounded(t *testing.T) {
 // password as a new one does, so the answer takes as long and does not
 // tell faster than the login page which emails exist.
 func TestTakenEmailCostsAHash(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	s := New(redistest.Start(t).Client(t), Options{})
 	w := watchHashes(s)
@@ -109,6 +111,7 @@ func (h *countingHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis
 // same Redis round trips (and the same hash) as one with a known email and
 // a wrong password, so neither timing nor work tells them apart.
 func TestUnknownEmailSameRoundTrips(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Start(t).Client(t)
 	h := &countingHook{}

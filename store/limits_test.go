@@ -12,6 +12,7 @@ import (
 )
 
 func TestLoginLimits(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
@@ -64,6 +65,7 @@ func TestLoginLimits(t *testing.T) {
 
 // TestLimitAddress: IPv6 addresses count by their /64, IPv4 ones alone.
 func TestLimitAddress(t *testing.T) {
+	t.Parallel()
 	for in, want := range map[string]string{
 		"203.0.113.7":          "203.0.113.7",
 		"2001:db8:1:2:aaaa::1": "2001:db8:1:2::/64",

@@ -15,6 +15,7 @@ import (
 // another program) is refused with a message that says what to do, and is
 // left as it was.
 func TestSchemaMarker(t *testing.T) {
+	t.Parallel()
 	ctx := context.Background()
 	rdb := redistest.Start(t).Client(t)
 	st := store.New(rdb, store.Options{})

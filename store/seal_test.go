@@ -19,6 +19,7 @@ import (
 // TestSealNeedsTheToken: what Redis holds (the token's digest and the
 // sealed answer) does not open the sealed answer.
 func TestSealNeedsTheToken(t *testing.T) {
+	t.Parallel()
 	token := NewCredential(KindRefresh, NewID())
 	sealed, err := seal(token, []byte("the new pair"))
 	if err != nil {
@@ -57,6 +58,7 @@ func hmacSum(key, msg []byte) []byte {
 // command whose reply it lost), answer as the first run did and revoke
 // nothing; a real replay (other arguments) still does.
 func TestScriptsSafeToRunTwice(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		ctx := context.Background()
 		s := New(rdb, Options{})

@@ -16,6 +16,7 @@ import (
 // at once, whose access tokens, first and refreshed, keep the sign-in's
 // short lifetime while the refresh token keeps the usual one-use rules.
 func TestSignIn(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -85,6 +86,7 @@ func TestSignIn(t *testing.T) {
 // TestRegisterMerchant: a sign-up keeps the person's names, can log in at
 // once, and a taken email or a missing name writes nothing.
 func TestRegisterMerchant(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -118,6 +120,7 @@ func TestRegisterMerchant(t *testing.T) {
 // TestFirstPartyApps: a first-party app may do without redirect URIs, and
 // cannot be public (it takes passwords).
 func TestFirstPartyApps(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()

@@ -95,6 +95,7 @@ func rejected(t *testing.T, err error, code store.RefusalCode) {
 }
 
 func TestCreateAppRefusesBadInput(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		st := store.New(rdb, store.Options{})
 		ctx := context.Background()
@@ -122,6 +123,7 @@ func TestCreateAppRefusesBadInput(t *testing.T) {
 }
 
 func TestAppRoundTripAndSecretDigest(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		got, err := f.st.GetApp(context.Background(), f.app.ClientID)
@@ -148,6 +150,7 @@ func TestAppRoundTripAndSecretDigest(t *testing.T) {
 }
 
 func TestMerchants(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -185,6 +188,7 @@ func TestMerchants(t *testing.T) {
 }
 
 func TestCodeExchangeAndRefresh(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -251,6 +255,7 @@ func TestCodeExchangeAndRefresh(t *testing.T) {
 }
 
 func TestRefusalsChangeNothing(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -295,6 +300,7 @@ func TestRefusalsChangeNothing(t *testing.T) {
 }
 
 func TestExpiries(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -316,6 +322,7 @@ func TestExpiries(t *testing.T) {
 }
 
 func TestRevokeConnection(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -343,6 +350,7 @@ func TestRevokeConnection(t *testing.T) {
 // delete): 50 concurrent exchanges of one code, and 50 concurrent refreshes
 // of one refresh token, must each yield exactly one token pair.
 func TestConcurrentOneUse(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -405,6 +413,7 @@ func race(n int, fn func()) {
 // TestStoredFormAndTTLs: a dump of Redis yields no usable credential, and
 // every key that can expire has a TTL.
 func TestStoredFormAndTTLs(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
@@ -456,6 +465,7 @@ func TestStoredFormAndTTLs(t *testing.T) {
 // gets the identical answer; after it, presenting it revokes the
 // connection; the stored answer is useless to a reader of Redis.
 func TestRefreshReuse(t *testing.T) {
+	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()

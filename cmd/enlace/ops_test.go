@@ -37,15 +37,45 @@ import (
 	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
-// opsBuild builds the enlace binary into a directory of the test.
+// opsBinary is the enlace binary, built once for the package's tests into
+// a directory that TestMain removes at the end.
+var opsBinary struct {
+	once      sync.Once
+	dir, path string
+	err       error
+}
+
+// TestMain removes the enlace binary the tests built.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if opsBinary.dir != "" {
+		_ = os.RemoveAll(opsBinary.dir)
+	}
+	os.Exit(code)
+}
+
+// opsBuild builds the enlace binary, once for all the tests that run it,
+// and returns its path.
 func opsBuild(t *testing.T) string {
 	t.Helper()
-	bin := filepath.Join(t.TempDir(), "enlace")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
-	if err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
+	opsBinary.once.Do(func() {
+		dir, err := os.MkdirTemp("", "enlace-ops-test-")
+		if err != nil {
+			opsBinary.err = err
+			return
+		}
+		opsBinary.dir = dir
+		bin := filepath.Join(dir, "enlace")
+		if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+			opsBinary.err = fmt.Errorf("go build: %v\n%s", err, out)
+			return
+		}
+		opsBinary.path = bin
+	})
+	if opsBinary.err != nil {
+		t.Fatal(opsBinary.err)
 	}
-	return bin
+	return opsBinary.path
 }
 
 // opsLog collects a process's output and notices a line.
@@ -407,9 +437,11 @@ func (p *opsProc) ready() bool {
 // refresh token stays refused). Both the strict fsync and the one
 // docker-compose.yml runs are checked.
 func TestOpsDurabilityAOF(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	for _, fsync := range []string{"always", "everysec"} {
 		t.Run(fsync, func(t *testing.T) {
+			t.Parallel()
 			rs := redistest.Start(t, "--appendonly", "yes", "--appendfsync", fsync)
 			const email = "ana@tienda.cl"
 			app := opsSetup(t, rs.Addr, email)
@@ -530,6 +562,7 @@ func opsOK(t *testing.T, what string) func(*opsAnswer, error) *opsAnswer {
 // got an answer got a 200, and the only failure allowed is a refused
 // connection once the listener has closed.
 func TestOpsGracefulShutdown(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	rs := redistest.Start(t)
 	st := store.New(rs.Client(t), store.Options{})
@@ -632,6 +665,7 @@ func tail(s string, n int) string {
 // used: app secret, password (right and wrong), code, access and refresh
 // tokens, session cookie and CSRF token.
 func TestOpsLogsCarryNoCredential(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	rs := redistest.Start(t)
 	const email = "secret-keeper@tienda.cl"
@@ -798,6 +832,7 @@ func opsMedian(xs []float64) float64 {
 // /api/d/info, refreshes, introspects and sometimes revokes. No answer may
 // be unexpected, and the server's memory and goroutines must not grow.
 func TestOpsSoak(t *testing.T) {
+	t.Parallel()
 	duration := 60 * time.Second
 	if testing.Short() {
 		duration = 10 * time.Second

@@ -32,6 +32,7 @@ func scaleEnv(c *redistest.Cluster) []string {
 // once; disabling the app on A stops it on B within a second; login
 // limits are shared.
 func TestScaleOutTwoInstances(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	cluster := redistest.StartCluster(t, 3, 0)
 	environ := scaleEnv(cluster)
@@ -194,6 +195,7 @@ func opsStatus(t *testing.T, what string, status int) func(*opsAnswer, error) *o
 // token written before the kill (and replicated, as WAIT confirms) is
 // lost.
 func TestClusterFailover(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	cluster := redistest.StartCluster(t, 3, 1)
 	environ := scaleEnv(cluster)
@@ -293,6 +295,7 @@ func TestClusterFailover(t *testing.T) {
 // enlace follows without a restart and the tokens written before (and
 // replicated) still work.
 func TestSentinelFailover(t *testing.T) {
+	t.Parallel()
 	bin := opsBuild(t)
 	st := redistest.StartSentinel(t)
 	environ := []string{"ENLACE_REDIS_MODE=sentinel", "ENLACE_REDIS_MASTER_NAME=" + st.MasterName,

@@ -12,6 +12,7 @@ import (
 // Redis that a newer enlace has written; both say what to do, and write
 // nothing.
 func TestRefusesUnknownSchema(t *testing.T) {
+	t.Parallel()
 	rs := redistest.Start(t)
 	rdb := rs.Client(t)
 	ctx := context.Background()

@@ -9,6 +9,7 @@ import (
 // TestNoBenchInTheBinary: enlace links neither the profiler nor the load
 // tool and its floor; they live in enlace-bench alone.
 func TestNoBenchInTheBinary(t *testing.T) {
+	t.Parallel()
 	out, err := exec.Command("go", "list", "-deps", ".").CombinedOutput()
 	if err != nil {
 		t.Fatalf("go list: %v\n%s", err, out)
@@ -24,6 +25,7 @@ func TestNoBenchInTheBinary(t *testing.T) {
 // TestLayers: the layers point one way, cmd → server → consent → store, and
 // nothing imports a layer above its own.
 func TestLayers(t *testing.T) {
+	t.Parallel()
 	const mod = "github.com/enlace-oauth/enlace"
 	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Imports " "}}`, mod+"/...").CombinedOutput()
 	if err != nil {

@@ -2,6 +2,7 @@ package redistest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os/exec"
@@ -32,7 +33,29 @@ func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Clus
 	if _, err := exec.LookPath("redis-cli"); err != nil {
 		tb.Fatalf("redis-cli is not installed (apt-get install -y redis-server): %v", err)
 	}
-	c := &Cluster{tb: tb}
+	// The directories are made first, so that they are removed after the
+	// nodes have stopped.
+	var dirs []string
+	for range primaries * (1 + replicas) {
+		dirs = append(dirs, tb.TempDir())
+	}
+	c, err := startCluster(dirs, primaries, replicas, false, extra...)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	c.tb = tb
+	for _, n := range c.Nodes {
+		n.tb = tb
+	}
+	tb.Cleanup(c.stop)
+	return c
+}
+
+// startCluster starts a cluster of len(dirs) nodes, one per data
+// directory, for StartCluster or, shared, for a cluster shared by a
+// package's tests. On an error, the nodes started so far are stopped.
+func startCluster(dirs []string, primaries, replicas int, shared bool, extra ...string) (*Cluster, error) {
+	c := &Cluster{}
 	// With replicas, a dead primary is replaced after two seconds (a busy
 	// but live node answers well within that); without, nothing can
 	// replace it, and a long timeout keeps a node that is only slow from
@@ -41,28 +64,45 @@ func StartCluster(tb testing.TB, primaries, replicas int, extra ...string) *Clus
 	if replicas == 0 {
 		timeout = "15000"
 	}
-	for range primaries * (1 + replicas) {
+	for _, dir := range dirs {
 		args := append([]string{"--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf",
 			"--cluster-node-timeout", timeout, "--cluster-require-full-coverage", "no"}, extra...)
-		s := &Server{tb: tb, dir: tb.TempDir(), args: args}
-		s.startOnFreePort(clusterPort)
+		s := &Server{dir: dir, args: args, shared: shared}
+		if err := s.startOnFreePort(clusterPort); err != nil {
+			c.stop()
+			return nil, err
+		}
 		c.Nodes = append(c.Nodes, s)
 		c.Addrs = append(c.Addrs, s.Addr)
 	}
 	args := append([]string{"--cluster", "create"}, c.Addrs...)
 	args = append(args, "--cluster-replicas", fmt.Sprint(replicas), "--cluster-yes")
 	if out, err := exec.Command("redis-cli", args...).CombinedOutput(); err != nil {
-		tb.Fatalf("redis-cli --cluster create: %v\n%s", err, out)
+		c.stop()
+		return nil, fmt.Errorf("redis-cli --cluster create: %v\n%s", err, out)
 	}
-	c.WaitOK()
-	return c
+	if err := c.waitOK(); err != nil {
+		c.stop()
+		return nil, err
+	}
+	return c, nil
+}
+
+// stop stops every node.
+func (c *Cluster) stop() {
+	for _, n := range c.Nodes {
+		n.Stop()
+	}
 }
 
 // clusterPort finds a free port whose cluster bus port (port + 10000) is
 // free and valid too.
-func clusterPort(tb testing.TB) int {
+func clusterPort() (int, error) {
 	for range 100 {
-		p := freePort(tb)
+		p, err := freePort()
+		if err != nil {
+			return 0, err
+		}
 		if p+10000 > 65535 {
 			continue
 		}
@@ -71,16 +111,21 @@ func clusterPort(tb testing.TB) int {
 			continue
 		}
 		l.Close()
-		return p
+		return p, nil
 	}
-	tb.Fatal("no free port pair for a cluster node")
-	return 0
+	return 0, errors.New("no free port pair for a cluster node")
 }
 
 // WaitOK waits until every running node reports cluster_state:ok, which
 // a node says once all slots are served as it sees them (bounded: 30 s).
 func (c *Cluster) WaitOK() {
 	c.tb.Helper()
+	if err := c.waitOK(); err != nil {
+		c.tb.Fatal(err)
+	}
+}
+
+func (c *Cluster) waitOK() error {
 	ctx := context.Background()
 	deadline := time.Now().Add(30 * time.Second)
 	for {
@@ -98,10 +143,10 @@ func (c *Cluster) WaitOK() {
 			}
 		}
 		if ok {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			c.tb.Fatal("the cluster did not become ok within 30 s")
+			return errors.New("the cluster did not become ok within 30 s")
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process we do not control
 	}

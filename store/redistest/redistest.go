@@ -28,8 +28,12 @@ type Server struct {
 	args []string
 	conf string // a sentinel's configuration file
 	tls  bool   // listen with TLS only
-	cmd  *exec.Cmd
-	done chan struct{}
+	// shared: the server outlives the test that started it (see
+	// ForEachBackend), so no test's cleanup stops it if the test binary
+	// dies; it is made to die with the binary instead.
+	shared bool
+	cmd    *exec.Cmd
+	done   chan struct{}
 }
 
 // Start launches redis-server on a free loopback port and stops it when the
@@ -42,22 +46,33 @@ func Start(tb testing.TB, extra ...string) *Server {
 		tb.Fatalf("redis-server is not installed (apt-get install -y redis-server): %v", err)
 	}
 	s := &Server{tb: tb, dir: tb.TempDir(), args: extra}
-	s.startOnFreePort(freePort)
+	s.startOwned(tb)
 	return s
 }
 
+// startOwned starts s on a free port and stops it when the test ends.
+func (s *Server) startOwned(tb testing.TB) {
+	tb.Helper()
+	if err := s.startOnFreePort(freePort); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(s.Stop)
+}
+
 // startOnFreePort starts s on a port from pick, trying a few (another
-// process may take a free port first), and stops it when the test ends.
-func (s *Server) startOnFreePort(pick func(testing.TB) int) {
-	s.tb.Helper()
+// process may take a free port first).
+func (s *Server) startOnFreePort(pick func() (int, error)) error {
 	var err error
 	for range 5 {
-		if err = s.start(pick(s.tb)); err == nil {
-			s.tb.Cleanup(s.Stop)
-			return
+		var port int
+		if port, err = pick(); err != nil {
+			return err
+		}
+		if err = s.start(port); err == nil {
+			return nil
 		}
 	}
-	s.tb.Fatalf("start redis-server: %v", err)
+	return fmt.Errorf("start redis-server: %w", err)
 }
 
 // StartTLS is Start for a server that listens with TLS only; extra must
@@ -65,17 +80,17 @@ func (s *Server) startOnFreePort(pick func(testing.TB) int) {
 func StartTLS(tb testing.TB, extra ...string) *Server {
 	tb.Helper()
 	s := &Server{tb: tb, dir: tb.TempDir(), args: extra, tls: true}
-	s.startOnFreePort(freePort)
+	s.startOwned(tb)
 	return s
 }
 
-func freePort(tb testing.TB) int {
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
-		tb.Fatalf("find a free port: %v", err)
+		return 0, fmt.Errorf("find a free port: %w", err)
 	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 func (s *Server) start(port int) error {
@@ -106,7 +121,11 @@ func (s *Server) start(port int) error {
 		return err
 	}
 	cmd.Stderr = cmd.Stdout
-	if err := cmd.Start(); err != nil {
+	start := cmd.Start
+	if s.shared {
+		start = func() error { return startDyingWithParent(cmd) }
+	}
+	if err := start(); err != nil {
 		return err
 	}
 	// redis-server logs this line once it accepts connections; waiting for
@@ -197,17 +216,4 @@ func newClient(tb testing.TB, addr string) *redis.Client {
 		tb.Fatalf("ping redis at %s: %v", addr, err)
 	}
 	return c
-}
-
-// ForEachBackend runs fn as three subtests: against a fresh real
-// redis-server, a fresh Redis Cluster of three primaries and a fresh
-// embedded Redis, so the same assertions hold for all.
-func ForEachBackend(t *testing.T, fn func(t *testing.T, rdb redis.UniversalClient)) {
-	t.Helper()
-	t.Run("redis-server", func(t *testing.T) { fn(t, Start(t).Client(t)) })
-	t.Run("cluster", func(t *testing.T) { fn(t, StartCluster(t, 3, 0).Client(t)) })
-	t.Run("embedded", func(t *testing.T) {
-		_, c := Embedded(t)
-		fn(t, c)
-	})
 }

@@ -37,7 +37,7 @@ func StartSentinel(tb testing.TB) *Sentinel {
 		tb.Fatal(err)
 	}
 	s := &Server{tb: tb, dir: dir, conf: conf}
-	s.startOnFreePort(freePort)
+	s.startOwned(tb)
 	st.Sentinel = s
 	sc := redis.NewSentinelClient(&redis.Options{Addr: s.Addr})
 	defer sc.Close()

@@ -75,6 +75,7 @@ func testPKI(t *testing.T, dir string) (ca, serverCert, serverKey, clientCert, c
 // TLS and a password, with the CA, client certificate and password from
 // the configuration, and is refused with any of them missing.
 func TestConnectTLSAndPassword(t *testing.T) {
+	t.Parallel()
 	dir := t.TempDir()
 	ca, sc, sk, cc, ck := testPKI(t, dir)
 	rs := redistest.StartTLS(t, "--tls-cert-file", sc, "--tls-key-file", sk, "--tls-ca-cert-file", ca,
@@ -119,6 +120,7 @@ func TestConnectTLSAndPassword(t *testing.T) {
 // is not sent again (it may have run): a slow script that counts its runs
 // runs once.
 func TestClusterDoesNotResend(t *testing.T) {
+	t.Parallel()
 	cluster := redistest.StartCluster(t, 3, 0)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, []string{"ENLACE_REDIS_MODE=cluster", "ENLACE_REDIS_ADDRS=" + strings.Join(cluster.Addrs, ","), "ENLACE_REDIS_TIMEOUT=150ms"})
 	if err != nil {
