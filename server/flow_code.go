@@ -4,7 +4,6 @@ import (
 	"context"
 
 	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/enlace-oauth/enlace/store"
 )
 

@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/enlace-oauth/enlace/store"
 )
 

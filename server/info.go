@@ -5,10 +5,9 @@ import (
 	"net/http"
 	"strings"
 
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
 )

@@ -3,9 +3,9 @@ package server
 import (
 	"net/http"
 
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
 )
 
 // revoke is RFC 7009 token revocation. Revoking an access or refresh token

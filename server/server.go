@@ -14,13 +14,12 @@ import (
 	"sync"
 	"time"
 
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
 	"github.com/go-oauth2/oauth2/v4"
 	oserver "github.com/go-oauth2/oauth2/v4/server"
 
 	"github.com/enlace-oauth/enlace/consent"
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"

@@ -7,11 +7,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
 	"github.com/go-oauth2/oauth2/v4"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
 

@@ -12,10 +12,9 @@ import (
 	"strings"
 	"unicode/utf8"
 
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
 

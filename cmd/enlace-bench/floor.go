@@ -14,11 +14,11 @@ import (
 	"strings"
 	"time"
 
-	"github.com/enlace-oauth/enlace/server"
-	"github.com/enlace-oauth/enlace/server/apierror"
-
 	"github.com/gin-gonic/gin"
 
+	"github.com/enlace-oauth/enlace/server"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
 )

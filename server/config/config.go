@@ -13,10 +13,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/enlace-oauth/enlace/store"
-
 	"github.com/caarlos0/env/v11"
 	"go.yaml.in/yaml/v3"
+
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // Config is the whole configuration. Every field can be set in config.yaml
