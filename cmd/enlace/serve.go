@@ -2,14 +2,17 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/cmd/internal/launch"
+	"github.com/enlace-oauth/enlace/cmd/internal/logbuf"
 	"github.com/enlace-oauth/enlace/consent/demo"
 	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
@@ -21,8 +24,18 @@ func (e *env) loadConfig(path string, explicit bool) (*config.Config, error) {
 	return launch.LoadConfig(path, explicit, e.environ)
 }
 
-func (e *env) serve(ctx context.Context, path string, explicit bool) error {
-	log := slog.New(server.WithRequestID(slog.NewJSONHandler(e.stderr, nil)))
+func (e *env) serve(ctx context.Context, path string, explicit bool) (err error) {
+	// The log is buffered so that a request's line costs no write system
+	// call of its own (issue 13). It is closed once launch.Serve has
+	// returned, after the last line of the stop, so a clean stop loses
+	// none; lines it could not write make serve fail.
+	lw := logbuf.New(e.stderr, 100*time.Millisecond)
+	defer func() {
+		if cerr := lw.Close(); cerr != nil {
+			err = errors.Join(err, fmt.Errorf("write the log: %w", cerr))
+		}
+	}()
+	log := slog.New(server.WithRequestID(slog.NewJSONHandler(lw, nil)))
 	cfg, err := e.loadConfig(path, explicit)
 	if err != nil {
 		return err
