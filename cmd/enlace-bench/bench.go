@@ -41,10 +41,17 @@ import (
 // body of the same size. For each it reports operations per second,
 // latency percentiles, errors, Redis commands per operation (from INFO
 // commandstats) and the server's memory, and the real endpoint's
-// throughput as a ratio to its floor's.
+// throughput as a ratio to its floor's. With --twin, the token scenarios
+// run a third time, against the floor's independent twin (twin.go: the
+// same Redis calls in a plain net/http process of its own), and the
+// report gives the ratio to it too.
 
 // benchScenarios are the scenarios, in the order they run.
 var benchScenarios = []string{"exchange", "refresh", "introspect", "info", "middleware", "consent", "flow"}
+
+// twinScenarios are the scenarios that also run against the twin: the
+// token endpoint's and the token checks'.
+var twinScenarios = []string{"exchange", "refresh", "introspect", "info", "middleware"}
 
 // benchScopes are what the benchmark's app is registered for and asks for.
 var benchScopes = []string{"read:products", "write:products", "read:checkouts"}
@@ -57,7 +64,12 @@ type benchOptions struct {
 	URL string
 	// URLs are the instances the load is spread over (worker i talks to
 	// URLs[i % len]); URL names them all in the report.
-	URLs        []string
+	URLs []string
+	// Twin names the floor's twins (`enlace-bench twin`), TwinURLs them
+	// one by one (worker i talks to TwinURLs[i % len]); none without
+	// --twin.
+	Twin        string
+	TwinURLs    []string
 	Redis       string
 	Duration    time.Duration
 	Concurrency int
@@ -76,6 +88,7 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	fs := e.flags("bench")
 	o := benchOptions{}
 	fs.StringVar(&o.URL, "url", "http://127.0.0.1:8080", "base URL of the running enlace (loopback only); several, comma-separated, spread the clients over instances of one deployment")
+	fs.StringVar(&o.Twin, "twin", "", "base URL of the floor's independent twin (`enlace-bench twin`, loopback only; comma-separated for several): the token scenarios also run against it")
 	fs.StringVar(&o.Redis, "redis", cfg.Redis.Addr, "host:port of the server's Redis (loopback only; default redis.addr)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each scenario runs against each target")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "concurrent clients")
@@ -110,19 +123,17 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	if o.Pool == 0 {
 		o.Pool = max(1000, int(10000*o.Duration.Seconds()))
 	}
-	for u := range strings.SplitSeq(o.URL, ",") {
-		if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u == "" {
-			continue
-		}
-		if err := checkLoopbackURL(u); err != nil {
-			return err
-		}
-		o.URLs = append(o.URLs, u)
+	if o.URLs, err = loopbackURLs("--url", o.URL); err != nil {
+		return err
 	}
 	if len(o.URLs) == 0 {
 		return errors.New("--url names no server")
 	}
 	o.URL = strings.Join(o.URLs, ",")
+	if o.TwinURLs, err = loopbackURLs("--twin", o.Twin); err != nil {
+		return err
+	}
+	o.Twin = strings.Join(o.TwinURLs, ",")
 	rcfg := *cfg
 	if cfg.Redis.Mode == config.RedisSingle {
 		if o.Redis == "" {
@@ -170,15 +181,30 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	return nil
 }
 
+// loopbackURLs splits the comma-separated base URLs of flag name.
+func loopbackURLs(name, list string) ([]string, error) {
+	var out []string
+	for u := range strings.SplitSeq(list, ",") {
+		if u = strings.TrimSuffix(strings.TrimSpace(u), "/"); u == "" {
+			continue
+		}
+		if err := checkLoopbackURL(name, u); err != nil {
+			return nil, err
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
 // checkLoopbackURL refuses any target but this machine: load goes to
 // loopback only.
-func checkLoopbackURL(raw string) error {
+func checkLoopbackURL(name, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("--url %q must be an http(s) URL", raw)
+		return fmt.Errorf("%s %q must be an http(s) URL", name, raw)
 	}
 	if !isLoopbackHost(u.Hostname()) {
-		return fmt.Errorf("--url %q is not a loopback address: bench only loads this machine (127.0.0.1, ::1, localhost)", raw)
+		return fmt.Errorf("%s %q is not a loopback address: bench only loads this machine (127.0.0.1, ::1, localhost)", name, raw)
 	}
 	return nil
 }
@@ -204,7 +230,9 @@ func isLoopbackHost(host string) bool {
 
 // benchReport is what a run found.
 type benchReport struct {
-	URL          string    `json:"url"`
+	URL string `json:"url"`
+	// Twin is the floor's twin, when there was one.
+	Twin         string    `json:"twin,omitempty"`
 	Redis        string    `json:"redis"`
 	RedisVersion string    `json:"redis_version"`
 	Concurrency  int       `json:"concurrency"`
@@ -241,6 +269,13 @@ type scenarioReport struct {
 	Ratio float64     `json:"ratio"`
 	Real  phaseReport `json:"enlace"`
 	Floor phaseReport `json:"floor"`
+	// Twin is the run against the floor's independent twin (--twin), for
+	// the token scenarios; TwinRatio is the real endpoint's successful
+	// operations per second over the twin's, FloorTwinRatio the floor's
+	// over the twin's (what the server's stack costs the floor).
+	Twin           *phaseReport `json:"twin,omitempty"`
+	TwinRatio      float64      `json:"twin_ratio,omitempty"`
+	FloorTwinRatio float64      `json:"floor_twin_ratio,omitempty"`
 }
 
 type phaseReport struct {
@@ -302,13 +337,18 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		DisableCompression:  true,
 	}
 	defer b.transport.CloseIdleConnections()
-	rep := &benchReport{URL: o.URL, Redis: o.Redis, Concurrency: o.Concurrency, Duration: o.Duration.String(),
+	rep := &benchReport{URL: o.URL, Twin: o.Twin, Redis: o.Redis, Concurrency: o.Concurrency, Duration: o.Duration.String(),
 		Pool: o.Pool, Started: time.Now().UTC()}
-	before, err := b.memstats(ctx)
+	before, err := b.memstats(ctx, o.URLs[0])
 	if err != nil {
 		return nil, err
 	}
 	rep.ServerBefore = before
+	for _, u := range o.TwinURLs {
+		if _, err := b.memstats(ctx, u); err != nil {
+			return nil, fmt.Errorf("--twin: %w", err)
+		}
+	}
 	info, err := b.rdb.Info(ctx, "server").Result()
 	if err != nil {
 		return nil, fmt.Errorf("redis info: %w", err)
@@ -332,13 +372,17 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		rep.Scenarios = append(rep.Scenarios, *sr)
 		b.logf("%s: enlace %.0f ops/s, floor %.0f ops/s, ratio %.2f, p99 %.1f ms, errors %d/%d",
 			name, sr.Real.OpsPerSec, sr.Floor.OpsPerSec, sr.Ratio, sr.Real.P99, sr.Real.Errors, sr.Floor.Errors)
+		if sr.Twin != nil {
+			b.logf("%s: twin %.0f ops/s, ratio to the twin %.2f (floor %.2f), twin p99 %.1f ms, errors %d",
+				name, sr.Twin.OpsPerSec, sr.TwinRatio, sr.FloorTwinRatio, sr.Twin.P99, sr.Twin.Errors)
+		}
 	}
 	if n, err := b.floorCleanup(ctx); err != nil {
 		b.logf("cleaning up floor keys: %v", err)
 	} else if n > 0 {
 		b.logf("deleted %d floor keys", n)
 	}
-	if rep.ServerAfter, err = b.memstats(ctx); err != nil {
+	if rep.ServerAfter, err = b.memstats(ctx, o.URLs[0]); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -457,7 +501,6 @@ func (b *benchRun) refreshTokens(ctx context.Context, n int, rep *benchReport) (
 	if err != nil {
 		return nil, err
 	}
-	b.st.FlushAudit(ctx)
 	after, err := b.redisStats(ctx)
 	if err != nil {
 		return nil, err
@@ -490,7 +533,9 @@ func (p *pool) take() (string, error) {
 
 // worker is one simulated client.
 type worker struct {
-	i    int
+	i int
+	// base is the URL of the instance the worker talks to.
+	base string
 	c    *http.Client
 	buf  bytes.Buffer
 	csrf string
@@ -520,7 +565,7 @@ func (b *benchRun) do(ctx context.Context, w *worker, c *http.Client, method, pa
 	}
 	base := b.opts.URLs[0]
 	if w != nil {
-		base = b.opts.URLs[w.i%len(b.opts.URLs)]
+		base = w.base
 	}
 	req, err := http.NewRequestWithContext(ctx, method, base+path, body)
 	if err != nil {
@@ -592,7 +637,9 @@ func csrfIn(a answer) (string, error) {
 
 // target is one side of a scenario: optional set-ups, done before the
 // clock starts (once, then per worker), and the operation that is timed.
+// Its requests go to urls (nil: the servers, --url).
 type target struct {
+	urls  []string
 	once  func()
 	setup func(ctx context.Context, w *worker) error
 	op    func(ctx context.Context, w *worker) error
@@ -617,27 +664,30 @@ func bearer(tok string) func(http.Header) {
 // endpoint first (its answers' sizes are what the floor then returns).
 func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) (*scenarioReport, error) {
 	sz := &sizes{}
-	var real, floor target
+	var real, floor, twin target
+	withTwin := len(b.opts.TwinURLs) > 0 && slices.Contains(twinScenarios, name)
+	twin.urls = b.opts.TwinURLs
 	requests := 1
 	switch name {
 	case "exchange", "refresh":
-		var realPool, floorPool *pool
-		var err error
 		grant, field := "authorization_code", "code"
-		b.logf("%s: preparing 2 × %d one-use credentials", name, b.opts.Pool)
-		t0 := time.Now()
-		if name == "exchange" {
-			if realPool, err = b.codes(ctx, b.opts.Pool); err == nil {
-				floorPool, err = b.codes(ctx, b.opts.Pool)
-			}
-		} else {
+		prepare := func() (*pool, error) { return b.codes(ctx, b.opts.Pool) }
+		if name == "refresh" {
 			grant, field = "refresh_token", "refresh_token"
-			if realPool, err = b.refreshTokens(ctx, b.opts.Pool, rep); err == nil {
-				floorPool, err = b.refreshTokens(ctx, b.opts.Pool, rep)
-			}
+			prepare = func() (*pool, error) { return b.refreshTokens(ctx, b.opts.Pool, rep) }
 		}
-		if err != nil {
-			return nil, err
+		targets := 2
+		if withTwin {
+			targets = 3
+		}
+		b.logf("%s: preparing %d × %d one-use credentials", name, targets, b.opts.Pool)
+		t0 := time.Now()
+		pools := make([]*pool, targets)
+		for i := range pools {
+			var err error
+			if pools[i], err = prepare(); err != nil {
+				return nil, err
+			}
 		}
 		b.logf("%s: prepared in %.1fs", name, time.Since(t0).Seconds())
 		tokenOp := func(p *pool, path func() string) func(ctx context.Context, w *worker) error {
@@ -658,10 +708,15 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 				return nil
 			}
 		}
-		real.op = tokenOp(realPool, func() string { return "/oauth/token" })
+		real.op = tokenOp(pools[0], func() string { return "/oauth/token" })
 		floorPath := ""
 		floor.once = func() { floorPath = "/_floor/token?" + sz.query(0) }
-		floor.op = tokenOp(floorPool, func() string { return floorPath })
+		floor.op = tokenOp(pools[1], func() string { return floorPath })
+		if withTwin {
+			// The floor's very requests (its path was fixed when its phase
+			// began), on credentials of its own.
+			twin.op = tokenOp(pools[2], func() string { return floorPath })
+		}
 	case "introspect", "info", "middleware":
 		if err := b.accessTokens(ctx); err != nil {
 			return nil, err
@@ -703,6 +758,7 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		floorURL := ""
 		floor.once = func() { floorURL = floorPath + sz.query(0) }
 		floor.op = op(func() string { return floorURL })
+		twin.op = op(func() string { return floorURL })
 	case "consent":
 		requests = 2
 		real, floor = b.consentTargets(sz)
@@ -717,7 +773,6 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		}
 		real, floor = b.flowTargets(sz, floorPool)
 	}
-	b.st.FlushAudit(ctx)
 	sr := &scenarioReport{Name: name, RequestsPerOp: requests}
 	var err error
 	b.logf("%s: enlace for %v", name, b.opts.Duration)
@@ -730,6 +785,18 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 	}
 	if sr.Floor.OpsPerSec > 0 {
 		sr.Ratio = sr.Real.OpsPerSec / sr.Floor.OpsPerSec
+	}
+	if withTwin {
+		b.logf("%s: twin for %v", name, b.opts.Duration)
+		tr, err := b.phase(ctx, twin)
+		if err != nil {
+			return nil, fmt.Errorf("twin: %w", err)
+		}
+		sr.Twin = &tr
+		if tr.OpsPerSec > 0 {
+			sr.TwinRatio = sr.Real.OpsPerSec / tr.OpsPerSec
+			sr.FloorTwinRatio = sr.Floor.OpsPerSec / tr.OpsPerSec
+		}
 	}
 	return sr, nil
 }
@@ -952,9 +1019,13 @@ func (b *benchRun) flowTargets(sz *sizes, floorCodes *pool) (target, target) {
 // prepared credentials run out) and measures it.
 func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	n := b.opts.Concurrency
+	urls := t.urls
+	if urls == nil {
+		urls = b.opts.URLs
+	}
 	workers := make([]*worker, n)
 	for i := range workers {
-		workers[i] = &worker{i: i, c: b.newClient(t.jar)}
+		workers[i] = &worker{i: i, base: urls[i%len(urls)], c: b.newClient(t.jar)}
 	}
 	if t.once != nil {
 		t.once()
@@ -966,7 +1037,8 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	}
 	var pr phaseReport
 	var err error
-	if pr.MemBefore, err = b.memstats(ctx); err != nil {
+	// The memory of the process under load (the first, of several).
+	if pr.MemBefore, err = b.memstats(ctx, urls[0]); err != nil {
 		return pr, err
 	}
 	before, err := b.redisStats(ctx)
@@ -1016,7 +1088,7 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	if err != nil {
 		return pr, err
 	}
-	if pr.MemAfter, err = b.memstats(ctx); err != nil {
+	if pr.MemAfter, err = b.memstats(ctx, urls[0]); err != nil {
 		return pr, err
 	}
 	all := slices.Concat(lat...)
@@ -1146,21 +1218,23 @@ func infoField(info, name string) string {
 	return ""
 }
 
-// memstats asks the server for its memory (GET /_floor/memstats).
-func (b *benchRun) memstats(ctx context.Context) (memStats, error) {
+// memstats asks the server (or the twin) at base for its memory (GET
+// /_floor/memstats). Of several instances, the first one's memory stands
+// for the deployment's.
+func (b *benchRun) memstats(ctx context.Context, base string) (memStats, error) {
 	var m memStats
-	// The first instance's memory stands for the deployment's.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.opts.URLs[0]+"/_floor/memstats", nil)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/_floor/memstats", nil)
 	if err != nil {
 		return m, err
 	}
 	res, err := b.newClient(false).Do(req)
 	if err != nil {
-		return m, fmt.Errorf("reach the server: %w", err)
+		return m, fmt.Errorf("reach %s: %w", base, err)
 	}
 	defer res.Body.Close()
 	if res.StatusCode == http.StatusNotFound {
-		return m, errors.New("the server has no benchmark floor: run it with `enlace-bench serve` (enlace serve has none)")
+		return m, fmt.Errorf("%s has no benchmark floor: run the server with `enlace-bench serve` (enlace serve has none), "+
+			"and a twin with `enlace-bench twin`", base)
 	}
 	if res.StatusCode != http.StatusOK {
 		return m, fmt.Errorf("GET /_floor/memstats: status %d", res.StatusCode)
@@ -1173,36 +1247,64 @@ func (b *benchRun) memstats(ctx context.Context) (memStats, error) {
 
 func mib(n uint64) string { return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20)) }
 
+// namedPhase is one phase of a scenario, as the report lists it.
+type namedPhase struct {
+	name string
+	r    phaseReport
+}
+
+// phases are a scenario's phases in the order they ran: enlace, its floor
+// and, with --twin, the twin.
+func (s scenarioReport) phases() []namedPhase {
+	out := []namedPhase{{"enlace", s.Real}, {"floor", s.Floor}}
+	if s.Twin != nil {
+		out = append(out, namedPhase{"twin", *s.Twin})
+	}
+	return out
+}
+
 func printBenchReport(w io.Writer, r *benchReport) {
-	fmt.Fprintf(w, "enlace bench: %s, Redis %s at %s, %d clients, %s per scenario and target\n\n",
+	fmt.Fprintf(w, "enlace bench: %s, Redis %s at %s, %d clients, %s per scenario and target\n",
 		r.URL, r.RedisVersion, r.Redis, r.Concurrency, r.Duration)
+	if r.Twin != "" {
+		fmt.Fprintf(w, "the floor's twin: %s\n", r.Twin)
+	}
+	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "scenario\ttarget\treq/op\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tredis cmds/op\tredis reads/op\tvs floor\t")
+	header := "scenario\ttarget\treq/op\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tredis cmds/op\tredis reads/op\tvs floor\t"
+	if r.Twin != "" {
+		header += "vs twin\t"
+	}
+	fmt.Fprintln(tw, header)
 	for _, s := range r.Scenarios {
-		for _, p := range []struct {
-			name string
-			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
-			ratio := ""
-			if p.name == "enlace" {
+		for _, p := range s.phases() {
+			ratio, twinRatio := "", ""
+			switch {
+			case p.name == "enlace":
 				ratio = fmt.Sprintf("%.2f", s.Ratio)
+				if s.Twin != nil {
+					twinRatio = fmt.Sprintf("%.2f", s.TwinRatio)
+				}
+			case p.name == "floor" && s.Twin != nil:
+				twinRatio = fmt.Sprintf("%.2f", s.FloorTwinRatio)
 			}
 			ops := fmt.Sprintf("%.0f", p.r.OpsPerSec)
 			if p.r.Exhausted {
 				ops += "*"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%s\t\n", s.Name, p.name, s.RequestsPerOp,
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%s\t", s.Name, p.name, s.RequestsPerOp,
 				ops, p.r.P50, p.r.P95, p.r.P99, p.r.Errors, p.r.RedisCommandsPerOp, p.r.RedisReadsPerOp, ratio)
+			if r.Twin != "" {
+				fmt.Fprintf(tw, "%s\t", twinRatio)
+			}
+			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\n(* the prepared credentials ran out before the duration; the rate is over the time it ran)")
 	fmt.Fprintln(w, "\nRedis commands per operation, by command (those inside scripts included):")
 	for _, s := range r.Scenarios {
-		for _, p := range []struct {
-			name string
-			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		for _, p := range s.phases() {
 			names := make([]string, 0, len(p.r.Commands))
 			for n := range p.r.Commands {
 				names = append(names, n)
@@ -1218,12 +1320,9 @@ func printBenchReport(w io.Writer, r *benchReport) {
 			}
 		}
 	}
-	fmt.Fprintln(w, "\nServer memory (Go heap in use, held from the OS, goroutines), before and after each phase:")
+	fmt.Fprintln(w, "\nServer memory (Go heap in use, held from the OS, goroutines), before and after each phase (the twin's own for the twin):")
 	for _, s := range r.Scenarios {
-		for _, p := range []struct {
-			name string
-			r    phaseReport
-		}{{"enlace", s.Real}, {"floor", s.Floor}} {
+		for _, p := range s.phases() {
 			fmt.Fprintf(w, "  %-10s %-6s %s / %s / %d  →  %s / %s / %d\n", s.Name, p.name,
 				mib(p.r.MemBefore.HeapInuse), mib(p.r.MemBefore.Sys), p.r.MemBefore.NumGoroutine,
 				mib(p.r.MemAfter.HeapInuse), mib(p.r.MemAfter.Sys), p.r.MemAfter.NumGoroutine)

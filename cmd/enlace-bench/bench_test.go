@@ -8,8 +8,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -19,6 +24,20 @@ import (
 	"github.com/enlace-oauth/enlace/store"
 	"github.com/enlace-oauth/enlace/store/redistest"
 )
+
+// asCommandEnv makes the test binary the enlace-bench command itself (see
+// TestMain), so that a test can start one as a process of its own.
+const asCommandEnv = "ENLACE_BENCH_TEST_AS_COMMAND"
+
+// TestMain runs the tests or, with asCommandEnv set, is enlace-bench: the
+// command line is its os.Args, as for the real binary.
+func TestMain(m *testing.M) {
+	if os.Getenv(asCommandEnv) == "1" {
+		main()
+		return
+	}
+	os.Exit(m.Run())
+}
 
 // benchServer starts enlace in process, with the benchmark floor, on a
 // real redis-server started for the test, and returns its URL and Redis
@@ -101,6 +120,9 @@ func TestBench(t *testing.T) {
 		}
 		if s.Ratio <= 0 || s.Ratio > 100 {
 			t.Errorf("%s: ratio to the floor %.2f", s.Name, s.Ratio)
+		}
+		if s.Twin != nil || s.TwinRatio != 0 {
+			t.Errorf("%s: a twin phase without --twin", s.Name)
 		}
 		switch s.Name {
 		case "exchange", "refresh":
@@ -214,8 +236,16 @@ func TestServeHasTheFloor(t *testing.T) {
 		t.Fatalf("serve never answered: %v\n%s", err, errb.String())
 	}
 	res.Body.Close()
-	if res.StatusCode != http.StatusOK || !strings.Contains(errb.String(), "benchmark floor") {
+	if res.StatusCode != http.StatusOK {
 		t.Fatalf("/_floor/memstats: %d; log:\n%s", res.StatusCode, errb.String())
+	}
+	// The log is buffered (as in enlace serve): the warning reaches stderr
+	// within the flush interval.
+	for deadline := time.Now().Add(5 * time.Second); !strings.Contains(errb.String(), "benchmark floor"); {
+		if time.Now().After(deadline) {
+			t.Fatalf("no warning about the floor in the log:\n%s", errb.String())
+		}
+		time.Sleep(20 * time.Millisecond)
 	}
 	if res, err := http.Get("http://" + addr + "/.well-known/oauth-authorization-server"); err != nil || res.StatusCode != http.StatusOK {
 		t.Fatalf("enlace's own routes: %v %v", res, err)
@@ -242,4 +272,140 @@ func (b *syncBuffer) String() string {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	return b.buf.String()
+}
+
+// startTwin starts `enlace-bench twin` on redisAddr as a process of its
+// own (this test binary as the command) and returns its URL once it
+// answers; it is stopped when the test ends.
+func startTwin(t *testing.T, redisAddr string) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cmd := exec.Command(os.Args[0], "twin", "--addr", addr)
+	cmd.Env = []string{asCommandEnv + "=1", "ENLACE_REDIS_ADDR=" + redisAddr, "PATH=" + os.Getenv("PATH")}
+	var errb syncBuffer
+	cmd.Stdout, cmd.Stderr = &errb, &errb
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	t.Cleanup(func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		select {
+		case err := <-exited:
+			if err != nil {
+				t.Errorf("twin exited: %v\n%s", err, errb.String())
+			}
+		case <-time.After(10 * time.Second):
+			_ = cmd.Process.Kill()
+			<-exited
+			t.Errorf("twin did not stop on SIGTERM:\n%s", errb.String())
+		}
+	})
+	url := "http://" + addr
+	for deadline := time.Now().Add(20 * time.Second); ; {
+		res, err := http.Get(url + "/_floor/memstats")
+		if err == nil {
+			res.Body.Close()
+			if res.StatusCode != http.StatusOK {
+				t.Fatalf("twin /_floor/memstats: %d", res.StatusCode)
+			}
+			return url
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("twin never answered: %v\n%s", err, errb.String())
+		}
+		select {
+		case err := <-exited:
+			t.Fatalf("twin exited: %v\n%s", err, errb.String())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestBenchTwin: with --twin, the token scenarios also run against the
+// floor's twin, a separate process with the token floors only, and both
+// reports (text and --json-file) give its rate and the ratio to it; the
+// twin makes the floor's Redis calls.
+func TestBenchTwin(t *testing.T) {
+	url, redisAddr := benchServer(t)
+	twin := startTwin(t, redisAddr)
+	if res, err := http.Get(twin + "/.well-known/oauth-authorization-server"); err != nil || res.StatusCode != http.StatusNotFound {
+		t.Fatalf("the twin serves enlace's routes: %v %v", res, err)
+	}
+	file := filepath.Join(t.TempDir(), "bench.json")
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, "run", "--url", url, "--twin", twin,
+		"--scenarios", "exchange,refresh,introspect,info,middleware,consent",
+		"--duration", "300ms", "--concurrency", "4", "--pool", "400", "--json-file", file)
+	if r.code != 0 {
+		t.Fatalf("bench: %d\n%s", r.code, r.stderr)
+	}
+	if !strings.Contains(r.stdout, "vs twin") || !strings.Contains(r.stdout, "the floor's twin: "+twin) {
+		t.Errorf("the text report has no twin:\n%s", r.stdout)
+	}
+	raw, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep benchReport
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, raw)
+	}
+	if rep.Twin != twin || len(rep.Scenarios) != 6 {
+		t.Fatalf("twin %q, %d scenarios", rep.Twin, len(rep.Scenarios))
+	}
+	for _, s := range rep.Scenarios {
+		if !slices.Contains(twinScenarios, s.Name) {
+			if s.Twin != nil || s.TwinRatio != 0 {
+				t.Errorf("%s: a twin phase", s.Name)
+			}
+			continue
+		}
+		if s.Twin == nil {
+			t.Errorf("%s: no twin phase", s.Name)
+			continue
+		}
+		tw := s.Twin
+		if tw.Ops == 0 || tw.Errors != 0 {
+			t.Errorf("%s/twin: %d ops, %d errors %v", s.Name, tw.Ops, tw.Errors, tw.ErrorSamples)
+		}
+		if tw.OpsPerSec <= 0 || tw.P50 <= 0 || tw.P99 < tw.P50 {
+			t.Errorf("%s/twin: rate %.1f, p50 %.2f, p99 %.2f", s.Name, tw.OpsPerSec, tw.P50, tw.P99)
+		}
+		if s.TwinRatio <= 0 || s.FloorTwinRatio <= 0 {
+			t.Errorf("%s: ratio to the twin %.2f, the floor's %.2f", s.Name, s.TwinRatio, s.FloorTwinRatio)
+		}
+		if tw.MemAfter.Sys == 0 || tw.MemAfter.NumGoroutine == 0 {
+			t.Errorf("%s/twin: no memory figures", s.Name)
+		}
+		// The floor's Redis calls, one round trip.
+		want := "hmget"
+		if s.Name == "exchange" || s.Name == "refresh" {
+			want = "evalsha"
+		}
+		if tw.Commands[want] < 0.99 || tw.RedisReadsPerOp < 0.99 {
+			t.Errorf("%s/twin: %s per op %.2f, reads per op %.2f", s.Name, want, tw.Commands[want], tw.RedisReadsPerOp)
+		}
+	}
+}
+
+// TestTwinRefuses: the twin listens on loopback only and needs a real
+// Redis.
+func TestTwinRefuses(t *testing.T) {
+	if r := runCmd(t, []string{"ENLACE_REDIS_ADDR=127.0.0.1:1"}, "twin", "--addr", "0.0.0.0:0"); r.code == 0 ||
+		!strings.Contains(r.stderr, "loopback") {
+		t.Errorf("twin on 0.0.0.0: %d %s", r.code, r.stderr)
+	}
+	if r := runCmd(t, nil, "twin", "--addr", "127.0.0.1:0"); r.code == 0 || !strings.Contains(r.stderr, "real Redis") {
+		t.Errorf("twin on the embedded Redis: %d %s", r.code, r.stderr)
+	}
+	if r := runCmd(t, nil, "run", "--twin", "http://10.0.0.1:8092", "--redis", "127.0.0.1:1"); r.code == 0 ||
+		!strings.Contains(r.stderr, "loopback") {
+		t.Errorf("--twin off this machine: %d %s", r.code, r.stderr)
+	}
 }

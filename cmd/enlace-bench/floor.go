@@ -31,7 +31,8 @@ import (
 // the session and limit calls) — and answers with a body of the size the
 // load asks for (?size=, the real answer's; ?loc= for a redirect's
 // Location). The report gives each endpoint's throughput as a ratio to its
-// floor's.
+// floor's. The token floors have an independent twin, the same store calls
+// in a plain net/http process of its own (twin.go, `enlace-bench twin`).
 //
 // The floor authenticates nobody: it consumes any code or refresh token it
 // is given. It is a measuring instrument, never for production, and the
@@ -47,11 +48,22 @@ import (
 
 // floor holds what the floor handlers use.
 type floor struct {
+	floorCalls
+	h   server.Handles
+	log *slog.Logger
+}
+
+// floorCalls are the Redis work of the token floors' success paths,
+// shared by the floor in the server (floor.go) and its twin in a process
+// of its own (twin.go), so that both run the very same store calls.
+type floorCalls struct {
 	st    *store.Store
 	tx    store.Transitions
-	h     server.Handles
-	log   *slog.Logger
 	fixed floorFixed
+}
+
+func newFloorCalls(st *store.Store) floorCalls {
+	return floorCalls{st: st, tx: st.Transitions(), fixed: newFloorFixed()}
 }
 
 // floorFixed are the arguments that the real paths compute per call
@@ -83,7 +95,7 @@ func newFloorFixed() floorFixed {
 // floorExtension mounts the floor on the server.
 func floorExtension(st *store.Store, log *slog.Logger) server.Extension {
 	return func(r gin.IRouter, h server.Handles) {
-		f := &floor{st: st, tx: st.Transitions(), h: h, log: log, fixed: newFloorFixed()}
+		f := &floor{floorCalls: newFloorCalls(st), h: h, log: log}
 		g := r.Group("/_floor")
 		g.GET("/memstats", floorMemstats)
 		g.GET("/profile", floorProfile)
@@ -107,19 +119,19 @@ var floorFill = strings.Repeat("x", floorMaxSize)
 // floorScope is what /_floor/protected requires.
 const floorScope = "read:products"
 
-// floorMemstats reports the process's memory: the Go heap in use, what the
-// runtime holds from the OS, and the goroutines.
+// floorMemstats reports the process's memory.
 func floorMemstats(c *gin.Context) {
+	apierror.NoStore(c.Writer.Header())
+	c.JSON(http.StatusOK, readMemStats())
+}
+
+// readMemStats is this process's memory: the Go heap in use, what the
+// runtime holds from the OS, and the goroutines.
+func readMemStats() memStats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
-	apierror.NoStore(c.Writer.Header())
-	c.JSON(http.StatusOK, gin.H{
-		"heap_alloc":    m.HeapAlloc,
-		"heap_inuse":    m.HeapInuse,
-		"sys":           m.Sys,
-		"num_gc":        m.NumGC,
-		"num_goroutine": runtime.NumGoroutine(),
-	})
+	return memStats{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, Sys: m.Sys, NumGC: m.NumGC,
+		NumGoroutine: runtime.NumGoroutine()}
 }
 
 // floorProfile answers with a CPU profile taken over ?seconds=.
@@ -163,8 +175,11 @@ func (f *floor) answer(c *gin.Context, status int, contentType string, err error
 	c.Data(status, contentType, []byte(floorFill[:floorSize(c, "size")]))
 }
 
-func floorSize(c *gin.Context, name string) int {
-	n, _ := strconv.Atoi(c.Query(name))
+func floorSize(c *gin.Context, name string) int { return floorSizeOf(c.Query(name)) }
+
+// floorSizeOf reads a ?size= or ?loc= value, capped.
+func floorSizeOf(v string) int {
+	n, _ := strconv.Atoi(v)
 	return min(max(n, 0), floorMaxSize)
 }
 
@@ -173,42 +188,42 @@ const jsonType = "application/json; charset=utf-8"
 // token is the token endpoint's floor: the exchange or refresh script on
 // the code or refresh token in the form, with fixed digests.
 func (f *floor) token(c *gin.Context) {
-	ctx := c.Request.Context()
 	client, _, _ := c.Request.BasicAuth()
+	f.answer(c, http.StatusOK, jsonType, f.grant(c.Request.Context(), c.PostForm, client))
+}
+
+// grant is the token endpoint's Redis work on its success path: for the
+// grant_type in form, the exchange or the refresh script on the form's code
+// or refresh token, with the fixed digests, times from now and the
+// store's lifetimes.
+func (k floorCalls) grant(ctx context.Context, form func(string) string, client string) error {
 	now := time.Now()
-	lt := f.st.Lifetimes()
-	var err error
-	switch c.PostForm("grant_type") {
+	lt := k.st.Lifetimes()
+	switch form("grant_type") {
 	case "authorization_code":
-		code := c.PostForm("code")
+		code := form("code")
 		connID, ok := store.ParseCredential(store.KindCode, code)
 		if !ok {
-			err = errFloorRequest
-			break
+			return errFloorRequest
 		}
-		var res *store.ExchangeResult
-		res, err = f.tx.Exchange(ctx, connID, store.ExchangeArgs{Code: store.Digest(code), ClientID: client,
-			Now: store.MillisOf(now), Access: f.fixed.access, Refresh: f.fixed.refresh,
+		res, err := k.tx.Exchange(ctx, connID, store.ExchangeArgs{Code: store.Digest(code), ClientID: client,
+			Now: store.MillisOf(now), Access: k.fixed.access, Refresh: k.fixed.refresh,
 			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
-			TokenID: f.fixed.tokenID})
-		err = succeeded(res, err)
+			TokenID: k.fixed.tokenID})
+		return succeeded(res, err)
 	case "refresh_token":
-		rt := c.PostForm("refresh_token")
+		rt := form("refresh_token")
 		connID, ok := store.ParseCredential(store.KindRefresh, rt)
 		if !ok {
-			err = errFloorRequest
-			break
+			return errFloorRequest
 		}
-		var res *store.RefreshResult
-		res, err = f.tx.Refresh(ctx, connID, store.RefreshArgs{Refresh: store.Digest(rt), ClientID: client,
-			Now: store.MillisOf(now), Access: f.fixed.access, RefreshNew: f.fixed.refresh,
+		res, err := k.tx.Refresh(ctx, connID, store.RefreshArgs{Refresh: store.Digest(rt), ClientID: client,
+			Now: store.MillisOf(now), Access: k.fixed.access, RefreshNew: k.fixed.refresh,
 			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
-			TokenID: f.fixed.tokenID, Sealed: f.fixed.sealed, RetryUntil: store.MillisOf(now.Add(lt.RetryWindow))})
-		err = succeeded(res, err)
-	default:
-		err = errFloorRequest
+			TokenID: k.fixed.tokenID, Sealed: k.fixed.sealed, RetryUntil: store.MillisOf(now.Add(lt.RetryWindow))})
+		return succeeded(res, err)
 	}
-	f.answer(c, http.StatusOK, jsonType, err)
+	return errFloorRequest
 }
 
 // succeeded is nil when a transition took its success path.
@@ -224,16 +239,21 @@ func succeeded(res interface{ Succeeded() bool }, err error) error {
 
 // introspect is introspection's floor: the token's lookup.
 func (f *floor) introspect(c *gin.Context) {
-	_, err := f.st.LookupAccess(c.Request.Context(), c.PostForm("token"))
-	f.answer(c, http.StatusOK, jsonType, err)
+	f.answer(c, http.StatusOK, jsonType, f.lookup(c.Request.Context(), c.PostForm("token")))
 }
 
 // bearer is the floor of /api/d/info and of the middleware check: the
 // bearer token's lookup.
 func (f *floor) bearer(c *gin.Context) {
 	tok, _ := resource.BearerToken(c.Request)
-	_, err := f.st.LookupAccess(c.Request.Context(), tok)
-	f.answer(c, http.StatusOK, jsonType, err)
+	f.answer(c, http.StatusOK, jsonType, f.lookup(c.Request.Context(), tok))
+}
+
+// lookup is a token check's Redis work: the access token's lookup (one
+// HMGET).
+func (k floorCalls) lookup(ctx context.Context, token string) error {
+	_, err := k.st.LookupAccess(ctx, token)
+	return err
 }
 
 const htmlType = "text/html; charset=utf-8"

@@ -2,8 +2,12 @@
 // would, against the server and its real Redis, on loopback only.
 //
 //	enlace-bench serve     run enlace with the benchmark floor under /_floor/
-//	enlace-bench [run] [--url U] [--redis ADDR] [--duration D] [--concurrency N]
-//	                   [--scenarios LIST] [--pool N] [--json] [--json-file FILE]
+//	enlace-bench twin [--addr 127.0.0.1:8092]
+//	                       the floor's independent twin: the token floors'
+//	                       Redis calls in a process of its own, plain net/http
+//	enlace-bench [run] [--url U] [--twin U] [--redis ADDR] [--duration D]
+//	                   [--concurrency N] [--scenarios LIST] [--pool N]
+//	                   [--json] [--json-file FILE]
 //
 // The floor is compiled into this binary only: `enlace serve` has no route
 // that consumes a code without client authentication and no profiler.
@@ -43,7 +47,8 @@ type env struct {
 
 const usage = `usage:
   enlace-bench [--config FILE] serve
-  enlace-bench [--config FILE] [run] [--url URL] [--redis ADDR] [--duration 10s] [--concurrency 64] [--scenarios LIST] [--pool N] [--json] [--json-file FILE]
+  enlace-bench [--config FILE] twin [--addr 127.0.0.1:8092]
+  enlace-bench [--config FILE] [run] [--url URL] [--twin URL] [--redis ADDR] [--duration 10s] [--concurrency 64] [--scenarios LIST] [--pool N] [--json] [--json-file FILE]
 `
 
 // run executes one command line and returns the exit code.
@@ -68,6 +73,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		err = e.bench(ctx, configPath, explicit, args)
 	case "serve":
 		err = e.serve(ctx, configPath, explicit, args)
+	case "twin":
+		err = e.twin(ctx, configPath, explicit, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
