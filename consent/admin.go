@@ -18,13 +18,14 @@ import (
 type AdminStore interface {
 	AuthenticateAdmin(ctx context.Context, email, password string) (*store.Admin, error)
 	GetAdmin(ctx context.Context, id string) (*store.Admin, error)
-	ListMerchants(ctx context.Context) ([]*store.Merchant, error)
-	ListApps(ctx context.Context) ([]*store.App, error)
+	ListMerchants(ctx context.Context, p store.Page) (*store.AccountPage, error)
+	ListApps(ctx context.Context, p store.Page) (*store.AppPage, error)
 	SetAppDisabled(ctx context.Context, clientID string, disabled bool, by store.Actor) error
-	ListConnections(ctx context.Context, f store.ConnectionFilter, offset, limit int) ([]*store.Connection, int, error)
-	CountConnections(ctx context.Context, clientIDs []string) (map[string]int, error)
+	ListConnections(ctx context.Context, f store.ConnectionFilter, p store.Page) (*store.ConnectionPage, error)
+	CountConnections(ctx context.Context, apps []*store.App) (map[string]int, error)
 	RevokeConnection(ctx context.Context, id string, by store.Actor) error
-	RevokeAppConnections(ctx context.Context, clientID string, by store.Actor) (int, error)
+	RevokeAllConnections(ctx context.Context, clientID string, by store.Actor) (*store.Revocation, error)
+	AppRevocation(ctx context.Context, clientID string) (*store.Revocation, error)
 	ListAudit(ctx context.Context, f store.AuditFilter, before string, limit int) ([]store.Event, string, error)
 }
 
@@ -131,6 +132,30 @@ func (h *AdminPages) Logout(c *gin.Context) {
 type appRow struct {
 	*store.App
 	Connections int
+	// Revocation is the clean-up of the app's last app-wide revocation
+	// while it runs, nil otherwise.
+	Revocation *store.Revocation
+}
+
+// pageOf reads a listing page's cursor from the query; a page given by
+// offset (older links) is kept up to its bound.
+func pageOf(c *gin.Context) store.Page {
+	p := store.Page{Limit: adminPage, Cursor: c.Query("cursor")}
+	if p.Cursor == "" {
+		off, _ := strconv.Atoi(c.Query("offset"))
+		p.Offset = min(max(off, 0), store.MaxOffset)
+	}
+	return p
+}
+
+// nextLink is the address of the page after this one, or "".
+func nextLink(path string, q url.Values, next string) string {
+	if next == "" {
+		return ""
+	}
+	q.Set("cursor", next)
+	q.Del("offset")
+	return path + "?" + q.Encode()
 }
 
 // Apps lists every app with its live connections.
@@ -140,25 +165,37 @@ func (h *AdminPages) Apps(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	apps, err := h.store.ListApps(ctx)
+	apps, err := h.store.ListApps(ctx, pageOf(c))
+	if errors.Is(err, store.ErrInvalid) {
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
 	var counts map[string]int
 	if err == nil {
-		ids := make([]string, len(apps))
-		for i, a := range apps {
-			ids[i] = a.ClientID
-		}
-		counts, err = h.store.CountConnections(ctx, ids)
+		counts, err = h.store.CountConnections(ctx, apps.Apps)
 	}
 	if err != nil {
 		h.Unavailable(c, "admin apps", err)
 		return
 	}
-	rows := make([]appRow, len(apps))
-	for i, a := range apps {
+	rows := make([]appRow, len(apps.Apps))
+	for i, a := range apps.Apps {
 		rows[i] = appRow{App: a, Connections: counts[a.ClientID]}
+		if a.Generation == 0 {
+			continue
+		}
+		r, err := h.store.AppRevocation(ctx, a.ClientID)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			h.Unavailable(c, "admin apps", err)
+			return
+		}
+		if r != nil && !r.Done {
+			rows[i].Revocation = r
+		}
 	}
 	h.Render(c, http.StatusOK, "admin_apps", "admin_apps", sess, map[string]any{
-		"Apps": rows, "Notice": c.Query("notice"), "Count": c.Query("count"),
+		"Apps": rows, "Notice": c.Query("notice"), "Total": apps.Total, "Shards": store.Shards,
+		"Next": nextLink("/admin", url.Values{}, apps.Next),
 	})
 }
 
@@ -189,13 +226,17 @@ func (h *AdminPages) RevokeAll(c *gin.Context) {
 	if !ok {
 		return
 	}
-	n, err := h.store.RevokeAppConnections(c.Request.Context(), c.Param("id"), actor)
+	r, err := h.store.RevokeAllConnections(c.Request.Context(), c.Param("id"), actor)
+	if errors.Is(err, store.ErrNotFound) {
+		h.ErrorPage(c, http.StatusNotFound, "err_not_found")
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "revoke app connections", err)
 		return
 	}
-	h.Logger().InfoContext(c.Request.Context(), "app connections revoked", "client_id", c.Param("id"), "count", n, "by", actor)
-	c.Redirect(http.StatusSeeOther, "/admin?"+url.Values{"notice": {"revoked_all"}, "count": {strconv.Itoa(n)}}.Encode())
+	h.Logger().InfoContext(c.Request.Context(), "app connections revoked", "client_id", r.ClientID, "generation", r.Generation, "by", actor)
+	c.Redirect(http.StatusSeeOther, "/admin?notice=revoked_all")
 }
 
 // Merchants lists the merchants.
@@ -204,12 +245,17 @@ func (h *AdminPages) Merchants(c *gin.Context) {
 	if !ok {
 		return
 	}
-	ms, err := h.store.ListMerchants(c.Request.Context())
+	ms, err := h.store.ListMerchants(c.Request.Context(), pageOf(c))
+	if errors.Is(err, store.ErrInvalid) {
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "admin merchants", err)
 		return
 	}
-	h.Render(c, http.StatusOK, "admin_merchants", "admin_merchants", sess, map[string]any{"Merchants": ms})
+	h.Render(c, http.StatusOK, "admin_merchants", "admin_merchants", sess, map[string]any{"Merchants": ms.Accounts,
+		"Total": ms.Total, "Next": nextLink("/admin/merchants", url.Values{}, ms.Next)})
 }
 
 // Connections lists live connections, by app or merchant.
@@ -218,20 +264,19 @@ func (h *AdminPages) Connections(c *gin.Context) {
 	if !ok {
 		return
 	}
-	offset, _ := strconv.Atoi(c.Query("offset"))
-	offset = max(offset, 0)
 	f := store.ConnectionFilter{ClientID: strings.TrimSpace(c.Query("app")), MerchantID: strings.TrimSpace(c.Query("merchant"))}
-	conns, total, err := h.store.ListConnections(c.Request.Context(), f, offset, adminPage)
+	conns, err := h.store.ListConnections(c.Request.Context(), f, pageOf(c))
+	if errors.Is(err, store.ErrInvalid) {
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "admin connections", err)
 		return
 	}
-	data := map[string]any{"Connections": h.connectionViews(c, conns), "App": f.ClientID, "Merchant": f.MerchantID,
-		"Total": total, "Self": c.Request.URL.RequestURI()}
-	if offset+len(conns) < total {
-		data["Next"] = "/admin/connections?" + url.Values{"app": {f.ClientID}, "merchant": {f.MerchantID},
-			"offset": {strconv.Itoa(offset + adminPage)}}.Encode()
-	}
+	data := map[string]any{"Connections": h.connectionViews(c, conns.Connections), "App": f.ClientID, "Merchant": f.MerchantID,
+		"Total": conns.Total, "Self": c.Request.URL.RequestURI(),
+		"Next": nextLink("/admin/connections", url.Values{"app": {f.ClientID}, "merchant": {f.MerchantID}}, conns.Next)}
 	h.Render(c, http.StatusOK, "admin_connections", "admin_connections", sess, data)
 }
 

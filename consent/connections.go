@@ -76,24 +76,36 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []conne
 	return out
 }
 
-// maxListed bounds the merchant's page; a store has few connections.
-const maxListed = 500
-
-// Connections lists the merchant's connections, newest first.
+// Connections lists the merchant's connections, the most recently used
+// first, a page at a time.
 func (h *MerchantPages) Connections(c *gin.Context) {
 	sess, m, ok := h.requireMerchant(c)
 	if !ok {
 		return
 	}
-	conns, _, err := h.store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID}, 0, maxListed)
+	page, err := h.store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: m.ID},
+		store.Page{Cursor: c.Query("cursor"), Limit: merchantPage})
+	if errors.Is(err, store.ErrInvalid) {
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "list connections", err)
 		return
 	}
+	next := ""
+	if page.Next != "" {
+		next = "/connections?" + url.Values{"cursor": {page.Next}}.Encode()
+	}
 	h.Render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
-		"Email": m.Email, "Connections": h.connectionViews(c, conns), "Revoked": c.Query("revoked") == "1",
+		"Email": m.Email, "Connections": h.connectionViews(c, page.Connections), "Revoked": c.Query("revoked") == "1",
+		"Next": next,
 	})
 }
+
+// merchantPage is how many connections a merchant's page shows; a store
+// rarely has more.
+const merchantPage = 100
 
 // ownConnection returns the merchant's connection named in the path; any
 // other (someone else's, unknown, revoked) is a 404 page.

@@ -54,7 +54,7 @@ type Authorizer interface {
 type MerchantStore interface {
 	AuthenticateMerchant(ctx context.Context, email, password string) (*store.Merchant, error)
 	GetMerchant(ctx context.Context, id string) (*store.Merchant, error)
-	ListConnections(ctx context.Context, f store.ConnectionFilter, offset, limit int) ([]*store.Connection, int, error)
+	ListConnections(ctx context.Context, f store.ConnectionFilter, p store.Page) (*store.ConnectionPage, error)
 	GetConnection(ctx context.Context, id string) (*store.Connection, error)
 	RevokeConnection(ctx context.Context, id string, by store.Actor) error
 }

@@ -2,7 +2,9 @@ package server
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
 
@@ -60,39 +62,49 @@ func actor(c *gin.Context) store.Actor {
 	return a
 }
 
-// page reads offset and limit; ok is false after a 400 was sent.
-func page(c *gin.Context) (offset, limit int, ok bool) {
-	offset, limit = 0, defaultPage
+// page reads cursor, offset and limit; ok is false after a 400 was sent.
+func page(c *gin.Context) (p store.Page, ok bool) {
+	p.Limit, p.Cursor = defaultPage, c.Query("cursor")
 	var err error
 	if v := c.Query("offset"); v != "" {
-		if offset, err = strconv.Atoi(v); err != nil || offset < 0 {
-			writeOAuth(c, apierror.Request("offset must be a non-negative integer"))
-			return 0, 0, false
+		if p.Offset, err = strconv.Atoi(v); err != nil || p.Offset < 0 || p.Offset > store.MaxOffset {
+			writeOAuth(c, apierror.Request(fmt.Sprintf("offset must be an integer from 0 to %d; page further with cursor", store.MaxOffset)))
+			return p, false
 		}
 	}
 	if v := c.Query("limit"); v != "" {
-		if limit, err = strconv.Atoi(v); err != nil || limit < 1 || limit > maxPage {
+		if p.Limit, err = strconv.Atoi(v); err != nil || p.Limit < 1 || p.Limit > maxPage {
 			writeOAuth(c, apierror.Request("limit must be an integer from 1 to 200"))
-			return 0, 0, false
+			return p, false
 		}
 	}
-	return offset, limit, true
+	if p.Cursor != "" && p.Offset > 0 {
+		writeOAuth(c, apierror.Request("give cursor or offset, not both"))
+		return p, false
+	}
+	return p, true
 }
 
-// paged is the shape of every list answer.
-func paged(data any, total, offset, n int) gin.H {
-	h := gin.H{"data": data, "total": total, "offset": offset, "next_offset": nil}
-	if offset+n < total {
-		h["next_offset"] = offset + n
+// paged is the shape of every list answer: next_cursor pages on at the
+// cost of a page; next_offset is kept for offset paging, up to its bound.
+func paged(data any, total int, p store.Page, n int, next string) gin.H {
+	h := gin.H{"data": data, "total": total, "offset": p.Offset, "next_offset": nil, "next_cursor": nil}
+	if next != "" {
+		h["next_cursor"] = next
+		if p.Cursor == "" && p.Offset+n <= store.MaxOffset {
+			h["next_offset"] = p.Offset + n
+		}
 	}
 	return h
 }
 
-func window[T any](all []T, offset, limit int) []T {
-	if offset >= len(all) {
-		return []T{}
+// listFailed answers a listing's error: a bad cursor is the caller's.
+func (s *Server) listFailed(c *gin.Context, what string, err error) {
+	if errors.Is(err, store.ErrInvalid) {
+		writeOAuth(c, apierror.Request("cursor is not one this server gave (use next_cursor)"))
+		return
 	}
-	return all[offset:min(offset+limit, len(all))]
+	s.apiUnavailable(c, what, err)
 }
 
 func timeOrNil(t time.Time) any {
@@ -104,7 +116,18 @@ func timeOrNil(t time.Time) any {
 
 func appJSON(a *store.App, connections int) gin.H {
 	return gin.H{"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs, "scopes": a.Scopes,
-		"disabled": a.Disabled, "created_at": timeOrNil(a.CreatedAt), "connections": connections}
+		"disabled": a.Disabled, "created_at": timeOrNil(a.CreatedAt), "connections": connections,
+		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt)}
+}
+
+func revocationJSON(r *store.Revocation) gin.H {
+	state := "running"
+	if r.Done {
+		state = "done"
+	}
+	return gin.H{"client_id": r.ClientID, "generation": r.Generation, "by": r.By, "started_at": timeOrNil(r.StartedAt),
+		"state": state, "shard": r.Shard, "shards": store.Shards, "revoked": r.Revoked,
+		"finished_at": timeOrNil(r.FinishedAt)}
 }
 
 func connectionJSON(c *store.Connection) gin.H {
@@ -114,31 +137,26 @@ func connectionJSON(c *store.Connection) gin.H {
 }
 
 func (s *Server) apiApps(c *gin.Context) {
-	offset, limit, ok := page(c)
+	p, ok := page(c)
 	if !ok {
 		return
 	}
 	ctx := c.Request.Context()
-	apps, err := s.store.ListApps(ctx)
+	apps, err := s.store.ListApps(ctx, p)
 	if err != nil {
-		s.apiUnavailable(c, "list apps", err)
+		s.listFailed(c, "list apps", err)
 		return
 	}
-	win := window(apps, offset, limit)
-	ids := make([]string, len(win))
-	for i, a := range win {
-		ids[i] = a.ClientID
-	}
-	counts, err := s.store.CountConnections(ctx, ids)
+	counts, err := s.store.CountConnections(ctx, apps.Apps)
 	if err != nil {
 		s.apiUnavailable(c, "count connections", err)
 		return
 	}
-	out := make([]gin.H, len(win))
-	for i, a := range win {
+	out := make([]gin.H, len(apps.Apps))
+	for i, a := range apps.Apps {
 		out[i] = appJSON(a, counts[a.ClientID])
 	}
-	c.JSON(http.StatusOK, paged(out, len(apps), offset, len(out)))
+	c.JSON(http.StatusOK, paged(out, apps.Total, p, len(out), apps.Next))
 }
 
 func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
@@ -163,54 +181,71 @@ func (s *Server) apiSetDisabled(disabled bool) gin.HandlerFunc {
 	}
 }
 
+// apiRevokeAppConnections revokes all of an app's connections at once and
+// answers 202: the per-connection clean-up follows in the background, and
+// the Location tells how far it is.
 func (s *Server) apiRevokeAppConnections(c *gin.Context) {
 	ctx := c.Request.Context()
-	if _, err := s.store.GetApp(ctx, c.Param("id")); errors.Is(err, store.ErrNotFound) {
+	r, err := s.store.RevokeAllConnections(ctx, c.Param("id"), actor(c))
+	if errors.Is(err, store.ErrNotFound) {
 		writeOAuth(c, apierror.New(apierror.NotFound, "no app with this client id"))
 		return
 	}
-	n, err := s.store.RevokeAppConnections(ctx, c.Param("id"), actor(c))
 	if err != nil {
 		s.apiUnavailable(c, "revoke app connections", err)
 		return
 	}
-	c.JSON(http.StatusOK, gin.H{"revoked": n})
+	s.log.InfoContext(ctx, "app connections revoked", "client_id", r.ClientID, "generation", r.Generation, "by", actor(c))
+	c.Header("Location", "/admin/api/apps/"+url.PathEscape(r.ClientID)+"/revocation")
+	c.JSON(http.StatusAccepted, revocationJSON(r))
+}
+
+func (s *Server) apiAppRevocation(c *gin.Context) {
+	r, err := s.store.AppRevocation(c.Request.Context(), c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		writeOAuth(c, apierror.New(apierror.NotFound, "this app's connections were never revoked as a whole"))
+		return
+	}
+	if err != nil {
+		s.apiUnavailable(c, "read app revocation", err)
+		return
+	}
+	c.JSON(http.StatusOK, revocationJSON(r))
 }
 
 func (s *Server) apiMerchants(c *gin.Context) {
-	offset, limit, ok := page(c)
+	p, ok := page(c)
 	if !ok {
 		return
 	}
-	ms, err := s.store.ListMerchants(c.Request.Context())
+	ms, err := s.store.ListMerchants(c.Request.Context(), p)
 	if err != nil {
-		s.apiUnavailable(c, "list merchants", err)
+		s.listFailed(c, "list merchants", err)
 		return
 	}
-	win := window(ms, offset, limit)
-	out := make([]gin.H, len(win))
-	for i, m := range win {
+	out := make([]gin.H, len(ms.Accounts))
+	for i, m := range ms.Accounts {
 		out[i] = gin.H{"id": m.ID, "email": m.Email, "name": m.Name, "created_at": timeOrNil(m.CreatedAt)}
 	}
-	c.JSON(http.StatusOK, paged(out, len(ms), offset, len(out)))
+	c.JSON(http.StatusOK, paged(out, ms.Total, p, len(out), ms.Next))
 }
 
 func (s *Server) apiConnections(c *gin.Context) {
-	offset, limit, ok := page(c)
+	p, ok := page(c)
 	if !ok {
 		return
 	}
-	conns, total, err := s.store.ListConnections(c.Request.Context(),
-		store.ConnectionFilter{ClientID: c.Query("app"), MerchantID: c.Query("merchant")}, offset, limit)
+	conns, err := s.store.ListConnections(c.Request.Context(),
+		store.ConnectionFilter{ClientID: c.Query("app"), MerchantID: c.Query("merchant")}, p)
 	if err != nil {
-		s.apiUnavailable(c, "list connections", err)
+		s.listFailed(c, "list connections", err)
 		return
 	}
-	out := make([]gin.H, len(conns))
-	for i, cn := range conns {
+	out := make([]gin.H, len(conns.Connections))
+	for i, cn := range conns.Connections {
 		out[i] = connectionJSON(cn)
 	}
-	c.JSON(http.StatusOK, paged(out, total, offset, len(out)))
+	c.JSON(http.StatusOK, paged(out, conns.Total, p, len(out), conns.Next))
 }
 
 func (s *Server) apiConnection(c *gin.Context) {
@@ -241,15 +276,24 @@ func (s *Server) apiRevokeConnection(c *gin.Context) {
 }
 
 func (s *Server) apiAudit(c *gin.Context) {
-	_, limit, ok := page(c)
+	p, ok := page(c)
 	if !ok {
 		return
 	}
+	if p.Offset > 0 {
+		writeOAuth(c, apierror.Request("the audit trail pages with cursor (or before), not offset"))
+		return
+	}
+	// cursor and before are the same: an event id, the last one read.
+	before := c.Query("before")
+	if p.Cursor != "" {
+		before = p.Cursor
+	}
 	events, next, err := s.store.ListAudit(c.Request.Context(), store.AuditFilter{
 		ClientID: c.Query("app"), MerchantID: c.Query("merchant"), ConnectionID: c.Query("connection"),
-	}, c.Query("before"), limit)
+	}, before, p.Limit)
 	if errors.Is(err, store.ErrInvalid) {
-		writeOAuth(c, apierror.Request("before must be an event id from next_before"))
+		writeOAuth(c, apierror.Request("before (or cursor) must be an event id from next_cursor"))
 		return
 	}
 	if err != nil {
@@ -259,11 +303,12 @@ func (s *Server) apiAudit(c *gin.Context) {
 	out := make([]gin.H, len(events))
 	for i, e := range events {
 		out[i] = gin.H{"id": e.ID, "time": timeOrNil(e.Time), "type": e.Type, "connection_id": e.ConnectionID,
-			"client_id": e.ClientID, "merchant_id": e.MerchantID, "actor": e.Actor, "detail": e.Detail}
+			"client_id": e.ClientID, "merchant_id": e.MerchantID, "actor": e.Actor, "detail": e.Detail,
+			"token_id": e.TokenID}
 	}
-	h := gin.H{"data": out, "next_before": nil}
+	h := gin.H{"data": out, "next_before": nil, "next_cursor": nil}
 	if next != "" {
-		h["next_before"] = next
+		h["next_before"], h["next_cursor"] = next, next
 	}
 	c.JSON(http.StatusOK, h)
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -309,19 +310,28 @@ func TestAdminPages(t *testing.T) {
 	// Revoke all of an app's connections.
 	third := e.pair()
 	p = adm.post("/admin/apps/"+e.app.ClientID+"/revoke-all", url.Values{"csrf_token": {csrf}})
-	if p.status != http.StatusSeeOther || !strings.Contains(p.location, "count=3") {
+	if p.status != http.StatusSeeOther || p.location != "/admin?notice=revoked_all" {
 		t.Fatalf("revoke all: %d %s", p.status, p.location)
 	}
+	// At once: every token refused, the count down to none.
 	for _, r := range []response{second, third} {
 		if got := e.info(r.json["access_token"].(string)); got.status != http.StatusUnauthorized {
 			t.Fatal("revoke-all left a token working")
 		}
 	}
+	if p := adm.get("/admin"); !strings.Contains(p.body, `<a href="/admin/connections?app=`+e.app.ClientID+`">0</a>`) {
+		t.Fatalf("the apps page still counts the revoked connections:\n%s", p.body)
+	}
+	// The clean-up revokes each connection in the background.
+	eventually(t, "the clean-up to finish", func() bool {
+		r, err := e.st.AppRevocation(context.Background(), e.app.ClientID)
+		return err == nil && r.Done && r.Revoked == 3
+	})
 
 	// The audit page lists it all, newest first, with who did it.
 	p = adm.get("/admin/audit")
 	types := regexp.MustCompile(`class="event-(\w+)"`).FindAllStringSubmatch(p.body, -1)
-	if len(types) == 0 || types[0][1] != "revoke" {
+	if len(types) < 4 || types[0][1] != "revoke" || !slices.ContainsFunc(types, func(m []string) bool { return m[1] == "app" }) {
 		t.Fatalf("audit page: %v", types)
 	}
 	for _, want := range []string{"event-grant", "event-exchange", "event-app", "admin:", "disabled", "enabled"} {
@@ -412,12 +422,30 @@ func TestAdminAPI(t *testing.T) {
 	if r := call(http.MethodPost, "/apps/nope/disable", key); r.status != http.StatusNotFound {
 		t.Fatalf("disable unknown app: %d", r.status)
 	}
-	if r := call(http.MethodDelete, "/apps/"+e.app.ClientID+"/connections", key); r.json["revoked"] != float64(2) {
-		t.Fatalf("revoke all: %s", r.raw)
+	r = call(http.MethodDelete, "/apps/"+e.app.ClientID+"/connections", key)
+	if r.status != http.StatusAccepted || r.json["generation"] != float64(1) || r.json["state"] == nil ||
+		r.header.Get("Location") != "/admin/api/apps/"+e.app.ClientID+"/revocation" {
+		t.Fatalf("revoke all: %d %s", r.status, r.raw)
+	}
+	if got := e.info(conns[1].json["access_token"].(string)); got.status != http.StatusUnauthorized {
+		t.Fatal("a token of a revoked app still works")
+	}
+	if r := call(http.MethodGet, "/apps?limit=10", key); r.json["data"].([]any)[0].(map[string]any)["connections"] != float64(0) {
+		t.Fatalf("apps after revoke all: %s", r.raw)
+	}
+	eventually(t, "the clean-up to finish", func() bool {
+		r := call(http.MethodGet, "/apps/"+e.app.ClientID+"/revocation", key)
+		return r.status == http.StatusOK && r.json["state"] == "done" && r.json["revoked"] == float64(2)
+	})
+	if r := call(http.MethodDelete, "/apps/nope/connections", key); r.status != http.StatusNotFound {
+		t.Fatalf("revoke all of an unknown app: %d", r.status)
+	}
+	if r := call(http.MethodGet, "/apps/"+store.NewID()+"/revocation", key); r.status != http.StatusNotFound {
+		t.Fatalf("revocation of an unknown app: %d", r.status)
 	}
 	r = call(http.MethodGet, "/audit?limit=3", key)
 	events := r.json["data"].([]any)
-	if len(events) != 3 || events[0].(map[string]any)["type"] != "revoke" || r.json["next_before"] == nil {
+	if len(events) != 3 || events[0].(map[string]any)["type"] != "revoke" || r.json["next_before"] == nil || r.json["next_cursor"] != r.json["next_before"] {
 		t.Fatalf("audit: %s", r.raw)
 	}
 	if r := call(http.MethodGet, "/audit?before=garbage", key); r.status != http.StatusBadRequest {

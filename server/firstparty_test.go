@@ -262,8 +262,12 @@ func TestPasswordGrant(t *testing.T) {
 	}
 
 	// Listed and audited like any connection.
-	conns, _, err := e.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: uid}, 0, 10)
-	if err != nil || len(conns) != 1 || conns[0].ClientID != app.ClientID || conns[0].Status != store.StatusActive {
+	page, err := e.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: uid}, store.Page{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	conns := page.Connections
+	if len(conns) != 1 || conns[0].ClientID != app.ClientID || conns[0].Status != store.StatusActive {
 		t.Fatalf("connections: %+v %v", conns, err)
 	}
 	events, _, err := e.st.ListAudit(ctx, store.AuditFilter{}, "", 50)

@@ -30,5 +30,8 @@ func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequ
 		ClientID:     app.ClientID,
 		RedirectURI:  tr.RedirectURI,
 		CodeVerifier: tr.CodeVerifier,
+		// From the cached app: a code of a connection approved before an
+		// app-wide revocation is refused.
+		AppGeneration: app.Generation,
 	})
 }

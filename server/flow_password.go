@@ -61,7 +61,7 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 		s.log.ErrorContext(ctx, "login limit", "err", err)
 	}
 	iss, err := s.store.SignIn(ctx, store.SignInGrant{ClientID: app.ClientID, MerchantID: m.ID,
-		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess})
+		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess, AppGeneration: app.Generation})
 	if err != nil {
 		return nil, nil, err
 	}

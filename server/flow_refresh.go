@@ -32,5 +32,8 @@ func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest) 
 		RefreshToken: tr.RefreshToken,
 		ClientID:     app.ClientID,
 		Scopes:       scopes,
+		// From the cached app: a connection approved before an app-wide
+		// revocation refreshes nothing.
+		AppGeneration: app.Generation,
 	})
 }

@@ -403,3 +403,19 @@ func assertOAuthError(t *testing.T, r response, status int, code string) {
 		t.Fatalf("error without a description: %s", r.raw)
 	}
 }
+
+// eventually waits until cond holds, checking every few milliseconds, and
+// fails the test after 10 s: for work that the server does in the
+// background (the clean-up after an app-wide revocation).
+func eventually(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 10 s for %s", what)
+		}
+		<-tick.C
+	}
+}

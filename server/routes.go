@@ -69,6 +69,7 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	api.POST("/apps/:id/disable", s.apiSetDisabled(true))
 	api.POST("/apps/:id/enable", s.apiSetDisabled(false))
 	api.DELETE("/apps/:id/connections", s.apiRevokeAppConnections)
+	api.GET("/apps/:id/revocation", s.apiAppRevocation)
 	api.GET("/merchants", s.apiMerchants)
 	api.GET("/connections", s.apiConnections)
 	api.GET("/connections/:id", s.apiConnection)

@@ -40,6 +40,9 @@ type Options struct {
 	SeparateMetrics bool
 	// Extensions mount routes that are not enlace's own (see routes.go).
 	Extensions []Extension
+	// Maintenance tunes the background work Run takes its turn at;
+	// the zero value is the production default.
+	Maintenance store.MaintenanceOptions
 }
 
 // Extension mounts routes that are not part of enlace's HTTP surface —
@@ -62,6 +65,8 @@ type Server struct {
 	cfg      *config.Config
 	store    *store.Store
 	appCache *store.AppCache
+	// maintenance tunes the store's background work (Run).
+	maintenance store.MaintenanceOptions
 	// merchants saves /api/d/info a Redis read per call.
 	merchants *store.MerchantCache
 	metrics   *metrics
@@ -80,7 +85,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache,
 		verifier:  resource.NewVerifier(opts.Store, cache),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
-		oauth: newOAuthLib(), log: opts.Logger}
+		oauth: newOAuthLib(), log: opts.Logger, maintenance: opts.Maintenance}
 
 	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(string(e.Type)).Inc() })
 	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})
@@ -168,14 +173,14 @@ func (s *Server) Handler() http.Handler { return s.engine }
 
 // Run does the server's background work until ctx ends: it keeps the app
 // cache in step with changes made by any instance (until it runs, apps are
-// read from Redis every time) and writes audit events in batches (until it
-// runs, each is written at once). ready, if not nil, is closed once the
-// cache listens. Run returns after both have stopped and the last audit
-// events are written.
+// read from Redis every time), and takes its turn at the store's
+// maintenance (the clean-up after app-wide revocations, the trimming of
+// indexes), which one instance at a time does. ready, if not nil, is
+// closed once the cache listens. Run returns after both have stopped.
 func (s *Server) Run(ctx context.Context, ready chan<- struct{}) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.appCache.Run(ctx, ready) })
-	wg.Go(func() { s.store.RunAuditWriter(ctx) })
+	wg.Go(func() { s.store.RunMaintenance(ctx, s.maintenance) })
 	wg.Wait()
 }
 

@@ -138,14 +138,14 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 			"first_name", m.FirstName,
 			"last_name", m.LastName,
 		)
-		p.ZAdd(ctx, k.index, redis.Z{Score: float64(ms(m.CreatedAt)), Member: m.ID})
+		p.ZAdd(ctx, k.index, redis.Z{Member: byCreation(ms(m.CreatedAt), m.ID)})
 		return nil
 	})
 	if err != nil {
 		// Release the email so a retry can succeed; use a fresh context in
 		// case ctx is what failed.
 		undo := context.WithoutCancel(ctx)
-		_ = s.rdb.ZRem(undo, k.index, m.ID).Err()
+		_ = s.rdb.ZRem(undo, k.index, byCreation(ms(m.CreatedAt), m.ID)).Err()
 		_ = s.rdb.Del(undo, k.key(m.ID)).Err()
 		_ = s.rdb.Del(undo, k.emailKey(email)).Err()
 		return nil, fmt.Errorf("create %s: %w", k.label, err)
@@ -245,17 +245,37 @@ func (s *Store) findAccount(ctx context.Context, k accountKind, email string) (*
 	return m, err
 }
 
-// ListMerchants returns every merchant, oldest first.
-func (s *Store) ListMerchants(ctx context.Context) ([]*Merchant, error) {
-	return s.listAccounts(ctx, merchants())
+// AccountPage is one page of accounts.
+type AccountPage struct {
+	Accounts []*Account
+	// Next is the cursor of the following page, "" on the last.
+	Next  string
+	Total int
 }
 
-func (s *Store) listAccounts(ctx context.Context, k accountKind) ([]*Account, error) {
-	ids, err := s.rdb.ZRange(ctx, k.index, 0, -1).Result()
+// ListMerchants returns a page of merchants, oldest first (Page).
+func (s *Store) ListMerchants(ctx context.Context, p Page) (*AccountPage, error) {
+	return s.listAccounts(ctx, merchants(), p)
+}
+
+// AllMerchants returns every merchant, page by page: for the CLI, not for
+// a request path.
+func (s *Store) AllMerchants(ctx context.Context) ([]*Merchant, error) {
+	return all(ctx, func(ctx context.Context, p Page) ([]*Merchant, string, error) {
+		page, err := s.ListMerchants(ctx, p)
+		if err != nil {
+			return nil, "", err
+		}
+		return page.Accounts, page.Next, nil
+	})
+}
+
+func (s *Store) listAccounts(ctx context.Context, k accountKind, p Page) (*AccountPage, error) {
+	ids, next, total, err := s.pageByCreation(ctx, k.index, p)
 	if err != nil {
 		return nil, fmt.Errorf("list %ss: %w", k.label, err)
 	}
-	out := make([]*Account, 0, len(ids))
+	out := &AccountPage{Next: next, Total: total}
 	for _, id := range ids {
 		m, err := s.getAccount(ctx, k, id)
 		if errors.Is(err, ErrNotFound) {
@@ -264,7 +284,7 @@ func (s *Store) listAccounts(ctx context.Context, k accountKind) ([]*Account, er
 		if err != nil {
 			return nil, err
 		}
-		out = append(out, m)
+		out.Accounts = append(out.Accounts, m)
 	}
 	return out, nil
 }

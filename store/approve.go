@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // Grant is a merchant's approval, as the consent page produces it.
@@ -17,6 +15,9 @@ type Grant struct {
 	Scopes      []string
 	// CodeChallenge is the S256 PKCE challenge, empty when the app sent none.
 	CodeChallenge string
+	// AppGeneration is the app's Generation as the caller read it: a
+	// connection approved under an older one is dead at once.
+	AppGeneration int64
 }
 
 // ApproveArgs are the arguments of lua/approve.lua.
@@ -30,28 +31,22 @@ type ApproveArgs struct {
 	CodeExp     Millis `json:"code_exp"`
 	RedirectURI string `json:"redirect_uri"`
 	Challenge   string `json:"challenge"`
+	Gen         int64  `json:"gen"`
+	Actor       Actor  `json:"actor"`
+	// AuditMax is set by Transitions.
+	AuditMax int64 `json:"audit_max"`
 }
 
 // ApproveResult is the answer of lua/approve.lua.
 type ApproveResult struct{ verdict }
 
-var approveScript = newScript[ApproveArgs, ApproveResult]("approve")
+var approveScript = newScript[ApproveArgs, ApproveResult]("approve", true)
 
-// Approve records a new connection, pending, with its code digest, and its
-// index entries before it in the same round trip (keys.go).
+// Approve records a new connection, pending, with its code digest, its
+// index entries and its grant event.
 func (t Transitions) Approve(ctx context.Context, a ApproveArgs) (*ApproveResult, error) {
-	return approveScript.runAfter(ctx, t.rdb, connKeys(a.ID)[:1], a, func(p redis.Pipeliner) {
-		indexConnection(ctx, p, a.ID, a.MerchantID, a.ClientID, int64(a.Now))
-	})
-}
-
-// indexConnection adds a new connection to the lists of its merchant, its
-// app and all connections.
-func indexConnection(ctx context.Context, p redis.Pipeliner, id, merchantID, clientID string, at int64) {
-	z := redis.Z{Score: float64(at), Member: id}
-	p.ZAdd(ctx, merchantConnsKey(merchantID), z)
-	p.ZAdd(ctx, appConnsKey(clientID), z)
-	p.ZAdd(ctx, connsIndexKey, z)
+	a.AuditMax = t.auditMax
+	return approveScript.run(ctx, t.rdb, connKeys(a.ID), a)
 }
 
 // Approve records a new connection for the grant (never reusing an older
@@ -75,7 +70,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	res, err := s.Transitions().Approve(ctx, ApproveArgs{
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
 		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(s.lifetimes.Code)),
-		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge,
+		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge, Gen: g.AppGeneration, Actor: ActorMerchant(conn.MerchantID),
 	})
 	if err == nil {
 		err = res.check("approve", OutcomeOK)
@@ -83,7 +78,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	if err != nil {
 		return nil, "", fmt.Errorf("approve: %w", err)
 	}
-	s.audit(ctx, Event{Type: EventGrant, ConnectionID: conn.ID, ClientID: conn.ClientID, MerchantID: conn.MerchantID,
+	s.observe(Event{Type: EventGrant, ConnectionID: conn.ID, ClientID: conn.ClientID, MerchantID: conn.MerchantID,
 		Actor: ActorMerchant(conn.MerchantID), Detail: scopes})
 	return conn, code, nil
 }

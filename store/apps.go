@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -33,7 +32,20 @@ type App struct {
 	// sign merchants in with their password (the password grant), which
 	// RFC 9700 forbids for anyone else. They are confidential.
 	FirstParty bool
+	// Generation counts the app's app-wide revocations. Every connection
+	// records the generation it was approved under, and one of an older
+	// generation is refused by every check: revoking all of an app's
+	// connections is this one number going up (RevokeAllConnections).
+	Generation int64
+	// RevokedAllAt and RevokedAllBy say when and by whom the last app-wide
+	// revocation was made (zero when never).
+	RevokedAllAt time.Time
+	RevokedAllBy Actor
 }
+
+// Revoked reports whether a connection approved under app generation gen
+// is dead by an app-wide revocation.
+func (a *App) Revoked(gen int64) bool { return gen < a.Generation }
 
 // NeedsPKCE reports whether every authorization request of the app must
 // carry a PKCE challenge.
@@ -161,12 +173,12 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 			"require_pkce", boolField(app.RequirePKCE),
 			"first_party", boolField(app.FirstParty),
 		)
-		p.ZAdd(ctx, appsIndexKey, redis.Z{Score: float64(ms(app.CreatedAt)), Member: app.ClientID})
+		p.ZAdd(ctx, appsIndexKey, redis.Z{Member: appsMember(app)})
 		return nil
 	})
 	if err != nil {
 		undo := context.WithoutCancel(ctx)
-		_ = s.rdb.ZRem(undo, appsIndexKey, app.ClientID).Err()
+		_ = s.rdb.ZRem(undo, appsIndexKey, appsMember(app)).Err()
 		_ = s.rdb.Del(undo, appKey(app.ClientID)).Err()
 		return nil, "", fmt.Errorf("create app: %w", err)
 	}
@@ -188,24 +200,78 @@ func (s *Store) GetApp(ctx context.Context, clientID string) (*App, error) {
 	return decodeApp(m)
 }
 
-// ListApps returns every app, oldest first.
-func (s *Store) ListApps(ctx context.Context) ([]*App, error) {
-	ids, err := s.rdb.ZRange(ctx, appsIndexKey, 0, -1).Result()
+// appsMember is the app's entry in the apps index: by creation, then id.
+func appsMember(a *App) string { return byCreation(ms(a.CreatedAt), a.ClientID) }
+
+// AppPage is one page of apps.
+type AppPage struct {
+	Apps []*App
+	// Next is the cursor of the following page, "" on the last.
+	Next string
+	// Total is how many apps there are.
+	Total int
+}
+
+// ListApps returns a page of apps, oldest first: after p.Cursor (a Next
+// of an earlier page), or skipping p.Offset (at most MaxOffset), at most
+// p.Limit (50 when 0, at most MaxLimit). One range read and one pipeline
+// of records, whatever the number of apps.
+func (s *Store) ListApps(ctx context.Context, p Page) (*AppPage, error) {
+	ids, next, total, err := s.pageByCreation(ctx, appsIndexKey, p)
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
-	apps := make([]*App, 0, len(ids))
-	for _, id := range ids {
-		a, err := s.GetApp(ctx, id)
-		if errors.Is(err, ErrNotFound) {
-			continue
+	out := &AppPage{Next: next, Total: total}
+	cmds := make([]*redis.MapStringStringCmd, len(ids))
+	_, err = s.rdb.Pipelined(ctx, func(pl redis.Pipeliner) error {
+		for i, id := range ids {
+			cmds[i] = pl.HGetAll(ctx, appKey(id))
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list apps: %w", err)
+	}
+	for _, c := range cmds {
+		if len(c.Val()) == 0 {
+			continue // an entry whose record is gone (keys.go)
+		}
+		a, err := decodeApp(c.Val())
 		if err != nil {
 			return nil, err
 		}
-		apps = append(apps, a)
+		out.Apps = append(out.Apps, a)
 	}
-	return apps, nil
+	return out, nil
+}
+
+// AllApps returns every app, oldest first, page by page: for the CLI and
+// for tools, not for a request path.
+func (s *Store) AllApps(ctx context.Context) ([]*App, error) {
+	return all(ctx, func(ctx context.Context, p Page) ([]*App, string, error) {
+		page, err := s.ListApps(ctx, p)
+		if err != nil {
+			return nil, "", err
+		}
+		return page.Apps, page.Next, nil
+	})
+}
+
+// all reads every page of a listing.
+func all[T any](ctx context.Context, list func(context.Context, Page) ([]T, string, error)) ([]T, error) {
+	var out []T
+	p := Page{Limit: MaxLimit}
+	for {
+		items, next, err := list(ctx, p)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, items...)
+		if next == "" {
+			return out, nil
+		}
+		p.Cursor = next
+	}
 }
 
 func decodeApp(m map[string]string) (*App, error) {
@@ -224,6 +290,9 @@ func decodeApp(m map[string]string) (*App, error) {
 	}
 	created, _ := strconv.ParseInt(m["created_at"], 10, 64)
 	a.CreatedAt = fromMS(created)
+	a.Generation, _ = strconv.ParseInt(m["gen"], 10, 64)
+	revokedAll, _ := strconv.ParseInt(m["revoked_all_at"], 10, 64)
+	a.RevokedAllAt, a.RevokedAllBy = fromMS(revokedAll), Actor(m["revoked_all_by"])
 	return a, nil
 }
 
@@ -237,31 +306,60 @@ func uniq(in []string) []string {
 	return out
 }
 
+// AppArgs are the arguments of lua/app.lua.
+type AppArgs struct {
+	ClientID string `json:"client_id"`
+	Op       string `json:"op"`
+	Now      Millis `json:"now"`
+	Actor    Actor  `json:"actor"`
+	AuditMax int64  `json:"audit_max"`
+}
+
+// AppResult is the answer of lua/app.lua.
+type AppResult struct {
+	verdict
+	Gen int64 `json:"gen"`
+}
+
+var appScript = newScript[AppArgs, AppResult]("app", false)
+
+// changeApp runs lua/app.lua and tells every instance of the change.
+func (s *Store) changeApp(ctx context.Context, clientID, op string, by Actor) (*AppResult, error) {
+	res, err := appScript.run(ctx, s.rdb, appKeys(clientID), AppArgs{ClientID: clientID, Op: op,
+		Now: MillisOf(s.now()), Actor: by, AuditMax: s.Transitions().auditMax})
+	if err != nil {
+		return nil, fmt.Errorf("change app: %w", err)
+	}
+	if err := res.check("app", OutcomeOK, OutcomeAlready, OutcomeMissing); err != nil {
+		return nil, err
+	}
+	if res.Outcome == OutcomeMissing {
+		return nil, ErrNotFound
+	}
+	if res.Outcome == OutcomeOK {
+		if err := s.appChanged(ctx, clientID); err != nil {
+			return nil, err
+		}
+		detail := map[string]string{"disable": "disabled", "enable": "enabled"}[op]
+		if op == "revoke-all" {
+			detail = fmt.Sprintf("every connection revoked (generation %d)", res.Gen)
+		}
+		s.observe(Event{Type: EventApp, ClientID: clientID, Actor: by, Detail: detail})
+	}
+	return res, nil
+}
+
 // SetAppDisabled disables or enables an app. A disabled app can start no
 // flow, exchange or refresh nothing, and its tokens are refused while it
 // stays disabled. Every instance's app cache hears of the change over
 // pub/sub.
 func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bool, by Actor) error {
-	v := boolField(disabled)
-	n, err := s.rdb.Exists(ctx, appKey(clientID)).Result()
-	if err != nil {
-		return fmt.Errorf("set app disabled: %w", err)
-	}
-	if n == 0 {
-		return ErrNotFound
-	}
-	if err := s.rdb.HSet(ctx, appKey(clientID), "disabled", v).Err(); err != nil {
-		return fmt.Errorf("set app disabled: %w", err)
-	}
-	if err := s.appChanged(ctx, clientID); err != nil {
-		return err
-	}
-	detail := "enabled"
+	op := "enable"
 	if disabled {
-		detail = "disabled"
+		op = "disable"
 	}
-	s.audit(ctx, Event{Type: EventApp, ClientID: clientID, Actor: by, Detail: detail})
-	return nil
+	_, err := s.changeApp(ctx, clientID, op, by)
+	return err
 }
 
 func boolField(b bool) string {

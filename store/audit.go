@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -63,124 +61,19 @@ type Event struct {
 	// Actor is who caused the event.
 	Actor  Actor
 	Detail string
+	// TokenID is the id of the token pair an exchange, refresh or sign-in
+	// issued (the _id of the answer; not a credential).
+	TokenID string
 }
 
-// auditQueue carries events from request paths to the writer goroutine,
-// so that recording them costs a token request no Redis round trip.
-type auditQueue struct {
-	ch chan Event
-	// wake tells the writer that ch has events. The writer does not
-	// receive from ch directly: an event it held outside mu would be in
-	// neither the queue nor the stream, and a FlushAudit in that moment
-	// would miss it.
-	wake    chan struct{}
-	running atomic.Bool
-	// mu lets one goroutine at a time take events off ch and write them,
-	// which keeps the stream in the order the events happened.
-	mu sync.Mutex
-}
-
-// audit records an event in the bounded audit stream: through the writer
-// when RunAuditWriter runs (and its queue has room), else at once. A
-// failure to record is logged, not returned: the transition it describes
-// has already happened.
-func (s *Store) audit(ctx context.Context, e Event) {
+// observe shows an event to the observers (metrics). The event itself
+// was written by the script that made the change it records.
+func (s *Store) observe(e Event) {
 	s.cachesMu.Lock()
 	observers := s.observers
 	s.cachesMu.Unlock()
 	for _, fn := range observers {
 		fn(e)
-	}
-	if s.auditQ.running.Load() {
-		select {
-		case s.auditQ.ch <- e:
-			select {
-			case s.auditQ.wake <- struct{}{}:
-			default: // the writer is already woken
-			}
-			return
-		default:
-		}
-	}
-	s.auditQ.mu.Lock()
-	defer s.auditQ.mu.Unlock()
-	s.writeAudit(ctx, append(s.drainAudit(), e))
-}
-
-// RunAuditWriter writes queued audit events in pipelined batches until ctx
-// ends, then writes what is left. Events still queued when the process is
-// killed are lost; a graceful stop loses none.
-func (s *Store) RunAuditWriter(ctx context.Context) {
-	s.auditQ.running.Store(true)
-	defer func() {
-		s.auditQ.running.Store(false)
-		s.FlushAudit(context.WithoutCancel(ctx))
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-s.auditQ.wake:
-			s.FlushAudit(context.WithoutCancel(ctx))
-		}
-	}
-}
-
-// FlushAudit writes every queued event now, so a reader sees all that
-// happened before the call.
-func (s *Store) FlushAudit(ctx context.Context) {
-	s.auditQ.mu.Lock()
-	defer s.auditQ.mu.Unlock()
-	for {
-		batch := s.drainAudit()
-		if len(batch) == 0 {
-			return
-		}
-		s.writeAudit(ctx, batch)
-	}
-}
-
-// drainAudit takes what is queued without waiting; callers hold auditQ.mu.
-func (s *Store) drainAudit() []Event {
-	var out []Event
-	for len(out) < auditBatch {
-		select {
-		case e := <-s.auditQ.ch:
-			out = append(out, e)
-		default:
-			return out
-		}
-	}
-	return out
-}
-
-// auditBatch bounds one pipelined write.
-const auditBatch = 512
-
-func (s *Store) writeAudit(ctx context.Context, events []Event) {
-	cmds, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, e := range events {
-			vals := []any{"type", string(e.Type)}
-			for _, kv := range [][2]string{
-				{"connection_id", e.ConnectionID}, {"client_id", e.ClientID}, {"merchant_id", e.MerchantID},
-				{"actor", string(e.Actor)}, {"detail", e.Detail},
-			} {
-				if kv[1] != "" {
-					vals = append(vals, kv[0], kv[1])
-				}
-			}
-			p.XAdd(ctx, &redis.XAddArgs{Stream: auditKey, MaxLen: s.auditMax, Approx: true, Values: vals})
-		}
-		return nil
-	})
-	if err != nil {
-		failed := 0
-		for _, c := range cmds {
-			if c.Err() != nil {
-				failed++
-			}
-		}
-		s.log.Error("record audit events", "events", len(events), "failed", failed, "err", err)
 	}
 }
 
@@ -197,54 +90,163 @@ func (f AuditFilter) match(e Event) bool {
 		(f.ConnectionID == "" || f.ConnectionID == e.ConnectionID)
 }
 
+// An event's id is its stream entry's id and its shard,
+// "<ms>-<seq>-<shard>": events are ordered by stream id, then shard, newest
+// first, which is the order in which they reached their shards.
+type eventID struct {
+	ms, seq uint64
+	shard   int
+}
+
+func parseEventID(v string) (eventID, bool) {
+	parts := strings.Split(v, "-")
+	if len(parts) != 3 {
+		return eventID{}, false
+	}
+	ms, err1 := strconv.ParseUint(parts[0], 10, 64)
+	seq, err2 := strconv.ParseUint(parts[1], 10, 64)
+	shard, err3 := strconv.Atoi(parts[2])
+	if err1 != nil || err2 != nil || err3 != nil || shard < 0 || shard >= Shards {
+		return eventID{}, false
+	}
+	return eventID{ms, seq, shard}, true
+}
+
+func (id eventID) String() string { return fmt.Sprintf("%d-%d-%d", id.ms, id.seq, id.shard) }
+func (id eventID) stream() string { return fmt.Sprintf("%d-%d", id.ms, id.seq) }
+
+// newer reports whether id comes before o, newest first.
+func (id eventID) newer(o eventID) bool {
+	if id.ms != o.ms {
+		return id.ms > o.ms
+	}
+	if id.seq != o.seq {
+		return id.seq > o.seq
+	}
+	return id.shard > o.shard
+}
+
 // ListAudit returns up to limit events, newest first, older than before
 // (an event id; "" for the newest), and the id to pass as before for the
-// next page ("" at the end).
+// next page ("" at the end). It merges the shards' streams, reading each
+// in batches of the page's size; a filter by connection reads its shard
+// alone.
 func (s *Store) ListAudit(ctx context.Context, f AuditFilter, before string, limit int) ([]Event, string, error) {
 	if limit <= 0 {
 		limit = 50
 	}
-	s.FlushAudit(ctx)
-	max := "+"
+	var from eventID
 	if before != "" {
-		ms, seq, ok := strings.Cut(before, "-")
-		if _, err := strconv.ParseUint(ms, 10, 64); err != nil || !ok {
+		var ok bool
+		if from, ok = parseEventID(before); !ok {
 			return nil, "", fmt.Errorf("%w: before must be an event id", ErrInvalid)
 		}
-		if _, err := strconv.ParseUint(seq, 10, 64); err != nil {
-			return nil, "", fmt.Errorf("%w: before must be an event id", ErrInvalid)
+	}
+	shards := make([]int, 0, Shards)
+	if f.ConnectionID != "" {
+		shards = append(shards, shardOf(f.ConnectionID))
+	} else {
+		for n := range Shards {
+			shards = append(shards, n)
 		}
-		max = "(" + before
+	}
+	// Each shard's stream is read from its own upper bound: below before,
+	// or at it for the shards that order below before's own.
+	type cursor struct {
+		shard int
+		max   string
+		buf   []Event
+		done  bool
+	}
+	cur := make([]*cursor, len(shards))
+	for i, n := range shards {
+		max := "+"
+		if before != "" {
+			max = "(" + from.stream()
+			if n < from.shard {
+				max = from.stream()
+			}
+		}
+		cur[i] = &cursor{shard: n, max: max}
+	}
+	batch := int64(max(limit, 16))
+	fill := func() error {
+		var need []*cursor
+		for _, c := range cur {
+			if len(c.buf) == 0 && !c.done {
+				need = append(need, c)
+			}
+		}
+		if len(need) == 0 {
+			return nil
+		}
+		cmds := make([]*redis.XMessageSliceCmd, len(need))
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, c := range need {
+				cmds[i] = p.XRevRangeN(ctx, auditKey(c.shard), c.max, "-", batch)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("list audit: %w", err)
+		}
+		for i, c := range need {
+			msgs := cmds[i].Val()
+			for _, m := range msgs {
+				c.buf = append(c.buf, decodeEvent(m, c.shard))
+				c.max = "(" + m.ID
+			}
+			c.done = int64(len(msgs)) < batch
+		}
+		return nil
 	}
 	var out []Event
 	for len(out) < limit {
-		msgs, err := s.rdb.XRevRangeN(ctx, auditKey, max, "-", int64(limit)).Result()
-		if err != nil {
-			return nil, "", fmt.Errorf("list audit: %w", err)
+		if err := fill(); err != nil {
+			return nil, "", err
 		}
-		for _, m := range msgs {
-			e := decodeEvent(m)
-			if f.match(e) {
-				out = append(out, e)
-				if len(out) == limit {
-					break
-				}
+		// The newest head among the shards.
+		var best *cursor
+		var bestID eventID
+		for _, c := range cur {
+			if len(c.buf) == 0 {
+				continue
 			}
-			max = "(" + m.ID
+			id, _ := parseEventID(c.buf[0].ID)
+			if best == nil || id.newer(bestID) {
+				best, bestID = c, id
+			}
 		}
-		if len(msgs) < limit {
+		if best == nil {
 			return out, "", nil
 		}
+		e := best.buf[0]
+		best.buf = best.buf[1:]
+		if f.match(e) {
+			out = append(out, e)
+		}
+	}
+	// Another page exists when any shard has more.
+	more := false
+	for _, c := range cur {
+		more = more || len(c.buf) > 0 || !c.done
+	}
+	if !more {
+		return out, "", nil
 	}
 	return out, out[len(out)-1].ID, nil
 }
 
-func decodeEvent(m redis.XMessage) Event {
+func decodeEvent(m redis.XMessage, shard int) Event {
 	get := func(k string) string { v, _ := m.Values[k].(string); return v }
 	msStr, _, _ := strings.Cut(m.ID, "-")
-	t, _ := strconv.ParseInt(msStr, 10, 64)
+	t, err := strconv.ParseInt(get("t"), 10, 64)
+	if err != nil {
+		t, _ = strconv.ParseInt(msStr, 10, 64)
+	}
 	return Event{
-		ID: m.ID, Time: fromMS(t), Type: EventType(get("type")), ConnectionID: get("connection_id"),
+		ID: m.ID + "-" + strconv.Itoa(shard), Time: fromMS(t), Type: EventType(get("type")), ConnectionID: get("connection_id"),
 		ClientID: get("client_id"), MerchantID: get("merchant_id"), Actor: Actor(get("actor")), Detail: get("detail"),
+		TokenID: get("token_id"),
 	}
 }

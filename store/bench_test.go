@@ -60,7 +60,7 @@ func BenchmarkDigestEqual(b *testing.B) {
 }
 
 // benchStore is a store on a fresh redis-server with one app and one
-// merchant, and the audit writer running as in the server.
+// merchant.
 type benchStore struct {
 	st       *store.Store
 	clientID string
@@ -71,10 +71,6 @@ func newBenchStore(b *testing.B) *benchStore {
 	b.Helper()
 	rdb := redistest.Start(b).Client(b)
 	st := store.New(rdb, store.Options{})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { st.RunAuditWriter(ctx); close(done) }()
-	b.Cleanup(func() { cancel(); <-done })
 	app, _, err := st.CreateApp(context.Background(), store.AppSpec{Name: "Bench",
 		RedirectURIs: []string{"https://app.example.com/cb"}, Scopes: catalogue}, catalogue)
 	if err != nil {

@@ -32,6 +32,8 @@ type Connection struct {
 	LastUsed  time.Time
 	RevokedAt time.Time
 	RevokedBy Actor
+	// AppGeneration is the app's generation it was approved under (App).
+	AppGeneration int64
 }
 
 // Issued is a freshly issued token pair and what it is bound to.
@@ -74,6 +76,9 @@ type TokenInfo struct {
 	Scopes       []string
 	IssuedAt     time.Time
 	ExpiresAt    time.Time
+	// AppGeneration is the app's generation the connection was approved
+	// under: the token is dead when the app's is higher (App.Revoked).
+	AppGeneration int64
 }
 
 // LookupAccess returns what a live access token grants, or ErrNotFound when
@@ -101,7 +106,7 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 		digestField, expField, scopeField = "rt", "rt_exp", "scopes"
 	}
 	v, err := s.rdb.HMGet(ctx, connKey(connID),
-		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at").Result()
+		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at", "gen").Result()
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
@@ -114,15 +119,17 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 		return nil, ErrNotFound
 	}
 	issued, _ := strconv.ParseInt(f[7], 10, 64)
+	gen, _ := strconv.ParseInt(f[8], 10, 64)
 	return &TokenInfo{
-		Kind:         kind,
-		TokenID:      f[6],
-		ConnectionID: connID,
-		ClientID:     f[3],
-		MerchantID:   f[4],
-		Scopes:       strings.Fields(f[5]),
-		IssuedAt:     fromMS(issued),
-		ExpiresAt:    fromMS(exp),
+		AppGeneration: gen,
+		Kind:          kind,
+		TokenID:       f[6],
+		ConnectionID:  connID,
+		ClientID:      f[3],
+		MerchantID:    f[4],
+		Scopes:        strings.Fields(f[5]),
+		IssuedAt:      fromMS(issued),
+		ExpiresAt:     fromMS(exp),
 	}, nil
 }
 
@@ -161,86 +168,11 @@ func (s *Store) getConnections(ctx context.Context, ids []string) ([]*Connection
 			continue
 		}
 		num := func(k int) time.Time { v, _ := strconv.ParseInt(f[k], 10, 64); return fromMS(v) }
+		gen, _ := strconv.ParseInt(f[9], 10, 64)
 		out[i] = &Connection{
 			ID: f[0], MerchantID: f[1], ClientID: f[2], Scopes: strings.Fields(f[3]), Status: ConnectionStatus(f[4]),
-			CreatedAt: num(5), LastUsed: num(6), RevokedAt: num(7), RevokedBy: Actor(f[8]),
+			CreatedAt: num(5), LastUsed: num(6), RevokedAt: num(7), RevokedBy: Actor(f[8]), AppGeneration: gen,
 		}
-	}
-	return out, nil
-}
-
-// ConnectionFilter narrows a listing; empty fields match everything.
-type ConnectionFilter struct {
-	MerchantID string
-	ClientID   string
-}
-
-// ListConnections returns live (not revoked) connections, newest first,
-// skipping offset and returning at most limit, with the total count.
-// Revoked connections leave the lists when revoked; expired ones are
-// dropped from them here, as they are met.
-func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, offset, limit int) ([]*Connection, int, error) {
-	if limit <= 0 {
-		limit = 50
-	}
-	index := connsIndexKey
-	switch {
-	case f.MerchantID != "":
-		index = merchantConnsKey(f.MerchantID)
-	case f.ClientID != "":
-		index = appConnsKey(f.ClientID)
-	}
-	entries, err := s.rdb.ZRevRangeWithScores(ctx, index, 0, -1).Result()
-	if err != nil {
-		return nil, 0, fmt.Errorf("list connections: %w", err)
-	}
-	ids := make([]string, len(entries))
-	for i, z := range entries {
-		ids[i], _ = z.Member.(string)
-	}
-	conns, err := s.getConnections(ctx, ids)
-	if err != nil {
-		return nil, 0, err
-	}
-	// An entry without a record is dropped only once it is older than any
-	// write in flight: on a cluster the index and the record are on
-	// different nodes, and the index may be written first.
-	settled := float64(ms(s.now().Add(-time.Minute)))
-	var live []*Connection
-	var gone []any
-	for i, c := range conns {
-		switch {
-		case c == nil && entries[i].Score < settled:
-			gone = append(gone, ids[i])
-		case c == nil:
-		case c.Status == StatusRevoked:
-		case f.ClientID != "" && c.ClientID != f.ClientID:
-		case f.MerchantID != "" && c.MerchantID != f.MerchantID:
-		default:
-			live = append(live, c)
-		}
-	}
-	if len(gone) > 0 {
-		if err := s.rdb.ZRem(ctx, index, gone...).Err(); err != nil {
-			s.log.Warn("drop expired connections from index", "err", err)
-		}
-	}
-	total := len(live)
-	if offset >= total {
-		return nil, total, nil
-	}
-	return live[offset:min(offset+limit, total)], total, nil
-}
-
-// CountConnections returns how many live connections each app has.
-func (s *Store) CountConnections(ctx context.Context, clientIDs []string) (map[string]int, error) {
-	out := make(map[string]int, len(clientIDs))
-	for _, id := range clientIDs {
-		_, n, err := s.ListConnections(ctx, ConnectionFilter{ClientID: id}, 0, 1)
-		if err != nil {
-			return nil, err
-		}
-		out[id] = n
 	}
 	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"runtime"
+	"slices"
 	"testing"
 	"time"
 
@@ -35,29 +36,49 @@ func TestListAndRevokeConnections(t *testing.T) {
 			t.Fatal(err)
 		}
 
-		list, total, err := f.st.ListConnections(ctx, store.ConnectionFilter{ClientID: f.app.ClientID}, 0, 2)
-		if err != nil || total != 3 || len(list) != 2 || list[0].ID != ids[2] || list[1].ID != ids[1] {
-			t.Fatalf("page 1: %v total=%d %v", err, total, list)
+		list := func(f0 store.ConnectionFilter, p store.Page) *store.ConnectionPage {
+			t.Helper()
+			page, err := f.st.ListConnections(ctx, f0, p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return page
 		}
-		list, _, _ = f.st.ListConnections(ctx, store.ConnectionFilter{ClientID: f.app.ClientID}, 2, 2)
-		if len(list) != 1 || list[0].ID != ids[0] {
-			t.Fatalf("page 2: %v", list)
+		byApp := store.ConnectionFilter{ClientID: f.app.ClientID}
+		// Latest expiry first: here, the last exchanged first.
+		p1 := list(byApp, store.Page{Limit: 2})
+		if p1.Total != 3 || len(p1.Connections) != 2 || p1.Connections[0].ID != ids[2] || p1.Connections[1].ID != ids[1] || p1.Next == "" {
+			t.Fatalf("page 1: %+v", p1)
 		}
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: f.merchant.ID}, 0, 10); total != 4 {
-			t.Fatalf("by merchant: %d", total)
+		p2 := list(byApp, store.Page{Limit: 2, Cursor: p1.Next})
+		if len(p2.Connections) != 1 || p2.Connections[0].ID != ids[0] || p2.Next != "" {
+			t.Fatalf("page 2 by cursor: %+v", p2)
 		}
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: f.merchant.ID, ClientID: other.ClientID}, 0, 10); total != 1 {
-			t.Fatalf("by merchant and app: %d", total)
+		if p := list(byApp, store.Page{Limit: 2, Offset: 2}); len(p.Connections) != 1 || p.Connections[0].ID != ids[0] {
+			t.Fatalf("page 2 by offset: %+v", p)
 		}
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{}, 0, 10); total != 4 {
-			t.Fatalf("all: %d", total)
+		if p := list(store.ConnectionFilter{MerchantID: f.merchant.ID}, store.Page{}); p.Total != 4 || len(p.Connections) != 4 {
+			t.Fatalf("by merchant: %+v", p)
 		}
-		counts, err := f.st.CountConnections(ctx, []string{f.app.ClientID, other.ClientID})
+		if p := list(store.ConnectionFilter{MerchantID: f.merchant.ID, ClientID: other.ClientID}, store.Page{}); len(p.Connections) != 1 || p.Connections[0].ID != otherConn.ID {
+			t.Fatalf("by merchant and app: %+v", p)
+		}
+		if p := list(store.ConnectionFilter{}, store.Page{}); p.Total != 4 {
+			t.Fatalf("all: %+v", p)
+		}
+		counts, err := f.st.CountConnections(ctx, []*store.App{f.app, other})
 		if err != nil || counts[f.app.ClientID] != 3 || counts[other.ClientID] != 1 {
 			t.Fatalf("counts: %v %v", err, counts)
 		}
+		// Bad pages are refused.
+		for _, p := range []store.Page{{Cursor: "not-a-cursor!"}, {Cursor: "Zm9v"}, {Limit: store.MaxLimit + 1},
+			{Offset: store.MaxOffset + 1}, {Offset: 1, Cursor: p1.Next}, {Limit: -1}} {
+			if _, err := f.st.ListConnections(ctx, byApp, p); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("page %+v: %v, want ErrInvalid", p, err)
+			}
+		}
 
-		// Revoked ones leave the lists; the record says who did it.
+		// Revoked ones leave the lists and the counts; the record says who did it.
 		if err := f.st.RevokeConnection(ctx, ids[1], "admin:x"); err != nil {
 			t.Fatal(err)
 		}
@@ -68,34 +89,31 @@ func TestListAndRevokeConnections(t *testing.T) {
 		if err != nil || got.Status != store.StatusRevoked || got.RevokedBy != "admin:x" || got.RevokedAt.IsZero() {
 			t.Fatalf("revoked record: %v %+v", err, got)
 		}
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{ClientID: f.app.ClientID}, 0, 10); total != 2 {
-			t.Fatalf("after revoke: %d", total)
+		if p := list(byApp, store.Page{}); p.Total != 2 || len(p.Connections) != 2 {
+			t.Fatalf("after revoke: %+v", p)
 		}
 
-		// Expired records are dropped from the lists when met.
-		if err := rdb.Del(ctx, "conn:{"+otherConn.ID+"}").Err(); err != nil {
+		// An expired connection (the pending one: its code lapses first)
+		// leaves lists and counts at once, before any trimming...
+		f.clock.Add(store.DefaultLifetimes.Code + time.Millisecond)
+		if p := list(store.ConnectionFilter{ClientID: other.ClientID}, store.Page{}); p.Total != 0 || len(p.Connections) != 0 {
+			t.Fatalf("expired connection listed: %+v", p)
+		}
+		if p := list(store.ConnectionFilter{MerchantID: f.merchant.ID}, store.Page{}); p.Total != 2 {
+			t.Fatalf("expired connection counted for its merchant: %+v", p)
+		}
+		// ...and its entries go when the indexes are trimmed.
+		if n := store.IndexEntries(ctx, rdb, otherConn.ID); n != 3 {
+			t.Fatalf("index entries before trimming: %d, want 3", n)
+		}
+		if err := store.TrimIndexes(ctx, f.st); err != nil {
 			t.Fatal(err)
 		}
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{ClientID: other.ClientID}, 0, 10); total != 0 {
-			t.Fatalf("expired connection listed: %d", total)
+		if n := store.IndexEntries(ctx, rdb, otherConn.ID); n != 0 {
+			t.Fatalf("index entries after trimming: %d, want 0", n)
 		}
-		// A fresh entry without its record may be a write in flight (on a
-		// cluster the index can land first): kept for now...
-		if n := rdb.ZCard(ctx, "app-conns:"+other.ClientID).Val(); n != 1 {
-			t.Fatalf("a fresh entry without its record was dropped: %d", n)
-		}
-		// ...and dropped once it is older than any write in flight.
-		f.clock.Add(2 * time.Minute)
-		if _, total, _ := f.st.ListConnections(ctx, store.ConnectionFilter{ClientID: other.ClientID}, 0, 10); total != 0 {
-			t.Fatalf("expired connection listed: %d", total)
-		}
-		if n := rdb.ZCard(ctx, "app-conns:"+other.ClientID).Val(); n != 0 {
-			t.Fatalf("expired connection left in the index: %d", n)
-		}
-
-		n, err := f.st.RevokeAppConnections(ctx, f.app.ClientID, "admin:x")
-		if err != nil || n != 2 {
-			t.Fatalf("revoke all: %v %d", err, n)
+		if p := list(byApp, store.Page{}); p.Total != 2 {
+			t.Fatalf("trimming dropped a live connection: %+v", p)
 		}
 	})
 }
@@ -176,30 +194,49 @@ func TestAudit(t *testing.T) {
 		if err != nil || next != "" {
 			t.Fatal(err, next)
 		}
+		// One connection's events are in one shard, in the order they
+		// happened; across shards, the merge orders by time (events of the
+		// same millisecond in different shards come by shard).
+		byConn := map[string][]string{}
 		var types []string
-		for _, e := range events {
+		for i, e := range events {
 			types = append(types, string(e.Type))
-		}
-		want := []string{"revoke", "grant", "app", "reuse", "refresh", "exchange", "grant"}
-		if len(types) != len(want) {
-			t.Fatalf("events %v, want %v", types, want)
-		}
-		for i := range want {
-			if types[i] != want[i] {
-				t.Fatalf("events %v, want %v", types, want)
+			byConn[e.ConnectionID] = append(byConn[e.ConnectionID], string(e.Type))
+			if i > 0 && e.Time.After(events[i-1].Time) {
+				t.Fatalf("events out of time order: %+v", events)
 			}
 		}
-		if events[0].Actor != store.ActorMerchant(f.merchant.ID) || events[0].ConnectionID != conn2.ID {
-			t.Fatalf("revoke event: %+v", events[0])
+		for id, want := range map[string][]string{conn.ID: {"reuse", "refresh", "exchange", "grant"},
+			conn2.ID: {"revoke", "grant"}, "": {"app"}} {
+			if !slices.Equal(byConn[id], want) {
+				t.Fatalf("events of %q: %v, want %v (all: %v)", id, byConn[id], want, types)
+			}
+		}
+		if len(events) != 7 {
+			t.Fatalf("events %v, want 7", types)
+		}
+		revoke := events[slices.IndexFunc(events, func(e store.Event) bool { return e.Type == store.EventRevoke })]
+		if revoke.Actor != store.ActorMerchant(f.merchant.ID) || revoke.ConnectionID != conn2.ID {
+			t.Fatalf("revoke event: %+v", revoke)
+		}
+		app := events[slices.IndexFunc(events, func(e store.Event) bool { return e.Type == store.EventApp })]
+		if app.Actor != "admin:a" || app.ClientID != f.app.ClientID || app.Detail != "disabled" {
+			t.Fatalf("app event: %+v", app)
 		}
 		mine, _, _ := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: conn.ID}, "", 100)
 		if len(mine) != 4 {
 			t.Fatalf("filtered by connection: %d", len(mine))
 		}
 		page1, next, _ := f.st.ListAudit(ctx, store.AuditFilter{}, "", 3)
-		page2, _, _ := f.st.ListAudit(ctx, store.AuditFilter{}, next, 3)
-		if len(page1) != 3 || next == "" || len(page2) != 3 || page2[0].ID == page1[2].ID || page2[0].Type != "reuse" {
-			t.Fatalf("pagination: %v / %v", page1, page2)
+		page2, next2, _ := f.st.ListAudit(ctx, store.AuditFilter{}, next, 3)
+		page3, next3, _ := f.st.ListAudit(ctx, store.AuditFilter{}, next2, 3)
+		var paged []store.Event
+		for _, p := range [][]store.Event{page1, page2, page3} {
+			paged = append(paged, p...)
+		}
+		if len(page1) != 3 || len(page2) != 3 || len(page3) != 1 || next3 != "" ||
+			!slices.EqualFunc(paged, events, func(a, b store.Event) bool { return a.ID == b.ID }) {
+			t.Fatalf("pagination: %v / %v / %v, want %v", page1, page2, page3, events)
 		}
 	})
 }
@@ -263,7 +300,7 @@ func TestAppCache(t *testing.T) {
 		}
 		// Served from memory: a change written behind the cache's back is
 		// not seen...
-		rdb.HSet(ctx, "app:"+f.app.ClientID, "name", "Renamed")
+		rdb.HSet(ctx, store.AppKey(f.app.ClientID), "name", "Renamed")
 		if a, _ := cache.Get(ctx, f.app.ClientID); a.Name != "Shop sync" {
 			t.Fatal("not cached")
 		}
@@ -299,36 +336,56 @@ func TestAppCache(t *testing.T) {
 	})
 }
 
-// TestAuditWriter: with the writer running, events are queued and written
-// in batches, in order; a reader sees them all; stopping writes the rest.
-func TestAuditWriter(t *testing.T) {
+// TestAuditMerged: events written in many shards come back merged, newest
+// first, page by page, each once; a filter by connection reads its shard.
+func TestAuditMerged(t *testing.T) {
 	t.Parallel()
 	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
 		f := newFixture(t, rdb)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() { f.st.RunAuditWriter(ctx); close(done) }()
-		var ids []string
-		for range 20 {
+		ctx := context.Background()
+		want := map[string]bool{}
+		for range 40 {
 			c, _ := f.approve(t, "")
-			ids = append(ids, c.ID)
+			want[c.ID] = true
 		}
-		events, _, err := f.st.ListAudit(context.Background(), store.AuditFilter{}, "", 100)
-		if err != nil || len(events) != 20 {
-			t.Fatalf("a reader must see every event so far: %v %d", err, len(events))
-		}
-		for i, e := range events {
-			if e.ConnectionID != ids[len(ids)-1-i] {
-				t.Fatalf("event %d out of order", i)
+		seen := map[string]bool{}
+		var last store.Event
+		before := ""
+		for pages := 0; ; pages++ {
+			events, next, err := f.st.ListAudit(ctx, store.AuditFilter{}, before, 7)
+			if err != nil || pages > 10 {
+				t.Fatalf("page %d: %v", pages, err)
 			}
+			for _, e := range events {
+				if seen[e.ID] {
+					t.Fatalf("event %s twice", e.ID)
+				}
+				seen[e.ID] = true
+				if last.ID != "" && e.Time.After(last.Time) {
+					t.Fatalf("event %s (%v) after a newer one (%v)", e.ID, e.Time, last.Time)
+				}
+				if e.Type != store.EventGrant || !want[e.ConnectionID] {
+					t.Fatalf("unexpected event %+v", e)
+				}
+				last = e
+			}
+			if next == "" {
+				break
+			}
+			before = next
 		}
-		for range 5 {
-			f.approve(t, "")
+		if len(seen) != 40 {
+			t.Fatalf("%d events, want 40", len(seen))
 		}
-		cancel()
-		<-done
-		if n := rdb.XLen(context.Background(), "audit").Val(); n != 25 {
-			t.Fatalf("stopping the writer left events unwritten: %d of 25", n)
+		for id := range want {
+			events, _, err := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: id}, "", 10)
+			if err != nil || len(events) != 1 || events[0].ConnectionID != id {
+				t.Fatalf("by connection: %v %+v", err, events)
+			}
+			break
+		}
+		if _, _, err := f.st.ListAudit(ctx, store.AuditFilter{}, "1-0", 10); !errors.Is(err, store.ErrInvalid) {
+			t.Fatalf("a stream id without its shard: %v", err)
 		}
 	})
 }

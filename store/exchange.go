@@ -15,6 +15,9 @@ type CodeExchange struct {
 	RedirectURI string
 	// CodeVerifier is the PKCE verifier, or "".
 	CodeVerifier string
+	// AppGeneration is the app's Generation as the caller read it: a code
+	// of a connection approved under an older one is refused.
+	AppGeneration int64
 }
 
 // ExchangeArgs are the arguments of lua/exchange.lua.
@@ -32,6 +35,11 @@ type ExchangeArgs struct {
 	// ReuseBy is who revokes the connection on a replay; Exchange sets it
 	// (ActorCodeReuse).
 	ReuseBy Actor `json:"reuse_by"`
+	Gen     int64 `json:"gen"`
+	// Actor is the client, for the audit event.
+	Actor Actor `json:"actor"`
+	// AuditMax is set by Transitions.
+	AuditMax int64 `json:"audit_max"`
 }
 
 // ExchangeResult is the answer of lua/exchange.lua.
@@ -42,12 +50,12 @@ type ExchangeResult struct {
 	CreatedAt  Millis `json:"created_at"`
 }
 
-var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange")
+var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange", true)
 
 // Exchange consumes the code of connection connID and records the new
 // pair's digests.
 func (t Transitions) Exchange(ctx context.Context, connID string, a ExchangeArgs) (*ExchangeResult, error) {
-	a.ReuseBy = ActorCodeReuse
+	a.ReuseBy, a.AuditMax = ActorCodeReuse, t.auditMax
 	return exchangeScript.run(ctx, t.rdb, connKeys(connID), a)
 }
 
@@ -69,19 +77,20 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		Code: Digest(x.Code), ClientID: x.ClientID, RedirectURI: x.RedirectURI, Challenge: challenge,
 		Now: MillisOf(iss.IssuedAt), Access: Digest(iss.AccessToken), Refresh: Digest(iss.RefreshToken),
 		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
+		Gen: x.AppGeneration, Actor: ActorClient(x.ClientID),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exchange code: %w", err)
 	}
 	if res.Outcome == OutcomeReuse {
-		s.revoked(ctx, connID, res.MerchantID, x.ClientID, EventReuse, ActorClient(x.ClientID),
-			"authorization code presented again; connection revoked")
+		s.observe(Event{Type: EventReuse, ConnectionID: connID, ClientID: x.ClientID, MerchantID: res.MerchantID,
+			Actor: ActorClient(x.ClientID)})
 	}
 	if err := res.check("exchange", OutcomeOK); err != nil {
 		return nil, err
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))
-	s.audit(ctx, Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
+	s.observe(Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
 		Actor: ActorClient(x.ClientID)})
 	return iss, nil
 }

@@ -1,30 +1,68 @@
 package store
 
+import (
+	"fmt"
+	"hash/crc32"
+)
+
 // The Redis key schema: every key enlace writes, its type, its TTL, its
 // hash tag and its consistency rule. Nothing outside this file spells a
 // key name.
 //
-// Connections (one slot each)
+// Shards
 //
-//	conn:{<connection id>}   hash    TTL: the code's expiry while pending; then
-//	                                 the later of the refresh token's expiry
-//	                                 and the code's (so a replayed code is
-//	                                 still recognised); a revoked record
-//	                                 keeps its TTL, so the revocation shows.
-//	retry:{<connection id>}  string  TTL: the refresh retry window (10 s).
-//	                                 The last refresh answer, sealed (seal.go).
+// Connections are spread over Shards fixed partitions; a connection's
+// shard is derived from its id (shardOf), and every key of a shard carries
+// the shard's hash tag, {sNN}. So a connection's record, its shard's
+// listing indexes and its shard's audit stream are in one Redis slot, and
+// each transition script (store/lua/) writes all of them atomically, in
+// one round trip, the same on one server and on a Redis Cluster. A
+// credential carries its connection id (token.go), so its shard is known
+// without a lookup. Readers of a listing or of the audit trail merge the
+// shards (listing.go, audit.go). The number of shards is part of the
+// schema: changing it moves every connection.
 //
-//	Both carry the connection id as hash tag, so every transition script
-//	(store/lua/) touches one slot: atomic, one round trip, the same on one
-//	server and on a Redis Cluster. A credential carries its connection id
-//	(token.go), so its slot is known without a lookup.
+// Keys of shard NN (one slot)
+//
+//	conn:{sNN}:<id>    hash    TTL: the code's expiry while pending; then
+//	                           the later of the refresh token's expiry and
+//	                           the code's (so a replayed code is still
+//	                           recognised); a revoked record keeps its TTL,
+//	                           so the revocation shows. Field exp holds it.
+//	retry:{sNN}:<id>   string  TTL: the refresh retry window (10 s). The
+//	                           last refresh answer, sealed (seal.go).
+//	conns:{sNN}            zset, all scores 0, ordered by member:
+//	                       "<exp>:<id>"  every live connection of the shard
+//	app-conns:{sNN}        "<client id>:<generation>:<exp>:<id>"
+//	merchant-conns:{sNN}   "<merchant id>:<exp>:<id>"
+//	                   no TTL. <exp> is the record's expiry, 13 digits of
+//	                   Unix ms, <generation> the app's generation at
+//	                   approval, 10 digits: so a lexicographic range is
+//	                   one app's or one merchant's connections, latest
+//	                   expiry first, expired ones below a bound that is
+//	                   the current time, and a page is a range from a
+//	                   member (the cursor). A count is ZLEXCOUNT.
+//	audit:{sNN}        stream  MAXLEN ~ audit.max_length / Shards   the
+//	                           shard's share of the audit trail: type, t
+//	                           (ms), connection_id, client_id, merchant_id,
+//	                           actor, detail, token_id
+//	app:{sNN}:<client id>  hash  no TTL  an app (apps.go); its shard is
+//	                           derived from its client id, so its changes
+//	                           and their audit events are one script too
+//	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
+//	                           app's last app-wide revocation: generation,
+//	                           shard, cursor, progress (cleanup.go)
+//	app-revocations:{sNN}  zset  no TTL  client ids of the shard's apps
+//	                           with a clean-up to run, by start time
 //
 // Connection hash fields (connFields names those listings read):
 //
 //	id, merchant_id, client_id  who approved which app
+//	gen                         the app's generation at approval (apps.go)
 //	scopes                      granted scopes, space-separated
 //	created_at                  approval time
 //	status                      pending (code not yet exchanged) | active | revoked
+//	exp                         the record's expiry, as in its index members
 //	code, code_exp, code_used   code digest, expiry, "1" once exchanged
 //	redirect_uri                the authorization request's, checked at exchange
 //	code_challenge              S256 PKCE challenge, "" without PKCE
@@ -42,21 +80,19 @@ package store
 // Times are Unix milliseconds; digests are hex SHA-256 of the whole
 // credential.
 //
-// Records and their indexes (each key its own slot)
+// Other records and their indexes (each key its own slot)
 //
-//	app:<client id>           hash    no TTL   an app (apps.go)
 //	merchant:<id>             hash    no TTL   a merchant account (accounts.go)
 //	merchant-email:<email>    string  no TTL   merchant id; the email's uniqueness
 //	admin:<id>                hash    no TTL   an admin account
 //	admin-email:<email>       string  no TTL   admin id; the email's uniqueness
 //	admin-key:<digest>        hash    no TTL   an admin API key: name, created_at
-//	apps, merchants, admins   zset    no TTL   ids by creation time
-//	conns                     zset    no TTL   every connection id by approval time
-//	merchant-conns:<id>       zset    no TTL   one merchant's connection ids
-//	app-conns:<client id>     zset    no TTL   one app's connection ids
+//	apps                      zset    no TTL   "<created_at>:<client id>", scores 0
+//	merchants, admins         zset    no TTL   ids by creation time
 //	session:<digest>          string  TTL: session.lifetime   a browser session's
 //	                                  values, under the digest of its id
-//	audit                     stream  MAXLEN ~ audit.max_length   the audit trail
+//	lease:maintenance         string  TTL: the lease (30 s)  the instance that
+//	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
 //	rate:register:addr:<address>
 //	                          hash    TTL: the limit's period   redis_rate's
@@ -65,46 +101,75 @@ package store
 //	enlace-schema             string  no TTL   the key schema's version
 //	                                  (schema.go); enlace refuses another
 //
-// Consistency rules, where a write spans slots:
-//   - A connection's index entries are written in the same pipeline as, and
-//     before, the script that creates its record (approve.lua, signin.lua).
-//     On one server the pipeline runs in order, so no record exists without
-//     its entries. On a cluster the nodes may apply them in either order,
-//     and a failed call may leave an entry without a record (readers skip
-//     it, and drop it once it is a minute old) or a record without an entry
-//     (its code or tokens were never handed out, and it expires with them).
-//     Revocation removes entries after the script, lazily; listings skip
-//     revoked records. The record decides, never the index.
+// Consistency rules:
+//   - A connection's record, its index entries and its audit events change
+//     together, in one script (store/lua/): no record without its entries,
+//     no transition without its event, whatever fails when.
+//   - Entries of expired connections stay in an index until trimmed, but
+//     every reader bounds its range by the current time, so they are never
+//     read; the maintenance loop trims them in bounded batches (cleanup.go).
+//   - An app-wide revocation is one write, the app's generation: from then
+//     on every check refuses a connection of an older generation (the app
+//     record is cached and its change published), and the clean-up revokes
+//     those connections one by one in the background.
 //   - An email's uniqueness is the SETNX of its email key, taken before the
 //     account record is written; a failed write gives it back.
 //   - Every other record is one key; its index entry follows it in one
 //     pipeline, and readers skip entries without a record.
-//   - The audit stream is one key (one node): events from every instance are
-//     ordered as they reached it. It is written after the transition it
-//     records, so an event can be lost if the process dies in between.
+//   - The audit trail is one stream per shard; events in one shard are in
+//     the order they happened, and readers merge the shards by event id.
 //   - Rate-limit counters are one key each, updated atomically by
 //     redis_rate's script, so limits hold across instances.
 //   - PUBLISH on app-changed reaches the subscribers on every cluster node.
 
-func appKey(clientID string) string        { return "app:" + clientID }
+// Shards is the number of connection shards (see above).
+const Shards = 32
+
+// shardOf is the shard of a connection (or of an app, by its client id).
+func shardOf(id string) int { return int(crc32.ChecksumIEEE([]byte(id)) % Shards) }
+
+// shardTag is the hash tag of shard n.
+func shardTag(n int) string { return fmt.Sprintf("{s%02d}", n) }
+
+func appKey(clientID string) string        { return "app:" + shardTag(shardOf(clientID)) + ":" + clientID }
 func merchantKey(id string) string         { return "merchant:" + id }
 func merchantEmailKey(email string) string { return "merchant-email:" + email }
 func adminKey(id string) string            { return "admin:" + id }
 func adminEmailKey(email string) string    { return "admin-email:" + email }
 func adminAPIKey(digest string) string     { return "admin-key:" + digest }
-func connKey(id string) string             { return "conn:{" + id + "}" }
-func retryKey(id string) string            { return "retry:{" + id + "}" }
-func merchantConnsKey(id string) string    { return "merchant-conns:" + id }
-func appConnsKey(clientID string) string   { return "app-conns:" + clientID }
-func sessionKey(digest string) string      { return "session:" + digest }
+func connKey(id string) string             { return "conn:" + shardTag(shardOf(id)) + ":" + id }
+func retryKey(id string) string            { return "retry:" + shardTag(shardOf(id)) + ":" + id }
+func connsIndexKey(shard int) string       { return "conns:" + shardTag(shard) }
+func appConnsKey(shard int) string         { return "app-conns:" + shardTag(shard) }
+func merchantConnsKey(shard int) string    { return "merchant-conns:" + shardTag(shard) }
+func auditKey(shard int) string            { return "audit:" + shardTag(shard) }
+func appRevocationKey(clientID string) string {
+	return "app-revocation:" + shardTag(shardOf(clientID)) + ":" + clientID
+}
+func appRevocationsKey(shard int) string { return "app-revocations:" + shardTag(shard) }
+func sessionKey(digest string) string    { return "session:" + digest }
 
 // ConnectionKey is the key of a connection's hash, for tools that measure
-// it (enlace-bench reports its MEMORY USAGE).
+// it (enlace-bench reports its MEMORY USAGE) and tests that look inside.
 func ConnectionKey(id string) string { return connKey(id) }
 
-// connKeys are the keys of a connection's transition scripts: KEYS[1] and
-// KEYS[2] of every file under lua/.
-func connKeys(id string) []string { return []string{connKey(id), retryKey(id)} }
+// AppKey is the key of an app's hash, for tools and tests that look inside.
+func AppKey(clientID string) string { return appKey(clientID) }
+
+// connKeys are the keys of a connection's transition scripts, KEYS[1] to
+// KEYS[6] of every connection file under lua/: the record, its retry
+// answer, its shard's three indexes and its shard's audit stream.
+func connKeys(id string) []string {
+	n := shardOf(id)
+	return []string{connKey(id), retryKey(id), connsIndexKey(n), appConnsKey(n), merchantConnsKey(n), auditKey(n)}
+}
+
+// appKeys are the keys of lua/app.lua: the app's record, its shard's audit
+// stream, its clean-up and its shard's queue of clean-ups.
+func appKeys(clientID string) []string {
+	n := shardOf(clientID)
+	return []string{appKey(clientID), auditKey(n), appRevocationKey(clientID), appRevocationsKey(n)}
+}
 
 // Limiter keys, without the "rate:" that redis_rate puts before them.
 func loginLimitKey(kind, emailDigest string) string { return "login:" + kind + ":" + emailDigest }
@@ -122,8 +187,7 @@ const (
 	appsIndexKey      = "apps"
 	merchantsIndexKey = "merchants"
 	adminsIndexKey    = "admins"
-	connsIndexKey     = "conns"
-	auditKey          = "audit"
+	leaseKey          = "lease:maintenance"
 	schemaKey         = "enlace-schema"
 	// AppChannel is the pub/sub channel on which a changed app's client id
 	// is published, so every instance drops it from its cache.
@@ -132,4 +196,4 @@ const (
 
 // connFields are the connection hash fields a Connection is read from.
 var connFields = []string{"id", "merchant_id", "client_id", "scopes", "status", "created_at", "last_used",
-	"revoked_at", "revoked_by"}
+	"revoked_at", "revoked_by", "gen"}

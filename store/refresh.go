@@ -13,6 +13,9 @@ type RefreshRequest struct {
 	ClientID     string
 	// Scopes narrows the new access token; nil keeps the granted scopes.
 	Scopes []string
+	// AppGeneration is the app's Generation as the caller read it: a
+	// connection approved under an older one is refused.
+	AppGeneration int64
 }
 
 // RefreshArgs are the arguments of lua/refresh.lua.
@@ -31,6 +34,11 @@ type RefreshArgs struct {
 	// ReuseBy is who revokes the connection on a replay; Refresh sets it
 	// (ActorRefreshReuse).
 	ReuseBy Actor `json:"reuse_by"`
+	Gen     int64 `json:"gen"`
+	// Actor is the client, for the audit event.
+	Actor Actor `json:"actor"`
+	// AuditMax is set by Transitions.
+	AuditMax int64 `json:"audit_max"`
 }
 
 // RefreshResult is the answer of lua/refresh.lua.
@@ -43,11 +51,11 @@ type RefreshResult struct {
 	Sealed     string `json:"sealed"`
 }
 
-var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh")
+var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh", true)
 
 // Refresh rotates the token pair of connection connID.
 func (t Transitions) Refresh(ctx context.Context, connID string, a RefreshArgs) (*RefreshResult, error) {
-	a.ReuseBy = ActorRefreshReuse
+	a.ReuseBy, a.AuditMax = ActorRefreshReuse, t.auditMax
 	return refreshScript.run(ctx, t.rdb, connKeys(connID), a)
 }
 
@@ -73,6 +81,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
+		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
@@ -85,8 +94,8 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 			return nil, err
 		}
 	case OutcomeReuse:
-		s.revoked(ctx, connID, res.MerchantID, r.ClientID, EventReuse, ActorClient(r.ClientID),
-			"used refresh token presented again; connection revoked")
+		s.observe(Event{Type: EventReuse, ConnectionID: connID, ClientID: r.ClientID, MerchantID: res.MerchantID,
+			Actor: ActorClient(r.ClientID)})
 	}
 	if err := res.check("refresh", OutcomeOK, OutcomeRetry); err != nil {
 		return nil, err
@@ -98,7 +107,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		iss.AccessExpiresAt = fromMS(int64(res.AccessExp))
 	}
 	if res.Outcome == OutcomeOK {
-		s.audit(ctx, Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,
+		s.observe(Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,
 			Actor: ActorClient(r.ClientID), Detail: res.Scopes})
 	}
 	return iss, nil

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // RevokeArgs are the arguments of lua/revoke.lua.
@@ -14,6 +12,12 @@ type RevokeArgs struct {
 	By       Actor  `json:"by"`
 	Token    string `json:"token"`
 	ClientID string `json:"client_id"`
+	// BelowGen revokes only a connection of an older app generation (0:
+	// any); the clean-up after an app-wide revocation sets it.
+	BelowGen int64  `json:"below_gen"`
+	Detail   string `json:"detail"`
+	// AuditMax is set by Transitions.
+	AuditMax int64 `json:"audit_max"`
 }
 
 // RevokeResult is the answer of lua/revoke.lua.
@@ -23,10 +27,11 @@ type RevokeResult struct {
 	ClientID   string `json:"client_id"`
 }
 
-var revokeScript = newScript[RevokeArgs, RevokeResult]("revoke")
+var revokeScript = newScript[RevokeArgs, RevokeResult]("revoke", true)
 
-// Revoke ends connection connID.
+// Revoke ends connection connID, with its index entries and its event.
 func (t Transitions) Revoke(ctx context.Context, connID string, a RevokeArgs) (*RevokeResult, error) {
+	a.AuditMax = t.auditMax
 	return revokeScript.run(ctx, t.rdb, connKeys(connID), a)
 }
 
@@ -72,44 +77,9 @@ func (s *Store) revoke(ctx context.Context, id string, a RevokeArgs) (bool, erro
 	case OutcomeMissing:
 		return false, ErrNotFound
 	case OutcomeOK:
-		s.revoked(ctx, id, res.MerchantID, res.ClientID, EventRevoke, a.By, "")
+		s.observe(Event{Type: EventRevoke, ConnectionID: id, ClientID: res.ClientID, MerchantID: res.MerchantID,
+			Actor: a.By, Detail: a.Detail})
 		return true, nil
 	}
 	return false, nil
-}
-
-// revoked follows a script that revoked a connection: it takes the
-// connection off the lists and records the event. The record itself is
-// already dead; a failure here only leaves a stale entry that listings skip.
-func (s *Store) revoked(ctx context.Context, id, merchantID, clientID string, t EventType, by Actor, detail string) {
-	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZRem(ctx, connsIndexKey, id)
-		p.ZRem(ctx, merchantConnsKey(merchantID), id)
-		p.ZRem(ctx, appConnsKey(clientID), id)
-		return nil
-	})
-	if err != nil {
-		s.log.Warn("remove revoked connection from lists", "connection_id", id, "err", err)
-	}
-	s.audit(ctx, Event{Type: t, ConnectionID: id, ClientID: clientID, MerchantID: merchantID, Actor: by, Detail: detail})
-}
-
-// RevokeAppConnections revokes every live connection of an app and returns
-// how many it revoked. Each revocation is atomic on its own.
-func (s *Store) RevokeAppConnections(ctx context.Context, clientID string, by Actor) (int, error) {
-	conns, _, err := s.ListConnections(ctx, ConnectionFilter{ClientID: clientID}, 0, 1<<30)
-	if err != nil {
-		return 0, err
-	}
-	n := 0
-	for _, c := range conns {
-		ok, err := s.revoke(ctx, c.ID, RevokeArgs{By: by})
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			return n, err
-		}
-		if ok {
-			n++
-		}
-	}
-	return n, nil
 }

@@ -6,6 +6,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/enlace-oauth/enlace/store"
 	"github.com/enlace-oauth/enlace/store/redistest"
 )
@@ -24,10 +26,10 @@ func TestSchemaMarker(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if v := rdb.Get(ctx, "enlace-schema").Val(); v != "1" {
+	if v := rdb.Get(ctx, "enlace-schema").Val(); v != "2" {
 		t.Fatalf("marker %q", v)
 	}
-	for marker, hint := range map[string]string{"2": "newer", "0": "migrate", "banana": "another program"} {
+	for marker, hint := range map[string]string{"3": "newer", "1": "enlace migrate", "banana": "another program"} {
 		rdb.Set(ctx, "enlace-schema", marker, 0)
 		err := st.CheckSchema(ctx)
 		if !errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), hint) {
@@ -36,5 +38,22 @@ func TestSchemaMarker(t *testing.T) {
 		if v := rdb.Get(ctx, "enlace-schema").Val(); v != marker {
 			t.Errorf("the check rewrote marker %q as %q", marker, v)
 		}
+	}
+}
+
+// TestSchemaBeforeTheMarker: a Redis with enlace data but no marker was
+// written before the marker existed (schema 1): it is marked so and
+// refused with the way to migrate it.
+func TestSchemaBeforeTheMarker(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rdb := redistest.Start(t).Client(t)
+	rdb.ZAdd(ctx, "apps", redis.Z{Score: 1, Member: "some-app"})
+	err := store.New(rdb, store.Options{}).CheckSchema(ctx)
+	if !errors.Is(err, store.ErrSchema) || !strings.Contains(err.Error(), "enlace migrate") {
+		t.Fatalf("pre-marker data: %v", err)
+	}
+	if v := rdb.Get(ctx, "enlace-schema").Val(); v != "1" {
+		t.Fatalf("marker %q, want 1", v)
 	}
 }

@@ -5,8 +5,6 @@ import (
 	"fmt"
 	"strings"
 	"time"
-
-	"github.com/redis/go-redis/v9"
 )
 
 // SignInGrant is a first-party sign-in (the password grant), after the app
@@ -18,6 +16,8 @@ type SignInGrant struct {
 	// AccessLifetime is the lifetime of this connection's access tokens,
 	// the first and every refreshed one; 0 means the store's default.
 	AccessLifetime time.Duration
+	// AppGeneration is the app's Generation as the caller read it (Grant).
+	AppGeneration int64
 }
 
 // SignInArgs are the arguments of lua/signin.lua.
@@ -33,19 +33,22 @@ type SignInArgs struct {
 	Refresh    string `json:"refresh"`
 	RefreshExp Millis `json:"refresh_exp"`
 	AccessTTL  Millis `json:"access_ttl"`
+	Gen        int64  `json:"gen"`
+	Actor      Actor  `json:"actor"`
+	// AuditMax is set by Transitions.
+	AuditMax int64 `json:"audit_max"`
 }
 
 // SignInResult is the answer of lua/signin.lua.
 type SignInResult struct{ verdict }
 
-var signInScript = newScript[SignInArgs, SignInResult]("signin")
+var signInScript = newScript[SignInArgs, SignInResult]("signin", true)
 
 // SignIn records a new connection, active, with its first pair's digests,
-// and its index entries before it in the same round trip (keys.go).
+// its index entries and its sign-in event.
 func (t Transitions) SignIn(ctx context.Context, a SignInArgs) (*SignInResult, error) {
-	return signInScript.runAfter(ctx, t.rdb, connKeys(a.ID)[:1], a, func(p redis.Pipeliner) {
-		indexConnection(ctx, p, a.ID, a.MerchantID, a.ClientID, int64(a.Now))
-	})
+	a.AuditMax = t.auditMax
+	return signInScript.run(ctx, t.rdb, connKeys(a.ID), a)
 }
 
 // SignIn records a new connection for a first-party sign-in and issues its
@@ -67,7 +70,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 		Now: MillisOf(iss.IssuedAt), TokenID: iss.TokenID,
 		Access: Digest(iss.AccessToken), AccessExp: MillisOf(iss.AccessExpiresAt),
 		Refresh: Digest(iss.RefreshToken), RefreshExp: MillisOf(iss.RefreshExpiresAt),
-		AccessTTL: Millis(max(0, g.AccessLifetime.Milliseconds())),
+		AccessTTL: Millis(max(0, g.AccessLifetime.Milliseconds())), Gen: g.AppGeneration, Actor: ActorMerchant(g.MerchantID),
 	})
 	if err == nil {
 		err = res.check("signin", OutcomeOK)
@@ -75,7 +78,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sign in: %w", err)
 	}
-	s.audit(ctx, Event{Type: EventSignIn, ConnectionID: iss.ConnectionID, ClientID: g.ClientID, MerchantID: g.MerchantID,
+	s.observe(Event{Type: EventSignIn, ConnectionID: iss.ConnectionID, ClientID: g.ClientID, MerchantID: g.MerchantID,
 		Actor: ActorMerchant(g.MerchantID), Detail: scopes})
 	return iss, nil
 }

@@ -39,9 +39,9 @@ func TestSignIn(t *testing.T) {
 		if err != nil || info.ConnectionID != iss.ConnectionID || !info.ExpiresAt.Equal(iss.AccessExpiresAt) {
 			t.Fatalf("lookup: %+v %v", info, err)
 		}
-		conns, _, err := f.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: f.merchant.ID}, 0, 10)
-		if err != nil || len(conns) != 1 || conns[0].ID != iss.ConnectionID || conns[0].Status != store.StatusActive {
-			t.Fatalf("listed: %+v %v", conns, err)
+		page, err := f.st.ListConnections(ctx, store.ConnectionFilter{MerchantID: f.merchant.ID}, store.Page{})
+		if err != nil || len(page.Connections) != 1 || page.Connections[0].ID != iss.ConnectionID || page.Connections[0].Status != store.StatusActive {
+			t.Fatalf("listed: %+v %v", page, err)
 		}
 
 		f.clock.Add(10 * time.Minute)

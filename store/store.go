@@ -3,9 +3,11 @@
 //
 // Every credential is stored only as a digest, every key that can expire has
 // a TTL, and every state transition of a connection (approve, exchange a
-// code, rotate a refresh token, revoke) is a single Lua script over a single
-// key, so it is atomic, costs one round trip, and runs unchanged on a Redis
-// Cluster because the key carries a {connection-id} hash tag.
+// code, rotate a refresh token, revoke) is a single Lua script over the
+// keys of one shard — the record, the shard's listing indexes and its audit
+// stream — so it is atomic, costs one round trip, records its own audit
+// event, and runs unchanged on a Redis Cluster because the keys share the
+// shard's hash tag (keys.go).
 package store
 
 import (
@@ -52,9 +54,11 @@ type Options struct {
 	Lifetimes Lifetimes
 	// Now returns the current time; tests replace it to move past expiries.
 	Now func() time.Time
-	// AuditLength bounds the audit stream (approximately); 0 means 100000.
+	// AuditLength bounds the audit trail (approximately; each shard's
+	// stream keeps its share, at least 1000); 0 means 100000.
 	AuditLength int64
-	// Logger receives what the store cannot return (a failed audit write).
+	// Logger receives what the store cannot return (background work that
+	// failed).
 	Logger *slog.Logger
 }
 
@@ -66,7 +70,6 @@ type Store struct {
 	auditMax  int64
 	log       *slog.Logger
 	limiter   *redis_rate.Limiter
-	auditQ    auditQueue
 
 	passwords *hasher
 
@@ -131,7 +134,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 		log = slog.Default()
 	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
-		limiter: redis_rate.NewLimiter(rdb), auditQ: auditQueue{ch: make(chan Event, 4096), wake: make(chan struct{}, 1)},
+		limiter:   redis_rate.NewLimiter(rdb),
 		passwords: newHasher(max(2, runtime.GOMAXPROCS(0)))}
 }
 

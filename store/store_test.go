@@ -142,9 +142,9 @@ func TestAppRoundTripAndSecretDigest(t *testing.T) {
 		if _, err := f.st.GetApp(context.Background(), "nope"); !errors.Is(err, store.ErrNotFound) {
 			t.Fatalf("unknown app: %v", err)
 		}
-		apps, err := f.st.ListApps(context.Background())
-		if err != nil || len(apps) != 1 {
-			t.Fatalf("list apps: %v %d", err, len(apps))
+		apps, err := f.st.ListApps(context.Background(), store.Page{})
+		if err != nil || len(apps.Apps) != 1 || apps.Total != 1 || apps.Next != "" {
+			t.Fatalf("list apps: %v %+v", err, apps)
 		}
 	})
 }
@@ -180,8 +180,8 @@ func TestMerchants(t *testing.T) {
 			!strings.HasPrefix(f.merchant.PasswordHash, "$argon2id$") {
 			t.Fatal("password not stored as an argon2id hash")
 		}
-		list, err := f.st.ListMerchants(ctx)
-		if err != nil || len(list) != 1 || list[0].Email != "ana@example.com" {
+		list, err := f.st.ListMerchants(ctx, store.Page{})
+		if err != nil || len(list.Accounts) != 1 || list.Accounts[0].Email != "ana@example.com" {
 			t.Fatalf("list merchants: %v %+v", err, list)
 		}
 	})
@@ -451,7 +451,7 @@ func TestStoredFormAndTTLs(t *testing.T) {
 			// may lack a TTL; everything else must expire.
 			permanent := false
 			for _, p := range []string{"app:", "apps", "merchant:", "merchant-email:", "merchants", "admin",
-				"audit", "conns", "merchant-conns:", "app-conns:"} {
+				"audit:", "conns:", "merchant-conns:", "app-conns:", "app-revocation:", "app-revocations:"} {
 				permanent = permanent || k == p || (strings.HasSuffix(p, ":") && strings.HasPrefix(k, p))
 			}
 			if !permanent && ttl <= 0 {

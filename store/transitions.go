@@ -28,12 +28,20 @@ type script[A, R any] struct {
 	s    *redis.Script
 }
 
-// newScript loads lua/<name>.lua. The files are compiled into the binary,
-// so a missing one is a build mistake, found by the first test that runs.
-func newScript[A, R any](name string) script[A, R] {
+// newScript loads lua/<name>.lua, after lua/lib.lua when withLib (the
+// connection scripts). The files are compiled into the binary, so a missing
+// one is a build mistake, found by the first test that runs.
+func newScript[A, R any](name string, withLib bool) script[A, R] {
 	src, err := luaFiles.ReadFile("lua/" + name + ".lua")
 	if err != nil {
 		panic(fmt.Sprintf("store: script %s: %v", name, err))
+	}
+	if withLib {
+		lib, err := luaFiles.ReadFile("lua/lib.lua")
+		if err != nil {
+			panic(fmt.Sprintf("store: script lib: %v", err))
+		}
+		src = append(append(lib, '\n'), src...)
 	}
 	return script[A, R]{name: name, s: redis.NewScript(string(src))}
 }
@@ -46,40 +54,6 @@ func (sc script[A, R]) run(ctx context.Context, rdb redis.Scripter, keys []strin
 		return nil, fmt.Errorf("%s: encode arguments: %w", sc.name, err)
 	}
 	raw, err := sc.s.Run(ctx, rdb, keys, in).Text()
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sc.name, err)
-	}
-	return sc.decode(raw)
-}
-
-// runAfter is run with writes that must reach Redis in the same round trip,
-// before the script: on one server a pipeline runs in order, so the script
-// never runs without them. (On a cluster they are on other nodes; the
-// consistency rules of keys.go say why that is safe.)
-func (sc script[A, R]) runAfter(ctx context.Context, rdb redis.UniversalClient, keys []string, args A,
-	before func(p redis.Pipeliner)) (*R, error) {
-	in, err := json.Marshal(args)
-	if err != nil {
-		return nil, fmt.Errorf("%s: encode arguments: %w", sc.name, err)
-	}
-	send := func(eval func(p redis.Pipeliner) *redis.Cmd) (*redis.Cmd, error) {
-		var cmd *redis.Cmd
-		_, err := rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			before(p)
-			cmd = eval(p)
-			return nil
-		})
-		return cmd, err
-	}
-	cmd, err := send(func(p redis.Pipeliner) *redis.Cmd { return sc.s.EvalSha(ctx, p, keys, in) })
-	if err != nil && redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
-		// The script did not run; the writes before it are idempotent.
-		cmd, err = send(func(p redis.Pipeliner) *redis.Cmd { return sc.s.Eval(ctx, p, keys, in) })
-	}
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", sc.name, err)
-	}
-	raw, err := cmd.Text()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", sc.name, err)
 	}
@@ -231,7 +205,23 @@ func (m *Millis) UnmarshalJSON(b []byte) error {
 // methods mint, digest, seal and audit around them; enlace-bench's floor
 // calls them with fixed arguments, so that an endpoint and its floor run
 // the very same scripts.
-type Transitions struct{ rdb redis.UniversalClient }
+type Transitions struct {
+	rdb redis.UniversalClient
+	// auditMax bounds each shard's audit stream.
+	auditMax int64
+}
 
 // Transitions returns the store's transitions.
-func (s *Store) Transitions() Transitions { return Transitions{rdb: s.rdb} }
+func (s *Store) Transitions() Transitions {
+	return Transitions{rdb: s.rdb, auditMax: max(1000, s.auditMax/Shards)}
+}
+
+// jsonArgs encodes a script's arguments, for callers that pipeline
+// scripts themselves.
+func jsonArgs(a any) ([]byte, error) {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return nil, fmt.Errorf("encode script arguments: %w", err)
+	}
+	return b, nil
+}

@@ -355,12 +355,6 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	rep.RedisVersion = infoField(info, "redis_version")
 
-	// The store writes the preparation's audit events in batches.
-	actx, stopAudit := context.WithCancel(ctx)
-	auditDone := make(chan struct{})
-	go func() { b.st.RunAuditWriter(actx); close(auditDone) }()
-	defer func() { stopAudit(); <-auditDone }()
-
 	if err := b.prepareCommon(ctx); err != nil {
 		return nil, err
 	}

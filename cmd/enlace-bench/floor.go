@@ -209,7 +209,7 @@ func (k floorCalls) grant(ctx context.Context, form func(string) string, client 
 		res, err := k.tx.Exchange(ctx, connID, store.ExchangeArgs{Code: store.Digest(code), ClientID: client,
 			Now: store.MillisOf(now), Access: k.fixed.access, Refresh: k.fixed.refresh,
 			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
-			TokenID: k.fixed.tokenID})
+			TokenID: k.fixed.tokenID, Actor: store.ActorClient(client)})
 		return succeeded(res, err)
 	case "refresh_token":
 		rt := form("refresh_token")
@@ -220,7 +220,8 @@ func (k floorCalls) grant(ctx context.Context, form func(string) string, client 
 		res, err := k.tx.Refresh(ctx, connID, store.RefreshArgs{Refresh: store.Digest(rt), ClientID: client,
 			Now: store.MillisOf(now), Access: k.fixed.access, RefreshNew: k.fixed.refresh,
 			AccessExp: store.MillisOf(now.Add(lt.Access)), RefreshExp: store.MillisOf(now.Add(lt.Refresh)),
-			TokenID: k.fixed.tokenID, Sealed: k.fixed.sealed, RetryUntil: store.MillisOf(now.Add(lt.RetryWindow))})
+			TokenID: k.fixed.tokenID, Sealed: k.fixed.sealed, RetryUntil: store.MillisOf(now.Add(lt.RetryWindow)),
+			Actor: store.ActorClient(client)})
 		return succeeded(res, err)
 	}
 	return errFloorRequest
@@ -350,7 +351,8 @@ func (f *floor) approve(c *gin.Context) {
 		var res *store.ApproveResult
 		res, err = f.tx.Approve(ctx, store.ApproveArgs{ID: store.NewID(), MerchantID: m, ClientID: app.ClientID,
 			Scopes: strings.Join(app.Scopes, " "), Now: store.MillisOf(now), Code: f.fixed.code,
-			CodeExp: store.MillisOf(now.Add(floorSessionTTL)), RedirectURI: app.RedirectURIs[0]})
+			CodeExp: store.MillisOf(now.Add(floorSessionTTL)), RedirectURI: app.RedirectURIs[0], Gen: app.Generation,
+			Actor: store.ActorMerchant(m)})
 		err = succeeded(res, err)
 	}
 	f.answer(c, http.StatusSeeOther, htmlType, err)

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -27,6 +28,12 @@ func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
 // Redis lives inside a running `enlace serve`, so admin commands need a
 // real one.
 func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*store.Store, func(), error) {
+	return e.openStore(ctx, path, explicit, true)
+}
+
+// openStore is adminStore; checkSchema false leaves the schema as it is
+// found, for the migration.
+func (e *env) openStore(ctx context.Context, path string, explicit, checkSchema bool) (*store.Store, func(), error) {
 	cfg, err := e.loadConfig(path, explicit)
 	if err != nil {
 		return nil, nil, err
@@ -40,11 +47,38 @@ func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*stor
 		return nil, nil, err
 	}
 	st := launch.NewStore(rdb, cfg, slog.New(slog.NewTextHandler(e.stderr, nil)))
-	if err := st.CheckSchema(ctx); err != nil {
-		_ = rdb.Close()
-		return nil, nil, err
+	if checkSchema {
+		if err := st.CheckSchema(ctx); err != nil {
+			_ = rdb.Close()
+			return nil, nil, err
+		}
 	}
 	return st, func() { _ = rdb.Close() }, nil
+}
+
+// migrate brings the Redis to this enlace's key schema (store.Migrate);
+// every instance must be stopped while it runs.
+func (e *env) migrate(ctx context.Context, path string, explicit bool, args []string) error {
+	fs := e.flags("migrate")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	st, done, err := e.openStore(ctx, path, explicit, false)
+	if err != nil {
+		return err
+	}
+	defer done()
+	m, err := st.Migrate(ctx)
+	if err != nil {
+		return err
+	}
+	if m.From == strconv.Itoa(m.To) {
+		fmt.Fprintf(e.stdout, "the key schema is %d already; nothing to do\n", m.To)
+		return nil
+	}
+	fmt.Fprintf(e.stdout, "migrated the key schema from %s to %d: %d apps, %d account index entries, %d connections, %d audit events\n",
+		m.From, m.To, m.Apps, m.Accounts, m.Connections, m.Events)
+	return nil
 }
 
 func (e *env) flags(name string) *flag.FlagSet {
@@ -117,7 +151,7 @@ func (e *env) appList(ctx context.Context, path string, explicit bool, args []st
 		return err
 	}
 	defer done()
-	apps, err := st.ListApps(ctx)
+	apps, err := st.AllApps(ctx)
 	if err != nil {
 		return err
 	}
@@ -204,7 +238,7 @@ func (e *env) merchantList(ctx context.Context, path string, explicit bool, args
 		return err
 	}
 	defer done()
-	ms, err := st.ListMerchants(ctx)
+	ms, err := st.AllMerchants(ctx)
 	if err != nil {
 		return err
 	}

@@ -4,12 +4,15 @@
 //	enlace [serve]                      run the server
 //	enlace app create --name N --redirect-uri U [--redirect-uri U2 …] --scopes "s1 s2" [--json]
 //	enlace app list [--json]
+//	enlace app revoke-connections CLIENT_ID [--wait] [--json]
+//	enlace app revocation CLIENT_ID [--json]
 //	enlace merchant create --email E --name N --password-stdin [--json]
 //	enlace merchant list [--json]
-//	enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--json]
+//	enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--limit N] [--cursor C] [--json]
 //	enlace connection revoke CONNECTION_ID
 //	enlace admin create --email E --password-stdin [--json]
 //	enlace admin key create --name N [--json]
+//	enlace migrate                      bring Redis to this version's key schema
 //
 // Admin commands talk to the Redis named by redis.addr / ENLACE_REDIS_ADDR;
 // they need a real one, since the embedded Redis lives only inside a running
@@ -49,12 +52,15 @@ const usage = `usage:
   enlace [--config FILE] [serve]
   enlace app create --name NAME --redirect-uri URI [--redirect-uri URI ...] --scopes "s1 s2" [--json]
   enlace app list [--json]
+  enlace app revoke-connections CLIENT_ID [--wait] [--json]
+  enlace app revocation CLIENT_ID [--json]
   enlace merchant create --email EMAIL --name NAME --password-stdin [--json]
   enlace merchant list [--json]
-  enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--json]
+  enlace connection list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--limit N] [--cursor C] [--json]
   enlace connection revoke CONNECTION_ID
   enlace admin create --email EMAIL --password-stdin [--json]
   enlace admin key create --name NAME [--json]
+  enlace migrate
 `
 
 // command is one entry of the command table: the words that name it and
@@ -70,11 +76,14 @@ var commands = []command{
 	}},
 	{[]string{"app", "create"}, (*env).appCreate},
 	{[]string{"app", "list"}, (*env).appList},
+	{[]string{"app", "revoke-connections"}, (*env).appRevokeConnections},
+	{[]string{"app", "revocation"}, (*env).appRevocation},
 	{[]string{"merchant", "create"}, (*env).merchantCreate},
 	{[]string{"merchant", "list"}, (*env).merchantList},
 	{[]string{"connection", "list"}, (*env).connectionList},
 	{[]string{"connection", "revoke"}, (*env).connectionRevoke},
 	{[]string{"admin", "create"}, (*env).adminCreate},
+	{[]string{"migrate"}, (*env).migrate},
 	{[]string{"admin", "key", "create"}, (*env).adminKeyCreate},
 }
 

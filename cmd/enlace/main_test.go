@@ -49,7 +49,7 @@ func TestAdminCommands(t *testing.T) {
 	if err := json.Unmarshal([]byte(r.stdout), &app); err != nil || app.ClientID == "" || len(app.ClientSecret) < 43 || len(app.RedirectURIs) != 2 {
 		t.Fatalf("app create output: %v %s", err, r.stdout)
 	}
-	stored := rdb.HGet(ctx, "app:"+app.ClientID, "secret").Val()
+	stored := rdb.HGet(ctx, store.AppKey(app.ClientID), "secret").Val()
 	if stored == "" || stored == app.ClientSecret {
 		t.Fatal("the secret must be stored only as a digest")
 	}
@@ -71,7 +71,7 @@ func TestAdminCommands(t *testing.T) {
 	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &fp) != nil || !fp.FirstParty || fp.ClientSecret == "" {
 		t.Fatalf("app create --first-party: %d %s %s", r.code, r.stdout, r.stderr)
 	}
-	if rdb.HGet(ctx, "app:"+fp.ClientID, "first_party").Val() != "1" {
+	if rdb.HGet(ctx, store.AppKey(fp.ClientID), "first_party").Val() != "1" {
 		t.Fatal("the app is not stored as first-party")
 	}
 	if r := runCmd(t, environ, "", "app", "list"); !strings.Contains(r.stdout, "first-party") {
@@ -188,11 +188,15 @@ func TestConnectionCommands(t *testing.T) {
 	list := func(args ...string) []listed {
 		t.Helper()
 		r := runCmd(t, environ, "", append([]string{"connection", "list", "--json"}, args...)...)
-		var out []listed
-		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out == nil {
+		var out struct {
+			Data       []listed `json:"data"`
+			Total      int      `json:"total"`
+			NextCursor *string  `json:"next_cursor"`
+		}
+		if r.code != 0 || json.Unmarshal([]byte(r.stdout), &out) != nil || out.Data == nil || out.NextCursor != nil {
 			t.Fatalf("connection list %v: %d %q %s", args, r.code, r.stdout, r.stderr)
 		}
-		return out
+		return out.Data
 	}
 	ids := func(ls []listed) string {
 		var s []string
@@ -205,15 +209,38 @@ func TestConnectionCommands(t *testing.T) {
 		args []string
 		want []string
 	}{
-		{nil, []string{c4, c3, c2, c1}},
-		{[]string{"--merchant", m1.ID}, []string{c4, c2, c1}},
+		// The most recently used first (latest expiry): the exchanged ones
+		// by exchange, then the pending one, whose code lapses first.
+		{nil, []string{c3, c2, c1, c4}},
+		{[]string{"--merchant", m1.ID}, []string{c2, c1, c4}},
 		{[]string{"--app", appA}, []string{c2, c1}},
 		{[]string{"--merchant", m1.ID, "--app", appB}, []string{c4}},
 		{[]string{"--merchant", m2.ID, "--app", appA}, nil},
 		{[]string{"--app", "no-such-app"}, nil},
 	} {
 		if got, want := ids(list(c.args...)), strings.Join(c.want, " "); got != want {
-			t.Errorf("connection list %v: got [%s], want [%s] (newest first)", c.args, got, want)
+			t.Errorf("connection list %v: got [%s], want [%s] (most recently used first)", c.args, got, want)
+		}
+	}
+	// Page by page: --limit, then the printed cursor.
+	r0 := runCmd(t, environ, "", "connection", "list", "--json", "--limit", "3")
+	var first struct {
+		Data       []listed `json:"data"`
+		Total      int      `json:"total"`
+		NextCursor string   `json:"next_cursor"`
+	}
+	if r0.code != 0 || json.Unmarshal([]byte(r0.stdout), &first) != nil || len(first.Data) != 3 || first.Total != 4 || first.NextCursor == "" {
+		t.Fatalf("connection list --limit 3: %d %s %s", r0.code, r0.stdout, r0.stderr)
+	}
+	if got := ids(list("--cursor", first.NextCursor)); got != c4 {
+		t.Errorf("the page after --limit 3: [%s], want [%s]", got, c4)
+	}
+	if r := runCmd(t, environ, "", "connection", "list", "--limit", "3"); r.code != 0 || !strings.Contains(r.stderr, "--cursor "+first.NextCursor) {
+		t.Errorf("connection list (text) does not say how to get the next page: %s", r.stderr)
+	}
+	for _, bad := range [][]string{{"--cursor", "garbage!"}, {"--limit", "0"}, {"--limit", "201"}} {
+		if r := runCmd(t, environ, "", append([]string{"connection", "list"}, bad...)...); r.code == 0 {
+			t.Errorf("connection list %v succeeded: %s", bad, r.stdout)
 		}
 	}
 
@@ -269,7 +296,7 @@ func TestConnectionCommands(t *testing.T) {
 	if got := ids(list("--app", appA)); got != c1 {
 		t.Errorf("after revoking %s, --app lists [%s]", c2, got)
 	}
-	if got := ids(list()); got != strings.Join([]string{c4, c3, c1}, " ") {
+	if got := ids(list()); got != strings.Join([]string{c3, c1, c4}, " ") {
 		t.Errorf("after revoking %s, the list is [%s]", c2, got)
 	}
 	if _, err := st.LookupAccess(ctx, tok2); !errors.Is(err, store.ErrNotFound) {
@@ -475,9 +502,22 @@ func TestServeWithRedis(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("unknown app: %d", res.StatusCode)
 	}
-	// Its one write is the key-schema marker (store.CheckSchema).
-	if keys := srv.Client(t).Keys(context.Background(), "*").Val(); len(keys) != 1 || keys[0] != "enlace-schema" {
-		t.Fatalf("serve wrote %v into a configured Redis, want the schema marker alone", keys)
+	// Its writes are the key-schema marker (store.CheckSchema) and the
+	// maintenance lease, which expires.
+	// (The lease is taken once the maintenance loop has started.)
+	keys := srv.Client(t).Keys(context.Background(), "*").Val()
+	for _, k := range keys {
+		switch {
+		case k == "lease:maintenance":
+			if ttl := srv.Client(t).PTTL(context.Background(), k).Val(); ttl <= 0 {
+				t.Fatalf("the maintenance lease has no TTL: %v", ttl)
+			}
+		case k != "enlace-schema":
+			t.Fatalf("serve wrote %v into a configured Redis, want the schema marker and the lease alone", keys)
+		}
+	}
+	if !strings.Contains(strings.Join(keys, " "), "enlace-schema") {
+		t.Fatalf("no schema marker: %v", keys)
 	}
 	cancel()
 	if code := <-done; code != 0 || stdout.Len() != 0 {

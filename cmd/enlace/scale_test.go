@@ -19,6 +19,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"github.com/enlace-oauth/enlace/store"
 	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
@@ -230,7 +231,7 @@ func TestClusterFailover(t *testing.T) {
 	}
 
 	victimConn := strings.SplitN(strings.TrimPrefix(pairs[0].access, "at-"), ".", 2)[0]
-	victim := cluster.Primary("conn:{" + victimConn + "}")
+	victim := cluster.Primary(store.ConnectionKey(victimConn))
 
 	// Load: every pair's token checked over and over while the primary
 	// dies and its replica takes over.

@@ -34,6 +34,7 @@ type Config struct {
 	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
 	LoginLimits   LoginLimits   `yaml:"login_limits" envPrefix:"LOGIN_LIMITS_"`
 	Audit         Audit         `yaml:"audit" envPrefix:"AUDIT_"`
+	Maintenance   Maintenance   `yaml:"maintenance" envPrefix:"MAINTENANCE_"`
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
 	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
 }
@@ -95,6 +96,19 @@ type LoginLimits struct {
 type Audit struct {
 	// MaxLength bounds the audit stream (approximately, oldest dropped).
 	MaxLength int64 `yaml:"max_length" env:"MAX_LENGTH"`
+}
+
+// Maintenance tunes the background work that one instance at a time does
+// (store.RunMaintenance): the clean-up after app-wide revocations and the
+// trimming of expired index entries.
+type Maintenance struct {
+	// Lease is how long an instance holds the work without renewing it:
+	// how soon another takes over when the holder dies.
+	Lease time.Duration `yaml:"lease" env:"LEASE"`
+	// Interval is the pause between two clean-up batches.
+	Interval time.Duration `yaml:"interval" env:"INTERVAL"`
+	// Batch is how many connections one clean-up batch revokes.
+	Batch int `yaml:"batch" env:"BATCH"`
 }
 
 // HTTP is the listener.
@@ -306,6 +320,12 @@ func (c *Config) validate() error {
 	}
 	if c.Registration.PerAddress <= 0 || c.Registration.MinPasswordLength < 8 {
 		return errors.New("config: registration.per_address must be positive and registration.min_password_length at least 8")
+	}
+	if c.Maintenance.Lease < time.Second || c.Maintenance.Interval <= 0 || c.Maintenance.Interval >= c.Maintenance.Lease {
+		return errors.New("config: maintenance.lease must be at least 1s and maintenance.interval positive and shorter than it")
+	}
+	if c.Maintenance.Batch < 1 || c.Maintenance.Batch > 10000 {
+		return errors.New("config: maintenance.batch must be from 1 to 10000")
 	}
 	if c.Audit.MaxLength <= 0 {
 		return errors.New("config: audit.max_length must be positive")

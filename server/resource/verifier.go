@@ -11,7 +11,7 @@ import (
 )
 
 // ErrInactive means the token is unknown, malformed, expired, replaced or
-// revoked, or its app is disabled. Callers must not tell these apart.
+// revoked (alone or with all of its app's), or its app is disabled. Callers must not tell these apart.
 var ErrInactive = errors.New("token is not active")
 
 // Tokens finds what a token grants; *store.Store is one. Both methods
@@ -66,7 +66,10 @@ func (v *Verifier) check(ctx context.Context, lookup func(context.Context, strin
 	if err != nil {
 		return nil, err
 	}
-	if app.Disabled {
+	// A disabled app's tokens, and the tokens of connections made before
+	// an app-wide revocation, are refused from the cached app alone: no
+	// Redis round trip beyond the token's own.
+	if app.Disabled || app.Revoked(info.AppGeneration) {
 		return nil, ErrInactive
 	}
 	return info, nil

@@ -1,31 +1,36 @@
 -- approve: record a new connection, pending, with its one-use code (a
 -- merchant approved an app on the consent page).
 --
--- KEYS[1]  conn:{id}   the new connection (store/keys.go)
+-- KEYS     the connection's (lib.lua)
 -- ARGV[1]  JSON ApproveArgs (store/approve.go):
 --            id, merchant_id, client_id
+--            gen           the app's generation, as the caller's cache has it
 --            scopes        granted, space-separated
 --            now           ms
 --            code          digest of the new code
 --            code_exp      its expiry, ms (also the record's, until exchanged)
 --            redirect_uri  the authorization request's
 --            challenge     its S256 PKCE challenge, "" without PKCE
+--            actor         who approved (an Actor), for the audit event
+--            audit_max     the shard stream's bound
 --
 -- Returns JSON ApproveResult: {outcome="ok"}.
 --
--- Why so: the record and its TTL are written in one step, so no record can
--- be left without an expiry. Every approval is a new connection under a
--- fresh id; one that exists already is the same call run again, which
--- must not set an exchanged connection back to pending. The index entries are written by the
--- same pipeline, before this script (keys.go, consistency rules): nothing
--- is undone when a call fails, since a code never handed out is harmless
--- and expires.
+-- Why so: the record, its TTL, its index entries and its grant event are
+-- written in one step, so no record can be left without an expiry, a
+-- listing, or an event. Every approval is a new connection under a fresh
+-- id; one that exists already is the same call run again (a resend after a
+-- lost reply), which must neither set an exchanged connection back to
+-- pending nor record the grant twice.
 local a = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then return cjson.encode({outcome = 'ok'}) end
 redis.call('HSET', KEYS[1],
-  'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'scopes', a.scopes,
-  'created_at', a.now, 'status', 'pending',
+  'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'gen', a.gen, 'scopes', a.scopes,
+  'created_at', a.now, 'status', 'pending', 'exp', a.code_exp,
   'code', a.code, 'code_exp', a.code_exp, 'code_used', '0',
   'redirect_uri', a.redirect_uri, 'code_challenge', a.challenge)
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
+index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)
+audit(a.audit_max, {{'type', 'grant'}, {'t', a.now}, {'connection_id', a.id}, {'client_id', a.client_id},
+  {'merchant_id', a.merchant_id}, {'actor', a.actor}, {'detail', a.scopes}})
 return cjson.encode({outcome = 'ok'})

@@ -1,8 +1,7 @@
 -- exchange: consume an authorization code and issue its connection's first
 -- token pair (the authorization_code grant, after client authentication).
 --
--- KEYS[1]  conn:{id}   the connection (store/keys.go)
--- KEYS[2]  retry:{id}  its sealed refresh answer, deleted on a replay
+-- KEYS     the connection's (lib.lua); retry is deleted on a replay
 -- ARGV[1]  JSON ExchangeArgs (store/exchange.go):
 --            code          digest of the code presented
 --            client_id     the authenticated client
@@ -13,6 +12,10 @@
 --            access_exp, refresh_exp    their expiries, ms
 --            token_id      id of the new token record
 --            reuse_by      who revokes the connection on a replay (an Actor)
+--            gen           the app's generation (apps.go): a connection of an
+--                          older one was revoked with all of the app's
+--            actor         the client, for the audit event
+--            audit_max     the shard stream's bound
 --
 -- Returns JSON ExchangeResult:
 --   {outcome="ok", merchant_id, scopes, created_at}
@@ -27,11 +30,12 @@
 -- (RFC 6749 §4.1.2). Run twice with the same arguments (a client resending
 -- after a lost reply), the second run answers as the first did: the same
 -- token_id marks it as the same call, not a replay. The record outlives
--- the code's expiry while a replay must still be recognised.
+-- the code's expiry while a replay must still be recognised. The event
+-- (exchange, or reuse) is written with the change it records.
 local INVALID_GRANT = 'invalid_grant'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
-  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid')
+  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid', 'id', 'gen', 'exp')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(description)
@@ -49,13 +53,17 @@ end
 if c[3] == '1' and c[11] == a.token_id and c[7] == 'active' then
   return ok()
 end
-if c[7] == 'revoked' then
+if c[7] == 'revoked' or (tonumber(c[13]) or 0) < a.gen then
   return refused('the connection of this authorization code was revoked')
 end
+local conn = {id = field(12), merchant_id = field(8), client_id = field(4), gen = field(13), exp = field(14)}
+local function event(type, detail)
+  audit(a.audit_max, {{'type', type}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
+    {'merchant_id', conn.merchant_id}, {'actor', a.actor}, {'detail', detail}, {'token_id', type == 'exchange' and a.token_id or ''}})
+end
 if c[3] == '1' then
-  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', a.reuse_by)
-  redis.call('HDEL', KEYS[1], 'at', 'rt')
-  redis.call('DEL', KEYS[2])
+  revoke_now(conn, a.now, a.reuse_by)
+  event('reuse', 'authorization code presented again; connection revoked')
   return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
     description = 'the authorization code was already used', merchant_id = field(8)})
 end
@@ -75,8 +83,12 @@ end
 if challenge ~= a.challenge then
   return refused('code_verifier does not match the code_challenge')
 end
+local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[2])))
 redis.call('HSET', KEYS[1], 'code_used', '1', 'status', 'active', 'tid', a.token_id,
   'at', a.access, 'at_exp', a.access_exp, 'at_scopes', field(9),
-  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
-redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(a.refresh_exp), tonumber(c[2])))
+  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp)
+redis.call('PEXPIREAT', KEYS[1], exp)
+index_remove(conn.id, conn.merchant_id, conn.client_id, conn.gen, conn.exp)
+index_add(conn.id, conn.merchant_id, conn.client_id, conn.gen, exp)
+event('exchange', '')
 return ok()

@@ -1,9 +1,9 @@
 -- refresh: rotate a connection's token pair (the refresh_token grant, after
 -- client authentication).
 --
--- KEYS[1]  conn:{id}   the connection (store/keys.go)
--- KEYS[2]  retry:{id}  the sealed answer of the last refresh, kept for the
---                      retry window (its own key, so its TTL is the window's)
+-- KEYS     the connection's (lib.lua); retry holds the sealed answer of
+--          the last refresh for the retry window (its own key, so its TTL
+--          is the window's)
 -- ARGV[1]  JSON RefreshArgs (store/refresh.go):
 --            refresh       digest of the refresh token presented
 --            client_id     the authenticated client
@@ -15,6 +15,10 @@
 --            sealed        this answer, sealed under the presented token
 --            retry_until   end of its retry window, ms
 --            reuse_by      who revokes the connection on a replay (an Actor)
+--            gen           the app's generation (apps.go): a connection of an
+--                          older one was revoked with all of the app's
+--            actor         the client, for the audit event
+--            audit_max     the shard stream's bound
 --
 -- Returns JSON RefreshResult:
 --   {outcome="ok", merchant_id, scopes, created_at, access_exp}
@@ -34,12 +38,13 @@
 -- one and the caller's, and the new pair replaces the old in one step. The
 -- scope can only narrow. A forged token that this connection never issued
 -- is merely unknown: it must not be able to end someone's connection. Run
--- twice with the same arguments, the second run answers as the first did.
+-- twice with the same arguments, the second run answers as the first did
+-- and records nothing. The event is written with the change it records.
 local INVALID_GRANT, INVALID_SCOPE = 'invalid_grant', 'invalid_scope'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
   'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
-  'at_exp', 'access_ttl', 'tid')
+  'at_exp', 'access_ttl', 'tid', 'id', 'gen', 'exp')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(code, description)
@@ -50,7 +55,12 @@ local function answer(outcome, scopes, access_exp, sealed)
     access_exp = access_exp or '', sealed = sealed})
 end
 local unknown = 'the refresh token is unknown, expired, already used or revoked'
-if c[4] ~= 'active' then return refused(INVALID_GRANT, unknown) end
+if c[4] ~= 'active' or (tonumber(c[17]) or 0) < a.gen then return refused(INVALID_GRANT, unknown) end
+local conn = {id = field(16), merchant_id = field(6), client_id = field(3), gen = field(17), exp = field(18)}
+local function event(type, detail)
+  audit(a.audit_max, {{'type', type}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
+    {'merchant_id', conn.merchant_id}, {'actor', a.actor}, {'detail', detail}, {'token_id', type == 'refresh' and a.token_id or ''}})
+end
 if c[9] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
   return answer('ok', c[11], c[13])
 end
@@ -68,9 +78,8 @@ if c[1] ~= a.refresh then
   if not string.find(' ' .. (c[12] or '') .. ' ', ' ' .. a.refresh .. ' ', 1, true) then
     return refused(INVALID_GRANT, unknown)
   end
-  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', a.now, 'revoked_by', a.reuse_by)
-  redis.call('HDEL', KEYS[1], 'at', 'rt')
-  redis.call('DEL', KEYS[2])
+  revoke_now(conn, a.now, a.reuse_by)
+  event('reuse', 'used refresh token presented again; connection revoked')
   return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
     description = 'the refresh token was already used; the connection is revoked', merchant_id = field(6)})
 end
@@ -96,8 +105,9 @@ local used = {a.refresh}
 for d in string.gmatch(c[12] or '', '%S+') do
   if #used < 16 then used[#used + 1] = d end
 end
+local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[8] or '0')))
 redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
-  'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now,
+  'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp,
   'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
 local window = tonumber(a.retry_until) - tonumber(a.now)
 if window > 0 then
@@ -105,5 +115,8 @@ if window > 0 then
 else
   redis.call('DEL', KEYS[2])
 end
-redis.call('PEXPIREAT', KEYS[1], math.max(tonumber(a.refresh_exp), tonumber(c[8] or '0')))
+redis.call('PEXPIREAT', KEYS[1], exp)
+index_remove(conn.id, conn.merchant_id, conn.client_id, conn.gen, conn.exp)
+index_add(conn.id, conn.merchant_id, conn.client_id, conn.gen, exp)
+event('refresh', scopes)
 return answer('ok', scopes, access_exp)

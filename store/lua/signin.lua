@@ -2,9 +2,10 @@
 -- first-party app signed a merchant in with the password grant; there is
 -- no code to consume).
 --
--- KEYS[1]  conn:{id}   the new connection (store/keys.go)
+-- KEYS     the connection's (lib.lua)
 -- ARGV[1]  JSON SignInArgs (store/signin.go):
 --            id, merchant_id, client_id
+--            gen           the app's generation, as the caller's cache has it
 --            scopes        granted, space-separated
 --            now           ms
 --            token_id      id of the token record
@@ -12,23 +13,27 @@
 --            access_exp, refresh_exp    their expiries, ms
 --            access_ttl    the connection's own access lifetime, ms ("0":
 --                          the default, for the first and every refresh)
+--            actor         who signed in (an Actor), for the audit event
+--            audit_max     the shard stream's bound
 --
 -- Returns JSON SignInResult: {outcome="ok"}.
 --
--- Why so: as approve.lua, the record and its TTL in one step, a second
--- run of the same call changes nothing, the index
--- entries before it in the same pipeline, and no undo: tokens never handed
--- out are harmless and expire. From here on the connection is like any
--- other: listed, revocable, refreshed by refresh.lua.
+-- Why so: as approve.lua, the record, its TTL, its index entries and its
+-- event in one step, and a second run of the same call changes nothing.
+-- From here on the connection is like any other: listed, revocable,
+-- refreshed by refresh.lua.
 local a = cjson.decode(ARGV[1])
 if redis.call('EXISTS', KEYS[1]) == 1 then return cjson.encode({outcome = 'ok'}) end
 redis.call('HSET', KEYS[1],
-  'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'scopes', a.scopes,
-  'created_at', a.now, 'status', 'active', 'code_used', '1',
+  'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'gen', a.gen, 'scopes', a.scopes,
+  'created_at', a.now, 'status', 'active', 'code_used', '1', 'exp', a.refresh_exp,
   'tid', a.token_id, 'at', a.access, 'at_exp', a.access_exp, 'at_scopes', a.scopes,
   'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
 if a.access_ttl ~= '0' then
   redis.call('HSET', KEYS[1], 'access_ttl', a.access_ttl)
 end
 redis.call('PEXPIREAT', KEYS[1], a.refresh_exp)
+index_add(a.id, a.merchant_id, a.client_id, a.gen, a.refresh_exp)
+audit(a.audit_max, {{'type', 'signin'}, {'t', a.now}, {'connection_id', a.id}, {'client_id', a.client_id},
+  {'merchant_id', a.merchant_id}, {'actor', a.actor}, {'detail', a.scopes}, {'token_id', a.token_id}})
 return cjson.encode({outcome = 'ok'})

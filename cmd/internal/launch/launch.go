@@ -107,6 +107,8 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		Templates: enlace.Templates, Static: enlace.Static, Logger: log,
 		SeparateMetrics: cfg.Metrics.Addr != "",
 		Extensions:      exts,
+		Maintenance: store.MaintenanceOptions{Lease: cfg.Maintenance.Lease, Tick: cfg.Maintenance.Interval,
+			Batch: cfg.Maintenance.Batch},
 	})
 	if err != nil {
 		return err

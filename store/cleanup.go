@@ -1,0 +1,369 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// The background work: the clean-up after app-wide revocations and the
+// trimming of expired index entries. Every instance runs RunMaintenance;
+// a lease in Redis lets exactly one of them work at a time, and all
+// progress is kept in Redis, so another instance (or the same one,
+// restarted) carries on where one that died stopped.
+
+// Revocation is the state of an app's last app-wide revocation and of its
+// clean-up.
+type Revocation struct {
+	ClientID   string
+	Generation int64
+	By         Actor
+	StartedAt  time.Time
+	// Shard is the shard the clean-up is at (Shards when done).
+	Shard int
+	// Revoked counts the connections the clean-up has revoked so far.
+	Revoked int
+	// Done is set once every shard has been cleaned.
+	Done       bool
+	FinishedAt time.Time
+}
+
+// RevokeAllConnections revokes every connection the app has, at once,
+// whatever their number: one write, the app's generation (App), after
+// which every check refuses them. The connections themselves are revoked
+// in the background by RunMaintenance, which reports through
+// AppRevocation. Connections approved after the call are not affected.
+func (s *Store) RevokeAllConnections(ctx context.Context, clientID string, by Actor) (*Revocation, error) {
+	if _, err := s.changeApp(ctx, clientID, "revoke-all", by); err != nil {
+		return nil, err
+	}
+	return s.AppRevocation(ctx, clientID)
+}
+
+// AppRevocation returns the app's last app-wide revocation, or ErrNotFound
+// when there was none.
+func (s *Store) AppRevocation(ctx context.Context, clientID string) (*Revocation, error) {
+	m, err := s.rdb.HGetAll(ctx, appRevocationKey(clientID)).Result()
+	if err != nil {
+		return nil, fmt.Errorf("read app revocation: %w", err)
+	}
+	if len(m) == 0 {
+		return nil, ErrNotFound
+	}
+	num := func(k string) int64 { v, _ := strconv.ParseInt(m[k], 10, 64); return v }
+	return &Revocation{
+		ClientID: clientID, Generation: num("gen"), By: Actor(m["by"]), StartedAt: fromMS(num("started_at")),
+		Shard: int(num("shard")), Revoked: int(num("revoked")), Done: m["finished_at"] != "",
+		FinishedAt: fromMS(num("finished_at")),
+	}, nil
+}
+
+// MaintenanceOptions tune RunMaintenance; zero values take the defaults.
+type MaintenanceOptions struct {
+	// Holder names this instance in the lease; a random id by default.
+	Holder string
+	// Lease is how long the lease lasts unless renewed (30 s).
+	Lease time.Duration
+	// Tick is the pause between two batches of clean-up (100 ms).
+	Tick time.Duration
+	// Batch is how many connections one clean-up step revokes (256).
+	Batch int
+	// TrimEvery is the pause between two trimming passes over the
+	// indexes (10 s); each pass reads at most TrimBatch members of each
+	// index of each shard.
+	TrimEvery time.Duration
+	TrimBatch int
+	// OnStep, if set, is called after each clean-up step, for tests.
+	OnStep func(Revocation)
+}
+
+func (o MaintenanceOptions) normal() MaintenanceOptions {
+	if o.Holder == "" {
+		o.Holder = NewID()
+	}
+	if o.Lease <= 0 {
+		o.Lease = 30 * time.Second
+	}
+	if o.Tick <= 0 {
+		o.Tick = 100 * time.Millisecond
+	}
+	if o.Batch <= 0 {
+		o.Batch = 256
+	}
+	if o.TrimEvery <= 0 {
+		o.TrimEvery = 10 * time.Second
+	}
+	if o.TrimBatch <= 0 {
+		o.TrimBatch = 500
+	}
+	return o
+}
+
+// LeaseArgs are the arguments of lua/lease.lua.
+type LeaseArgs struct {
+	Holder string `json:"holder"`
+	TTL    int64  `json:"ttl"`
+}
+
+// LeaseResult is the answer of lua/lease.lua.
+type LeaseResult struct{ verdict }
+
+var leaseScript = newScript[LeaseArgs, LeaseResult]("lease", false)
+
+// lease takes or keeps the maintenance lease (ttl > 0) or gives it back
+// (ttl 0), and reports whether this holder has it.
+func (s *Store) lease(ctx context.Context, holder string, ttl time.Duration) (bool, error) {
+	res, err := leaseScript.run(ctx, s.rdb, []string{leaseKey}, LeaseArgs{Holder: holder, TTL: ttl.Milliseconds()})
+	if err != nil {
+		return false, fmt.Errorf("maintenance lease: %w", err)
+	}
+	return res.Outcome == OutcomeOK, nil
+}
+
+// RunMaintenance does the background work until ctx ends, whenever this
+// instance holds the lease, and gives the lease back on the way out.
+func (s *Store) RunMaintenance(ctx context.Context, o MaintenanceOptions) {
+	o = o.normal()
+	defer func() { _, _ = s.lease(context.WithoutCancel(ctx), o.Holder, 0) }()
+	var lastTrim time.Time
+	trim := make([]string, Shards*3) // where each index's trimming pass is
+	// While Redis fails, the loop backs off (up to 5 s) and says so once,
+	// not every tick.
+	failures := 0
+	report := func(what string, err error) bool {
+		if err == nil || ctx.Err() != nil {
+			return false
+		}
+		if failures == 0 {
+			s.log.Warn("maintenance failed; retrying", "step", what, "err", err)
+		}
+		failures++
+		return true
+	}
+	holding := false
+	for {
+		failed := false
+		held, err := s.lease(ctx, o.Holder, o.Lease)
+		failed = report("lease", err)
+		if held != holding && err == nil {
+			holding = held
+			if held {
+				s.log.Info("maintenance lease taken", "holder", o.Holder)
+			} else {
+				s.log.Info("maintenance lease held by another instance", "holder", o.Holder)
+			}
+		}
+		if held {
+			failed = report("app revocation clean-up", s.cleanupStep(ctx, o)) || failed
+			if time.Since(lastTrim) >= o.TrimEvery {
+				lastTrim = time.Now()
+				failed = report("trim connection indexes", s.trimIndexes(ctx, trim, o.TrimBatch)) || failed
+			}
+		}
+		if !failed && failures > 0 {
+			s.log.Info("maintenance works again", "failures", failures)
+			failures = 0
+		}
+		wait := o.Tick
+		if failures > 0 {
+			wait = min(5*time.Second, o.Tick<<min(failures, 10))
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+	}
+}
+
+// cleanupStep revokes one batch of the oldest pending clean-up, and
+// records how far it got.
+func (s *Store) cleanupStep(ctx context.Context, o MaintenanceOptions) error {
+	cmds := make([]*redis.StringSliceCmd, Shards)
+	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n := range Shards {
+			cmds[n] = p.ZRange(ctx, appRevocationsKey(n), 0, 0)
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("read pending clean-ups: %w", err)
+	}
+	for n, c := range cmds {
+		for _, clientID := range c.Val() {
+			if err := s.cleanupBatch(ctx, n, clientID, o); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o MaintenanceOptions) error {
+	key := appRevocationKey(clientID)
+	m, err := s.rdb.HGetAll(ctx, key).Result()
+	if err != nil {
+		return fmt.Errorf("read clean-up: %w", err)
+	}
+	gen, _ := strconv.ParseInt(m["gen"], 10, 64)
+	shard, _ := strconv.Atoi(m["shard"])
+	if len(m) == 0 || m["finished_at"] != "" || shard >= Shards {
+		return s.rdb.ZRem(ctx, appRevocationsKey(queue), clientID).Err()
+	}
+	// The app's members of older generations, from the cursor on.
+	prefix := clientID + ":"
+	min := "[" + prefix
+	if c := m["cursor"]; c != "" {
+		min = "(" + c
+	}
+	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: appConnsKey(shard), Start: min,
+		Stop: fmt.Sprintf("(%s%010d:", prefix, gen), ByLex: true, Count: int64(o.Batch)}).Result()
+	if err != nil {
+		return fmt.Errorf("read clean-up batch: %w", err)
+	}
+	tx := s.Transitions()
+	now := MillisOf(s.now())
+	revoked := 0
+	if len(members) > 0 {
+		results := make([]*redis.Cmd, len(members))
+		var gone []any
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			for i, mem := range members {
+				id := mem[strings.LastIndexByte(mem, ':')+1:]
+				in, _ := jsonArgs(RevokeArgs{Now: now, By: Actor(m["by"]), BelowGen: gen,
+					Detail: "app-wide revocation", AuditMax: tx.auditMax})
+				results[i] = revokeScript.s.EvalSha(ctx, p, connKeys(id), in)
+			}
+			return nil
+		})
+		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
+			// Load the script once and let the next step redo the batch:
+			// revoking twice is harmless.
+			return revokeScript.s.Load(ctx, s.rdb).Err()
+		}
+		if err != nil {
+			return fmt.Errorf("clean-up batch: %w", err)
+		}
+		for i, r := range results {
+			res, err := revokeScript.decode(r.Val().(string))
+			if err != nil {
+				return err
+			}
+			switch res.Outcome {
+			case OutcomeOK:
+				revoked++
+			case OutcomeMissing:
+				gone = append(gone, members[i]) // expired: only its entry is left
+			}
+		}
+		if len(gone) > 0 {
+			if err := s.rdb.ZRem(ctx, appConnsKey(shard), gone...).Err(); err != nil {
+				return fmt.Errorf("clean-up batch: %w", err)
+			}
+		}
+	}
+	next := map[string]any{"revoked": strconv.Itoa(atoi(m["revoked"]) + revoked)}
+	if len(members) < o.Batch {
+		next["shard"], next["cursor"] = shard+1, ""
+		if shard+1 >= Shards {
+			next["finished_at"] = int64(now)
+		}
+	} else {
+		next["cursor"] = members[len(members)-1]
+	}
+	// HSET only where the job still is the one read: a new revocation of
+	// the app restarted it under a higher generation.
+	if cur, err := s.rdb.HGet(ctx, key, "gen").Int64(); err != nil || cur != gen {
+		return nil
+	}
+	if err := s.rdb.HSet(ctx, key, next).Err(); err != nil {
+		return fmt.Errorf("record clean-up progress: %w", err)
+	}
+	if _, done := next["finished_at"]; done {
+		if err := s.rdb.ZRem(ctx, appRevocationsKey(queue), clientID).Err(); err != nil {
+			return fmt.Errorf("finish clean-up: %w", err)
+		}
+		s.log.Info("app revocation clean-up finished", "client_id", clientID, "generation", gen)
+	}
+	if o.OnStep != nil {
+		if r, err := s.AppRevocation(ctx, clientID); err == nil {
+			o.OnStep(*r)
+		}
+	}
+	return nil
+}
+
+func atoi(v string) int { n, _ := strconv.Atoi(v); return n }
+
+// trimIndexes drops the entries of expired connections from the indexes,
+// at most batch members of each index of each shard per pass; pos keeps
+// where each pass stopped.
+func (s *Store) trimIndexes(ctx context.Context, pos []string, batch int) error {
+	now := ms(s.now())
+	type read struct {
+		key string
+		at  int
+		cmd *redis.StringSliceCmd
+	}
+	var reads []read
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for n := range Shards {
+			// The all-connections index starts with the expiry: the
+			// expired members are its first ones.
+			reads = append(reads, read{connsIndexKey(n), -1, p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: connsIndexKey(n),
+				Start: "-", Stop: fmt.Sprintf("(%013d", now), ByLex: true, Count: int64(batch)})})
+			for k, key := range []string{appConnsKey(n), merchantConnsKey(n)} {
+				at := n*3 + 1 + k
+				min := "-"
+				if pos[at] != "" {
+					min = "(" + pos[at]
+				}
+				reads = append(reads, read{key, at, p.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: min, Stop: "+",
+					ByLex: true, Count: int64(batch)})})
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("read indexes: %w", err)
+	}
+	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, r := range reads {
+			members := r.cmd.Val()
+			var gone []any
+			for _, m := range members {
+				if memberExpiry(m) < now {
+					gone = append(gone, m)
+				}
+			}
+			if len(gone) > 0 {
+				p.ZRem(ctx, r.key, gone...)
+			}
+			if r.at >= 0 {
+				pos[r.at] = ""
+				if len(members) == batch {
+					pos[r.at] = members[len(members)-1]
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("trim indexes: %w", err)
+	}
+	return nil
+}
+
+// memberExpiry reads the expiry of an index member: the 13 digits before
+// its last field, the connection id (keys.go).
+func memberExpiry(m string) int64 {
+	end := strings.LastIndexByte(m, ':')
+	if end < 13 {
+		return 0
+	}
+	v, _ := strconv.ParseInt(m[end-13:end], 10, 64)
+	return v
+}

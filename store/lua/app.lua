@@ -1,0 +1,55 @@
+-- app: change an app's state: disable or enable it, or revoke every
+-- connection it has (an app-wide revocation), with its audit event.
+--
+-- KEYS[1]  app:{sNN}:<client id>             the app (store/keys.go)
+-- KEYS[2]  audit:{sNN}                       its shard's audit stream
+-- KEYS[3]  app-revocation:{sNN}:<client id>  the clean-up of its last
+--                                            app-wide revocation
+-- KEYS[4]  app-revocations:{sNN}             clean-ups to run, by start
+-- ARGV[1]  JSON AppArgs (store/apps.go):
+--            client_id
+--            op         "disable" | "enable" | "revoke-all"
+--            now        ms
+--            actor      who (an Actor)
+--            audit_max  the shard stream's bound
+--
+-- Returns JSON AppResult:
+--   {outcome="ok", gen}       changed; gen is the app's generation now
+--   {outcome="already", gen}  disable of a disabled app, enable of an
+--                             enabled one; unchanged
+--   {outcome="missing"}       no such app
+--
+-- Why so: an app-wide revocation must answer at once whatever the number
+-- of connections, so it is one write: the generation goes up, and every
+-- check refuses a connection approved under an older one (the app record
+-- is cached in every instance and its change published); the clean-up
+-- revokes those connections later, in the background (cleanup.go), and is
+-- queued here, so a revocation is never without its clean-up. The change
+-- and its event are one step, so neither is ever without the other.
+local a = cjson.decode(ARGV[1])
+local c = redis.call('HMGET', KEYS[1], 'client_id', 'disabled', 'gen')
+if not c[1] then return cjson.encode({outcome = 'missing'}) end
+local gen = tonumber(c[3]) or 0
+local detail
+if a.op == 'disable' or a.op == 'enable' then
+  local v = a.op == 'disable' and '1' or '0'
+  if (c[2] or '0') == v then return cjson.encode({outcome = 'already', gen = gen}) end
+  redis.call('HSET', KEYS[1], 'disabled', v)
+  detail = a.op .. 'd'
+elseif a.op == 'revoke-all' then
+  gen = gen + 1
+  redis.call('HSET', KEYS[1], 'gen', gen, 'revoked_all_at', a.now, 'revoked_all_by', a.actor)
+  -- A clean-up still running restarts from the first shard under the new
+  -- generation: the connections made since the last one are now due too.
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[3], 'client_id', a.client_id, 'gen', gen, 'by', a.actor, 'started_at', a.now,
+    'shard', 0, 'cursor', '', 'revoked', 0)
+  redis.call('ZADD', KEYS[4], a.now, a.client_id)
+  detail = 'every connection revoked (generation ' .. gen .. ')'
+else
+  return redis.error_reply('app: unknown op ' .. tostring(a.op))
+end
+local args = {'XADD', KEYS[2], 'MAXLEN', '~', tostring(a.audit_max), '*', 'type', 'app', 't', a.now,
+  'client_id', a.client_id, 'actor', a.actor, 'detail', detail}
+redis.call(unpack(args))
+return cjson.encode({outcome = 'ok', gen = gen})

@@ -1,0 +1,65 @@
+-- lib: helpers every connection script shares; store/transitions.go puts
+-- this file in front of each script that names it (one script per EVAL
+-- still: Redis has no include).
+--
+-- Every connection script has the same keys (store/keys.go, connKeys):
+--   KEYS[1]  conn:{sNN}:<id>        the connection
+--   KEYS[2]  retry:{sNN}:<id>       its sealed refresh answer
+--   KEYS[3]  conns:{sNN}            the shard's index of live connections
+--   KEYS[4]  app-conns:{sNN}        ... by app and generation
+--   KEYS[5]  merchant-conns:{sNN}   ... by merchant
+--   KEYS[6]  audit:{sNN}            the shard's audit stream
+-- and its arguments carry audit_max, the shard stream's bound.
+--
+-- Why so: the record, its index entries and its audit event change in one
+-- atomic step, so no listing shows a connection that is not there, none
+-- misses one that is, and no transition is without its event, even when
+-- the process that asked for it dies the moment after.
+
+local function ms13(v) return string.format('%013.0f', tonumber(v)) end
+local function gen10(v) return string.format('%010.0f', tonumber(v) or 0) end
+
+-- The index members of connection id (keys.go: lexicographic, by prefix,
+-- then expiry).
+local function members(id, merchant, client, gen, exp)
+  local e = ms13(exp)
+  return e .. ':' .. id, client .. ':' .. gen10(gen) .. ':' .. e .. ':' .. id, merchant .. ':' .. e .. ':' .. id
+end
+
+local function index_add(id, merchant, client, gen, exp)
+  local all, app, mer = members(id, merchant, client, gen, exp)
+  redis.call('ZADD', KEYS[3], 0, all)
+  redis.call('ZADD', KEYS[4], 0, app)
+  redis.call('ZADD', KEYS[5], 0, mer)
+end
+
+local function index_remove(id, merchant, client, gen, exp)
+  if not exp or exp == '' then return end
+  local all, app, mer = members(id, merchant, client, gen, exp)
+  redis.call('ZREM', KEYS[3], all)
+  redis.call('ZREM', KEYS[4], app)
+  redis.call('ZREM', KEYS[5], mer)
+end
+
+-- audit appends one event; fields is a list of {name, value}, empty values
+-- left out. t is the event's time in ms, as the caller's clock has it.
+local function audit(max, fields)
+  local args = {'XADD', KEYS[6], 'MAXLEN', '~', tostring(max), '*'}
+  for _, kv in ipairs(fields) do
+    if kv[2] and kv[2] ~= '' then
+      args[#args + 1] = kv[1]
+      args[#args + 1] = kv[2]
+    end
+  end
+  redis.call(unpack(args))
+end
+
+-- revoke_now ends the connection whose fields are c (id, merchant_id,
+-- client_id, gen, exp): its tokens and retry answer go, its index entries
+-- go, the record stays with its TTL so the revocation shows.
+local function revoke_now(c, now, by)
+  redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', now, 'revoked_by', by, 'code_used', '1')
+  redis.call('HDEL', KEYS[1], 'at', 'rt')
+  redis.call('DEL', KEYS[2])
+  index_remove(c.id, c.merchant_id, c.client_id, c.gen, c.exp)
+end
