@@ -5,6 +5,10 @@
 //	enlace-bench twin [--addr 127.0.0.1:8092]
 //	                       the floor's independent twin: the token floors'
 //	                       Redis calls in a process of its own, plain net/http
+//	enlace-bench scale [--url U] [--redis ADDR] [--sizes 10000,100000,1000000]
+//	                   [--requests N] [--json-file FILE]
+//	                       the operator's listings and the app-wide revocation
+//	                       as the connections grow
 //	enlace-bench [run] [--url U] [--twin U] [--redis ADDR] [--duration D]
 //	                   [--concurrency N] [--scenarios LIST] [--pool N]
 //	                   [--json] [--json-file FILE]
@@ -26,8 +30,10 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/enlace-oauth/enlace/cmd/internal/launch"
+	"github.com/enlace-oauth/enlace/cmd/internal/logbuf"
 	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
@@ -48,6 +54,7 @@ type env struct {
 const usage = `usage:
   enlace-bench [--config FILE] serve
   enlace-bench [--config FILE] twin [--addr 127.0.0.1:8092]
+  enlace-bench [--config FILE] scale [--url URL] [--redis ADDR] [--sizes 10000,100000,1000000] [--requests 200] [--json-file FILE]
   enlace-bench [--config FILE] [run] [--url URL] [--twin URL] [--redis ADDR] [--duration 10s] [--concurrency 64] [--scenarios LIST] [--pool N] [--json] [--json-file FILE]
 `
 
@@ -75,6 +82,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, environ [
 		err = e.serve(ctx, configPath, explicit, args)
 	case "twin":
 		err = e.twin(ctx, configPath, explicit, args)
+	case "scale":
+		err = e.scale(ctx, configPath, explicit, args)
 	case "help":
 		fmt.Fprint(stdout, usage)
 		return 0
@@ -116,7 +125,11 @@ func (e *env) serve(ctx context.Context, path string, explicit bool, args []stri
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	log := slog.New(server.WithRequestID(slog.NewJSONHandler(e.stderr, nil)))
+	// The log is buffered as in `enlace serve`, so the figures are those
+	// of the binary people run.
+	lw := logbuf.New(e.stderr, 100*time.Millisecond)
+	defer lw.Close()
+	log := slog.New(server.WithRequestID(slog.NewJSONHandler(lw, nil)))
 	cfg, err := e.loadConfig(path, explicit)
 	if err != nil {
 		return err
