@@ -59,19 +59,56 @@ func (s *Server) info(c *gin.Context) {
 		writeOAuth(c, apierror.Unavailable())
 		return
 	}
-	scopes := make(map[string]map[string]bool, len(ai.Scopes))
-	for _, sc := range ai.Scopes {
-		scopes[sc] = map[string]bool{"all": true}
-	}
 	apierror.NoStore(c.Writer.Header())
-	c.JSON(http.StatusOK, gin.H{
-		"OauthClientId": app.ClientID,
-		"MerchantId":    m.ID,
-		"MerchantAppId": ai.ConnectionID,
-		"app":           gin.H{"_id": app.ClientID, "name": app.Name},
-		"merchant":      gin.H{"_id": m.ID, "name": m.Name, "email": m.Email},
-		"scopes":        scopes,
-		"scope":         strings.Join(ai.Scopes, " "),
-		"expiresAt":     ai.ExpiresAt.UTC().Format(tokenTime),
+	c.JSON(http.StatusOK, infoAnswer{
+		OauthClientID: app.ClientID,
+		MerchantID:    m.ID,
+		MerchantAppID: ai.ConnectionID,
+		App:           infoApp{ID: app.ClientID, Name: app.Name},
+		Merchant:      infoMerchant{ID: m.ID, Name: m.Name, Email: m.Email},
+		Scopes:        grantedScopes(ai.Scopes),
+		Scope:         strings.Join(ai.Scopes, " "),
+		ExpiresAt:     ai.ExpiresAt.UTC().Format(tokenTime),
 	})
+}
+
+// infoAnswer is the body of /api/d/info. A struct, not a map: encoding
+// it was a tenth of the call's CPU as a map (sorting, reflection on each
+// value).
+type infoAnswer struct {
+	OauthClientID string       `json:"OauthClientId"`
+	MerchantID    string       `json:"MerchantId"`
+	MerchantAppID string       `json:"MerchantAppId"`
+	App           infoApp      `json:"app"`
+	Merchant      infoMerchant `json:"merchant"`
+	Scopes        scopeGrants  `json:"scopes"`
+	Scope         string       `json:"scope"`
+	ExpiresAt     string       `json:"expiresAt"`
+}
+
+type infoApp struct {
+	ID   string `json:"_id"`
+	Name string `json:"name"`
+}
+
+type infoMerchant struct {
+	ID    string `json:"_id"`
+	Name  string `json:"name"`
+	Email string `json:"email"`
+}
+
+// scopeGrants is the Multivende scopes object: each granted scope, and
+// for which of the merchant's resources ({"all": true}: every one).
+type scopeGrants map[string]scopeGrant
+
+type scopeGrant struct {
+	All bool `json:"all"`
+}
+
+func grantedScopes(scopes []string) scopeGrants {
+	out := make(scopeGrants, len(scopes))
+	for _, sc := range scopes {
+		out[sc] = scopeGrant{All: true}
+	}
+	return out
 }

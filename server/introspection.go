@@ -47,18 +47,33 @@ func (s *Server) introspect(c *gin.Context) {
 	if info.Kind == store.KindRefresh {
 		tokenType = "refresh_token"
 	}
-	c.JSON(http.StatusOK, gin.H{
-		"active":        true,
-		"scope":         strings.Join(info.Scopes, " "),
-		"client_id":     info.ClientID,
-		"sub":           info.MerchantID,
-		"exp":           info.ExpiresAt.Unix(),
-		"iat":           info.IssuedAt.Unix(),
-		"token_type":    tokenType,
-		"iss":           s.cfg.Issuer,
-		"connection_id": info.ConnectionID,
-		"MerchantAppId": info.ConnectionID,
+	c.JSON(http.StatusOK, introspection{
+		Active:        true,
+		Scope:         strings.Join(info.Scopes, " "),
+		ClientID:      info.ClientID,
+		Sub:           info.MerchantID,
+		Exp:           info.ExpiresAt.Unix(),
+		Iat:           info.IssuedAt.Unix(),
+		TokenType:     tokenType,
+		Iss:           s.cfg.Issuer,
+		ConnectionID:  info.ConnectionID,
+		MerchantAppID: info.ConnectionID,
 	})
+}
+
+// introspection is an active token's RFC 7662 answer (a struct: cheaper
+// to encode than a map).
+type introspection struct {
+	Active        bool   `json:"active"`
+	Scope         string `json:"scope"`
+	ClientID      string `json:"client_id"`
+	Sub           string `json:"sub"`
+	Exp           int64  `json:"exp"`
+	Iat           int64  `json:"iat"`
+	TokenType     string `json:"token_type"`
+	Iss           string `json:"iss"`
+	ConnectionID  string `json:"connection_id"`
+	MerchantAppID string `json:"MerchantAppId"`
 }
 
 // authenticateIntrospector returns "" for a configured resource server

@@ -148,25 +148,22 @@ const tokenTime = "2006-01-02T15:04:05.000Z"
 // multivendeToken is the Multivende dialect's success body; field order
 // follows the platform's.
 type multivendeToken struct {
-	ID                    string                     `json:"_id"`
-	Status                string                     `json:"status"`
-	Token                 string                     `json:"token"`
-	ExpiresAt             string                     `json:"expiresAt"`
-	RefreshToken          string                     `json:"refreshToken"`
-	RefreshTokenExpiresAt string                     `json:"refreshTokenExpiresAt"`
-	Scopes                map[string]map[string]bool `json:"scopes"`
-	MerchantID            string                     `json:"MerchantId"`
-	OauthClientID         string                     `json:"OauthClientId"`
-	MerchantAppID         string                     `json:"MerchantAppId"`
-	CreatedAt             string                     `json:"createdAt"`
-	UpdatedAt             string                     `json:"updatedAt"`
+	ID                    string      `json:"_id"`
+	Status                string      `json:"status"`
+	Token                 string      `json:"token"`
+	ExpiresAt             string      `json:"expiresAt"`
+	RefreshToken          string      `json:"refreshToken"`
+	RefreshTokenExpiresAt string      `json:"refreshTokenExpiresAt"`
+	Scopes                scopeGrants `json:"scopes"`
+	MerchantID            string      `json:"MerchantId"`
+	OauthClientID         string      `json:"OauthClientId"`
+	MerchantAppID         string      `json:"MerchantAppId"`
+	CreatedAt             string      `json:"createdAt"`
+	UpdatedAt             string      `json:"updatedAt"`
 }
 
 func multivendeResponse(iss *store.Issued) multivendeToken {
-	scopes := make(map[string]map[string]bool, len(iss.Scopes))
-	for _, sc := range iss.Scopes {
-		scopes[sc] = map[string]bool{"all": true}
-	}
+	scopes := grantedScopes(iss.Scopes)
 	at := iss.IssuedAt.UTC().Format(tokenTime)
 	return multivendeToken{
 		ID:                    iss.TokenID,
