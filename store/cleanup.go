@@ -145,6 +145,9 @@ func (s *Store) RunMaintenance(ctx context.Context, o MaintenanceOptions) {
 		return true
 	}
 	holding := false
+	// With no clean-up pending, the queues are looked at once a second,
+	// not every tick.
+	var idleUntil time.Time
 	for {
 		failed := false
 		held, err := s.lease(ctx, o.Holder, o.Lease)
@@ -158,7 +161,13 @@ func (s *Store) RunMaintenance(ctx context.Context, o MaintenanceOptions) {
 			}
 		}
 		if held {
-			failed = report("app revocation clean-up", s.cleanupStep(ctx, o)) || failed
+			if time.Now().After(idleUntil) {
+				worked, err := s.cleanupStep(ctx, o)
+				failed = report("app revocation clean-up", err) || failed
+				if !worked && err == nil {
+					idleUntil = time.Now().Add(time.Second)
+				}
+			}
 			if time.Since(lastTrim) >= o.TrimEvery {
 				lastTrim = time.Now()
 				failed = report("trim connection indexes", s.trimIndexes(ctx, trim, o.TrimBatch)) || failed
@@ -180,9 +189,10 @@ func (s *Store) RunMaintenance(ctx context.Context, o MaintenanceOptions) {
 	}
 }
 
-// cleanupStep revokes one batch of the oldest pending clean-up, and
-// records how far it got.
-func (s *Store) cleanupStep(ctx context.Context, o MaintenanceOptions) error {
+// cleanupStep revokes one batch of the oldest pending clean-up of each
+// shard's queue, records how far it got, and reports whether there was
+// any.
+func (s *Store) cleanupStep(ctx context.Context, o MaintenanceOptions) (bool, error) {
 	cmds := make([]*redis.StringSliceCmd, Shards)
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n := range Shards {
@@ -190,16 +200,18 @@ func (s *Store) cleanupStep(ctx context.Context, o MaintenanceOptions) error {
 		}
 		return nil
 	}); err != nil {
-		return fmt.Errorf("read pending clean-ups: %w", err)
+		return false, fmt.Errorf("read pending clean-ups: %w", err)
 	}
+	worked := false
 	for n, c := range cmds {
 		for _, clientID := range c.Val() {
+			worked = true
 			if err := s.cleanupBatch(ctx, n, clientID, o); err != nil {
-				return err
+				return true, err
 			}
 		}
 	}
-	return nil
+	return worked, nil
 }
 
 func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o MaintenanceOptions) error {
