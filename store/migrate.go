@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -133,7 +134,8 @@ func (s *Store) forEachPrimary(ctx context.Context, fn func(ctx context.Context,
 	return fn(ctx, s.rdb)
 }
 
-// scanEach calls fn with every key matching pattern, on every primary.
+// scanEach calls fn with every key matching pattern, on every primary (on
+// a cluster, from one goroutine per primary at once).
 func (s *Store) scanEach(ctx context.Context, pattern string, fn func(key string) error) error {
 	return s.forEachPrimary(ctx, func(ctx context.Context, c redis.Cmdable) error {
 		iter := c.Scan(ctx, 0, pattern, 500).Iterator()
@@ -210,8 +212,15 @@ func (s *Store) migrateConnections(ctx context.Context, m *Migration) error {
 // scanKeys is scanEach over a snapshot of the matching keys, so that fn may
 // write keys that match too.
 func (s *Store) scanKeys(ctx context.Context, pattern string, fn func(key string) error) error {
+	// A cluster's primaries are scanned at once, each in a goroutine.
+	var mu sync.Mutex
 	var keys []string
-	if err := s.scanEach(ctx, pattern, func(k string) error { keys = append(keys, k); return nil }); err != nil {
+	if err := s.scanEach(ctx, pattern, func(k string) error {
+		mu.Lock()
+		defer mu.Unlock()
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
 		return err
 	}
 	for _, k := range keys {
