@@ -134,27 +134,7 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 		return err
 	}
 	o.Twin = strings.Join(o.TwinURLs, ",")
-	rcfg := *cfg
-	if cfg.Redis.Mode == config.RedisSingle {
-		if o.Redis == "" {
-			return errors.New("bench needs the server's real Redis: --redis, redis.addr or ENLACE_REDIS_ADDR " +
-				"(an embedded Redis lives only inside its server)")
-		}
-		if err := checkLoopbackAddr(o.Redis); err != nil {
-			return err
-		}
-		rcfg.Redis.Addr = o.Redis
-	} else {
-		// A cluster or a Sentinel setup, as configured (redis.mode,
-		// redis.addrs).
-		for _, a := range cfg.Redis.Addrs {
-			if err := checkLoopbackAddr(a); err != nil {
-				return err
-			}
-		}
-		o.Redis = cfg.Redis.Describe()
-	}
-	rdb, err := launch.Connect(ctx, &rcfg)
+	rdb, err := connectServerRedis(ctx, cfg, &o.Redis)
 	if err != nil {
 		return err
 	}
@@ -198,6 +178,31 @@ func loopbackURLs(name, list string) ([]string, error) {
 
 // checkLoopbackURL refuses any target but this machine: load goes to
 // loopback only.
+// connectServerRedis opens the Redis of the server under load: the one
+// *addr names (loopback only), or a cluster or Sentinel setup as
+// configured, whose description it then puts in *addr.
+func connectServerRedis(ctx context.Context, cfg *config.Config, addr *string) (redis.UniversalClient, error) {
+	rcfg := *cfg
+	if cfg.Redis.Mode == config.RedisSingle {
+		if *addr == "" {
+			return nil, errors.New("the load tool needs the server's real Redis: --redis, redis.addr or ENLACE_REDIS_ADDR " +
+				"(an embedded Redis lives only inside its server)")
+		}
+		if err := checkLoopbackAddr(*addr); err != nil {
+			return nil, err
+		}
+		rcfg.Redis.Addr = *addr
+	} else {
+		for _, a := range cfg.Redis.Addrs {
+			if err := checkLoopbackAddr(a); err != nil {
+				return nil, err
+			}
+		}
+		*addr = cfg.Redis.Describe()
+	}
+	return launch.Connect(ctx, &rcfg)
+}
+
 func checkLoopbackURL(name, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

@@ -20,7 +20,6 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
-	"github.com/enlace-oauth/enlace/cmd/internal/launch"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -121,15 +120,10 @@ func (e *env) scale(ctx context.Context, path string, explicit bool, args []stri
 	if err := checkLoopbackURL("--url", o.URL); err != nil {
 		return err
 	}
-	if cfg.Redis.Mode != config.RedisSingle || o.Redis == "" {
-		return errors.New("scale needs the server's single Redis: --redis, redis.addr or ENLACE_REDIS_ADDR")
+	if cfg.Redis.Mode != config.RedisSingle {
+		return errors.New("scale reads Redis's memory from one server: run it against a single Redis")
 	}
-	if err := checkLoopbackAddr(o.Redis); err != nil {
-		return err
-	}
-	rcfg := *cfg
-	rcfg.Redis.Addr = o.Redis
-	rdb, err := launch.Connect(ctx, &rcfg)
+	rdb, err := connectServerRedis(ctx, cfg, &o.Redis)
 	if err != nil {
 		return err
 	}
