@@ -76,8 +76,8 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []conne
 	return out
 }
 
-// Connections lists the merchant's connections, the most recently used
-// first, a page at a time.
+// Connections lists the merchant's connections, latest expiry (the most
+// recently used) first, a page at a time.
 func (h *MerchantPages) Connections(c *gin.Context) {
 	sess, m, ok := h.requireMerchant(c)
 	if !ok {

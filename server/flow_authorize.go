@@ -123,14 +123,15 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 
 // Approve records a new connection and returns the redirect with its code.
 func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, merchantID string, granted []string) (string, error) {
-	// The app's generation as of now: an approval made after an app-wide
+	// The app's generation as Redis has it now, not as this instance's
+	// cache may still have it: an approval made after an app-wide
 	// revocation is of the new generation, and lives.
-	app, err := s.apps(ctx, req.ClientID)
+	gen, err := s.store.AppGeneration(ctx, req.ClientID)
 	if err != nil {
 		return "", fmt.Errorf("approve: %w", err)
 	}
 	conn, code, err := s.store.Approve(ctx, store.Grant{
-		AppGeneration: app.Generation,
+		AppGeneration: gen,
 		ClientID:      req.ClientID,
 		MerchantID:    merchantID,
 		RedirectURI:   req.RedirectURI,

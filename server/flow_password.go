@@ -60,8 +60,14 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	if err := s.store.LoginSucceeded(ctx, "merchant", tr.Username, clientIP, limits); err != nil {
 		s.log.ErrorContext(ctx, "login limit", "err", err)
 	}
+	// The generation as Redis has it (see Approve): a sign-in just after an
+	// app-wide revocation must not be born revoked.
+	gen, err := s.store.AppGeneration(ctx, app.ClientID)
+	if err != nil {
+		return nil, nil, err
+	}
 	iss, err := s.store.SignIn(ctx, store.SignInGrant{ClientID: app.ClientID, MerchantID: m.ID,
-		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess, AppGeneration: app.Generation})
+		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess, AppGeneration: gen})
 	if err != nil {
 		return nil, nil, err
 	}

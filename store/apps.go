@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"net/url"
@@ -41,6 +42,21 @@ type App struct {
 	// revocation was made (zero when never).
 	RevokedAllAt time.Time
 	RevokedAllBy Actor
+}
+
+// AppGeneration reads the app's generation from Redis, not a cache: for a
+// new connection, which must not be born dead because this instance has
+// not yet heard of a revocation made a moment ago.
+func (s *Store) AppGeneration(ctx context.Context, clientID string) (int64, error) {
+	v, err := s.rdb.HGet(ctx, appKey(clientID), "gen").Result()
+	if errors.Is(err, redis.Nil) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("read app generation: %w", err)
+	}
+	gen, _ := strconv.ParseInt(v, 10, 64)
+	return gen, nil
 }
 
 // Revoked reports whether a connection approved under app generation gen

@@ -21,7 +21,7 @@ const (
 	EventRefresh  EventType = "refresh"  // a refresh token was rotated
 	EventRevoke   EventType = "revoke"   // a connection was revoked (Actor says by whom)
 	EventReuse    EventType = "reuse"    // a spent code or refresh token came back; its connection is revoked
-	EventApp      EventType = "app"      // an app was disabled or enabled
+	EventApp      EventType = "app"      // an app was disabled, enabled, or revoked as a whole
 )
 
 // Actor is who caused an event or a revocation. Make one with the Actor*

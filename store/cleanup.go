@@ -12,7 +12,9 @@ import (
 
 // The background work: the clean-up after app-wide revocations and the
 // trimming of expired index entries. Every instance runs RunMaintenance;
-// a lease in Redis lets exactly one of them work at a time, and all
+// a lease in Redis lets one of them work at a time (an instance that
+// stalls past its lease may overlap with the next holder for a batch: the
+// work is idempotent and its counts are added, so nothing is lost), and all
 // progress is kept in Redis, so another instance (or the same one,
 // restarted) carries on where one that died stopped.
 
@@ -157,7 +159,7 @@ func (s *Store) RunMaintenance(ctx context.Context, o MaintenanceOptions) {
 			if held {
 				s.log.Info("maintenance lease taken", "holder", o.Holder)
 			} else {
-				s.log.Info("maintenance lease held by another instance", "holder", o.Holder)
+				s.log.Info("maintenance lease held by another instance", "this_instance", o.Holder)
 			}
 		}
 		if held {
@@ -223,7 +225,9 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 	gen, _ := strconv.ParseInt(m["gen"], 10, 64)
 	shard, _ := strconv.Atoi(m["shard"])
 	if len(m) == 0 || m["finished_at"] != "" || shard >= Shards {
-		return s.rdb.ZRem(ctx, appRevocationsKey(queue), clientID).Err()
+		// Off the queue, unless a new revocation has just restarted it.
+		_, err := s.progress(ctx, queue, ProgressArgs{ClientID: clientID, Gen: gen, Shard: Shards})
+		return err
 	}
 	// The app's members of older generations, from the cursor on.
 	prefix := clientID + ":"
@@ -240,26 +244,52 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 	now := MillisOf(s.now())
 	revoked := 0
 	if len(members) > 0 {
-		results := make([]*redis.Cmd, len(members))
-		var gone []any
-		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for i, mem := range members {
-				id := mem[strings.LastIndexByte(mem, ':')+1:]
-				in, _ := jsonArgs(RevokeArgs{Now: now, By: Actor(m["by"]), BelowGen: gen,
-					Detail: "app-wide revocation", AuditMax: tx.auditMax})
-				results[i] = revokeScript.s.EvalSha(ctx, p, connKeys(id), in)
-			}
-			return nil
-		})
-		if err != nil && redis.HasErrorPrefix(err, "NOSCRIPT") {
-			// Load the script once and let the next step redo the batch:
-			// revoking twice is harmless.
-			return revokeScript.s.Load(ctx, s.rdb).Err()
-		}
+		in, err := jsonArgs(RevokeArgs{Now: now, By: Actor(m["by"]), BelowGen: gen,
+			Detail: "app-wide revocation", AuditMax: tx.auditMax})
 		if err != nil {
+			return err
+		}
+		results := make([]*redis.Cmd, len(members))
+		// All at once, by EVALSHA; those a node answers NOSCRIPT (its script
+		// cache lost, or a replica just promoted) again by EVAL, so that
+		// each revocation is counted once, by the run that made it.
+		send := func(idx []int, eval bool) error {
+			_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for _, i := range idx {
+					id := members[i][strings.LastIndexByte(members[i], ':')+1:]
+					if eval {
+						results[i] = revokeScript.s.Eval(ctx, p, connKeys(id), in)
+					} else {
+						results[i] = revokeScript.s.EvalSha(ctx, p, connKeys(id), in)
+					}
+				}
+				return nil
+			})
+			return err
+		}
+		all := make([]int, len(members))
+		for i := range all {
+			all[i] = i
+		}
+		if err := send(all, false); err != nil && !redis.HasErrorPrefix(err, "NOSCRIPT") {
 			return fmt.Errorf("clean-up batch: %w", err)
 		}
+		var again []int
 		for i, r := range results {
+			if redis.HasErrorPrefix(r.Err(), "NOSCRIPT") {
+				again = append(again, i)
+			}
+		}
+		if len(again) > 0 {
+			if err := send(again, true); err != nil {
+				return fmt.Errorf("clean-up batch: %w", err)
+			}
+		}
+		var gone []any
+		for i, r := range results {
+			if r.Err() != nil {
+				return fmt.Errorf("clean-up batch: %w", r.Err())
+			}
 			res, err := revokeScript.decode(r.Val().(string))
 			if err != nil {
 				return err
@@ -277,27 +307,17 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 			}
 		}
 	}
-	next := map[string]any{"revoked": strconv.Itoa(atoi(m["revoked"]) + revoked)}
+	next := ProgressArgs{ClientID: clientID, Gen: gen, Revoked: revoked, Shard: shard, Now: now}
 	if len(members) < o.Batch {
-		next["shard"], next["cursor"] = shard+1, ""
-		if shard+1 >= Shards {
-			next["finished_at"] = int64(now)
-		}
+		next.Shard = shard + 1
 	} else {
-		next["cursor"] = members[len(members)-1]
+		next.Cursor = members[len(members)-1]
 	}
-	// HSET only where the job still is the one read: a new revocation of
-	// the app restarted it under a higher generation.
-	if cur, err := s.rdb.HGet(ctx, key, "gen").Int64(); err != nil || cur != gen {
-		return nil
+	res, err := s.progress(ctx, queue, next)
+	if err != nil {
+		return err
 	}
-	if err := s.rdb.HSet(ctx, key, next).Err(); err != nil {
-		return fmt.Errorf("record clean-up progress: %w", err)
-	}
-	if _, done := next["finished_at"]; done {
-		if err := s.rdb.ZRem(ctx, appRevocationsKey(queue), clientID).Err(); err != nil {
-			return fmt.Errorf("finish clean-up: %w", err)
-		}
+	if res.Outcome == OutcomeOK && next.Shard >= Shards {
 		s.log.Info("app revocation clean-up finished", "client_id", clientID, "generation", gen)
 	}
 	if o.OnStep != nil {
@@ -308,7 +328,35 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 	return nil
 }
 
-func atoi(v string) int { n, _ := strconv.Atoi(v); return n }
+// ProgressArgs are the arguments of lua/progress.lua.
+type ProgressArgs struct {
+	ClientID string `json:"client_id"`
+	Gen      int64  `json:"gen"`
+	Revoked  int    `json:"revoked"`
+	Shard    int    `json:"shard"`
+	Cursor   string `json:"cursor"`
+	Now      Millis `json:"now"`
+	Shards   int    `json:"shards"`
+}
+
+// ProgressResult is the answer of lua/progress.lua.
+type ProgressResult struct{ verdict }
+
+var progressScript = newScript[ProgressArgs, ProgressResult]("progress", false)
+
+// progress records a clean-up batch, or dequeues a finished clean-up, in
+// one step with the check that no new revocation restarted it.
+func (s *Store) progress(ctx context.Context, queue int, a ProgressArgs) (*ProgressResult, error) {
+	a.Shards = Shards
+	res, err := progressScript.run(ctx, s.rdb, []string{appRevocationKey(a.ClientID), appRevocationsKey(queue)}, a)
+	if err != nil {
+		return nil, fmt.Errorf("record clean-up progress: %w", err)
+	}
+	if err := res.check("progress", OutcomeOK, OutcomeRefused, OutcomeMissing); err != nil && res.Outcome != OutcomeRefused {
+		return nil, err
+	}
+	return res, nil
+}
 
 // trimIndexes drops the entries of expired connections from the indexes,
 // at most batch members of each index of each shard per pass; pos keeps

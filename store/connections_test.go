@@ -427,3 +427,44 @@ func TestAppCacheSilentSubscription(t *testing.T) {
 	proxy.Thaw()
 	poll("the cache does not serve again once the subscription answers", cache.Live)
 }
+
+// TestOffsetCountsRows: with filters that drop index entries (another app
+// of the same merchant), offset pages continue where the last page ended,
+// as next_offset says: no row twice, none missed.
+func TestOffsetCountsRows(t *testing.T) {
+	t.Parallel()
+	rdb := redistest.Start(t).Client(t)
+	f := newFixture(t, rdb)
+	ctx := context.Background()
+	other, _, err := f.st.CreateApp(ctx, store.AppSpec{Name: "Other", RedirectURIs: []string{"https://o.example.com/cb"},
+		Scopes: catalogue}, catalogue)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []string
+	for range 4 {
+		c, _ := f.approve(t, "")
+		mine = append(mine, c.ID)
+		f.clock.Add(time.Millisecond)
+		if _, _, err := f.st.Approve(ctx, store.Grant{ClientID: other.ClientID, MerchantID: f.merchant.ID,
+			RedirectURI: "https://o.example.com/cb", Scopes: []string{"read:products"}}); err != nil {
+			t.Fatal(err)
+		}
+		f.clock.Add(time.Millisecond)
+	}
+	filter := store.ConnectionFilter{MerchantID: f.merchant.ID, ClientID: f.app.ClientID}
+	var got []string
+	for off := 0; off < 4; off += 2 {
+		p, err := f.st.ListConnections(ctx, filter, store.Page{Limit: 2, Offset: off})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range p.Connections {
+			got = append(got, c.ID)
+		}
+	}
+	slices.Reverse(mine) // latest expiry first
+	if !slices.Equal(got, mine) {
+		t.Fatalf("offset pages %v, want %v", got, mine)
+	}
+}

@@ -42,7 +42,7 @@ import (
 //	                   expiry first, expired ones below a bound that is
 //	                   the current time, and a page is a range from a
 //	                   member (the cursor). A count is ZLEXCOUNT.
-//	audit:{sNN}        stream  MAXLEN ~ audit.max_length / Shards   the
+//	audit:{sNN}        stream  MAXLEN ~ max(1000, audit.max_length / Shards): the
 //	                           shard's share of the audit trail: type, t
 //	                           (ms), connection_id, client_id, merchant_id,
 //	                           actor, detail, token_id
@@ -91,7 +91,7 @@ import (
 //	merchants, admins         zset    no TTL   ids by creation time
 //	session:<digest>          string  TTL: session.lifetime   a browser session's
 //	                                  values, under the digest of its id
-//	lease:maintenance         string  TTL: the lease (30 s)  the instance that
+//	lease:maintenance         string  TTL: maintenance.lease (30 s)  the instance that
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
 //	rate:register:addr:<address>
@@ -109,9 +109,12 @@ import (
 //     every reader bounds its range by the current time, so they are never
 //     read; the maintenance loop trims them in bounded batches (cleanup.go).
 //   - An app-wide revocation is one write, the app's generation: from then
-//     on every check refuses a connection of an older generation (the app
-//     record is cached and its change published), and the clean-up revokes
-//     those connections one by one in the background.
+//     on the token checks (resource.Verifier) and the token scripts refuse
+//     a connection of an older generation (the app record is cached and
+//     its change published), and the clean-up revokes those connections
+//     one by one in the background. Until it reaches them they stay in the
+//     merchant's and the all-connections indexes, where listings skip
+//     them (reading their records) and counts still count them.
 //   - An email's uniqueness is the SETNX of its email key, taken before the
 //     account record is written; a failed write gives it back.
 //   - Every other record is one key; its index entry follows it in one

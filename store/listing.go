@@ -21,8 +21,8 @@ import (
 type Page struct {
 	// Cursor is the Next of the page before; "" for the first page.
 	Cursor string
-	// Offset skips entries from the start instead (at most MaxOffset; not
-	// with a Cursor). It costs what the skipped entries cost to read.
+	// Offset skips rows from the start instead (at most MaxOffset; not
+	// with a Cursor). It costs what the skipped rows cost to read.
 	Offset int
 	// Limit is the page's size: 50 when 0, at most MaxLimit.
 	Limit int
@@ -286,10 +286,6 @@ func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, p Page)
 		if err != nil {
 			return nil, err
 		}
-		if skip > 0 {
-			suffixes = suffixes[min(skip, len(suffixes)):]
-			skip = 0
-		}
 		ids := make([]string, len(suffixes))
 		for i, sfx := range suffixes {
 			_, ids[i], _ = strings.Cut(sfx, ":")
@@ -306,6 +302,11 @@ func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, p Page)
 			if c == nil || c.Status == StatusRevoked || c.AppGeneration < gens[c.ClientID] ||
 				(f.ClientID != "" && c.ClientID != f.ClientID) {
 				continue // gone since the index was read, or not this filter's
+			}
+			if skip > 0 {
+				// The offset counts rows, as next_offset does.
+				skip--
+				continue
 			}
 			out.Connections = append(out.Connections, c)
 		}

@@ -67,6 +67,9 @@ type Migration struct {
 	Accounts    int
 	Connections int
 	Events      int
+	// Skipped counts connection records without a TTL, left where they
+	// were (v1 never wrote one).
+	Skipped int
 }
 
 // v1 index entries are bare ids scored by creation time; v2 ones are
@@ -149,28 +152,44 @@ func (s *Store) scanEach(ctx context.Context, pattern string, fn func(key string
 }
 
 func (s *Store) migrateConnections(ctx context.Context, m *Migration) error {
-	now := time.Now()
 	// v1 connection keys end in their hash tag: conn:{<id>}.
 	err := s.scanKeys(ctx, "conn:{*}", func(old string) error {
 		id := strings.TrimSuffix(strings.TrimPrefix(old, "conn:{"), "}")
 		if strings.Contains(id, "{") || strings.Contains(id, "}") {
 			return nil
 		}
-		fields, err := s.rdb.HGetAll(ctx, old).Result()
-		if err != nil {
+		// Moved already by a run that failed before deleting the old key:
+		// its index entries carry the expiry it had then.
+		if n, err := s.rdb.Exists(ctx, connKey(id)).Result(); err != nil || n > 0 {
+			if err != nil {
+				return err
+			}
+			return s.rdb.Del(ctx, old, "retry:{"+id+"}").Err()
+		}
+		var all *redis.MapStringStringCmd
+		var pttl *redis.DurationCmd
+		if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+			all, pttl = p.HGetAll(ctx, old), p.PTTL(ctx, old)
+			return nil
+		}); err != nil {
 			return err
 		}
-		ttl, err := s.rdb.PTTL(ctx, old).Result()
-		if err != nil {
-			return err
-		}
-		if len(fields) == 0 || ttl <= 0 {
+		// The expiry from the TTL as of this key's read, not the step's
+		// start: a long migration must not shorten the last keys' lives.
+		fields, ttl, now := all.Val(), pttl.Val(), time.Now()
+		switch {
+		case len(fields) == 0 || ttl == -2*time.Nanosecond:
 			return nil // expired meanwhile
+		case ttl < 0:
+			// v1 gave every connection a TTL; one without is left as it
+			// is, and said.
+			m.Skipped++
+			return nil
 		}
 		exp := now.Add(ttl).UnixMilli()
 		fields["exp"], fields["gen"] = strconv.FormatInt(exp, 10), "0"
 		sh := shardOf(id)
-		_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 			p.HSet(ctx, connKey(id), fields)
 			p.PExpireAt(ctx, connKey(id), time.UnixMilli(exp))
 			if ConnectionStatus(fields["status"]) != StatusRevoked {
@@ -250,10 +269,13 @@ func (s *Store) migrateAudit(ctx context.Context, m *Migration) error {
 				values["t"] = ms
 			}
 			err := s.rdb.XAdd(ctx, &redis.XAddArgs{Stream: auditKey(shardOf(owner)), ID: msg.ID, Values: values}).Err()
-			if err != nil && !strings.Contains(err.Error(), "equal or smaller") {
-				return err // (an id already there was moved by an earlier run)
+			switch {
+			case err == nil:
+				m.Events++
+			case !strings.Contains(err.Error(), "equal or smaller"):
+				return err
 			}
-			m.Events++
+			// (An id that is there already was moved by an earlier run.)
 			min = "(" + msg.ID
 		}
 		if len(msgs) < 1000 {

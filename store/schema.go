@@ -24,23 +24,26 @@ var ErrSchema = errors.New("unknown key schema")
 // before the marker), and refuses a Redis marked with another version, so that two versions of enlace
 // never write one Redis in two layouts.
 func (s *Store) CheckSchema(ctx context.Context) error {
-	// SETNX: of two instances starting on an empty Redis, both write the
-	// same marker, and neither overwrites a different one.
-	fresh, err := s.rdb.SetNX(ctx, schemaKey, SchemaVersion, 0).Result()
+	marked, err := s.rdb.Exists(ctx, schemaKey).Result()
 	if err != nil {
 		return fmt.Errorf("check key schema: %w", err)
 	}
-	if fresh {
+	if marked == 0 {
 		// No marker yet: an empty Redis, or one written before the marker
-		// existed, which is schema 1. Its data says which.
+		// existed, which is schema 1. Its data says which, before anything
+		// is marked, so no instance ever reads the wrong mark. SETNX: of
+		// two instances starting at once, both write the same one, and
+		// neither overwrites another.
+		want := SchemaVersion
 		v1, err := s.holdsSchema1(ctx)
 		if err != nil {
 			return fmt.Errorf("check key schema: %w", err)
 		}
 		if v1 {
-			if err := s.rdb.Set(ctx, schemaKey, 1, 0).Err(); err != nil {
-				return fmt.Errorf("check key schema: %w", err)
-			}
+			want = 1
+		}
+		if err := s.rdb.SetNX(ctx, schemaKey, want, 0).Err(); err != nil {
+			return fmt.Errorf("check key schema: %w", err)
 		}
 	}
 	v, err := s.rdb.Get(ctx, schemaKey).Result()
