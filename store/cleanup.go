@@ -285,7 +285,7 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 				return fmt.Errorf("clean-up batch: %w", err)
 			}
 		}
-		var gone []any
+		var gone []string
 		for i, r := range results {
 			if r.Err() != nil {
 				return fmt.Errorf("clean-up batch: %w", r.Err())
@@ -302,7 +302,7 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 			}
 		}
 		if len(gone) > 0 {
-			if err := s.rdb.ZRem(ctx, appConnsKey(shard), gone...).Err(); err != nil {
+			if err := s.trimApps(ctx, shard, gone); err != nil {
 				return fmt.Errorf("clean-up batch: %w", err)
 			}
 		}
@@ -390,8 +390,9 @@ func (s *Store) trimIndexes(ctx context.Context, pos []string, batch int) error 
 	if err != nil {
 		return fmt.Errorf("read indexes: %w", err)
 	}
+	var appGone [Shards][]string
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, r := range reads {
+		for i, r := range reads {
 			members := r.cmd.Val()
 			var gone []any
 			for _, m := range members {
@@ -399,22 +400,57 @@ func (s *Store) trimIndexes(ctx context.Context, pos []string, batch int) error 
 					gone = append(gone, m)
 				}
 			}
-			if len(gone) > 0 {
-				p.ZRem(ctx, r.key, gone...)
-			}
 			if r.at >= 0 {
 				pos[r.at] = ""
 				if len(members) == batch {
 					pos[r.at] = members[len(members)-1]
 				}
 			}
+			if len(gone) == 0 {
+				continue
+			}
+			if r.key == appConnsKey(i/3) {
+				// With their counts, by trim.lua, below.
+				for _, g := range gone {
+					appGone[i/3] = append(appGone[i/3], g.(string))
+				}
+				continue
+			}
+			p.ZRem(ctx, r.key, gone...)
 		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("trim indexes: %w", err)
 	}
+	for n, gone := range appGone {
+		if len(gone) > 0 {
+			if err := s.trimApps(ctx, n, gone); err != nil {
+				return fmt.Errorf("trim indexes: %w", err)
+			}
+		}
+	}
 	return nil
+}
+
+// TrimArgs are the arguments of lua/trim.lua.
+type TrimArgs struct {
+	Members []string `json:"members"`
+}
+
+// TrimResult is the answer of lua/trim.lua.
+type TrimResult struct {
+	verdict
+	Removed int `json:"removed"`
+}
+
+var trimScript = newScript[TrimArgs, TrimResult]("trim", false)
+
+// trimApps takes expired entries out of shard n's index of apps, with
+// their counts.
+func (s *Store) trimApps(ctx context.Context, n int, members []string) error {
+	_, err := trimScript.run(ctx, s.rdb, []string{appConnsKey(n), appCountsKey(n)}, TrimArgs{Members: members})
+	return err
 }
 
 // memberExpiry reads the expiry of an index member: the 13 digits before

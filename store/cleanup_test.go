@@ -126,6 +126,9 @@ func TestAppWideRevocation(t *testing.T) {
 		if c, _ := f.st.GetConnection(ctx, conn.ID); c.Status != store.StatusActive {
 			t.Fatalf("the new connection after the clean-up: %+v", c)
 		}
+		if n, _ := f.st.CountConnections(ctx, []*store.App{app}); n[app.ClientID] != 1 {
+			t.Fatalf("count after the clean-up: %d, want the new connection alone", n[app.ClientID])
+		}
 		if _, err := v.VerifyAccess(ctx, fresh.AccessToken); err != nil {
 			t.Fatalf("the new connection's token after the clean-up: %v", err)
 		}

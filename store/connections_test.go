@@ -92,6 +92,9 @@ func TestListAndRevokeConnections(t *testing.T) {
 		if p := list(byApp, store.Page{}); p.Total != 2 || len(p.Connections) != 2 {
 			t.Fatalf("after revoke: %+v", p)
 		}
+		if counts, err := f.st.CountConnections(ctx, []*store.App{f.app, other}); err != nil || counts[f.app.ClientID] != 2 {
+			t.Fatalf("counts after revoke (twice): %v %v", err, counts)
+		}
 
 		// An expired connection (the pending one: its code lapses first)
 		// leaves lists and counts at once, before any trimming...
@@ -111,6 +114,16 @@ func TestListAndRevokeConnections(t *testing.T) {
 		}
 		if n := store.IndexEntries(ctx, rdb, otherConn.ID); n != 0 {
 			t.Fatalf("index entries after trimming: %d, want 0", n)
+		}
+		// The app's count follows its entries; trimming again changes nothing.
+		for range 2 {
+			if counts, err := f.st.CountConnections(ctx, []*store.App{f.app, other}); err != nil ||
+				counts[other.ClientID] != 0 || counts[f.app.ClientID] != 2 {
+				t.Fatalf("counts after trimming: %v %v", err, counts)
+			}
+			if err := store.TrimIndexes(ctx, f.st); err != nil {
+				t.Fatal(err)
+			}
 		}
 		if p := list(byApp, store.Page{}); p.Total != 2 {
 			t.Fatalf("trimming dropped a live connection: %+v", p)

@@ -42,6 +42,11 @@ import (
 //	                   expiry first, expired ones below a bound that is
 //	                   the current time, and a page is a range from a
 //	                   member (the cursor). A count is ZLEXCOUNT.
+//	app-counts:{sNN}   hash    no TTL   "<client id>:<generation>" → how
+//	                           many of the shard's app-conns entries the app
+//	                           has under that generation (entries of expired
+//	                           connections count until trimmed); the app
+//	                           list's counts are one HMGET per shard
 //	audit:{sNN}        stream  MAXLEN ~ max(1000, audit.max_length / Shards): the
 //	                           shard's share of the audit trail: type, t
 //	                           (ms), connection_id, client_id, merchant_id,
@@ -146,6 +151,7 @@ func connsIndexKey(shard int) string       { return "conns:" + shardTag(shard) }
 func appConnsKey(shard int) string         { return "app-conns:" + shardTag(shard) }
 func merchantConnsKey(shard int) string    { return "merchant-conns:" + shardTag(shard) }
 func auditKey(shard int) string            { return "audit:" + shardTag(shard) }
+func appCountsKey(shard int) string        { return "app-counts:" + shardTag(shard) }
 func appRevocationKey(clientID string) string {
 	return "app-revocation:" + shardTag(shardOf(clientID)) + ":" + clientID
 }
@@ -160,11 +166,13 @@ func ConnectionKey(id string) string { return connKey(id) }
 func AppKey(clientID string) string { return appKey(clientID) }
 
 // connKeys are the keys of a connection's transition scripts, KEYS[1] to
-// KEYS[6] of every connection file under lua/: the record, its retry
-// answer, its shard's three indexes and its shard's audit stream.
+// KEYS[7] of every connection file under lua/: the record, its retry
+// answer, its shard's three indexes, its shard's audit stream and its
+// shard's app counts.
 func connKeys(id string) []string {
 	n := shardOf(id)
-	return []string{connKey(id), retryKey(id), connsIndexKey(n), appConnsKey(n), merchantConnsKey(n), auditKey(n)}
+	return []string{connKey(id), retryKey(id), connsIndexKey(n), appConnsKey(n), merchantConnsKey(n), auditKey(n),
+		appCountsKey(n)}
 }
 
 // appKeys are the keys of lua/app.lua: the app's record, its shard's audit

@@ -280,11 +280,23 @@ func (s *Store) ListConnections(ctx context.Context, f ConnectionFilter, p Page)
 	}
 	out := &ConnectionPage{Total: sum(total)}
 	skip := p.Offset
+	// With a merchant and an app, the merchant's index holds other apps'
+	// entries too: the offset must count the rows the filter keeps, and
+	// so read what it skips.
+	rowFilter := f.MerchantID != "" && f.ClientID != ""
 	gens := map[string]int64{}
 	for {
 		suffixes, more, err := s.scan(ctx, ix, after, skip+p.Limit-len(out.Connections))
 		if err != nil {
 			return nil, err
+		}
+		if skip > 0 && !rowFilter {
+			// One index holds exactly the rows: skip entries unread.
+			n := min(skip, len(suffixes))
+			if n > 0 {
+				after = suffixes[n-1]
+			}
+			suffixes, skip = suffixes[n:], skip-n
 		}
 		ids := make([]string, len(suffixes))
 		for i, sfx := range suffixes {
@@ -350,23 +362,35 @@ func (s *Store) appGenerations(ctx context.Context, conns []*Connection, gens ma
 	return nil
 }
 
-// CountConnections returns how many live connections each app has, read
-// from the indexes alone: a few commands per app and shard, whatever the
-// number of connections.
+// CountConnections returns how many live connections each app has under
+// its current generation, from the shards' counters (keys.go, app-counts):
+// one HMGET per shard for the whole page of apps, whatever the number of
+// apps or connections. A connection that expired counts until the
+// maintenance trims its entry (within a trimming pass or so).
 func (s *Store) CountConnections(ctx context.Context, apps []*App) (map[string]int, error) {
-	now := ms(s.now())
-	cmds := make([][]*redis.IntCmd, len(apps))
+	out := make(map[string]int, len(apps))
+	if len(apps) == 0 {
+		return out, nil
+	}
+	fields := make([]string, len(apps))
+	for i, a := range apps {
+		fields[i] = fmt.Sprintf("%s:%010d", a.ClientID, a.Generation)
+	}
+	cmds := make([]*redis.SliceCmd, Shards)
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for i, a := range apps {
-			cmds[i] = appIndex(a.ClientID, a.Generation).count(ctx, p, now)
+		for n := range Shards {
+			cmds[n] = p.HMGet(ctx, appCountsKey(n), fields...)
 		}
 		return nil
 	}); err != nil {
 		return nil, fmt.Errorf("count connections: %w", err)
 	}
-	out := make(map[string]int, len(apps))
-	for i, a := range apps {
-		out[a.ClientID] = sum(cmds[i])
+	for _, c := range cmds {
+		for i, v := range c.Val() {
+			s, _ := v.(string)
+			n, _ := strconv.Atoi(s)
+			out[apps[i].ClientID] += max(n, 0)
+		}
 	}
 	return out, nil
 }

@@ -197,6 +197,7 @@ func (s *Store) migrateConnections(ctx context.Context, m *Migration) error {
 				p.ZAdd(ctx, connsIndexKey(sh), redis.Z{Member: e + ":" + id})
 				p.ZAdd(ctx, appConnsKey(sh), redis.Z{Member: fmt.Sprintf("%s:%010d:%s:%s", fields["client_id"], 0, e, id)})
 				p.ZAdd(ctx, merchantConnsKey(sh), redis.Z{Member: fields["merchant_id"] + ":" + e + ":" + id})
+				p.HIncrBy(ctx, appCountsKey(sh), fmt.Sprintf("%s:%010d", fields["client_id"], 0), 1)
 			}
 			return nil
 		})

@@ -91,6 +91,9 @@ func TestMigrateFromSchema1(t *testing.T) {
 				t.Fatalf("connections %+v: %v %+v", f, err, p)
 			}
 		}
+		if n, err := st.CountConnections(ctx, []*store.App{app}); err != nil || n[clientID] != 1 {
+			t.Fatalf("count after the migration: %v %v", err, n)
+		}
 		if _, err := st.Refresh(ctx, store.RefreshRequest{RefreshToken: refresh, ClientID: clientID}); err != nil {
 			t.Fatalf("the old refresh token: %v", err)
 		}

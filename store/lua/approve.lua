@@ -31,6 +31,7 @@ redis.call('HSET', KEYS[1],
   'redirect_uri', a.redirect_uri, 'code_challenge', a.challenge)
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)
+app_count(a.client_id, a.gen, 1)
 audit(a.audit_max, {{'type', 'grant'}, {'t', a.now}, {'connection_id', a.id}, {'client_id', a.client_id},
   {'merchant_id', a.merchant_id}, {'actor', a.actor}, {'detail', a.scopes}})
 return cjson.encode({outcome = 'ok'})

@@ -9,6 +9,7 @@
 --   KEYS[4]  app-conns:{sNN}        ... by app and generation
 --   KEYS[5]  merchant-conns:{sNN}   ... by merchant
 --   KEYS[6]  audit:{sNN}            the shard's audit stream
+--   KEYS[7]  app-counts:{sNN}       live connections per app and generation
 -- and its arguments carry audit_max, the shard stream's bound.
 --
 -- Why so: the record, its index entries and its audit event change in one
@@ -33,12 +34,22 @@ local function index_add(id, merchant, client, gen, exp)
   redis.call('ZADD', KEYS[5], 0, mer)
 end
 
+-- index_remove takes the members out and reports whether the app's was
+-- there (so a count goes down once).
 local function index_remove(id, merchant, client, gen, exp)
-  if not exp or exp == '' then return end
+  if not exp or exp == '' then return false end
   local all, app, mer = members(id, merchant, client, gen, exp)
   redis.call('ZREM', KEYS[3], all)
-  redis.call('ZREM', KEYS[4], app)
+  local was = redis.call('ZREM', KEYS[4], app)
   redis.call('ZREM', KEYS[5], mer)
+  return was == 1
+end
+
+-- app_count moves the count of the app's live connections in the shard
+-- (keys.go, app-counts), dropping the field at zero.
+local function app_count(client, gen, d)
+  local field = client .. ':' .. gen10(gen)
+  if redis.call('HINCRBY', KEYS[7], field, d) <= 0 then redis.call('HDEL', KEYS[7], field) end
 end
 
 -- audit appends one event; fields is a list of {name, value}, empty values
@@ -61,5 +72,5 @@ local function revoke_now(c, now, by)
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', now, 'revoked_by', by, 'code_used', '1')
   redis.call('HDEL', KEYS[1], 'at', 'rt')
   redis.call('DEL', KEYS[2])
-  index_remove(c.id, c.merchant_id, c.client_id, c.gen, c.exp)
+  if index_remove(c.id, c.merchant_id, c.client_id, c.gen, c.exp) then app_count(c.client_id, c.gen, -1) end
 end
