@@ -137,7 +137,16 @@ const Shards = 32
 func shardOf(id string) int { return int(crc32.ChecksumIEEE([]byte(id)) % Shards) }
 
 // shardTag is the hash tag of shard n.
-func shardTag(n int) string { return fmt.Sprintf("{s%02d}", n) }
+func shardTag(n int) string { return shardTags[n] }
+
+// shardTags are the tags, spelled once: every token check builds a key
+// with one. Never written after init.
+var shardTags = func() (t [Shards]string) {
+	for n := range t {
+		t[n] = fmt.Sprintf("{s%02d}", n)
+	}
+	return t
+}()
 
 func appKey(clientID string) string        { return "app:" + shardTag(shardOf(clientID)) + ":" + clientID }
 func merchantKey(id string) string         { return "merchant:" + id }
