@@ -69,7 +69,7 @@ type testEnv struct {
 
 // redisCalls is a go-redis hook that counts round trips (a command or a
 // pipeline) by the id of the request that made them; work outside any
-// request (the audit writer, the app cache's subscription) is not counted.
+// request (the maintenance loop, the app cache's subscription) is not counted.
 type redisCalls struct {
 	mu sync.Mutex
 	n  map[string]int
