@@ -141,6 +141,9 @@ func opsStart(t *testing.T, bin, redisAddr string, env ...string) *opsProc {
 	t.Cleanup(func() {
 		select {
 		case <-p.exited:
+			// Gone before the end: its last words, for a test that failed
+			// because of it (shown only with -v or on failure).
+			t.Logf("enlace %s exited during the test: %v\n%s", p.url, p.err, tail(p.stderr.String(), 2000))
 		default:
 			_ = p.cmd.Process.Kill()
 			<-p.exited
