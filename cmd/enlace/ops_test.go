@@ -143,7 +143,7 @@ func opsStart(t *testing.T, bin, redisAddr string, env ...string) *opsProc {
 		case <-p.exited:
 			// Gone before the end: its last words, for a test that failed
 			// because of it (shown only with -v or on failure).
-			t.Logf("enlace %s exited during the test: %v\n%s", p.url, p.err, tail(p.stderr.String(), 2000))
+			t.Logf("enlace %s has exited (%v); its last log lines:\n%s", p.url, p.err, tail(p.stderr.String(), 2000))
 		default:
 			_ = p.cmd.Process.Kill()
 			<-p.exited
