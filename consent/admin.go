@@ -311,6 +311,10 @@ func (h *AdminPages) Audit(c *gin.Context) {
 	}
 	f := store.AuditFilter{ClientID: c.Query("app"), MerchantID: c.Query("merchant"), ConnectionID: c.Query("connection")}
 	events, next, err := h.store.ListAudit(c.Request.Context(), f, c.Query("before"), adminPage)
+	if errors.Is(err, store.ErrInvalid) {
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "admin audit", err)
 		return

@@ -27,6 +27,10 @@ func TestSafeNext(t *testing.T) {
 		"/%09/evil.example":    "/%09/evil.example",
 		"/\x7f/evil":           "/",
 		"/a?b=c#d":             "/a?b=c#d",
+		// Dot segments resolved, so a prefix check holds (issue 14).
+		"/admin/connections/../../login":  "/login",
+		"/admin/connections/./x?app=1":    "/admin/connections/x?app=1",
+		"/admin/connections/?app=1":       "/admin/connections/?app=1",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"path"
 	"slices"
 	"strings"
 
@@ -174,6 +175,12 @@ func safeNext(next string) string {
 	if err != nil || u.Scheme != "" || u.Host != "" || u.User != nil ||
 		!strings.HasPrefix(next, "/") || strings.HasPrefix(next, "//") {
 		return "/"
+	}
+	// Dot segments resolved, so that a prefix check on the answer holds
+	// for where the browser will really go (/admin/x/../../login is /login).
+	if clean := path.Clean(u.Path); clean != u.Path && !(strings.HasSuffix(u.Path, "/") && clean+"/" == u.Path) {
+		u.Path, u.RawPath = clean, ""
+		return u.String()
 	}
 	return next
 }

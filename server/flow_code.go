@@ -25,6 +25,9 @@ func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequ
 	if tr.Code == "" {
 		return nil, apierror.Request("code is missing")
 	}
+	if tr.CodeVerifier != "" && !validVerifier(tr.CodeVerifier) {
+		return nil, apierror.Request("code_verifier must be 43 to 128 characters of A-Z, a-z, 0-9, \"-\", \".\", \"_\" and \"~\" (RFC 7636 §4.1)")
+	}
 	return s.store.ExchangeCode(ctx, store.CodeExchange{
 		Code:         tr.Code,
 		ClientID:     app.ClientID,
@@ -34,4 +37,20 @@ func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequ
 		// app-wide revocation is refused.
 		AppGeneration: app.Generation,
 	})
+}
+
+// validVerifier reports whether v is a PKCE code verifier as RFC 7636
+// §4.1 spells one: 43 to 128 unreserved characters.
+func validVerifier(v string) bool {
+	if len(v) < 43 || len(v) > 128 {
+		return false
+	}
+	for _, r := range v {
+		switch {
+		case r >= 'A' && r <= 'Z', r >= 'a' && r <= 'z', r >= '0' && r <= '9', r == '-', r == '.', r == '_', r == '~':
+		default:
+			return false
+		}
+	}
+	return true
 }

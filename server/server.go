@@ -116,6 +116,10 @@ func New(opts Options) (*Server, error) {
 	gin.SetMode(gin.ReleaseMode)
 	e := gin.New()
 	e.HandleMethodNotAllowed = true
+	// No 307 to the path without (or with) its trailing slash: a browser
+	// would post the credentials again to the new address. A path that is
+	// not in the route table is a 404.
+	e.RedirectTrailingSlash, e.RedirectFixedPath = false, false
 	// gin trusts every X-Forwarded-For by default; only configured proxies
 	// may name the client's address.
 	if err := e.SetTrustedProxies(opts.Config.HTTP.TrustedProxies); err != nil {

@@ -348,4 +348,8 @@ func (c *Config) validate() error {
 
 // Secure reports whether the issuer is https, in which case cookies are
 // marked Secure.
-func (c *Config) Secure() bool { return strings.HasPrefix(c.Issuer, "https://") }
+func (c *Config) Secure() bool {
+	// Schemes are case-insensitive (RFC 3986 §3.1): HTTPS:// is https.
+	scheme, _, ok := strings.Cut(c.Issuer, "://")
+	return ok && strings.EqualFold(scheme, "https")
+}

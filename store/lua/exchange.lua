@@ -61,6 +61,11 @@ local function event(type, detail)
   audit(a.audit_max, {{'type', type}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
     {'merchant_id', conn.merchant_id}, {'actor', a.actor}, {'detail', detail}, {'token_id', type == 'exchange' and a.token_id or ''}})
 end
+-- A replay revokes only when it carries the code's PKCE proof: without
+-- it, whoever saw a public app's code could end the merchant's connection.
+if c[3] == '1' and field(6) ~= '' and a.challenge ~= field(6) then
+  return refused('code_verifier does not match the code_challenge')
+end
 if c[3] == '1' then
   revoke_now(conn, a.now, a.reuse_by)
   event('reuse', 'authorization code presented again; connection revoked')

@@ -1,0 +1,81 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+
+	"golang.org/x/oauth2"
+
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// TestHardening covers items of the hardening list (issue 14), each with
+// its bad input refused and nothing changed.
+func TestHardening(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+
+	// A POST to a path with a trailing slash is a 404, never a 307 that
+	// the browser would follow with the credentials.
+	r := e.form("/oauth/token/", url.Values{"grant_type": {"authorization_code"}, "code": {"x"}}, e.app.ClientID, e.secret)
+	if r.status != http.StatusNotFound || r.header.Get("Location") != "" {
+		t.Errorf("POST /oauth/token/: %d %q", r.status, r.header.Get("Location"))
+	}
+
+	// PKCE verifiers outside RFC 7636 §4.1 (43-128 unreserved) are refused
+	// and spend nothing: the code still exchanges with the right one.
+	verifier := strings.Repeat("v", 43)
+	code := e.code(url.Values{"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)},
+		"code_challenge_method": {"S256"}})
+	for _, bad := range []string{"short", strings.Repeat("v", 129), strings.Repeat("v", 42) + "!"} {
+		r := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {appRedirect}, "code_verifier": {bad}}, e.app.ClientID, e.secret)
+		assertOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+	}
+	ok := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {appRedirect}, "code_verifier": {verifier}}, e.app.ClientID, e.secret)
+	if ok.status != http.StatusOK {
+		t.Fatalf("the right verifier after bad ones: %d %s", ok.status, ok.raw)
+	}
+	// A replay of the used code without its verifier is refused without
+	// revoking: only the holder of the proof can end the connection so.
+	r = e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {appRedirect}}, e.app.ClientID, e.secret)
+	assertOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+	if got := e.info(ok.json["access_token"].(string)); got.status != http.StatusOK {
+		t.Fatalf("a replay without the verifier revoked the connection: %d", got.status)
+	}
+	// With it, the replay is a replay: the connection is revoked.
+	r = e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"redirect_uri": {appRedirect}, "code_verifier": {verifier}}, e.app.ClientID, e.secret)
+	assertOAuthError(t, r, http.StatusBadRequest, "invalid_grant")
+	if got := e.info(ok.json["access_token"].(string)); got.status != http.StatusUnauthorized {
+		t.Fatalf("a replay with the verifier left the connection: %d", got.status)
+	}
+
+	// A bad audit cursor on the admin page is the caller's error, a 400.
+	adm := e.adminBrowser()
+	if p := adm.get("/admin/audit?before=%3Cx"); p.status != http.StatusBadRequest {
+		t.Errorf("/admin/audit?before=<x: %d", p.status)
+	}
+	c, err := e.st.GetConnection(context.Background(), ok.json["connection_id"].(string))
+	if err != nil || c.Status != store.StatusRevoked || c.RevokedBy != store.ActorCodeReuse {
+		t.Fatalf("the connection after the replay with its verifier: %v %+v", err, c)
+	}
+}
+
+// TestIssuerSchemeCase: an issuer spelled HTTPS:// is https, and its
+// cookies are Secure.
+func TestIssuerSchemeCase(t *testing.T) {
+	t.Parallel()
+	for issuer, want := range map[string]bool{"HTTPS://auth.example.com": true, "https://a.example": true,
+		"http://127.0.0.1:8080": false, "HTTP://x": false, "httpsx://y": false} {
+		if got := (&config.Config{Issuer: issuer}).Secure(); got != want {
+			t.Errorf("Secure() of %q = %v, want %v", issuer, got, want)
+		}
+	}
+}
