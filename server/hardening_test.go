@@ -79,3 +79,35 @@ func TestIssuerSchemeCase(t *testing.T) {
 		}
 	}
 }
+
+// TestStrictJSON: the JSON dialects refuse a key given twice and invalid
+// UTF-8, as the form dialect does, and nothing is issued or created.
+func TestStrictJSON(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	code := e.code(nil)
+	dup := `{"grant_type":"authorization_code","client_id":"` + e.app.ClientID + `","client_secret":"wrong",` +
+		`"client_secret":"` + e.secret + `","code":"` + code + `"}`
+	r := e.postToken("/oauth/access-token", "application/json", dup)
+	assertOAuthError(t, r, http.StatusBadRequest, "invalid_request")
+	if !strings.Contains(r.raw, "twice") {
+		t.Errorf("duplicate key answer: %s", r.raw)
+	}
+	bad := `{"grant_type":"authorization_code","client_id":"` + e.app.ClientID + `","client_secret":"` + e.secret +
+		`","code":"` + code + `","scope":"read:products` + "\xff" + `"}`
+	assertOAuthError(t, e.postToken("/oauth/access-token", "application/json", bad), http.StatusBadRequest, "invalid_request")
+	// The code was not spent by either.
+	good := `{"grant_type":"authorization_code","client_id":"` + e.app.ClientID + `","client_secret":"` + e.secret +
+		`","code":"` + code + `"}`
+	if r := e.postToken("/oauth/access-token", "application/json", good); r.status != http.StatusOK {
+		t.Fatalf("the code after the refused bodies: %d %s", r.status, r.raw)
+	}
+	// JSON:API sign-up: "type" twice is refused, and no account is made.
+	doc := `{"data":{"type":"admins","type":"users","attributes":{"email":"dup@tienda.cl","password":"long enough pw","name":"Dup"}}}`
+	if r := e.postToken("/v1/users", "application/vnd.api+json", doc); r.status != http.StatusBadRequest {
+		t.Fatalf("a document with type twice: %d %s", r.status, r.raw)
+	}
+	if _, err := e.st.FindMerchant(context.Background(), "dup@tienda.cl"); err == nil {
+		t.Fatal("a refused document created an account")
+	}
+}

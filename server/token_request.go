@@ -132,6 +132,9 @@ func parseFormBody(body []byte) (map[string]string, error) {
 }
 
 func parseJSONBody(body []byte) (map[string]string, error) {
+	if err := strictJSON(body); err != nil {
+		return nil, err
+	}
 	dec := json.NewDecoder(bytes.NewReader(body))
 	var raw map[string]json.RawMessage
 	if err := dec.Decode(&raw); err != nil || raw == nil {

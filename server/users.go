@@ -142,6 +142,9 @@ func parseUserDocument(body []byte) (map[string]string, *apierror.Error) {
 	if !utf8.Valid(body) {
 		return nil, bad("the document is not valid UTF-8", "")
 	}
+	if err := strictJSON(body); err != nil {
+		return nil, bad(err.Error(), "")
+	}
 	var doc userDocument
 	dec := json.NewDecoder(bytes.NewReader(body))
 	if err := dec.Decode(&doc); err != nil {
