@@ -663,7 +663,8 @@ var requestIDRe = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 // /metrics and the logs.
 func TestMetricsAndRequestIDs(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// The test is the trusted front proxy whose X-Request-Id is kept.
+	e := newEnv(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1"} })
 	rec := &idRecorder{}
 	b := e.browser()
 	b.c.Transport = rec

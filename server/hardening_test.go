@@ -111,3 +111,22 @@ func TestStrictJSON(t *testing.T) {
 		t.Fatal("a refused document created an account")
 	}
 }
+
+// TestRequestIDFromClients: a client's X-Request-Id is not kept (it could
+// plant ids in the logs); a trusted front proxy's is.
+func TestRequestIDFromClients(t *testing.T) {
+	t.Parallel()
+	for _, trusted := range []bool{false, true} {
+		e := newEnv(t, func(c *config.Config) {
+			if trusted {
+				c.HTTP.TrustedProxies = []string{"127.0.0.0/8"}
+			}
+		})
+		req, _ := http.NewRequest(http.MethodGet, e.url+"/healthz", nil)
+		req.Header.Set("X-Request-Id", "planted-by-a-client")
+		got := e.send(req).header.Get("X-Request-Id")
+		if kept := got == "planted-by-a-client"; kept != trusted || got == "" {
+			t.Errorf("trusted proxy %v: X-Request-Id %q", trusted, got)
+		}
+	}
+}

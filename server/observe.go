@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/netip"
 	"regexp"
 	"strconv"
 	"time"
@@ -103,16 +104,50 @@ const requestIDHeader = "X-Request-Id"
 
 var requestIDPattern = regexp.MustCompile(`^[A-Za-z0-9._-]{8,64}$`)
 
-// requestID gives each request an id: the caller's if it is well formed,
-// else a new one.
-func requestID(c *gin.Context) {
+// requestID gives each request an id: the one a trusted front proxy set,
+// if well formed, else a new one. A client's own would let it plant ids
+// in the logs (or reuse another request's to confuse who did what).
+func (s *Server) requestID(c *gin.Context) {
 	id := c.GetHeader(requestIDHeader)
-	if !requestIDPattern.MatchString(id) {
+	if !requestIDPattern.MatchString(id) || !s.fromTrustedProxy(c) {
 		id = store.NewID()
 	}
 	c.Header(requestIDHeader, id)
 	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
 	c.Next()
+}
+
+// fromTrustedProxy reports whether the request's peer is one of the
+// configured http.trusted_proxies.
+func (s *Server) fromTrustedProxy(c *gin.Context) bool {
+	if len(s.trusted) == 0 {
+		return false
+	}
+	addr, err := netip.ParseAddr(c.RemoteIP())
+	if err != nil {
+		return false
+	}
+	addr = addr.Unmap()
+	for _, p := range s.trusted {
+		if p.Contains(addr) {
+			return true
+		}
+	}
+	return false
+}
+
+// trustedPrefixes parses http.trusted_proxies (addresses or CIDRs), which
+// gin has already accepted.
+func trustedPrefixes(list []string) []netip.Prefix {
+	var out []netip.Prefix
+	for _, v := range list {
+		if p, err := netip.ParsePrefix(v); err == nil {
+			out = append(out, p.Masked())
+		} else if a, err := netip.ParseAddr(v); err == nil {
+			out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+		}
+	}
+	return out
 }
 
 // RequestID returns the id of the request whose context ctx is, or "" for

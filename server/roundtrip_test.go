@@ -8,17 +8,20 @@ import (
 	"net/url"
 	"strings"
 	"testing"
+
+	"github.com/enlace-oauth/enlace/server/config"
 )
 
 // TestRedisRoundTripsPerRequest: on the success path a code exchange (in
 // both dialects) and a refresh take one Redis round trip each, and
 // introspection and /api/d/info one at most: the app comes from the
 // in-process cache, the merchant from its cache, and the audit event is
-// written off the request path. Counted by a go-redis hook on the
+// written by the transition's own script. Counted by a go-redis hook on the
 // server's client, per request id.
 func TestRedisRoundTripsPerRequest(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t)
+	// The test is the trusted front proxy whose X-Request-Id is kept.
+	e := newEnv(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1"} })
 	codes := e.codes(4)
 	ctx := context.Background()
 	n := 0

@@ -10,6 +10,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -67,6 +68,8 @@ type Server struct {
 	appCache *store.AppCache
 	// maintenance tunes the store's background work (Run).
 	maintenance store.MaintenanceOptions
+	// trusted are the front proxies whose X-Request-Id is kept.
+	trusted []netip.Prefix
 	// merchants saves /api/d/info a Redis read per call.
 	merchants *store.MerchantCache
 	metrics   *metrics
@@ -85,7 +88,8 @@ func New(opts Options) (*Server, error) {
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache,
 		verifier:  resource.NewVerifier(opts.Store, cache),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
-		oauth: newOAuthLib(), log: opts.Logger, maintenance: opts.Maintenance}
+		oauth: newOAuthLib(), log: opts.Logger, maintenance: opts.Maintenance,
+		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}
 
 	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(string(e.Type)).Inc() })
 	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})
@@ -125,7 +129,7 @@ func New(opts Options) (*Server, error) {
 	if err := e.SetTrustedProxies(opts.Config.HTTP.TrustedProxies); err != nil {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
-	e.Use(requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
+	e.Use(s.requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
 	s.routes(e, pages{
 		merchant: consent.NewMerchantPages(kit, s, opts.Store),
 		admin:    consent.NewAdminPages(kit, opts.Store),

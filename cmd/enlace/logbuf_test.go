@@ -33,7 +33,8 @@ func TestServeLogSurvivesStop(t *testing.T) {
 	done := make(chan int, 1)
 	go func() {
 		done <- run(ctx, []string{"serve"}, strings.NewReader(""), io.Discard, stderr,
-			[]string{"ENLACE_HTTP_ADDR=" + addr, "ENLACE_REDIS_ADDR=" + srv.Addr})
+			// The test is the trusted front proxy whose X-Request-Id is kept.
+			[]string{"ENLACE_HTTP_ADDR=" + addr, "ENLACE_REDIS_ADDR=" + srv.Addr, "ENLACE_HTTP_TRUSTED_PROXIES=127.0.0.1"})
 	}()
 	select {
 	case <-listening:
