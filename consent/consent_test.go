@@ -28,9 +28,9 @@ func TestSafeNext(t *testing.T) {
 		"/\x7f/evil":           "/",
 		"/a?b=c#d":             "/a?b=c#d",
 		// Dot segments resolved, so a prefix check holds (issue 14).
-		"/admin/connections/../../login":  "/login",
-		"/admin/connections/./x?app=1":    "/admin/connections/x?app=1",
-		"/admin/connections/?app=1":       "/admin/connections/?app=1",
+		"/admin/connections/../../login": "/login",
+		"/admin/connections/./x?app=1":   "/admin/connections/x?app=1",
+		"/admin/connections/?app=1":      "/admin/connections/?app=1",
 	} {
 		if got := safeNext(in); got != want {
 			t.Errorf("safeNext(%q) = %q, want %q", in, got, want)
