@@ -104,7 +104,7 @@ func (h *AdminPages) Login(c *gin.Context) {
 	}
 	a, err := h.store.AuthenticateAdmin(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
-		h.Logger().InfoContext(c.Request.Context(), "admin login failed")
+		h.Logger().InfoContext(c.Request.Context(), "admin login failed", "account", AccountRef(email), "address", c.ClientIP())
 		h.loginFailure()
 		page["Failed"] = true
 		h.Render(c, http.StatusUnauthorized, "login", "admin_login_title", sess, page)

@@ -223,12 +223,18 @@ func (k *Kit) loginAllowed(c *gin.Context, sess *sessions.Session, kind, email, 
 		return true
 	}
 	k.loginFailure()
-	k.opts.Logger.WarnContext(c.Request.Context(), "login limited", "kind", kind, "retry_after_s", int(wait.Seconds()))
+	k.opts.Logger.WarnContext(c.Request.Context(), "login limited", "kind", kind, "retry_after_s", int(wait.Seconds()),
+		"account", AccountRef(email), "address", c.ClientIP())
 	page["WaitMinutes"] = strconv.Itoa(int(math.Ceil(wait.Minutes())))
 	c.Header("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
 	k.Render(c, http.StatusTooManyRequests, "login", titleID, sess, page)
 	return false
 }
+
+// AccountRef names an account in a log line without its email: the first
+// 16 hex digits of the digest of the normalised email, the same for every
+// attempt on one account, so an operator can follow an attack on it.
+func AccountRef(email string) string { return store.Digest(store.NormalizeEmail(email))[:16] }
 
 func (k *Kit) loginFailure() {
 	if k.opts.OnLoginFailure != nil {

@@ -240,7 +240,7 @@ func (h *MerchantPages) Login(c *gin.Context) {
 	}
 	m, err := h.store.AuthenticateMerchant(c.Request.Context(), email, c.PostForm("password"))
 	if errors.Is(err, store.ErrBadCredentials) {
-		h.Logger().InfoContext(c.Request.Context(), "login failed")
+		h.Logger().InfoContext(c.Request.Context(), "login failed", "account", AccountRef(email), "address", c.ClientIP())
 		h.loginFailure()
 		page["Failed"] = true
 		h.Render(c, http.StatusUnauthorized, "login", "login_title", sess, page)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"slices"
 
+	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -43,7 +44,8 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	}
 	if wait > 0 {
 		s.metrics.loginFailures.Inc()
-		s.log.WarnContext(ctx, "sign-in limited", "client_id", app.ClientID, "retry_after_s", int(wait.Seconds()))
+		s.log.WarnContext(ctx, "sign-in limited", "client_id", app.ClientID, "retry_after_s", int(wait.Seconds()),
+			"account", consent.AccountRef(tr.Username), "address", clientIP)
 		e := apierror.New(apierror.InvalidGrant, "too many failed sign-ins; wait before trying again")
 		e.Status, e.RetryAfter = http.StatusTooManyRequests, wait
 		return nil, nil, e
@@ -51,7 +53,8 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	m, err := s.store.AuthenticateMerchant(ctx, tr.Username, tr.Password)
 	if errors.Is(err, store.ErrBadCredentials) {
 		s.metrics.loginFailures.Inc()
-		s.log.InfoContext(ctx, "sign-in refused", "client_id", app.ClientID)
+		s.log.InfoContext(ctx, "sign-in refused", "client_id", app.ClientID, "account", consent.AccountRef(tr.Username),
+			"address", clientIP)
 		return nil, nil, apierror.New(apierror.InvalidGrant, "wrong username or password")
 	}
 	if err != nil {

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/oauth2"
 
+	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -128,5 +129,23 @@ func TestRequestIDFromClients(t *testing.T) {
 		if kept := got == "planted-by-a-client"; kept != trusted || got == "" {
 			t.Errorf("trusted proxy %v: X-Request-Id %q", trusted, got)
 		}
+	}
+}
+
+// TestFailedLoginLogLine: a failed login's log line names the account (a
+// digest of its email, never the email) and the address it came from.
+func TestFailedLoginLogLine(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	b := e.browser()
+	login := b.get("/login")
+	const email = "Nadie@Tienda.cl"
+	if p := b.post("/login", url.Values{"csrf_token": {csrfOf(t, login)}, "email": {email}, "password": {"wrong one"}}); p.status != http.StatusUnauthorized {
+		t.Fatalf("a wrong login: %d", p.status)
+	}
+	want := `"account":"` + consent.AccountRef("nadie@tienda.cl") + `","address":"127.0.0.1"`
+	eventually(t, "the failed login's log line", func() bool { return strings.Contains(e.logs.String(), want) })
+	if strings.Contains(strings.ToLower(e.logs.String()), "nadie@tienda.cl") {
+		t.Fatal("the log holds the email")
 	}
 }
