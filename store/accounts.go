@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -51,10 +52,45 @@ func admins() accountKind { return accountKind{"admin", adminKey, adminEmailKey,
 var ErrBadCredentials = errors.New("wrong email or password")
 
 // ValidEmail reports whether a normalized email is a bare address (no
-// display name, no comment), as accounts take them.
+// display name, no comment), as accounts take them, in printable ASCII:
+// no zero-width, bidi or control character, and no letter of another
+// script that looks like a Latin one (a Cyrillic "а"), so that no two
+// accounts read the same. (International domains are written in their
+// ASCII, xn-- form.)
 func ValidEmail(email string) bool {
+	for i := 0; i < len(email); i++ {
+		if email[i] <= ' ' || email[i] >= 0x7f {
+			return false
+		}
+	}
 	addr, err := mail.ParseAddress(email)
 	return email != "" && err == nil && addr.Address == email
+}
+
+// validName refuses in a person's or a store's name what makes two names
+// that look alike differ, or a name display other than it reads: control,
+// format (zero-width, bidi), private-use and unassigned characters, and
+// letters of Latin mixed with Cyrillic or Greek in one word.
+func validName(name string) error {
+	for _, word := range strings.Fields(name) {
+		scripts := map[string]bool{}
+		for _, r := range word {
+			switch {
+			case !unicode.In(r, unicode.L, unicode.M, unicode.N, unicode.P, unicode.S, unicode.Zs):
+				return fmt.Errorf("%w: the name holds a control, format or unassigned character (%U)", ErrInvalid, r)
+			case unicode.In(r, unicode.Latin):
+				scripts["Latin"] = true
+			case unicode.In(r, unicode.Cyrillic):
+				scripts["Cyrillic"] = true
+			case unicode.In(r, unicode.Greek):
+				scripts["Greek"] = true
+			}
+		}
+		if len(scripts) > 1 {
+			return fmt.Errorf("%w: the name %q mixes Latin, Cyrillic or Greek letters in one word", ErrInvalid, word)
+		}
+	}
+	return nil
 }
 
 // NormalizeEmail is the form in which emails are compared and indexed.
@@ -66,6 +102,9 @@ func NormalizeEmail(email string) string { return strings.ToLower(strings.TrimSp
 func (s *Store) CreateMerchant(ctx context.Context, email, name, password string) (*Merchant, error) {
 	if strings.TrimSpace(name) == "" {
 		return nil, fmt.Errorf("%w: the merchant needs a name", ErrInvalid)
+	}
+	if err := validName(name); err != nil {
+		return nil, err
 	}
 	return s.createAccount(ctx, merchants(), &Account{Email: email, Name: name}, password)
 }
@@ -83,6 +122,11 @@ func (s *Store) RegisterMerchant(ctx context.Context, r Registration) (*Merchant
 	first, last := strings.TrimSpace(r.FirstName), strings.TrimSpace(r.LastName)
 	if first == "" || last == "" {
 		return nil, fmt.Errorf("%w: a first and a last name are required", ErrInvalid)
+	}
+	for _, n := range []string{first, last} {
+		if err := validName(n); err != nil {
+			return nil, err
+		}
 	}
 	return s.createAccount(ctx, merchants(), &Account{Email: r.Email, Name: first + " " + last,
 		FirstName: first, LastName: last}, r.Password)

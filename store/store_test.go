@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -540,4 +542,32 @@ func TestRefreshReuse(t *testing.T) {
 		rejected(t, err, store.RefusedGrant)
 		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 	})
+}
+
+// TestLookAlikeAccounts: emails and names that would read like another's
+// are refused, and nothing is written; ordinary names of any script pass.
+func TestLookAlikeAccounts(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := store.New(redistest.Start(t).Client(t), store.Options{})
+	for _, email := range []string{"ana@tienda.cl\u200b", "\u0430na@tienda.cl", "ana@tienda.cl\u202e", "ana\u0085@tienda.cl",
+		"an a@tienda.cl", "ana@tiénda.cl"} {
+		if _, err := st.CreateMerchant(ctx, email, "Ana", "long enough pw"); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("email %q: %v", email, err)
+		}
+	}
+	for _, name := range []string{"Ana\u200b", "An\u202ea", "\u0410na", "Tienda\u0007", "Ana\ue000"} {
+		if _, err := st.RegisterMerchant(ctx, store.Registration{FirstName: name, LastName: "Pérez",
+			Email: "x" + strconv.Itoa(len(name)) + "@tienda.cl", Password: "long enough pw"}); !errors.Is(err, store.ErrInvalid) {
+			t.Errorf("name %q: %v", name, err)
+		}
+	}
+	for i, name := range []string{"José Pérez", "李小龍", "Анна", "O'Brien-Núñez"} {
+		if _, err := st.CreateMerchant(ctx, fmt.Sprintf("ok%d@tienda.cl", i), name, "long enough pw"); err != nil {
+			t.Errorf("name %q refused: %v", name, err)
+		}
+	}
+	if page, _ := st.ListMerchants(ctx, store.Page{}); page.Total != 4 {
+		t.Fatalf("%d merchants, want the 4 valid ones", page.Total)
+	}
 }
