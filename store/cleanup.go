@@ -236,7 +236,7 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 		min = "(" + c
 	}
 	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: appConnsKey(shard), Start: min,
-		Stop: fmt.Sprintf("(%s%010d:", prefix, gen), ByLex: true, Count: int64(o.Batch)}).Result()
+		Stop: "(" + appGen(clientID, gen) + ":", ByLex: true, Count: int64(o.Batch)}).Result()
 	if err != nil {
 		return fmt.Errorf("read clean-up batch: %w", err)
 	}

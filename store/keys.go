@@ -167,6 +167,17 @@ func appRevocationKey(clientID string) string {
 func appRevocationsKey(shard int) string { return "app-revocations:" + shardTag(shard) }
 func sessionKey(digest string) string    { return "session:" + digest }
 
+// appGen is an app and a generation as index members and count fields
+// spell them: "<client id>:<generation, 10 digits>".
+func appGen(clientID string, gen int64) string { return fmt.Sprintf("%s:%010d", clientID, gen) }
+
+// indexMembers are connection id's members of its shard's indexes (all, by
+// app, by merchant), as lua/lib.lua's members() spells them.
+func indexMembers(id, merchantID, clientID string, gen, exp int64) (all, app, merchant string) {
+	e := fmt.Sprintf("%013d", exp)
+	return e + ":" + id, appGen(clientID, gen) + ":" + e + ":" + id, merchantID + ":" + e + ":" + id
+}
+
 // ConnectionKey is the key of a connection's hash, for tools that measure
 // it (enlace-bench reports its MEMORY USAGE) and tests that look inside.
 func ConnectionKey(id string) string { return connKey(id) }

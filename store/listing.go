@@ -137,9 +137,9 @@ func (s *Store) indexFor(ctx context.Context, f ConnectionFilter) (index, error)
 	case f.MerchantID != "":
 		return index{merchantConnsKey, f.MerchantID + ":"}, nil
 	case f.ClientID != "":
-		gen, err := s.rdb.HGet(ctx, appKey(f.ClientID), "gen").Int64()
-		if err != nil && err != redis.Nil {
-			return index{}, fmt.Errorf("read app generation: %w", err)
+		gen, err := s.AppGeneration(ctx, f.ClientID)
+		if err != nil {
+			return index{}, err
 		}
 		return appIndex(f.ClientID, gen), nil
 	}
@@ -147,7 +147,7 @@ func (s *Store) indexFor(ctx context.Context, f ConnectionFilter) (index, error)
 }
 
 func appIndex(clientID string, gen int64) index {
-	return index{appConnsKey, fmt.Sprintf("%s:%010d:", clientID, gen)}
+	return index{appConnsKey, appGen(clientID, gen) + ":"}
 }
 
 // bounds are the lexicographic range of the index's live members below
@@ -374,7 +374,7 @@ func (s *Store) CountConnections(ctx context.Context, apps []*App) (map[string]i
 	}
 	fields := make([]string, len(apps))
 	for i, a := range apps {
-		fields[i] = fmt.Sprintf("%s:%010d", a.ClientID, a.Generation)
+		fields[i] = appGen(a.ClientID, a.Generation)
 	}
 	cmds := make([]*redis.SliceCmd, Shards)
 	if _, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {

@@ -193,11 +193,11 @@ func (s *Store) migrateConnections(ctx context.Context, m *Migration) error {
 			p.HSet(ctx, connKey(id), fields)
 			p.PExpireAt(ctx, connKey(id), time.UnixMilli(exp))
 			if ConnectionStatus(fields["status"]) != StatusRevoked {
-				e := fmt.Sprintf("%013d", exp)
-				p.ZAdd(ctx, connsIndexKey(sh), redis.Z{Member: e + ":" + id})
-				p.ZAdd(ctx, appConnsKey(sh), redis.Z{Member: fmt.Sprintf("%s:%010d:%s:%s", fields["client_id"], 0, e, id)})
-				p.ZAdd(ctx, merchantConnsKey(sh), redis.Z{Member: fields["merchant_id"] + ":" + e + ":" + id})
-				p.HIncrBy(ctx, appCountsKey(sh), fmt.Sprintf("%s:%010d", fields["client_id"], 0), 1)
+				all, app, merchant := indexMembers(id, fields["merchant_id"], fields["client_id"], 0, exp)
+				p.ZAdd(ctx, connsIndexKey(sh), redis.Z{Member: all})
+				p.ZAdd(ctx, appConnsKey(sh), redis.Z{Member: app})
+				p.ZAdd(ctx, merchantConnsKey(sh), redis.Z{Member: merchant})
+				p.HIncrBy(ctx, appCountsKey(sh), appGen(fields["client_id"], 0), 1)
 			}
 			return nil
 		})

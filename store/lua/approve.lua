@@ -32,6 +32,5 @@ redis.call('HSET', KEYS[1],
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)
 app_count(a.client_id, a.gen, 1)
-audit(a.audit_max, {{'type', 'grant'}, {'t', a.now}, {'connection_id', a.id}, {'client_id', a.client_id},
-  {'merchant_id', a.merchant_id}, {'actor', a.actor}, {'detail', a.scopes}})
+conn_event(a.audit_max, 'grant', a.now, a, a.actor, a.scopes, '')
 return cjson.encode({outcome = 'ok'})

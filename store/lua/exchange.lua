@@ -58,9 +58,9 @@ if c[7] == 'revoked' or (tonumber(c[13]) or 0) < a.gen then
 end
 local conn = {id = field(12), merchant_id = field(8), client_id = field(4), gen = field(13), exp = field(14)}
 local function event(type, detail)
-  audit(a.audit_max, {{'type', type}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
-    {'merchant_id', conn.merchant_id}, {'actor', a.actor}, {'detail', detail}, {'token_id', type == 'exchange' and a.token_id or ''}})
+  conn_event(a.audit_max, type, a.now, conn, a.actor, detail, type == 'exchange' and a.token_id or '')
 end
+
 -- A replay revokes only when it carries the code's PKCE proof: without
 -- it, whoever saw a public app's code could end the merchant's connection.
 if c[3] == '1' and field(6) ~= '' and a.challenge ~= field(6) then

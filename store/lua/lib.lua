@@ -65,6 +65,14 @@ local function audit(max, fields)
   redis.call(unpack(args))
 end
 
+-- conn_event appends the event of a change to connection c (id, client_id,
+-- merchant_id): who did it, its detail, the token pair it issued ("" for
+-- none).
+local function conn_event(max, type, now, c, actor, detail, token_id)
+  audit(max, {{'type', type}, {'t', now}, {'connection_id', c.id}, {'client_id', c.client_id},
+    {'merchant_id', c.merchant_id}, {'actor', actor}, {'detail', detail}, {'token_id', token_id}})
+end
+
 -- revoke_now ends the connection whose fields are c (id, merchant_id,
 -- client_id, gen, exp): its tokens and retry answer go, its index entries
 -- go, the record stays with its TTL so the revocation shows.

@@ -58,9 +58,9 @@ local unknown = 'the refresh token is unknown, expired, already used or revoked'
 if c[4] ~= 'active' or (tonumber(c[17]) or 0) < a.gen then return refused(INVALID_GRANT, unknown) end
 local conn = {id = field(16), merchant_id = field(6), client_id = field(3), gen = field(17), exp = field(18)}
 local function event(type, detail)
-  audit(a.audit_max, {{'type', type}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
-    {'merchant_id', conn.merchant_id}, {'actor', a.actor}, {'detail', detail}, {'token_id', type == 'refresh' and a.token_id or ''}})
+  conn_event(a.audit_max, type, a.now, conn, a.actor, detail, type == 'refresh' and a.token_id or '')
 end
+
 if c[9] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
   return answer('ok', c[11], c[13])
 end

@@ -36,6 +36,5 @@ if c[2] == 'revoked' then
 end
 local conn = {id = c[1], merchant_id = c[3], client_id = c[4], gen = c[7] or '', exp = c[8] or ''}
 revoke_now(conn, a.now, a.by)
-audit(a.audit_max, {{'type', 'revoke'}, {'t', a.now}, {'connection_id', conn.id}, {'client_id', conn.client_id},
-  {'merchant_id', conn.merchant_id}, {'actor', a.by}, {'detail', a.detail}})
+conn_event(a.audit_max, 'revoke', a.now, conn, a.by, a.detail, '')
 return cjson.encode({outcome = 'ok', merchant_id = c[3], client_id = c[4]})

@@ -35,6 +35,5 @@ end
 redis.call('PEXPIREAT', KEYS[1], a.refresh_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.refresh_exp)
 app_count(a.client_id, a.gen, 1)
-audit(a.audit_max, {{'type', 'signin'}, {'t', a.now}, {'connection_id', a.id}, {'client_id', a.client_id},
-  {'merchant_id', a.merchant_id}, {'actor', a.actor}, {'detail', a.scopes}, {'token_id', a.token_id}})
+conn_event(a.audit_max, 'signin', a.now, a, a.actor, a.scopes, a.token_id)
 return cjson.encode({outcome = 'ok'})
