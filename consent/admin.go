@@ -65,7 +65,9 @@ func (h *AdminPages) requireAdmin(c *gin.Context) (*sessions.Session, store.Acto
 			h.Unavailable(c, "load admin", err)
 			return nil, "", false
 		}
-		admin = a
+		if a != nil && sessionCurrent(sess, a) {
+			admin = a
+		}
 	}
 	if admin == nil {
 		c.Redirect(http.StatusSeeOther, "/admin/login")

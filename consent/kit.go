@@ -181,27 +181,34 @@ func (k *Kit) Session(c *gin.Context, name string) (*sessions.Session, bool) {
 	return sess, true
 }
 
-// csrfToken returns the session's CSRF token, creating and saving one when
-// the session has none. The token is bound to the session (synchronizer
-// token pattern); together with SameSite=Lax cookies a cross-site post
-// cannot carry it.
+// csrfToken returns the CSRF token of a page's forms. A logged-in session
+// holds its own (synchronizer token pattern, set by startSession). A
+// visitor without one (the login pages) gets a signed double-submit
+// cookie instead, so that a page view writes nothing to Redis: a session
+// is stored only once a login is accepted. Together with SameSite=Lax
+// cookies a cross-site post can carry neither.
 func (k *Kit) csrfToken(c *gin.Context, sess *sessions.Session) (string, error) {
 	if tok, ok := sess.Values[keyCSRF].(string); ok && tok != "" {
 		return tok, nil
 	}
+	if tok := k.opts.Sessions.CSRFCookie(c.Request); tok != "" {
+		return tok, nil
+	}
 	tok := store.NewSecret()
-	sess.Values[keyCSRF] = tok
-	if err := sess.Save(c.Request, c.Writer); err != nil {
-		delete(sess.Values, keyCSRF)
+	if err := k.opts.Sessions.SetCSRFCookie(c.Writer, tok); err != nil {
 		return "", err
 	}
 	return tok, nil
 }
 
-// CSRFOK reports whether the posted form carries the session's token, and
-// answers a failure itself (403, error page).
+// CSRFOK reports whether the posted form carries the token of the session,
+// or of the signed cookie when there is no session, and answers a failure
+// itself (403, error page).
 func (k *Kit) CSRFOK(c *gin.Context, sess *sessions.Session) bool {
 	want, _ := sess.Values[keyCSRF].(string)
+	if want == "" {
+		want = k.opts.Sessions.CSRFCookie(c.Request)
+	}
 	got := c.Request.PostFormValue(csrfFormField)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
 		k.ErrorPage(c, http.StatusForbidden, "err_csrf")
@@ -255,8 +262,20 @@ func (k *Kit) startSession(c *gin.Context, sess *sessions.Session, key, id strin
 	if err := k.opts.Sessions.Renew(c.Request, sess); err != nil {
 		return err
 	}
-	sess.Values = map[any]any{key: id, keyCSRF: store.NewSecret()}
+	sess.Values = map[any]any{key: id, keyCSRF: store.NewSecret(),
+		keyLoginAt: strconv.FormatInt(time.Now().UnixMilli(), 10)}
 	return sess.Save(c.Request, c.Writer)
+}
+
+// keyLoginAt is when the session's login was accepted (Unix ms).
+const keyLoginAt = "login_at"
+
+// sessionCurrent reports whether a logged-in session may still act for a:
+// not once an operator has set a new password since its login.
+func sessionCurrent(sess *sessions.Session, a *store.Account) bool {
+	v, _ := sess.Values[keyLoginAt].(string)
+	at, _ := strconv.ParseInt(v, 10, 64)
+	return a.SessionValid(time.UnixMilli(at))
 }
 
 // endSession logs out (a CSRF-checked post): the session is deleted on the

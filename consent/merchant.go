@@ -82,7 +82,7 @@ func (h *MerchantPages) currentMerchant(c *gin.Context, sess *sessions.Session) 
 		return nil, nil
 	}
 	m, err := h.store.GetMerchant(c.Request.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
+	if errors.Is(err, store.ErrNotFound) || (err == nil && !sessionCurrent(sess, m)) {
 		return nil, nil
 	}
 	return m, err

@@ -128,6 +128,43 @@ func (s *SessionStore) Save(r *http.Request, w http.ResponseWriter, sess *sessio
 	return nil
 }
 
+// csrfCookieName is the cookie of the signed double-submit CSRF token of
+// visitors without a session. On https it has the __Host- prefix, so no
+// other host (a sibling subdomain) can set it for this one.
+func (s *SessionStore) csrfCookieName() string {
+	if s.options.Secure {
+		return "__Host-enlace_csrf"
+	}
+	return "enlace_csrf"
+}
+
+// CSRFCookie returns the request's signed CSRF token, or "" when it
+// carries none (or a forged, or expired one).
+func (s *SessionStore) CSRFCookie(r *http.Request) string {
+	c, err := r.Cookie(s.csrfCookieName())
+	if err != nil {
+		return ""
+	}
+	var tok string
+	if err := s.codec.Decode(s.csrfCookieName(), c.Value, &tok); err != nil {
+		return ""
+	}
+	return tok
+}
+
+// SetCSRFCookie sets tok as the signed CSRF cookie: a form of a page with
+// no session (login) is checked against it, and nothing is written to
+// Redis until a form is posted and accepted.
+func (s *SessionStore) SetCSRFCookie(w http.ResponseWriter, tok string) error {
+	encoded, err := s.codec.Encode(s.csrfCookieName(), tok)
+	if err != nil {
+		return fmt.Errorf("sign CSRF cookie: %w", err)
+	}
+	opts := s.options
+	http.SetCookie(w, sessions.NewCookie(s.csrfCookieName(), encoded, &opts))
+	return nil
+}
+
 // Renew gives the session a new id, deleting the old server-side record, so
 // that an id planted before login is worthless after it (session fixation).
 func (s *SessionStore) Renew(r *http.Request, sess *sessions.Session) error {

@@ -120,14 +120,29 @@ func appJSON(a *store.App, connections int) gin.H {
 		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt)}
 }
 
-func revocationJSON(r *store.Revocation) gin.H {
+// RevocationView is the clean-up of an app-wide revocation as the admin
+// API answers it and `enlace app revocation --json` prints it.
+type RevocationView struct {
+	ClientID   string      `json:"client_id"`
+	Generation int64       `json:"generation"`
+	By         store.Actor `json:"by"`
+	StartedAt  any         `json:"started_at"`
+	// State is "running" or "done".
+	State      string `json:"state"`
+	Shard      int    `json:"shard"`
+	Shards     int    `json:"shards"`
+	Revoked    int    `json:"revoked"`
+	FinishedAt any    `json:"finished_at"`
+}
+
+// NewRevocationView is r as the admin API answers it.
+func NewRevocationView(r *store.Revocation) RevocationView {
 	state := "running"
 	if r.Done {
 		state = "done"
 	}
-	return gin.H{"client_id": r.ClientID, "generation": r.Generation, "by": r.By, "started_at": timeOrNil(r.StartedAt),
-		"state": state, "shard": r.Shard, "shards": store.Shards, "revoked": r.Revoked,
-		"finished_at": timeOrNil(r.FinishedAt)}
+	return RevocationView{ClientID: r.ClientID, Generation: r.Generation, By: r.By, StartedAt: timeOrNil(r.StartedAt),
+		State: state, Shard: r.Shard, Shards: store.Shards, Revoked: r.Revoked, FinishedAt: timeOrNil(r.FinishedAt)}
 }
 
 func connectionJSON(c *store.Connection) gin.H {
@@ -197,7 +212,7 @@ func (s *Server) apiRevokeAppConnections(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "app connections revoked", "client_id", r.ClientID, "generation", r.Generation, "by", actor(c))
 	c.Header("Location", "/admin/api/apps/"+url.PathEscape(r.ClientID)+"/revocation")
-	c.JSON(http.StatusAccepted, revocationJSON(r))
+	c.JSON(http.StatusAccepted, NewRevocationView(r))
 }
 
 func (s *Server) apiAppRevocation(c *gin.Context) {
@@ -210,7 +225,7 @@ func (s *Server) apiAppRevocation(c *gin.Context) {
 		s.apiUnavailable(c, "read app revocation", err)
 		return
 	}
-	c.JSON(http.StatusOK, revocationJSON(r))
+	c.JSON(http.StatusOK, NewRevocationView(r))
 }
 
 func (s *Server) apiMerchants(c *gin.Context) {

@@ -346,7 +346,7 @@ func TestAdminPages(t *testing.T) {
 func TestAdminAPI(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
-	key, err := e.st.CreateAdminKey(context.Background(), "ops")
+	key, _, err := e.st.CreateAdminKey(context.Background(), "ops", 0)
 	if err != nil {
 		t.Fatal(err)
 	}

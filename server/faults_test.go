@@ -333,7 +333,7 @@ func TestRedisDownUnderLoad(t *testing.T) {
 		case a.err == nil && path == authorize && a.status == http.StatusFound && strings.HasPrefix(a.header.Get("Location"), "/login?"):
 			l.count("page", a)
 		case a.err == nil && path == "/login" && a.status == http.StatusOK && csrfRe.MatchString(a.body) &&
-			strings.Contains(a.header.Get("Set-Cookie"), "enlace_session="):
+			strings.Contains(a.header.Get("Set-Cookie"), "enlace_csrf="):
 			l.count("page", a)
 		case unavailablePage(a):
 			l.count("page", a)

@@ -12,6 +12,7 @@ import (
 	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestHardening covers items of the hardening list (issue 14), each with
@@ -147,5 +148,86 @@ func TestFailedLoginLogLine(t *testing.T) {
 	eventually(t, "the failed login's log line", func() bool { return strings.Contains(e.logs.String(), want) })
 	if strings.Contains(strings.ToLower(e.logs.String()), "nadie@tienda.cl") {
 		t.Fatal("the log holds the email")
+	}
+}
+
+// TestLoginPagesStoreNothing: a visitor without a session who opens the
+// login pages costs Redis nothing; their forms are checked against a
+// signed double-submit cookie, and the session is stored only once a
+// login is accepted.
+func TestLoginPagesStoreNothing(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	if _, err := e.st.CreateAdmin(context.Background(), "ops@enlace.test", "admin pass"); err != nil {
+		t.Fatal(err)
+	}
+	before := redistest.Snapshot(t, e.rdb)
+	for _, path := range []string{"/login", "/admin/login", "/login?next=%2Fconnections"} {
+		for range 3 {
+			p := e.browser().get(path)
+			if p.status != http.StatusOK || csrfOf(t, p) == "" {
+				t.Fatalf("GET %s: %d", path, p.status)
+			}
+			if sc := p.header.Values("Set-Cookie"); len(sc) != 1 || !strings.HasPrefix(sc[0], "enlace_csrf=") ||
+				!strings.Contains(sc[0], "HttpOnly") || !strings.Contains(sc[0], "SameSite=Lax") {
+				t.Errorf("GET %s sets %q, want the CSRF cookie alone", path, sc)
+			}
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, e.rdb))
+
+	creds := url.Values{"email": {e.merchant.Email}, "password": {password}}
+	with := func(tok string) url.Values {
+		v := url.Values{"csrf_token": {tok}}
+		for k, vs := range creds {
+			v[k] = vs
+		}
+		return v
+	}
+	// Without the cookie, with another visitor's token, or with a forged
+	// cookie, the post is refused and nothing is stored.
+	other := csrfOf(t, e.browser().get("/login"))
+	b := e.browser()
+	if p := b.post("/login", with(other)); p.status != http.StatusForbidden {
+		t.Errorf("a token without its cookie: %d", p.status)
+	}
+	b = e.browser()
+	csrfOf(t, b.get("/login"))
+	if p := b.post("/login", with(other)); p.status != http.StatusForbidden {
+		t.Errorf("another visitor's token: %d", p.status)
+	}
+	forged := e.browser()
+	u, _ := url.Parse(e.url)
+	forged.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enlace_csrf", Value: "forged", Path: "/"}})
+	if p := forged.post("/login", with("forged")); p.status != http.StatusForbidden {
+		t.Errorf("a forged cookie: %d", p.status)
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, e.rdb))
+
+	// The right pair logs in, and then a session exists.
+	b = e.browser()
+	if p := b.post("/login", with(csrfOf(t, b.get("/login")))); p.status != http.StatusSeeOther {
+		t.Fatalf("login with the cookie's token: %d %s", p.status, p.body)
+	}
+	if p := b.get("/connections"); p.status != http.StatusOK {
+		t.Fatalf("/connections after login: %d %s", p.status, p.location)
+	}
+	if n := len(e.rdb.Keys(context.Background(), "session:*").Val()); n != 1 {
+		t.Errorf("sessions after one login: %d", n)
+	}
+
+	// An operator's password reset ends the sessions from before it.
+	adm := e.adminBrowser()
+	if _, err := e.st.SetMerchantPassword(context.Background(), e.merchant.ID, "a brand new password"); err != nil {
+		t.Fatal(err)
+	}
+	if p := b.get("/connections"); p.status != http.StatusFound || !strings.HasPrefix(p.location, "/login") {
+		t.Errorf("/connections after the password reset: %d %s", p.status, p.location)
+	}
+	if _, err := e.st.SetAdminPassword(context.Background(), "ops@enlace.test", "another admin pass"); err != nil {
+		t.Fatal(err)
+	}
+	if p := adm.get("/admin"); p.status != http.StatusSeeOther || p.location != "/admin/login" {
+		t.Errorf("/admin after the admin's password reset: %d %s", p.status, p.location)
 	}
 }

@@ -173,11 +173,16 @@ func TestSessionsAndHeaders(t *testing.T) {
 	e := newEnv(t, func(c *config.Config) { c.Issuer = "https://auth.example.com" })
 	b := e.browser()
 	login := b.get("/login")
+	// A visitor without a session gets only the signed CSRF cookie, with
+	// the __Host- prefix on https (no sibling host can set it).
 	setCookie := login.header.Get("Set-Cookie")
-	for _, want := range []string{"enlace_session=", "HttpOnly", "Secure", "SameSite=Lax"} {
+	for _, want := range []string{"__Host-enlace_csrf=", "Path=/", "HttpOnly", "Secure", "SameSite=Lax"} {
 		if !strings.Contains(setCookie, want) {
-			t.Fatalf("session cookie lacks %s: %s", want, setCookie)
+			t.Fatalf("CSRF cookie lacks %s: %s", want, setCookie)
 		}
+	}
+	if strings.Contains(setCookie, "Domain") || len(login.header.Values("Set-Cookie")) != 1 {
+		t.Fatalf("the login page sets more than the host-only CSRF cookie: %q", login.header.Values("Set-Cookie"))
 	}
 	for name, want := range map[string]string{
 		"X-Frame-Options": "DENY", "Referrer-Policy": "no-referrer", "Cache-Control": "no-store",
@@ -197,26 +202,41 @@ func TestSessionsAndHeaders(t *testing.T) {
 
 	// Cookies marked Secure are not sent back over plain http by a cookie
 	// jar, so carry them by hand from here on.
-	cookie := func(p page) string {
+	cookieNamed := func(p page, name string) string {
 		for _, c := range (&http.Response{Header: p.header}).Cookies() {
-			if c.Name == "enlace_session" {
+			if c.Name == name {
 				return c.Value
 			}
 		}
 		return ""
 	}
+	cookie := func(p page) string { return cookieNamed(p, "enlace_session") }
+	csrfCookie := cookieNamed(login, "__Host-enlace_csrf")
 	send := func(method, path, cookieValue string, form url.Values) page {
 		req, _ := http.NewRequest(method, e.url+path, strings.NewReader(form.Encode()))
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		req.AddCookie(&http.Cookie{Name: "enlace_session", Value: cookieValue})
+		req.AddCookie(&http.Cookie{Name: "__Host-enlace_csrf", Value: csrfCookie})
+		if cookieValue != "" {
+			req.AddCookie(&http.Cookie{Name: "enlace_session", Value: cookieValue})
+		}
 		return b.do(req)
 	}
-	before := cookie(login)
-	in := send(http.MethodPost, "/login", before, url.Values{"csrf_token": {csrfOf(t, login)}, "email": {e.merchant.Email},
+	in := send(http.MethodPost, "/login", "", url.Values{"csrf_token": {csrfOf(t, login)}, "email": {e.merchant.Email},
+		"password": {password}, "next": {"/"}})
+	before := cookie(in)
+	for _, want := range []string{"enlace_session=", "HttpOnly", "Secure", "SameSite=Lax"} {
+		if in.status != http.StatusSeeOther || !strings.Contains(strings.Join(in.header.Values("Set-Cookie"), "\n"), want) {
+			t.Fatalf("login: %d, session cookie lacks %s: %q", in.status, want, in.header.Values("Set-Cookie"))
+		}
+	}
+	// A login from a session gets a new session id, and the old one is
+	// worthless (an id planted before a login opens nothing after it).
+	again := send(http.MethodGet, "/login", before, nil)
+	in = send(http.MethodPost, "/login", before, url.Values{"csrf_token": {csrfOf(t, again)}, "email": {e.merchant.Email},
 		"password": {password}, "next": {"/"}})
 	after := cookie(in)
 	if in.status != http.StatusSeeOther || after == "" || after == before {
-		t.Fatalf("login: %d, cookie changed: %v", in.status, after != before)
+		t.Fatalf("login again: %d, cookie changed: %v", in.status, after != before)
 	}
 	if p := send(http.MethodGet, "/", before, nil); p.status != http.StatusFound {
 		t.Fatal("the pre-login session id still works after login")

@@ -23,12 +23,9 @@ import (
 // is the created resource's self link, readable with an access token of
 // that same user.
 
-// maxNameLength and maxPasswordLength bound what a sign-up may send (a
-// password is hashed whole, so its length is bounded too).
-const (
-	maxNameLength     = 100
-	maxPasswordLength = 256
-)
+// maxNameLength bounds the names a sign-up may send (passwords have the
+// store's bounds, store.CheckPassword).
+const maxNameLength = 100
 
 // writeDocument answers with a JSON:API document, never cached.
 func writeDocument(c *gin.Context, status int, doc any) {
@@ -202,12 +199,13 @@ func (s *Server) validateUser(attrs map[string]string) []*apierror.Error {
 		invalid("email", apierror.InvalidEmail, "email is not a valid email address")
 	}
 	pw := attrs["password"]
-	minLen := s.cfg.Registration.MinPasswordLength
+	// The store's one password rule, with the field's own error codes.
+	minLen := s.store.MinPasswordLength()
 	switch n := utf8.RuneCountInString(pw); {
 	case n < minLen:
 		invalid("password", apierror.PasswordTooShort, "password must be at least "+strconv.Itoa(minLen)+" characters")
-	case n > maxPasswordLength:
-		invalid("password", apierror.PasswordTooLong, "password must be at most "+strconv.Itoa(maxPasswordLength)+" characters")
+	case n > store.MaxPasswordLength:
+		invalid("password", apierror.PasswordTooLong, "password must be at most "+strconv.Itoa(store.MaxPasswordLength)+" characters")
 	}
 	return errs
 }

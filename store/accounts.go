@@ -25,6 +25,16 @@ type Account struct {
 	// FirstName and LastName are the person's, for merchants who signed
 	// up themselves (RegisterMerchant); Name is then both together.
 	FirstName, LastName string
+	// PasswordChangedAt is when an operator last set the password
+	// (SetMerchantPassword, SetAdminPassword); zero when never. A session
+	// that began before it is over.
+	PasswordChangedAt time.Time
+}
+
+// SessionValid reports whether a session that began at loggedIn may still
+// act for the account: not when the password was set since.
+func (a *Account) SessionValid(loggedIn time.Time) bool {
+	return a.PasswordChangedAt.IsZero() || loggedIn.After(a.PasswordChangedAt)
 }
 
 // Merchant is a store account.
@@ -143,8 +153,8 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 	if !ValidEmail(email) {
 		return nil, fmt.Errorf("%w: %q is not a valid email address", ErrInvalid, email)
 	}
-	if password == "" {
-		return nil, fmt.Errorf("%w: the password is empty", ErrInvalid)
+	if err := s.CheckPassword(password); err != nil {
+		return nil, err
 	}
 	hash, err := s.passwords.hash(ctx, password)
 	if err != nil {
@@ -197,6 +207,48 @@ func (s *Store) createAccount(ctx context.Context, k accountKind, m *Account, pa
 	return m, nil
 }
 
+// SetMerchantPassword replaces the password of the merchant with this id
+// or email (an operator's reset), with the one password rule, and ends
+// the sessions the merchant had. Nothing is written on an error.
+func (s *Store) SetMerchantPassword(ctx context.Context, idOrEmail, password string) (*Merchant, error) {
+	return s.setPassword(ctx, merchants(), idOrEmail, password)
+}
+
+// SetAdminPassword is SetMerchantPassword for admins.
+func (s *Store) SetAdminPassword(ctx context.Context, idOrEmail, password string) (*Admin, error) {
+	return s.setPassword(ctx, admins(), idOrEmail, password)
+}
+
+func (s *Store) setPassword(ctx context.Context, k accountKind, idOrEmail, password string) (*Account, error) {
+	if err := s.CheckPassword(password); err != nil {
+		return nil, err
+	}
+	var a *Account
+	var err error
+	if strings.Contains(idOrEmail, "@") {
+		if a, err = s.findAccount(ctx, k, idOrEmail); err == nil && a == nil {
+			err = ErrNotFound
+		}
+	} else {
+		a, err = s.getAccount(ctx, k, idOrEmail)
+	}
+	if err != nil {
+		return nil, err
+	}
+	hash, err := s.passwords.hash(ctx, password)
+	if err != nil {
+		return nil, err
+	}
+	// Sessions compare their start with this, at millisecond precision,
+	// so one begun in the same millisecond as the reset is over too.
+	a.PasswordChangedAt = s.now().UTC().Truncate(time.Millisecond)
+	a.PasswordHash = hash
+	if err := s.rdb.HSet(ctx, k.key(a.ID), "password", hash, "password_changed_at", ms(a.PasswordChangedAt)).Err(); err != nil {
+		return nil, fmt.Errorf("set %s password: %w", k.label, err)
+	}
+	return a, nil
+}
+
 // GetMerchant returns the merchant with this id, or ErrNotFound.
 func (s *Store) GetMerchant(ctx context.Context, id string) (*Merchant, error) {
 	return s.getAccount(ctx, merchants(), id)
@@ -219,14 +271,20 @@ func (s *Store) getAccount(ctx context.Context, k accountKind, id string) (*Acco
 		return nil, ErrNotFound
 	}
 	created, _ := strconv.ParseInt(v["created_at"], 10, 64)
+	changed, _ := strconv.ParseInt(v["password_changed_at"], 10, 64)
+	var changedAt time.Time
+	if changed > 0 {
+		changedAt = fromMS(changed)
+	}
 	return &Account{
-		ID:           v["id"],
-		Email:        v["email"],
-		Name:         v["name"],
-		PasswordHash: v["password"],
-		CreatedAt:    fromMS(created),
-		FirstName:    v["first_name"],
-		LastName:     v["last_name"],
+		PasswordChangedAt: changedAt,
+		ID:                v["id"],
+		Email:             v["email"],
+		Name:              v["name"],
+		PasswordHash:      v["password"],
+		CreatedAt:         fromMS(created),
+		FirstName:         v["first_name"],
+		LastName:          v["last_name"],
 	}, nil
 }
 

@@ -76,6 +76,11 @@ type AppSpec struct {
 	RequirePKCE  bool
 	// FirstParty registers one of the platform's own apps (see App).
 	FirstParty bool
+	// ClientID and Secret, when set, re-register a known app with the
+	// credentials it had (the embedded mode's demo app, whose
+	// credentials survive restarts); otherwise both are generated. The
+	// secret must be one NewSecret made.
+	ClientID, Secret string
 }
 
 // AllowsRedirect reports whether uri is one of the app's registered redirect
@@ -128,38 +133,24 @@ func ValidateRedirectURI(raw string) error {
 // returned only here and stored only as a digest; a public app has none
 // (""). Nothing is written when the spec is invalid.
 func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string) (*App, string, error) {
+	if err := validateSpec(spec, catalogue); err != nil {
+		return nil, "", err
+	}
 	name := strings.TrimSpace(spec.Name)
-	if name == "" {
-		return nil, "", fmt.Errorf("%w: the app needs a name", ErrInvalid)
-	}
-	if len(spec.RedirectURIs) == 0 && !spec.FirstParty {
-		// A first-party app may sign merchants in without ever sending
-		// them through the consent pages.
-		return nil, "", fmt.Errorf("%w: the app needs at least one redirect URI", ErrInvalid)
-	}
-	if spec.FirstParty && spec.Public {
-		return nil, "", fmt.Errorf("%w: a first-party app takes passwords and must be confidential, not public", ErrInvalid)
-	}
-	for _, u := range spec.RedirectURIs {
-		if err := ValidateRedirectURI(u); err != nil {
-			return nil, "", err
-		}
-	}
-	if len(spec.Scopes) == 0 {
-		return nil, "", fmt.Errorf("%w: the app needs at least one scope", ErrInvalid)
-	}
-	for _, sc := range spec.Scopes {
-		if !slices.Contains(catalogue, sc) {
-			return nil, "", fmt.Errorf("%w: unknown scope %q (not in the catalogue)", ErrInvalid, sc)
-		}
-	}
 	secret, digest := "", ""
 	if !spec.Public {
-		secret = NewSecret()
+		secret = spec.Secret
+		if len(secret) < 43 {
+			secret = NewSecret()
+		}
 		digest = Digest(secret)
 	}
+	clientID := spec.ClientID
+	if clientID == "" {
+		clientID = NewID()
+	}
 	app := &App{
-		ClientID:     NewID(),
+		ClientID:     clientID,
 		Name:         name,
 		SecretDigest: digest,
 		Public:       spec.Public,
@@ -201,6 +192,35 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	return app, secret, nil
 }
 
+// validateSpec applies the rules of an app's registration.
+func validateSpec(spec AppSpec, catalogue []string) error {
+	if strings.TrimSpace(spec.Name) == "" {
+		return fmt.Errorf("%w: the app needs a name", ErrInvalid)
+	}
+	if len(spec.RedirectURIs) == 0 && !spec.FirstParty {
+		// A first-party app may sign merchants in without ever sending
+		// them through the consent pages.
+		return fmt.Errorf("%w: the app needs at least one redirect URI", ErrInvalid)
+	}
+	if spec.FirstParty && spec.Public {
+		return fmt.Errorf("%w: a first-party app takes passwords and must be confidential, not public", ErrInvalid)
+	}
+	for _, u := range spec.RedirectURIs {
+		if err := ValidateRedirectURI(u); err != nil {
+			return err
+		}
+	}
+	if len(spec.Scopes) == 0 {
+		return fmt.Errorf("%w: the app needs at least one scope", ErrInvalid)
+	}
+	for _, sc := range spec.Scopes {
+		if !slices.Contains(catalogue, sc) {
+			return fmt.Errorf("%w: unknown scope %q (not in the catalogue)", ErrInvalid, sc)
+		}
+	}
+	return nil
+}
+
 // GetApp returns the app with this client id, or ErrNotFound.
 func (s *Store) GetApp(ctx context.Context, clientID string) (*App, error) {
 	if clientID == "" {
@@ -210,7 +230,7 @@ func (s *Store) GetApp(ctx context.Context, clientID string) (*App, error) {
 	if err != nil {
 		return nil, fmt.Errorf("get app: %w", err)
 	}
-	if len(m) == 0 {
+	if len(m) == 0 || m["deleted"] == "1" {
 		return nil, ErrNotFound
 	}
 	return decodeApp(m)
@@ -249,8 +269,8 @@ func (s *Store) ListApps(ctx context.Context, p Page) (*AppPage, error) {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
 	for _, c := range cmds {
-		if len(c.Val()) == 0 {
-			continue // an entry whose record is gone (keys.go)
+		if len(c.Val()) == 0 || c.Val()["deleted"] == "1" {
+			continue // an entry whose record is gone (keys.go), or deleted
 		}
 		a, err := decodeApp(c.Val())
 		if err != nil {
@@ -326,9 +346,12 @@ func uniq(in []string) []string {
 type AppArgs struct {
 	ClientID string `json:"client_id"`
 	Op       string `json:"op"`
-	Now      Millis `json:"now"`
-	Actor    Actor  `json:"actor"`
-	AuditMax int64  `json:"audit_max"`
+	// Fields are what an update sets (field → value), with "detail"
+	// for its audit event.
+	Fields   map[string]string `json:"fields,omitempty"`
+	Now      Millis            `json:"now"`
+	Actor    Actor             `json:"actor"`
+	AuditMax int64             `json:"audit_max"`
 }
 
 // AppResult is the answer of lua/app.lua.
@@ -340,8 +363,8 @@ type AppResult struct {
 var appScript = newScript[AppArgs, AppResult]("app", false)
 
 // changeApp runs lua/app.lua and tells every instance of the change.
-func (s *Store) changeApp(ctx context.Context, clientID, op string, by Actor) (*AppResult, error) {
-	res, err := appScript.run(ctx, s.rdb, appKeys(clientID), AppArgs{ClientID: clientID, Op: op,
+func (s *Store) changeApp(ctx context.Context, clientID, op string, by Actor, fields map[string]string) (*AppResult, error) {
+	res, err := appScript.run(ctx, s.rdb, appKeys(clientID), AppArgs{ClientID: clientID, Op: op, Fields: fields,
 		Now: MillisOf(s.now()), Actor: by, AuditMax: s.Transitions().auditMax})
 	if err != nil {
 		return nil, fmt.Errorf("change app: %w", err)
@@ -356,9 +379,12 @@ func (s *Store) changeApp(ctx context.Context, clientID, op string, by Actor) (*
 		if err := s.appChanged(ctx, clientID); err != nil {
 			return nil, err
 		}
-		detail := map[string]string{"disable": "disabled", "enable": "enabled"}[op]
-		if op == "revoke-all" {
+		detail := map[string]string{"disable": "disabled", "enable": "enabled", "update": fields["detail"]}[op]
+		switch op {
+		case "revoke-all":
 			detail = fmt.Sprintf("every connection revoked (generation %d)", res.Gen)
+		case "delete":
+			detail = fmt.Sprintf("deleted; every connection revoked (generation %d)", res.Gen)
 		}
 		s.observe(Event{Type: EventApp, ClientID: clientID, Actor: by, Detail: detail})
 	}
@@ -374,8 +400,94 @@ func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bo
 	if disabled {
 		op = "disable"
 	}
-	_, err := s.changeApp(ctx, clientID, op, by)
+	_, err := s.changeApp(ctx, clientID, op, by, nil)
 	return err
+}
+
+// AppUpdate is a change to an app's registration; a nil field is left as
+// it is. RedirectURIs and Scopes replace the lists whole.
+type AppUpdate struct {
+	Name         *string
+	RedirectURIs []string
+	Scopes       []string
+	RequirePKCE  *bool
+}
+
+// UpdateApp changes an app's name, redirect URIs, scopes or PKCE rule,
+// with CreateApp's rules, and returns the app as it is now. A removed
+// redirect URI is refused from the next request on, on every instance (the
+// change is published); connections keep the scopes they were granted.
+// Nothing is written when the update is invalid.
+func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, catalogue []string, by Actor) (*App, error) {
+	a, err := s.GetApp(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	spec := AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, Public: a.Public,
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty}
+	fields := map[string]string{}
+	var changed []string
+	if u.Name != nil {
+		spec.Name = *u.Name
+		fields["name"] = strings.TrimSpace(*u.Name)
+		changed = append(changed, "name")
+	}
+	if u.RedirectURIs != nil {
+		spec.RedirectURIs = u.RedirectURIs
+		b, err := json.Marshal(uniq(u.RedirectURIs))
+		if err != nil {
+			return nil, fmt.Errorf("encode redirect URIs: %w", err)
+		}
+		fields["redirect_uris"] = string(b)
+		changed = append(changed, "redirect URIs")
+	}
+	if u.Scopes != nil {
+		spec.Scopes = u.Scopes
+		fields["scopes"] = strings.Join(uniq(u.Scopes), " ")
+		changed = append(changed, "scopes")
+	}
+	if u.RequirePKCE != nil {
+		if a.Public && !*u.RequirePKCE {
+			return nil, fmt.Errorf("%w: a public app always requires PKCE", ErrInvalid)
+		}
+		spec.RequirePKCE = *u.RequirePKCE
+		fields["require_pkce"] = boolField(*u.RequirePKCE)
+		changed = append(changed, "PKCE rule")
+	}
+	if len(changed) == 0 {
+		return nil, fmt.Errorf("%w: nothing to change", ErrInvalid)
+	}
+	if err := validateSpec(spec, catalogue); err != nil {
+		return nil, err
+	}
+	fields["detail"] = "updated: " + strings.Join(changed, ", ")
+	if _, err := s.changeApp(ctx, clientID, "update", by, fields); err != nil {
+		return nil, err
+	}
+	return s.GetApp(ctx, clientID)
+}
+
+// DeleteApp removes an app: from this moment its client id is unknown to
+// every check on every instance and every connection it had is revoked
+// (an app-wide revocation, whose clean-up runs in the background). The
+// record stays behind as a tombstone that reads as no app.
+func (s *Store) DeleteApp(ctx context.Context, clientID string, by Actor) (*Revocation, error) {
+	a, err := s.GetApp(ctx, clientID)
+	if err != nil {
+		return nil, err
+	}
+	res, err := s.changeApp(ctx, clientID, "delete", by, nil)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.rdb.ZRem(ctx, appsIndexKey, appsMember(a)).Err(); err != nil {
+		return nil, fmt.Errorf("remove app from the index: %w", err)
+	}
+	r, err := s.AppRevocation(ctx, clientID)
+	if err != nil {
+		return &Revocation{ClientID: clientID, Generation: res.Gen, By: by}, nil
+	}
+	return r, nil
 }
 
 func boolField(b bool) string {

@@ -40,7 +40,7 @@ type Revocation struct {
 // in the background by RunMaintenance, which reports through
 // AppRevocation. Connections approved after the call are not affected.
 func (s *Store) RevokeAllConnections(ctx context.Context, clientID string, by Actor) (*Revocation, error) {
-	if _, err := s.changeApp(ctx, clientID, "revoke-all", by); err != nil {
+	if _, err := s.changeApp(ctx, clientID, "revoke-all", by, nil); err != nil {
 		return nil, err
 	}
 	return s.AppRevocation(ctx, clientID)

@@ -276,7 +276,7 @@ func TestAdminAccountsAndKeys(t *testing.T) {
 		if got, err := f.st.GetAdmin(ctx, a.ID); err != nil || got.Email != "ops@example.com" {
 			t.Fatal(err)
 		}
-		key, err := f.st.CreateAdminKey(ctx, "ci")
+		key, _, err := f.st.CreateAdminKey(ctx, "ci", 0)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -288,7 +288,7 @@ func TestAdminAccountsAndKeys(t *testing.T) {
 				t.Errorf("bad key %q accepted", bad)
 			}
 		}
-		if _, err := f.st.CreateAdminKey(ctx, " "); !errors.Is(err, store.ErrInvalid) {
+		if _, _, err := f.st.CreateAdminKey(ctx, " ", 0); !errors.Is(err, store.ErrInvalid) {
 			t.Fatal("nameless key")
 		}
 	})

@@ -53,7 +53,9 @@ import (
 //	                           actor, detail, token_id
 //	app:{sNN}:<client id>  hash  no TTL  an app (apps.go); its shard is
 //	                           derived from its client id, so its changes
-//	                           and their audit events are one script too
+//	                           and their audit events are one script too;
+//	                           a deleted app stays as a tombstone
+//	                           (deleted=1) that every read treats as none
 //	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
 //	                           app's last app-wide revocation: generation,
 //	                           shard, cursor, progress (cleanup.go)
@@ -91,7 +93,10 @@ import (
 //	merchant-email:<email>    string  no TTL   merchant id; the email's uniqueness
 //	admin:<id>                hash    no TTL   an admin account
 //	admin-email:<email>       string  no TTL   admin id; the email's uniqueness
-//	admin-key:<digest>        hash    no TTL   an admin API key: name, created_at
+//	admin-key:<digest>        hash    TTL: the key's expiry, if any   an admin API
+//	                                  key: name, created_at, expires_at
+//	admin-keys                zset    no TTL   "<created_at>:<digest>", scores 0; entries
+//	                                  of expired keys are dropped when listed
 //	apps                      zset    no TTL   "<created_at>:<client id>", scores 0
 //	merchants, admins         zset    no TTL   ids by creation time
 //	session:<digest>          string  TTL: session.lifetime   a browser session's
@@ -218,6 +223,7 @@ const (
 	appsIndexKey      = "apps"
 	merchantsIndexKey = "merchants"
 	adminsIndexKey    = "admins"
+	adminKeysIndexKey = "admin-keys"
 	leaseKey          = "lease:maintenance"
 	schemaKey         = "enlace-schema"
 	// AppChannel is the pub/sub channel on which a changed app's client id

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"unicode/utf8"
 
 	"github.com/alexedwards/argon2id"
 )
@@ -83,4 +84,31 @@ func (h *hasher) dummyHash() string {
 		h.dummy, _ = argon2id.CreateHash(NewSecret(), argon2id.DefaultParams)
 	})
 	return h.dummy
+}
+
+// MaxPasswordLength bounds a password, in characters, so that what is
+// hashed stays small.
+const MaxPasswordLength = 256
+
+// DefaultMinPasswordLength is the shortest password accepted when
+// Options.MinPasswordLength is not set.
+const DefaultMinPasswordLength = 8
+
+// MinPasswordLength is the shortest password this store accepts, for every
+// kind of account and every way one is made (sign-up, the CLI, a reset).
+func (s *Store) MinPasswordLength() int { return s.minPassword }
+
+// CheckPassword applies the one password rule: at least
+// MinPasswordLength and at most MaxPasswordLength characters. The error
+// wraps ErrInvalid and says which bound was missed.
+func (s *Store) CheckPassword(password string) error {
+	switch n := utf8.RuneCountInString(password); {
+	case n == 0:
+		return fmt.Errorf("%w: the password is empty", ErrInvalid)
+	case n < s.minPassword:
+		return fmt.Errorf("%w: the password must be at least %d characters", ErrInvalid, s.minPassword)
+	case n > MaxPasswordLength:
+		return fmt.Errorf("%w: the password must be at most %d characters", ErrInvalid, MaxPasswordLength)
+	}
+	return nil
 }

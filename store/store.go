@@ -60,6 +60,9 @@ type Options struct {
 	// Logger receives what the store cannot return (background work that
 	// failed).
 	Logger *slog.Logger
+	// MinPasswordLength is the shortest password of any account, in
+	// characters; 0 means DefaultMinPasswordLength.
+	MinPasswordLength int
 }
 
 // Store is enlace's Redis-backed storage. It is safe for concurrent use.
@@ -71,7 +74,8 @@ type Store struct {
 	log       *slog.Logger
 	limiter   *redis_rate.Limiter
 
-	passwords *hasher
+	passwords   *hasher
+	minPassword int
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache
@@ -133,9 +137,14 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	if log == nil {
 		log = slog.Default()
 	}
+	minPassword := opts.MinPasswordLength
+	if minPassword <= 0 {
+		minPassword = DefaultMinPasswordLength
+	}
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
-		limiter:   redis_rate.NewLimiter(rdb),
-		passwords: newHasher(max(2, runtime.GOMAXPROCS(0)))}
+		limiter:     redis_rate.NewLimiter(rdb),
+		passwords:   newHasher(max(2, runtime.GOMAXPROCS(0))),
+		minPassword: minPassword}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.

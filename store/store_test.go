@@ -157,11 +157,19 @@ func TestMerchants(t *testing.T) {
 		f := newFixture(t, rdb)
 		ctx := context.Background()
 		before := redistest.Snapshot(t, rdb)
-		if _, err := f.st.CreateMerchant(ctx, "ana@example.com", "Other", "pw"); !errors.Is(err, store.ErrConflict) {
+		if _, err := f.st.CreateMerchant(ctx, "ana@example.com", "Other", "long enough pw"); !errors.Is(err, store.ErrConflict) {
 			t.Fatalf("duplicate email (case-insensitive): %v", err)
 		}
 		if _, err := f.st.CreateMerchant(ctx, "new@example.com", "New", ""); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("empty password: %v", err)
+		}
+		for _, pw := range []string{"seven77", strings.Repeat("x", store.MaxPasswordLength+1)} {
+			if _, err := f.st.CreateMerchant(ctx, "new@example.com", "New", pw); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("a password of %d characters: %v", len(pw), err)
+			}
+			if _, err := f.st.CreateAdmin(ctx, "new@example.com", pw); !errors.Is(err, store.ErrInvalid) {
+				t.Fatalf("an admin password of %d characters: %v", len(pw), err)
+			}
 		}
 		if _, err := f.st.CreateMerchant(ctx, "not-an-email", "New", "pw"); !errors.Is(err, store.ErrInvalid) {
 			t.Fatalf("bad email: %v", err)

@@ -8,8 +8,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"net"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -37,6 +39,15 @@ type Config struct {
 	Maintenance   Maintenance   `yaml:"maintenance" envPrefix:"MAINTENANCE_"`
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
 	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
+	Embedded      Embedded      `yaml:"embedded" envPrefix:"EMBEDDED_"`
+}
+
+// Embedded configures the zero-setup mode, when no Redis is configured.
+type Embedded struct {
+	// Dir holds the embedded mode's files: the demo's credentials, kept
+	// so that they stay the same across restarts, and, while a server
+	// runs, how the admin commands reach its Redis.
+	Dir string `yaml:"dir" env:"DIR"`
 }
 
 // Registration configures merchants' own sign-up (POST /v1/users).
@@ -233,7 +244,7 @@ func Load(defaults []byte, path string, explicit bool, environ []string) (*Confi
 		}
 	}
 	if err := env.ParseWithOptions(&c, env.Options{Prefix: "ENLACE_", Environment: vars}); err != nil {
-		return nil, fmt.Errorf("environment: %w", err)
+		return nil, envError(c, vars, err)
 	}
 	if err := c.validate(); err != nil {
 		return nil, err
@@ -246,7 +257,7 @@ func (c *Config) validate() error {
 		return errors.New("config: http.addr is empty")
 	}
 	if c.Issuer == "" {
-		c.Issuer = "http://" + c.HTTP.Addr
+		c.Issuer = "http://" + localAddr(c.HTTP.Addr)
 	}
 	u, err := url.Parse(c.Issuer)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" ||
@@ -327,6 +338,9 @@ func (c *Config) validate() error {
 	if c.Maintenance.Batch < 1 || c.Maintenance.Batch > 10000 {
 		return errors.New("config: maintenance.batch must be from 1 to 10000")
 	}
+	if c.Redis.Embedded() && c.Embedded.Dir == "" {
+		return errors.New("config: embedded.dir is empty")
+	}
 	if c.Audit.MaxLength <= 0 {
 		return errors.New("config: audit.max_length must be positive")
 	}
@@ -344,6 +358,78 @@ func (c *Config) validate() error {
 		seen[s.Name] = true
 	}
 	return nil
+}
+
+// localAddr is addr as this machine reaches it: a listener on every
+// interface (0.0.0.0, [::] or no host) is reached at localhost, the one
+// host name a browser, the demo's redirect URI and RFC 8252 accept over
+// plain http.
+func localAddr(addr string) string {
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr
+	}
+	if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
+		return net.JoinHostPort("localhost", port)
+	}
+	return addr
+}
+
+// LocalURL is the base URL at which this machine reaches the configured
+// listener (for `enlace healthcheck`).
+func (c *Config) LocalURL() string {
+	host, port, err := net.SplitHostPort(c.HTTP.Addr)
+	if err != nil {
+		return "http://" + c.HTTP.Addr
+	}
+	if ip := net.ParseIP(host); host == "" || host == "localhost" || (ip != nil && ip.IsUnspecified()) {
+		host = "127.0.0.1"
+	}
+	return "http://" + net.JoinHostPort(host, port)
+}
+
+// envError names the ENLACE_* variables that could not be read, with their
+// values' problem, instead of the library's Go field names: each
+// variable is read alone into a copy of the configuration to find which.
+func envError(base Config, vars map[string]string, err error) error {
+	var bad []string
+	for k, v := range vars {
+		if !strings.HasPrefix(k, "ENLACE_") {
+			continue
+		}
+		c := base
+		if e := env.ParseWithOptions(&c, env.Options{Prefix: "ENLACE_", Environment: map[string]string{k: v}}); e != nil {
+			bad = append(bad, fmt.Sprintf("%s=%q: %s", k, v, valueProblem(e)))
+		}
+	}
+	if len(bad) == 0 {
+		return fmt.Errorf("environment: %w", err)
+	}
+	slices.Sort(bad)
+	return fmt.Errorf("environment: %s", strings.Join(bad, "; "))
+}
+
+// valueProblem is what is wrong with a value, without the library's
+// wording about Go fields and types.
+func valueProblem(err error) string {
+	var agg env.AggregateError
+	if errors.As(err, &agg) && len(agg.Errors) > 0 {
+		err = agg.Errors[0]
+	}
+	var pe env.ParseError
+	if errors.As(err, &pe) && pe.Err != nil {
+		err = pe.Err
+	}
+	msg := err.Error()
+	switch {
+	case strings.Contains(msg, "time: "):
+		return "not a duration (write it like 90s, 15m or 6h)"
+	case strings.Contains(msg, "strconv.ParseBool"):
+		return "not true or false"
+	case strings.Contains(msg, "strconv.Parse"):
+		return "not a whole number"
+	}
+	return msg
 }
 
 // Secure reports whether the issuer is https, in which case cookies are

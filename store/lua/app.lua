@@ -8,7 +8,9 @@
 -- KEYS[4]  app-revocations:{sNN}             clean-ups to run, by start
 -- ARGV[1]  JSON AppArgs (store/apps.go):
 --            client_id
---            op         "disable" | "enable" | "revoke-all"
+--            op         "disable" | "enable" | "revoke-all" | "update" | "delete"
+--            fields     for update: the app hash's fields to set (validated
+--                       in Go, apps.go UpdateApp), with "detail"
 --            now        ms
 --            actor      who (an Actor)
 --            audit_max  the shard stream's bound
@@ -17,7 +19,7 @@
 --   {outcome="ok", gen}       changed; gen is the app's generation now
 --   {outcome="already", gen}  disable of a disabled app, enable of an
 --                             enabled one; unchanged
---   {outcome="missing"}       no such app
+--   {outcome="missing"}       no such app (or a deleted one)
 --
 -- Why so: an app-wide revocation must answer at once whatever the number
 -- of connections, so it is one write: the generation goes up, and every
@@ -27,25 +29,44 @@
 -- queued here, so a revocation is never without its clean-up. The change
 -- and its event are one step, so neither is ever without the other.
 local a = cjson.decode(ARGV[1])
-local c = redis.call('HMGET', KEYS[1], 'client_id', 'disabled', 'gen')
-if not c[1] then return cjson.encode({outcome = 'missing'}) end
+local c = redis.call('HMGET', KEYS[1], 'client_id', 'disabled', 'gen', 'deleted')
+if not c[1] or c[4] == '1' then return cjson.encode({outcome = 'missing'}) end
 local gen = tonumber(c[3]) or 0
 local detail
+-- An app-wide revocation: the generation goes up and the clean-up of the
+-- older generation's connections is queued (a running one restarts from
+-- the first shard under the new generation: the connections made since
+-- the last one are now due too).
+local function revoke_all()
+  gen = gen + 1
+  redis.call('HSET', KEYS[1], 'gen', gen, 'revoked_all_at', a.now, 'revoked_all_by', a.actor)
+  redis.call('DEL', KEYS[3])
+  redis.call('HSET', KEYS[3], 'client_id', a.client_id, 'gen', gen, 'by', a.actor, 'started_at', a.now,
+    'shard', 0, 'cursor', '', 'revoked', 0)
+  redis.call('ZADD', KEYS[4], a.now, a.client_id)
+end
 if a.op == 'disable' or a.op == 'enable' then
   local v = a.op == 'disable' and '1' or '0'
   if (c[2] or '0') == v then return cjson.encode({outcome = 'already', gen = gen}) end
   redis.call('HSET', KEYS[1], 'disabled', v)
   detail = a.op .. 'd'
 elseif a.op == 'revoke-all' then
-  gen = gen + 1
-  redis.call('HSET', KEYS[1], 'gen', gen, 'revoked_all_at', a.now, 'revoked_all_by', a.actor)
-  -- A clean-up still running restarts from the first shard under the new
-  -- generation: the connections made since the last one are now due too.
-  redis.call('DEL', KEYS[3])
-  redis.call('HSET', KEYS[3], 'client_id', a.client_id, 'gen', gen, 'by', a.actor, 'started_at', a.now,
-    'shard', 0, 'cursor', '', 'revoked', 0)
-  redis.call('ZADD', KEYS[4], a.now, a.client_id)
+  revoke_all()
   detail = 'every connection revoked (generation ' .. gen .. ')'
+elseif a.op == 'update' then
+  local set = {}
+  for k, v in pairs(a.fields) do
+    if k ~= 'detail' then set[#set + 1] = k; set[#set + 1] = v end
+  end
+  if #set == 0 then return cjson.encode({outcome = 'already', gen = gen}) end
+  redis.call('HSET', KEYS[1], unpack(set))
+  detail = a.fields.detail
+elseif a.op == 'delete' then
+  -- The record stays as a tombstone (deleted=1, which every read treats
+  -- as no app), so the clean-up and the checks still see its generation.
+  revoke_all()
+  redis.call('HSET', KEYS[1], 'deleted', '1', 'disabled', '1')
+  detail = 'deleted; every connection revoked (generation ' .. gen .. ')'
 else
   return redis.error_reply('app: unknown op ' .. tostring(a.op))
 end
