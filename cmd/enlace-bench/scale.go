@@ -240,7 +240,7 @@ func (s *scaleRun) prepare(ctx context.Context) error {
 		s.apps = append(s.apps, a)
 	}
 	var err error
-	if s.key, err = s.st.CreateAdminKey(ctx, "enlace-bench scale "+run); err != nil {
+	if s.key, _, err = s.st.CreateAdminKey(ctx, "enlace-bench scale "+run, 0); err != nil {
 		return fmt.Errorf("create an admin key: %w", err)
 	}
 	password := store.NewSecret()[:20]

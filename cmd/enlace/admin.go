@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,33 +13,29 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/enlace-oauth/enlace/cmd/internal/launch"
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// repeated is a flag that may be given more than once.
-type repeated []string
-
-func (r *repeated) String() string     { return strings.Join(*r, " ") }
-func (r *repeated) Set(v string) error { *r = append(*r, v); return nil }
-
-// adminStore opens the configured Redis for an admin command. The embedded
-// Redis lives inside a running `enlace serve`, so admin commands need a
-// real one.
-func (e *env) adminStore(ctx context.Context, path string, explicit bool) (*store.Store, func(), error) {
-	return e.openStore(ctx, path, explicit, true)
+// adminStore opens the configured Redis for an admin command: the one
+// configured, or the embedded Redis of a running `enlace serve`.
+func (e *env) adminStore(ctx context.Context) (*store.Store, func(), error) {
+	return e.openStore(ctx, true)
 }
 
 // openStore is adminStore; checkSchema false leaves the schema as it is
 // found, for the migration.
-func (e *env) openStore(ctx context.Context, path string, explicit, checkSchema bool) (*store.Store, func(), error) {
-	cfg, err := e.loadConfig(path, explicit)
+func (e *env) openStore(ctx context.Context, checkSchema bool) (*store.Store, func(), error) {
+	cfg, err := e.loadConfig()
 	if err != nil {
 		return nil, nil, err
 	}
 	if cfg.Redis.Embedded() {
-		return nil, nil, errors.New("admin commands need a Redis: set ENLACE_REDIS_ADDR or redis.addr " +
-			"(the embedded Redis exists only inside a running server)")
+		if err := launch.UseRunningEmbedded(ctx, cfg); err != nil {
+			return nil, nil, err
+		}
 	}
 	rdb, err := launch.Connect(ctx, cfg)
 	if err != nil {
@@ -56,35 +51,32 @@ func (e *env) openStore(ctx context.Context, path string, explicit, checkSchema 
 	return st, func() { _ = rdb.Close() }, nil
 }
 
-// migrate brings the Redis to this enlace's key schema (store.Migrate);
-// every instance must be stopped while it runs.
-func (e *env) migrate(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("migrate")
-	if err := fs.Parse(args); err != nil {
-		return err
+func (e *env) migrateCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:     "migrate",
+		Short:   "Bring Redis to this version's key schema (stop every instance first)",
+		GroupID: "server",
+		Args:    noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			ctx := c.Context()
+			st, done, err := e.openStore(ctx, false)
+			if err != nil {
+				return err
+			}
+			defer done()
+			m, err := st.Migrate(ctx)
+			if err != nil {
+				return err
+			}
+			if m.From == strconv.Itoa(m.To) {
+				fmt.Fprintf(e.stdout, "the key schema is %d already; nothing to do\n", m.To)
+				return nil
+			}
+			fmt.Fprintf(e.stdout, "migrated the key schema from %s to %d: %d apps, %d account index entries, %d connections, %d audit events\n",
+				m.From, m.To, m.Apps, m.Accounts, m.Connections, m.Events)
+			return nil
+		},
 	}
-	st, done, err := e.openStore(ctx, path, explicit, false)
-	if err != nil {
-		return err
-	}
-	defer done()
-	m, err := st.Migrate(ctx)
-	if err != nil {
-		return err
-	}
-	if m.From == strconv.Itoa(m.To) {
-		fmt.Fprintf(e.stdout, "the key schema is %d already; nothing to do\n", m.To)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "migrated the key schema from %s to %d: %d apps, %d account index entries, %d connections, %d audit events\n",
-		m.From, m.To, m.Apps, m.Accounts, m.Connections, m.Events)
-	return nil
-}
-
-func (e *env) flags(name string) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(e.stderr)
-	return fs
 }
 
 func (e *env) writeJSON(v any) error {
@@ -93,86 +85,228 @@ func (e *env) writeJSON(v any) error {
 	return enc.Encode(v)
 }
 
-func (e *env) appCreate(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("app create")
-	name := fs.String("name", "", "app name shown to merchants")
-	var uris repeated
-	fs.Var(&uris, "redirect-uri", "registered redirect URI (repeat for more)")
-	scopes := fs.String("scopes", "", "space- or comma-separated scopes the app may ask for")
-	public := fs.Bool("public", false, "a public app (browser or mobile): no secret, PKCE required")
-	requirePKCE := fs.Bool("require-pkce", false, "require PKCE on every authorization request")
-	firstParty := fs.Bool("first-party", false, "one of the platform's own apps: may sign merchants in with the password grant (redirect URIs optional)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	cfg, err := e.loadConfig(path, explicit)
-	if err != nil {
-		return err
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
+// withStore runs fn on the admin store.
+func (e *env) withStore(c *cobra.Command, fn func(ctx context.Context, st *store.Store) error) error {
+	st, done, err := e.adminStore(c.Context())
 	if err != nil {
 		return err
 	}
 	defer done()
-	fields := strings.FieldsFunc(*scopes, func(r rune) bool { return r == ' ' || r == ',' })
-	app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: *name, RedirectURIs: uris, Scopes: fields,
-		Public: *public, RequirePKCE: *requirePKCE, FirstParty: *firstParty}, cfg.Scopes.Names())
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return e.writeJSON(map[string]any{
-			"client_id": app.ClientID, "client_secret": secret, "name": app.Name,
-			"redirect_uris": app.RedirectURIs, "scopes": app.Scopes,
-			"public": app.Public, "require_pkce": app.RequirePKCE, "first_party": app.FirstParty,
-		})
-	}
-	if app.Public {
-		fmt.Fprintf(e.stdout, "client_id:     %s\n(a public app: no secret; it must use PKCE with S256)\n", app.ClientID)
-		return nil
-	}
-	fmt.Fprintf(e.stdout, "client_id:     %s\nclient_secret: %s\n(the secret is shown only now; enlace keeps only its digest)\n",
-		app.ClientID, secret)
-	return nil
+	return fn(c.Context(), st)
 }
 
-func (e *env) appList(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("app list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	apps, err := st.AllApps(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		out := make([]map[string]any, 0, len(apps))
-		for _, a := range apps {
-			out = append(out, map[string]any{
-				"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs,
-				"scopes": a.Scopes, "created_at": a.CreatedAt.Format(time.RFC3339), "disabled": a.Disabled,
-				"public": a.Public, "require_pkce": a.RequirePKCE, "first_party": a.FirstParty,
+// appJSON is an app as the app commands print it with --json.
+type appJSON struct {
+	ClientID     string   `json:"client_id"`
+	ClientSecret string   `json:"client_secret,omitempty"`
+	Name         string   `json:"name"`
+	RedirectURIs []string `json:"redirect_uris"`
+	Scopes       []string `json:"scopes"`
+	CreatedAt    string   `json:"created_at"`
+	Disabled     bool     `json:"disabled"`
+	Public       bool     `json:"public"`
+	RequirePKCE  bool     `json:"require_pkce"`
+	FirstParty   bool     `json:"first_party"`
+}
+
+func toAppJSON(a *store.App, secret string) appJSON {
+	return appJSON{ClientID: a.ClientID, ClientSecret: secret, Name: a.Name, RedirectURIs: a.RedirectURIs,
+		Scopes: a.Scopes, CreatedAt: rfc3339(a.CreatedAt), Disabled: a.Disabled, Public: a.Public,
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty}
+}
+
+// splitScopes reads a --scopes value: space- or comma-separated.
+func splitScopes(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ' ' || r == ',' })
+}
+
+func (e *env) appCommand() *cobra.Command {
+	return group("app", "Register, change and remove apps (OAuth clients)",
+		e.appCreateCommand(), e.appListCommand(), e.appUpdateCommand(), e.appDeleteCommand(),
+		e.appRevokeConnectionsCommand(), e.appRevocationCommand())
+}
+
+func (e *env) appCreateCommand() *cobra.Command {
+	var (
+		name, scopes                    string
+		uris                            []string
+		public, requirePKCE, firstParty bool
+		asJSON                          bool
+	)
+	c := &cobra.Command{
+		Use:   "create --name NAME --redirect-uri URI [--redirect-uri URI …] --scopes \"s1 s2\"",
+		Short: "Register an app and print its client id and secret (shown only now)",
+		Example: `  enlace app create --name "Sync" --redirect-uri https://sync.example.com/callback \
+    --scopes "read:products write:products" --json`,
+		Args: noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: name, RedirectURIs: uris, Scopes: splitScopes(scopes),
+					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty}, cfg.Scopes.Names())
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return e.writeJSON(toAppJSON(app, secret))
+				}
+				if app.Public {
+					fmt.Fprintf(e.stdout, "client_id:     %s\n(a public app: no secret; it must use PKCE with S256)\n", app.ClientID)
+					return nil
+				}
+				fmt.Fprintf(e.stdout, "client_id:     %s\nclient_secret: %s\n(the secret is shown only now; enlace keeps only its digest)\n",
+					app.ClientID, secret)
+				return nil
 			})
-		}
-		return e.writeJSON(out)
+		},
 	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tSCOPES\tREDIRECT URIS")
-	for _, a := range apps {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", a.ClientID, a.Name, appKind(a), strings.Join(a.Scopes, " "),
-			strings.Join(a.RedirectURIs, " "))
+	f := c.Flags()
+	f.StringVar(&name, "name", "", "app name shown to merchants")
+	f.StringArrayVar(&uris, "redirect-uri", nil, "registered redirect URI (repeat for more)")
+	f.StringVar(&scopes, "scopes", "", "space- or comma-separated scopes the app may ask for")
+	f.BoolVar(&public, "public", false, "a public app (browser or mobile): no secret, PKCE required")
+	f.BoolVar(&requirePKCE, "require-pkce", false, "require PKCE on every authorization request")
+	f.BoolVar(&firstParty, "first-party", false, "one of the platform's own apps: may sign merchants in with the password grant (redirect URIs optional)")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (e *env) appListCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "list",
+		Short: "List the apps",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				apps, err := st.AllApps(ctx)
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					out := make([]appJSON, 0, len(apps))
+					for _, a := range apps {
+						out = append(out, toAppJSON(a, ""))
+					}
+					return e.writeJSON(out)
+				}
+				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+				fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tSTATUS\tSCOPES\tREDIRECT URIS")
+				for _, a := range apps {
+					status := "enabled"
+					if a.Disabled {
+						status = "disabled"
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ClientID, a.Name, appKind(a), status,
+						strings.Join(a.Scopes, " "), strings.Join(a.RedirectURIs, " "))
+				}
+				return tw.Flush()
+			})
+		},
 	}
-	return tw.Flush()
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (e *env) appUpdateCommand() *cobra.Command {
+	var (
+		name, scopes string
+		uris         []string
+		requirePKCE  bool
+		asJSON       bool
+	)
+	c := &cobra.Command{
+		Use:   "update CLIENT_ID [--name NAME] [--redirect-uri URI …] [--scopes \"s1 s2\"] [--require-pkce=true|false]",
+		Short: "Change an app's name, redirect URIs, scopes or PKCE rule",
+		Long: "Change an app's registration; flags not given are left as they are, and --redirect-uri and\n" +
+			"--scopes replace the lists whole. A removed redirect URI is refused from the next request on, on\n" +
+			"every instance. Existing connections keep the scopes they were granted; a new scope applies to\n" +
+			"new approvals.",
+		Example: `  enlace app update 3f0c… --redirect-uri https://sync.example.com/callback \
+    --redirect-uri https://sync.example.com/v2/callback`,
+		Args: exactArgs(1, "one argument, the client id"),
+		RunE: func(c *cobra.Command, args []string) error {
+			cfg, err := e.loadConfig()
+			if err != nil {
+				return err
+			}
+			var u store.AppUpdate
+			f := c.Flags()
+			if f.Changed("name") {
+				u.Name = &name
+			}
+			if f.Changed("redirect-uri") {
+				u.RedirectURIs = uris
+			}
+			if f.Changed("scopes") {
+				u.Scopes = splitScopes(scopes)
+				if u.Scopes == nil {
+					u.Scopes = []string{}
+				}
+			}
+			if f.Changed("require-pkce") {
+				u.RequirePKCE = &requirePKCE
+			}
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				app, err := st.UpdateApp(ctx, args[0], u, cfg.Scopes.Names(), store.ActorCLI)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no app with client id %q", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return e.writeJSON(toAppJSON(app, ""))
+				}
+				fmt.Fprintf(e.stdout, "updated app %s (%s)\n", app.ClientID, app.Name)
+				return nil
+			})
+		},
+	}
+	f := c.Flags()
+	f.StringVar(&name, "name", "", "new app name")
+	f.StringArrayVar(&uris, "redirect-uri", nil, "the redirect URIs, all of them (repeat for more)")
+	f.StringVar(&scopes, "scopes", "", "the scopes the app may ask for, all of them")
+	f.BoolVar(&requirePKCE, "require-pkce", false, "require PKCE on every authorization request")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (e *env) appDeleteCommand() *cobra.Command {
+	var yes, asJSON bool
+	c := &cobra.Command{
+		Use:   "delete CLIENT_ID --yes",
+		Short: "Remove an app and revoke every connection it has",
+		Long: "Remove an app: from this moment its client id is unknown everywhere and every connection it had\n" +
+			"is revoked (an app-wide revocation; the per-connection clean-up follows in the background of the\n" +
+			"running servers, see `enlace app revocation`). This cannot be undone; --yes confirms it.",
+		Args: exactArgs(1, "one argument, the client id"),
+		RunE: func(c *cobra.Command, args []string) error {
+			if !yes {
+				return usageError{"app delete removes the app and revokes all its connections for good: add --yes to confirm"}
+			}
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				r, err := st.DeleteApp(ctx, args[0], store.ActorCLI)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no app with client id %q", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if asJSON {
+					return e.writeJSON(revocationOf(r))
+				}
+				fmt.Fprintf(e.stdout, "deleted app %s; every connection it had is refused from now on\n", args[0])
+				return nil
+			})
+		},
+	}
+	c.Flags().BoolVar(&yes, "yes", false, "confirm the deletion")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON (the clean-up's progress)")
+	return c
 }
 
 // appKind is how app list describes an app.
@@ -186,38 +320,6 @@ func appKind(a *store.App) string {
 	return "confidential"
 }
 
-func (e *env) merchantCreate(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("merchant create")
-	email := fs.String("email", "", "login email")
-	name := fs.String("name", "", "store name")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if !*fromStdin {
-		return errors.New("--password-stdin is required (passwords are never taken as arguments)")
-	}
-	password, err := readPassword(e.stdin)
-	if err != nil {
-		return err
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	m, err := st.CreateMerchant(ctx, *email, *name, password)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return e.writeJSON(map[string]any{"id": m.ID, "email": m.Email, "name": m.Name})
-	}
-	fmt.Fprintf(e.stdout, "merchant_id: %s\n", m.ID)
-	return nil
-}
-
 // readPassword takes the first line of r, without its line ending.
 func readPassword(r io.Reader) (string, error) {
 	line, err := bufio.NewReader(r).ReadString('\n')
@@ -227,102 +329,10 @@ func readPassword(r io.Reader) (string, error) {
 	return strings.TrimRight(line, "\r\n"), nil
 }
 
-func (e *env) merchantList(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("merchant list")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
+// rfc3339 formats t in UTC, or "" for the zero time.
+func rfc3339(t time.Time) string {
+	if t.IsZero() {
+		return ""
 	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	ms, err := st.AllMerchants(ctx)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		out := make([]map[string]any, 0, len(ms))
-		for _, m := range ms {
-			out = append(out, map[string]any{"id": m.ID, "email": m.Email, "name": m.Name,
-				"created_at": m.CreatedAt.Format(time.RFC3339)})
-		}
-		return e.writeJSON(out)
-	}
-	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tEMAIL\tNAME")
-	for _, m := range ms {
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", m.ID, m.Email, m.Name)
-	}
-	return tw.Flush()
-}
-
-// adminCreate registers an operator account; the password comes from
-// standard input, never from the command line.
-func (e *env) adminCreate(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("admin create")
-	email := fs.String("email", "", "login email")
-	fromStdin := fs.Bool("password-stdin", false, "read the password from standard input")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if !*fromStdin {
-		return errors.New("--password-stdin is required (passwords are never taken as arguments)")
-	}
-	password, err := readPassword(e.stdin)
-	if err != nil {
-		return err
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	a, err := st.CreateAdmin(ctx, *email, password)
-	if err != nil {
-		return err
-	}
-	if *asJSON {
-		return e.writeJSON(map[string]any{"id": a.ID, "email": a.Email})
-	}
-	fmt.Fprintf(e.stdout, "admin_id: %s\n", a.ID)
-	return nil
-}
-
-// adminKeyCreate makes an API key for the admin JSON API and prints it, the
-// one time it can be seen.
-func (e *env) adminKeyCreate(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("admin key create")
-	name := fs.String("name", "", "what the key is for (shown in logs and listings)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if strings.TrimSpace(*name) == "" {
-		return errors.New("--name is required")
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	key, err := st.CreateAdminKey(ctx, *name)
-	if err != nil {
-		return err
-	}
-	const note = "(the key is shown only now; enlace keeps only its digest)"
-	if *asJSON {
-		fmt.Fprintln(e.stderr, note)
-		return e.writeJSON(map[string]any{"name": strings.TrimSpace(*name), "key": key})
-	}
-	fmt.Fprintf(e.stdout, "admin_key: %s\n%s\n", key, note)
-	return nil
+	return t.UTC().Format(time.RFC3339)
 }

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/spf13/cobra"
+
+	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -23,47 +25,52 @@ type connectionJSON struct {
 	LastUsed   string   `json:"last_used,omitempty"`
 }
 
-// rfc3339 formats t in UTC, or "" for the zero time.
-func rfc3339(t time.Time) string {
-	if t.IsZero() {
-		return ""
-	}
-	return t.UTC().Format(time.RFC3339)
+func (e *env) connectionCommand() *cobra.Command {
+	return group("connection", "List and revoke connections (one merchant's approval of one app)",
+		e.connectionListCommand(), e.connectionRevokeCommand())
 }
 
-// connectionList prints a page of the live connections, the most recently
-// used first, optionally of one merchant and/or one app.
-func (e *env) connectionList(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("connection list")
-	merchant := fs.String("merchant", "", "only this merchant's connections (merchant id)")
-	app := fs.String("app", "", "only this app's connections (client id)")
-	limit := fs.Int("limit", 50, fmt.Sprintf("connections per page (at most %d)", store.MaxLimit))
-	cursor := fs.String("cursor", "", "the page after the one that printed this cursor")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(args); err != nil {
-		return err
+// connectionListCommand prints a page of the live connections, the latest
+// expiry first, optionally of one merchant and/or one app.
+func (e *env) connectionListCommand() *cobra.Command {
+	var (
+		merchant, app, cursor string
+		limit                 int
+		asJSON                bool
+	)
+	c := &cobra.Command{
+		Use:   "list [--merchant MERCHANT_ID] [--app CLIENT_ID] [--limit N] [--cursor C]",
+		Short: "List live connections, a page at a time",
+		Args:  noArgs,
+		RunE: func(c *cobra.Command, _ []string) error {
+			if limit < 1 || limit > store.MaxLimit {
+				return usageError{fmt.Sprintf("--limit must be from 1 to %d", store.MaxLimit)}
+			}
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				return e.connectionList(ctx, st, store.ConnectionFilter{MerchantID: merchant, ClientID: app},
+					store.Page{Cursor: cursor, Limit: limit}, asJSON)
+			})
+		},
 	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	if *limit < 1 || *limit > store.MaxLimit {
-		return fmt.Errorf("--limit must be from 1 to %d", store.MaxLimit)
-	}
-	page, err := st.ListConnections(ctx, store.ConnectionFilter{MerchantID: *merchant, ClientID: *app},
-		store.Page{Cursor: *cursor, Limit: *limit})
+	f := c.Flags()
+	f.StringVar(&merchant, "merchant", "", "only this merchant's connections (merchant id)")
+	f.StringVar(&app, "app", "", "only this app's connections (client id)")
+	f.IntVar(&limit, "limit", 50, fmt.Sprintf("connections per page (at most %d)", store.MaxLimit))
+	f.StringVar(&cursor, "cursor", "", "the page after the one that printed this cursor")
+	f.BoolVar(&asJSON, "json", false, "print JSON")
+	return c
+}
+
+func (e *env) connectionList(ctx context.Context, st *store.Store, filter store.ConnectionFilter, p store.Page, asJSON bool) error {
+	page, err := st.ListConnections(ctx, filter, p)
 	if errors.Is(err, store.ErrInvalid) {
-		return errors.New("--cursor is not one that connection list printed")
+		return usageError{"--cursor is not one that connection list printed"}
 	}
 	if err != nil {
 		return err
 	}
 	conns := page.Connections
-	if *asJSON {
+	if asJSON {
 		out := make([]connectionJSON, 0, len(conns))
 		for _, c := range conns {
 			scopes := c.Scopes
@@ -98,23 +105,23 @@ func (e *env) connectionList(ctx context.Context, path string, explicit bool, ar
 	return tw.Flush()
 }
 
-// connectionRevoke revokes one connection, by the id the token endpoint
-// returns as MerchantAppId: its code, access and refresh tokens stop working
-// at once.
-func (e *env) connectionRevoke(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("connection revoke")
-	if err := fs.Parse(args); err != nil {
-		return err
+// connectionRevokeCommand revokes one connection, by the id the token
+// endpoint returns as MerchantAppId: its code, access and refresh tokens
+// stop working at once.
+func (e *env) connectionRevokeCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "revoke CONNECTION_ID",
+		Short: "Revoke one connection: its code and tokens stop working at once",
+		Args:  exactArgs(1, "one argument, the connection id (MerchantAppId)"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				return e.connectionRevoke(ctx, st, args[0])
+			})
+		},
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		return errors.New("connection revoke takes one argument, the connection id (MerchantAppId)")
-	}
-	id := fs.Arg(0)
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
+}
+
+func (e *env) connectionRevoke(ctx context.Context, st *store.Store, id string) error {
 	// Read first only to say what is revoked; the revocation itself is one
 	// atomic step in the store, and revoking a revoked connection is no error.
 	c, err := st.GetConnection(ctx, id)
@@ -138,94 +145,81 @@ func (e *env) connectionRevoke(ctx context.Context, path string, explicit bool, 
 	return nil
 }
 
-// appRevokeConnections revokes every connection of an app at once (one
-// write, whatever their number); the per-connection clean-up follows in
-// the background of the running servers, and --wait waits for it.
-func (e *env) appRevokeConnections(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("app revoke-connections")
-	wait := fs.Bool("wait", false, "wait until the clean-up has finished (a server must be running)")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(flagsFirst(args)); err != nil {
-		return err
+func (e *env) appRevokeConnectionsCommand() *cobra.Command {
+	var wait, asJSON bool
+	c := &cobra.Command{
+		Use:   "revoke-connections CLIENT_ID [--wait]",
+		Short: "Revoke every connection of an app at once (one write, whatever their number)",
+		Long: "Revoke every connection the app has made until now: they are refused from this moment on, on every\n" +
+			"instance. The per-connection clean-up follows in the background of the running servers; --wait\n" +
+			"waits for it (a server must be running).",
+		Args: exactArgs(1, "one argument, the client id"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				r, err := st.RevokeAllConnections(ctx, args[0], store.ActorCLI)
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("no app with client id %q", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				if !asJSON {
+					fmt.Fprintf(e.stdout, "every connection of app %s made until now is refused from now on (generation %d)\n",
+						r.ClientID, r.Generation)
+				}
+				for wait && !r.Done {
+					select {
+					case <-ctx.Done():
+						return ctx.Err()
+					case <-time.After(200 * time.Millisecond):
+					}
+					if r, err = st.AppRevocation(ctx, r.ClientID); err != nil {
+						return err
+					}
+				}
+				return e.printRevocation(r, asJSON)
+			})
+		},
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		return errors.New("app revoke-connections takes one argument, the client id")
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	r, err := st.RevokeAllConnections(ctx, fs.Arg(0), store.ActorCLI)
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("no app with client id %q", fs.Arg(0))
-	}
-	if err != nil {
-		return err
-	}
-	if !*asJSON {
-		fmt.Fprintf(e.stdout, "every connection of app %s made until now is refused from now on (generation %d)\n",
-			r.ClientID, r.Generation)
-	}
-	for *wait && !r.Done {
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(200 * time.Millisecond):
-		}
-		if r, err = st.AppRevocation(ctx, r.ClientID); err != nil {
-			return err
-		}
-	}
-	return e.printRevocation(r, *asJSON)
+	c.Flags().BoolVar(&wait, "wait", false, "wait until the clean-up has finished (a server must be running)")
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
 }
 
-// appRevocation prints how far the clean-up of an app's last app-wide
-// revocation is.
-func (e *env) appRevocation(ctx context.Context, path string, explicit bool, args []string) error {
-	fs := e.flags("app revocation")
-	asJSON := fs.Bool("json", false, "print JSON")
-	if err := fs.Parse(flagsFirst(args)); err != nil {
-		return err
+// appRevocationCommand prints how far the clean-up of an app's last
+// app-wide revocation is.
+func (e *env) appRevocationCommand() *cobra.Command {
+	var asJSON bool
+	c := &cobra.Command{
+		Use:   "revocation CLIENT_ID",
+		Short: "Show the progress of an app's last app-wide revocation",
+		Args:  exactArgs(1, "one argument, the client id"),
+		RunE: func(c *cobra.Command, args []string) error {
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				r, err := st.AppRevocation(ctx, args[0])
+				if errors.Is(err, store.ErrNotFound) {
+					return fmt.Errorf("the connections of app %q were never revoked as a whole", args[0])
+				}
+				if err != nil {
+					return err
+				}
+				return e.printRevocation(r, asJSON)
+			})
+		},
 	}
-	if fs.NArg() != 1 || strings.TrimSpace(fs.Arg(0)) == "" {
-		return errors.New("app revocation takes one argument, the client id")
-	}
-	st, done, err := e.adminStore(ctx, path, explicit)
-	if err != nil {
-		return err
-	}
-	defer done()
-	r, err := st.AppRevocation(ctx, fs.Arg(0))
-	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("the connections of app %q were never revoked as a whole", fs.Arg(0))
-	}
-	if err != nil {
-		return err
-	}
-	return e.printRevocation(r, *asJSON)
+	c.Flags().BoolVar(&asJSON, "json", false, "print JSON")
+	return c
 }
+
+// revocationOf is r as --json prints it: the admin API's shape.
+func revocationOf(r *store.Revocation) server.RevocationView { return server.NewRevocationView(r) }
 
 func (e *env) printRevocation(r *store.Revocation, asJSON bool) error {
-	state := "running"
-	if r.Done {
-		state = "done"
-	}
+	v := revocationOf(r)
 	if asJSON {
-		return e.writeJSON(map[string]any{"client_id": r.ClientID, "generation": r.Generation, "by": r.By,
-			"started_at": rfc3339(r.StartedAt), "state": state, "shard": r.Shard, "shards": store.Shards,
-			"revoked": r.Revoked, "finished_at": rfc3339(r.FinishedAt)})
+		return e.writeJSON(v)
 	}
 	fmt.Fprintf(e.stdout, "clean-up %s: %d connections revoked, shard %d of %d (started %s by %s)\n",
-		state, r.Revoked, r.Shard, store.Shards, rfc3339(r.StartedAt), r.By)
+		v.State, r.Revoked, r.Shard, store.Shards, rfc3339(r.StartedAt), r.By)
 	return nil
-}
-
-// flagsFirst moves a leading argument behind the flags, so that the usage
-// as written, "CLIENT_ID [--flags]", parses with the flag package.
-func flagsFirst(args []string) []string {
-	if len(args) > 1 && !strings.HasPrefix(args[0], "-") {
-		return append(slices.Clone(args[1:]), args[0])
-	}
-	return args
 }

@@ -96,11 +96,12 @@ func TestAdminCommands(t *testing.T) {
 		{"fragment", "", "fragment", []string{"app", "create", "--name", "X", "--redirect-uri", "https://x.example.com/cb#top", "--scopes", "read:products"}},
 		{"no redirect", "", "redirect URI", []string{"app", "create", "--name", "X", "--scopes", "read:products"}},
 		{"public first-party", "", "must be confidential", []string{"app", "create", "--name", "X", "--first-party", "--public", "--scopes", "openid"}},
-		{"duplicate email", "pw\n", "already exists", []string{"merchant", "create", "--email", "ANA@tienda.cl", "--name", "Other", "--password-stdin"}},
+		{"duplicate email", "long enough pw\n", "already exists", []string{"merchant", "create", "--email", "ANA@tienda.cl", "--name", "Other", "--password-stdin"}},
 		{"empty password", "\n", "password is empty", []string{"merchant", "create", "--email", "new@tienda.cl", "--name", "New", "--password-stdin"}},
 		{"no --password-stdin", "", "--password-stdin", []string{"merchant", "create", "--email", "new@tienda.cl", "--name", "New"}},
-		{"bad email", "pw\n", "not a valid email", []string{"merchant", "create", "--email", "nope", "--name", "New", "--password-stdin"}},
-		{"unknown flag", "", "flag provided but not defined", []string{"app", "create", "--colour", "red"}},
+		{"bad email", "long enough pw\n", "not a valid email", []string{"merchant", "create", "--email", "nope", "--name", "New", "--password-stdin"}},
+		{"unknown flag", "", "unknown flag: --colour", []string{"app", "create", "--colour", "red"}},
+		{"short password", "seven77\n", "at least 8 characters", []string{"merchant", "create", "--email", "new@tienda.cl", "--name", "New", "--password-stdin"}},
 	} {
 		r := runCmd(t, environ, c.stdin, c.args...)
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
@@ -109,7 +110,7 @@ func TestAdminCommands(t *testing.T) {
 	}
 	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
 
-	if r := runCmd(t, nil, "", "app", "list"); r.code == 0 || !strings.Contains(r.stderr, "ENLACE_REDIS_ADDR") {
+	if r := runCmd(t, []string{"ENLACE_EMBEDDED_DIR=" + t.TempDir()}, "", "app", "list"); r.code == 0 || !strings.Contains(r.stderr, "ENLACE_REDIS_ADDR") {
 		t.Fatalf("admin command without Redis: %d %s", r.code, r.stderr)
 	}
 	if r := runCmd(t, environ, "", "frobnicate"); r.code != 2 || !strings.Contains(r.stderr, "usage") {
@@ -140,11 +141,11 @@ func TestConnectionCommands(t *testing.T) {
 		return app.ClientID
 	}
 	appA, appB := createApp("Sync", "https://a.example.com/cb"), createApp("Ship", "https://b.example.com/cb")
-	m1, err := st.CreateMerchant(ctx, "ana@tienda.cl", "Ana", "pw-ana")
+	m1, err := st.CreateMerchant(ctx, "ana@tienda.cl", "Ana", "pw-ana-long")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m2, err := st.CreateMerchant(ctx, "bea@tienda.cl", "Bea", "pw-bea")
+	m2, err := st.CreateMerchant(ctx, "bea@tienda.cl", "Bea", "pw-bea-long")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -323,7 +324,7 @@ func TestConnectionCommands(t *testing.T) {
 		{"unknown id", `no connection with id "no-such-connection"`, []string{"connection", "revoke", "no-such-connection"}},
 		{"no id", "connection id", []string{"connection", "revoke"}},
 		{"two ids", "connection id", []string{"connection", "revoke", c1, c3}},
-		{"stray argument", "unexpected argument", []string{"connection", "list", "extra"}},
+		{"stray argument", "takes no arguments", []string{"connection", "list", "extra"}},
 	} {
 		r := runCmd(t, environ, "", c.args...)
 		if r.code == 0 || !strings.Contains(r.stderr, c.want) {
@@ -356,7 +357,7 @@ func TestAdminAccountCommands(t *testing.T) {
 	if _, err := st.AuthenticateMerchant(ctx, "ops@enlace.cl", "correct horse"); err == nil {
 		t.Fatal("an admin account logs in as a merchant")
 	}
-	if r := runCmd(t, environ, "pw\n", "admin", "create", "--email", "ops2@enlace.cl", "--password-stdin"); r.code != 0 || !strings.HasPrefix(r.stdout, "admin_id: ") {
+	if r := runCmd(t, environ, "long enough pw\n", "admin", "create", "--email", "ops2@enlace.cl", "--password-stdin"); r.code != 0 || !strings.HasPrefix(r.stdout, "admin_id: ") {
 		t.Fatalf("admin create (text): %d %q %s", r.code, r.stdout, r.stderr)
 	}
 
@@ -365,11 +366,11 @@ func TestAdminAccountCommands(t *testing.T) {
 		name, stdin, want string
 		args              []string
 	}{
-		{"duplicate email", "pw\n", "already exists", []string{"admin", "create", "--email", "OPS@enlace.cl", "--password-stdin"}},
+		{"duplicate email", "long enough pw\n", "already exists", []string{"admin", "create", "--email", "OPS@enlace.cl", "--password-stdin"}},
 		{"empty password", "\n", "password is empty", []string{"admin", "create", "--email", "new@enlace.cl", "--password-stdin"}},
 		{"no stdin at all", "", "password is empty", []string{"admin", "create", "--email", "new@enlace.cl", "--password-stdin"}},
-		{"no --password-stdin", "pw\n", "--password-stdin", []string{"admin", "create", "--email", "new@enlace.cl"}},
-		{"bad email", "pw\n", "not a valid email", []string{"admin", "create", "--email", "nope", "--password-stdin"}},
+		{"no --password-stdin", "long enough pw\n", "--password-stdin", []string{"admin", "create", "--email", "new@enlace.cl"}},
+		{"bad email", "long enough pw\n", "not a valid email", []string{"admin", "create", "--email", "nope", "--password-stdin"}},
 		{"key without name", "", "--name", []string{"admin", "key", "create"}},
 		{"key with blank name", "", "--name", []string{"admin", "key", "create", "--name", "  "}},
 		{"admin alone", "", "usage", []string{"admin"}},
@@ -425,7 +426,8 @@ func TestServeEmbedded(t *testing.T) {
 	pr, pw := io.Pipe()
 	done := make(chan int, 1)
 	go func() {
-		done <- run(ctx, []string{"serve"}, strings.NewReader(""), pw, io.Discard, []string{"ENLACE_HTTP_ADDR=" + addr})
+		done <- run(ctx, []string{"serve"}, strings.NewReader(""), pw, io.Discard, []string{"ENLACE_HTTP_ADDR=" + addr,
+			"ENLACE_EMBEDDED_DIR=" + t.TempDir()})
 		pw.Close()
 	}()
 	// The banner is printed once the listener is open.

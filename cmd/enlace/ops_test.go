@@ -580,7 +580,7 @@ func TestOpsGracefulShutdown(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := st.CreateMerchant(ctx, "load@tienda.cl", "Load", "pw")
+	m, err := st.CreateMerchant(ctx, "load@tienda.cl", "Load", "pw of load 7c1f")
 	if err != nil {
 		t.Fatal(err)
 	}

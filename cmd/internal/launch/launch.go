@@ -11,9 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"syscall"
 	"time"
 
-	"github.com/alicebob/miniredis/v2"
 	"github.com/redis/go-redis/v9"
 
 	"github.com/enlace-oauth/enlace"
@@ -38,8 +38,9 @@ func NewStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *
 	return store.New(rdb, store.Options{
 		Lifetimes: store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
 			RetryWindow: window},
-		AuditLength: cfg.Audit.MaxLength,
-		Logger:      log,
+		AuditLength:       cfg.Audit.MaxLength,
+		Logger:            log,
+		MinPasswordLength: cfg.Registration.MinPasswordLength,
 	})
 }
 
@@ -69,14 +70,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		if !o.AllowEmbedded {
 			return errors.New("this command needs a real Redis: set ENLACE_REDIS_ADDR or redis.addr")
 		}
-		m, err := startEmbedded(ctx)
+		addr, password, stopEmbedded, err := startEmbedded(ctx, cfg.Embedded.Dir)
 		if err != nil {
 			return err
 		}
-		defer m.Close()
-		cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = m.Addr(), "", 0
-		log.Warn("no redis.addr configured: running on an embedded in-process Redis; " +
-			"nothing is kept across restarts (set ENLACE_REDIS_ADDR for real use)")
+		defer stopEmbedded()
+		cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = addr, password, 0
+		log.Warn("no redis.addr configured: running on an embedded in-process Redis; "+
+			"nothing is kept across restarts (set ENLACE_REDIS_ADDR for real use)", "dir", cfg.Embedded.Dir)
 	}
 	rdb, err := Connect(ctx, cfg)
 	if err != nil {
@@ -115,7 +116,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	}
 	ln, err := net.Listen("tcp", cfg.HTTP.Addr)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", cfg.HTTP.Addr, err)
+		return listenError(cfg.HTTP.Addr, "http.addr (ENLACE_HTTP_ADDR)", err)
 	}
 	// Printed once the address accepts connections, so what it says works.
 	fmt.Fprint(o.Stdout, banner)
@@ -135,10 +136,15 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
 	if cfg.Metrics.Addr != "" {
-		ms := &http.Server{Addr: cfg.Metrics.Addr, Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
+		mln, err := net.Listen("tcp", cfg.Metrics.Addr)
+		if err != nil {
+			_ = ln.Close()
+			return listenError(cfg.Metrics.Addr, "metrics.addr (ENLACE_METRICS_ADDR)", err)
+		}
+		ms := &http.Server{Handler: srv.MetricsHandler(), ReadHeaderTimeout: 10 * time.Second}
 		defer ms.Close()
 		go func() {
-			if err := ms.ListenAndServe(); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			if err := ms.Serve(mln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("metrics listener: %w", err)
 			}
 		}()
@@ -160,27 +166,15 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	return nil
 }
 
-// startEmbedded runs miniredis in process. miniredis only ages keys when
-// told to, so a ticker moves its clock on with real time; without it no
-// TTL would ever fire.
-func startEmbedded(ctx context.Context) (*miniredis.Miniredis, error) {
-	m := miniredis.NewMiniRedis()
-	if err := m.StartAddr("127.0.0.1:0"); err != nil {
-		return nil, fmt.Errorf("start embedded redis: %w", err)
+// listenError says what to do about an address that cannot be listened
+// on, naming the setting it came from.
+func listenError(addr, setting string, err error) error {
+	switch {
+	case errors.Is(err, syscall.EADDRINUSE):
+		return fmt.Errorf("%s is already in use by another process (%s): stop that process or choose another address, "+
+			"e.g. ENLACE_HTTP_ADDR=127.0.0.1:8081", addr, setting)
+	case errors.Is(err, syscall.EACCES):
+		return fmt.Errorf("no permission to listen on %s (%s): ports below 1024 need privileges; choose a higher port", addr, setting)
 	}
-	go func() {
-		t := time.NewTicker(time.Second)
-		defer t.Stop()
-		last := time.Now()
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case now := <-t.C:
-				m.FastForward(now.Sub(last))
-				last = now
-			}
-		}
-	}()
-	return m, nil
+	return fmt.Errorf("listen on %s (%s): %w", addr, setting, err)
 }
