@@ -80,16 +80,26 @@ func TestDemoConnects(t *testing.T) {
 		t.Fatalf("approval sent the browser to %s", back)
 	}
 
-	// A callback with the right code but a wrong state: refused, and the
-	// code is not spent (the real callback below still works).
+	// A callback with the right code but another state (the by-hand flow,
+	// or a forged answer): the demo exchanges nothing and shows the code
+	// with the commands that exchange it; the code is not spent (the real
+	// callback below still works).
 	forged := *back
 	q := forged.Query()
-	q.Set("state", "not-the-state")
+	q.Set("state", "demo")
 	forged.RawQuery = q.Encode()
 	p := b.get(forged.String())
-	if p.status != http.StatusBadRequest || !strings.Contains(p.body, "state") ||
-		strings.Contains(p.body, "access_token") || strings.Contains(p.body, "Bearer") {
-		t.Fatalf("wrong state: %d\n%s", p.status, p.body)
+	if p.status != http.StatusOK || !strings.Contains(p.body, "Tu código de autorización") ||
+		!strings.Contains(p.body, `<pre id="code">`+q.Get("code")+`</pre>`) ||
+		!strings.Contains(html.UnescapeString(p.body), "CODE='"+q.Get("code")+"'") ||
+		!strings.Contains(html.UnescapeString(p.body), e.url+"/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\"") ||
+		strings.Contains(p.body, "access_token") || strings.Contains(p.body, "Bearer") || strings.Contains(p.body, demo.ClientSecret) {
+		t.Fatalf("another state: %d\n%s", p.status, p.body)
+	}
+	for _, bad := range []string{"error=access_denied&state=x", "state=x", "code=abc&state=x&iss=https%3A%2F%2Fevil.example"} {
+		if p := b.get("/demo/callback?" + bad); strings.Contains(p.body, `<pre id="code">`) || strings.Contains(p.body, "access_token") {
+			t.Errorf("callback ?%s shows a code or tokens: %d\n%s", bad, p.status, p.body)
+		}
 	}
 
 	p = b.get(back.String())

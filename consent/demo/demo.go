@@ -59,6 +59,9 @@ const (
 	demoSessionName = "enlace_demo"
 	keyDemoState    = "demo_state"
 	keyDemoVerifier = "demo_verifier"
+	// keyDemoDone is the state of the flow that finished, so that a
+	// reloaded callback says it was used rather than offer its code.
+	keyDemoDone = "demo_done"
 	// demoTimeout bounds the demo's calls to the token and info endpoints.
 	demoTimeout = 10 * time.Second
 	// demoMaxBody caps what the demo reads from those endpoints.
@@ -132,8 +135,12 @@ func (h *Client) Start(c *gin.Context) {
 // demoResult is what the callback page shows. Error is a message id;
 // ErrorCode is the OAuth error the authorization server sent, if any.
 type demoResult struct {
-	Error      string
-	ErrorCode  string
+	Error     string
+	ErrorCode string
+	// Code and Commands are the by-hand answer: a code the demo did not
+	// ask for, shown with the commands that exchange it.
+	Code       string
+	Commands   string
 	Token      string
 	Info       string
 	InfoStatus int
@@ -164,16 +171,34 @@ func (h *Client) Callback(c *gin.Context) {
 	verifier, _ := demo.Values[keyDemoVerifier].(string)
 	got := q.Get("state")
 	if want == "" || verifier == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-		// Not the answer to a flow started here (forged, stale or
-		// replayed): exchanging its code could connect someone else's
-		// store (login CSRF). The pending state stays, so the real answer
-		// can still arrive.
-		h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_state"})
+		// Not the answer to a flow started here: the by-hand flow of the
+		// banner's authorize URL, or a forged, stale or replayed answer.
+		// Exchanging its code could connect someone else's store (login
+		// CSRF), so the demo never does; it shows the code to whoever
+		// holds the browser, with the commands that exchange it. The
+		// pending state stays, so the real answer can still arrive.
+		code := q.Get("code")
+		done, _ := demo.Values[keyDemoDone].(string)
+		switch {
+		case done != "" && subtle.ConstantTimeCompare([]byte(done), []byte(got)) == 1:
+			h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_state"})
+		case q.Get("iss") != "" && q.Get("iss") != h.app.issuer():
+			h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_issuer"})
+		case q.Get("error") == "access_denied":
+			h.demoFailed(c, http.StatusOK, demoResult{Error: "demo_err_denied"})
+		case q.Get("error") != "":
+			h.demoFailed(c, http.StatusOK, demoResult{Error: "demo_err_other", ErrorCode: q.Get("error")})
+		case code == "" || len(code) > 512:
+			h.demoFailed(c, http.StatusBadRequest, demoResult{Error: "demo_err_state"})
+		default:
+			h.kit.Render(c, http.StatusOK, "demo_callback", "demo_byhand_title", nil,
+				demoResult{Code: code, Commands: h.exchangeCommands(code)})
+		}
 		return
 	}
 	// The state is one use: a reloaded or replayed callback must not
 	// exchange again.
-	demo.Options.MaxAge = -1
+	demo.Values = map[any]any{keyDemoDone: want}
 	if err := demo.Save(c.Request, c.Writer); err != nil {
 		h.kit.Unavailable(c, "end demo session", err)
 		return
@@ -228,6 +253,19 @@ func (h *Client) Callback(c *gin.Context) {
 		res.InfoFailed = true
 	}
 	h.kit.Render(c, http.StatusOK, "demo_callback", "demo_result_title", nil, res)
+}
+
+// exchangeCommands are the shell commands that trade code for tokens, run
+// from the repository's directory: the README's, with the code and this
+// server's address filled in. The secret is not on the page (anyone who
+// reaches the server could read it); the commands fetch it.
+func (h *Client) exchangeCommands(code string) string {
+	iss := h.app.issuer()
+	return "CLIENT_ID=$(go run ./cmd/enlace demo --json | jq -r .client_id)\n" +
+		"CLIENT_SECRET=$(go run ./cmd/enlace demo --json | jq -r .client_secret)\n" +
+		"CODE='" + code + "'\n" +
+		"curl -s --fail-with-body " + iss + "/oauth/token -u \"$CLIENT_ID:$CLIENT_SECRET\" \\\n" +
+		"  -d grant_type=authorization_code -d code=\"$CODE\" | jq .\n"
 }
 
 // demoFailed shows the callback page with an error and a way to start
