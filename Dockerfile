@@ -9,6 +9,8 @@ RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/enlace ./cmd/enlac
 
 FROM gcr.io/distroless/static-debian12:nonroot
 COPY --from=build /out/enlace /usr/local/bin/enlace
-EXPOSE 8080
+EXPOSE 8080 9090
+# No shell or curl in the image: enlace asks its own /readyz (at http.addr).
+HEALTHCHECK --interval=10s --timeout=5s --start-period=10s --retries=3 CMD ["/usr/local/bin/enlace", "healthcheck"]
 ENTRYPOINT ["/usr/local/bin/enlace"]
 CMD ["serve"]
