@@ -34,6 +34,6 @@ func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest) 
 		Scopes:       scopes,
 		// From the cached app: a connection approved before an app-wide
 		// revocation refreshes nothing.
-		AppGeneration: app.Generation,
+		AppGeneration: app.Generation, AppScopes: app.Scopes,
 	})
 }

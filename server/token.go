@@ -126,13 +126,14 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 			return nil, fail("this app is public and has no client secret")
 		}
 	} else {
-		digest := ""
-		if app != nil {
-			digest = app.SecretDigest
+		// Compare even for an unknown client, so timing does not tell them
+		// apart. During a rotation's overlap the previous secret works too.
+		check := app
+		if check == nil {
+			check = &store.App{}
 		}
-		// Compare even for an unknown client, so timing does not tell them apart.
-		match := store.DigestEqual(tr.ClientSecret, digest)
-		if app == nil || tr.ClientSecret == "" || !match {
+		match := check.SecretMatches(tr.ClientSecret, s.store.Now())
+		if app == nil || !match {
 			return nil, fail("client authentication failed")
 		}
 	}

@@ -57,6 +57,10 @@ func merchants() accountKind {
 
 func admins() accountKind { return accountKind{"admin", adminKey, adminEmailKey, adminsIndexKey} }
 
+func developers() accountKind {
+	return accountKind{"developer", developerKey, developerEmailKey, developersIndexKey}
+}
+
 // ErrBadCredentials is the one answer to a failed login, whether the email
 // is unknown or the password wrong.
 var ErrBadCredentials = errors.New("wrong email or password")

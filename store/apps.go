@@ -42,6 +42,27 @@ type App struct {
 	// revocation was made (zero when never).
 	RevokedAllAt time.Time
 	RevokedAllBy Actor
+
+	// Owner is the developer who owns the app; "" for one an operator
+	// registered.
+	Owner string
+	// Status is where the app is in its lifecycle (appprofile.go).
+	Status AppStatus
+	// ReviewNote is the reason an admin gave when they last sent the app
+	// back from review.
+	ReviewNote string
+	// Profile is what merchants see of the app besides its name.
+	Profile Profile
+	// TestMerchants are the merchants (ids) who may connect the app while
+	// it is in development.
+	TestMerchants []string
+	// PrevSecretDigest is the digest of the secret a rotation replaced,
+	// which still authenticates until PrevSecretUntil.
+	PrevSecretDigest string
+	PrevSecretUntil  time.Time
+	// RegistrationDigest is the digest of the RFC 7592 registration access
+	// token of an app registered at /oauth/register; "" for others.
+	RegistrationDigest string
 }
 
 // AppGeneration reads the app's generation from Redis, not a cache: for a
@@ -81,6 +102,13 @@ type AppSpec struct {
 	// credentials survive restarts); otherwise both are generated. The
 	// secret must be one NewSecret made.
 	ClientID, Secret string
+	// Owner is the developer the app belongs to; such an app starts in
+	// development. An app without one (an operator's) is published.
+	Owner string
+	// Profile is the app's public profile.
+	Profile Profile
+	// TestMerchants may connect the app while it is in development.
+	TestMerchants []string
 }
 
 // AllowsRedirect reports whether uri is one of the app's registered redirect
@@ -136,6 +164,14 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	if err := validateSpec(spec, catalogue); err != nil {
 		return nil, "", err
 	}
+	profile, err := spec.Profile.normalize()
+	if err != nil {
+		return nil, "", err
+	}
+	status := StatusPublished
+	if spec.Owner != "" {
+		status = StatusDevelopment
+	}
 	name := strings.TrimSpace(spec.Name)
 	secret, digest := "", ""
 	if !spec.Public {
@@ -150,15 +186,19 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		clientID = NewID()
 	}
 	app := &App{
-		ClientID:     clientID,
-		Name:         name,
-		SecretDigest: digest,
-		Public:       spec.Public,
-		RequirePKCE:  spec.RequirePKCE || spec.Public,
-		FirstParty:   spec.FirstParty,
-		RedirectURIs: uniq(spec.RedirectURIs),
-		Scopes:       uniq(spec.Scopes),
-		CreatedAt:    s.now().UTC().Truncate(time.Millisecond),
+		ClientID:      clientID,
+		Name:          name,
+		SecretDigest:  digest,
+		Public:        spec.Public,
+		RequirePKCE:   spec.RequirePKCE || spec.Public,
+		FirstParty:    spec.FirstParty,
+		RedirectURIs:  uniq(spec.RedirectURIs),
+		Scopes:        uniq(spec.Scopes),
+		CreatedAt:     s.now().UTC().Truncate(time.Millisecond),
+		Owner:         spec.Owner,
+		Status:        status,
+		Profile:       profile,
+		TestMerchants: uniq(spec.TestMerchants),
 	}
 	uris, err := json.Marshal(app.RedirectURIs)
 	if err != nil {
@@ -179,13 +219,25 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 			"public", boolField(app.Public),
 			"require_pkce", boolField(app.RequirePKCE),
 			"first_party", boolField(app.FirstParty),
+			"owner", app.Owner,
+			"status", string(app.Status),
+			"test_merchants", jsonList(app.TestMerchants),
 		)
+		if f := profileFields(app.Profile); len(f) > 0 {
+			p.HSet(ctx, appKey(app.ClientID), f)
+		}
 		p.ZAdd(ctx, appsIndexKey, redis.Z{Member: appsMember(app)})
+		if app.Owner != "" {
+			p.ZAdd(ctx, developerAppsKey(app.Owner), redis.Z{Member: appsMember(app)})
+		}
 		return nil
 	})
 	if err != nil {
 		undo := context.WithoutCancel(ctx)
 		_ = s.rdb.ZRem(undo, appsIndexKey, appsMember(app)).Err()
+		if app.Owner != "" {
+			_ = s.rdb.ZRem(undo, developerAppsKey(app.Owner), appsMember(app)).Err()
+		}
 		_ = s.rdb.Del(undo, appKey(app.ClientID)).Err()
 		return nil, "", fmt.Errorf("create app: %w", err)
 	}
@@ -253,7 +305,17 @@ type AppPage struct {
 // p.Limit (50 when 0, at most MaxLimit). One range read and one pipeline
 // of records, whatever the number of apps.
 func (s *Store) ListApps(ctx context.Context, p Page) (*AppPage, error) {
-	ids, next, total, err := s.pageByCreation(ctx, appsIndexKey, p)
+	return s.listAppsIn(ctx, appsIndexKey, p)
+}
+
+// DeveloperApps returns a page of a developer's apps, oldest first, as
+// ListApps pages.
+func (s *Store) DeveloperApps(ctx context.Context, developerID string, p Page) (*AppPage, error) {
+	return s.listAppsIn(ctx, developerAppsKey(developerID), p)
+}
+
+func (s *Store) listAppsIn(ctx context.Context, index string, p Page) (*AppPage, error) {
+	ids, next, total, err := s.pageByCreation(ctx, index, p)
 	if err != nil {
 		return nil, fmt.Errorf("list apps: %w", err)
 	}
@@ -329,7 +391,33 @@ func decodeApp(m map[string]string) (*App, error) {
 	a.Generation, _ = strconv.ParseInt(m["gen"], 10, 64)
 	revokedAll, _ := strconv.ParseInt(m["revoked_all_at"], 10, 64)
 	a.RevokedAllAt, a.RevokedAllBy = fromMS(revokedAll), Actor(m["revoked_all_by"])
+	a.Owner, a.ReviewNote = m["owner"], m["review_note"]
+	a.Status = AppStatus(m["status"])
+	if a.Status == "" {
+		// Apps from before the lifecycle were an operator's, and live.
+		a.Status = StatusPublished
+	}
+	a.Profile = decodeProfile(m)
+	if v := m["test_merchants"]; v != "" {
+		if err := json.Unmarshal([]byte(v), &a.TestMerchants); err != nil {
+			return nil, fmt.Errorf("decode app %s test merchants: %w", a.ClientID, err)
+		}
+	}
+	a.PrevSecretDigest = m["secret_prev"]
+	if until, _ := strconv.ParseInt(m["secret_prev_until"], 10, 64); until > 0 {
+		a.PrevSecretUntil = fromMS(until)
+	}
+	a.RegistrationDigest = m["registration"]
 	return a, nil
+}
+
+// jsonList is a list as a hash field keeps it.
+func jsonList(v []string) string {
+	if v == nil {
+		v = []string{}
+	}
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 func uniq(in []string) []string {
@@ -348,7 +436,10 @@ type AppArgs struct {
 	Op       string `json:"op"`
 	// Fields are what an update sets (field → value), with "detail"
 	// for its audit event.
-	Fields   map[string]string `json:"fields,omitempty"`
+	Fields map[string]string `json:"fields,omitempty"`
+	// Expect are fields and the values they must have for the update to
+	// happen (optimistic concurrency for lifecycle steps and rotations).
+	Expect   map[string]string `json:"expect,omitempty"`
 	Now      Millis            `json:"now"`
 	Actor    Actor             `json:"actor"`
 	AuditMax int64             `json:"audit_max"`
@@ -358,22 +449,38 @@ type AppArgs struct {
 type AppResult struct {
 	verdict
 	Gen int64 `json:"gen"`
+	// Field is the expected field that did not match (outcome refused).
+	Field string `json:"field,omitempty"`
 }
 
 var appScript = newScript[AppArgs, AppResult]("app", false)
 
 // changeApp runs lua/app.lua and tells every instance of the change.
 func (s *Store) changeApp(ctx context.Context, clientID, op string, by Actor, fields map[string]string) (*AppResult, error) {
+	return s.changeAppIf(ctx, clientID, op, by, fields, nil)
+}
+
+// errStale is a lifecycle step or rotation whose expected state was gone
+// by the time the script ran: another change came first.
+var errStale = fmt.Errorf("%w: the app changed meanwhile; try again", ErrConflict)
+
+// changeAppIf is changeApp for an update that must find the fields of
+// expect as given; otherwise it changes nothing and returns an error
+// wrapping ErrConflict.
+func (s *Store) changeAppIf(ctx context.Context, clientID, op string, by Actor, fields, expect map[string]string) (*AppResult, error) {
 	res, err := appScript.run(ctx, s.rdb, appKeys(clientID), AppArgs{ClientID: clientID, Op: op, Fields: fields,
-		Now: MillisOf(s.now()), Actor: by, AuditMax: s.Transitions().auditMax})
+		Expect: expect, Now: MillisOf(s.now()), Actor: by, AuditMax: s.Transitions().auditMax})
 	if err != nil {
 		return nil, fmt.Errorf("change app: %w", err)
 	}
-	if err := res.check("app", OutcomeOK, OutcomeAlready, OutcomeMissing); err != nil {
+	if err := res.check("app", OutcomeOK, OutcomeAlready, OutcomeMissing, OutcomeRefused); err != nil {
 		return nil, err
 	}
-	if res.Outcome == OutcomeMissing {
+	switch res.Outcome {
+	case OutcomeMissing:
 		return nil, ErrNotFound
+	case OutcomeRefused:
+		return nil, errStale
 	}
 	if res.Outcome == OutcomeOK {
 		if err := s.appChanged(ctx, clientID); err != nil {
@@ -405,19 +512,32 @@ func (s *Store) SetAppDisabled(ctx context.Context, clientID string, disabled bo
 }
 
 // AppUpdate is a change to an app's registration; a nil field is left as
-// it is. RedirectURIs and Scopes replace the lists whole.
+// it is. RedirectURIs and Scopes replace the lists whole; AddRedirectURIs
+// and RemoveRedirectURIs change the list as it is (after RedirectURIs).
+// The profile's fields are pointers for the same reason: "" clears one.
 type AppUpdate struct {
-	Name         *string
-	RedirectURIs []string
-	Scopes       []string
-	RequirePKCE  *bool
+	Name                                *string
+	RedirectURIs                        []string
+	AddRedirectURIs, RemoveRedirectURIs []string
+	Scopes                              []string
+	RequirePKCE                         *bool
+
+	Description, Publisher, Homepage, PrivacyPolicy, Terms, SupportEmail *string
+	// Logo is the fingerprint of a logo SetAppLogo stored; "" removes it.
+	Logo *string
+	// TestMerchants replaces the app's test merchants (ids);
+	// AddTestMerchants and RemoveTestMerchants change them as they are.
+	TestMerchants                         []string
+	AddTestMerchants, RemoveTestMerchants []string
 }
 
-// UpdateApp changes an app's name, redirect URIs, scopes or PKCE rule,
-// with CreateApp's rules, and returns the app as it is now. A removed
-// redirect URI is refused from the next request on, on every instance (the
-// change is published); connections keep the scopes they were granted.
-// Nothing is written when the update is invalid.
+// UpdateApp changes an app's registration and profile, with CreateApp's
+// rules, and returns the app as it is now. Editing never widens what
+// merchants granted: a new scope applies to new approvals only, a removed
+// redirect URI is refused from the next request on, on every instance
+// (the change is published), and a removed scope is dropped from a
+// connection's tokens at its next refresh. Nothing is written when the
+// update is invalid.
 func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, catalogue []string, by Actor) (*App, error) {
 	a, err := s.GetApp(ctx, clientID)
 	if err != nil {
@@ -432,13 +552,20 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		fields["name"] = strings.TrimSpace(*u.Name)
 		changed = append(changed, "name")
 	}
-	if u.RedirectURIs != nil {
-		spec.RedirectURIs = u.RedirectURIs
-		b, err := json.Marshal(uniq(u.RedirectURIs))
-		if err != nil {
-			return nil, fmt.Errorf("encode redirect URIs: %w", err)
+	if u.RedirectURIs != nil || u.AddRedirectURIs != nil || u.RemoveRedirectURIs != nil {
+		uris := slices.Clone(a.RedirectURIs)
+		if u.RedirectURIs != nil {
+			uris = slices.Clone(u.RedirectURIs)
 		}
-		fields["redirect_uris"] = string(b)
+		for _, r := range u.RemoveRedirectURIs {
+			if !slices.Contains(uris, r) {
+				return nil, fmt.Errorf("%w: %q is not one of the app's redirect URIs", ErrInvalid, r)
+			}
+			uris = slices.DeleteFunc(uris, func(v string) bool { return v == r })
+		}
+		uris = uniq(append(uris, u.AddRedirectURIs...))
+		spec.RedirectURIs = uris
+		fields["redirect_uris"] = jsonList(uris)
 		changed = append(changed, "redirect URIs")
 	}
 	if u.Scopes != nil {
@@ -454,6 +581,43 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		fields["require_pkce"] = boolField(*u.RequirePKCE)
 		changed = append(changed, "PKCE rule")
 	}
+	profile := a.Profile
+	profileChanged := false
+	for _, f := range []struct {
+		v   *string
+		dst *string
+	}{{u.Description, &profile.Description}, {u.Publisher, &profile.Publisher}, {u.Homepage, &profile.Homepage},
+		{u.PrivacyPolicy, &profile.PrivacyPolicy}, {u.Terms, &profile.Terms}, {u.SupportEmail, &profile.SupportEmail},
+		{u.Logo, &profile.Logo}} {
+		if f.v != nil {
+			*f.dst, profileChanged = *f.v, true
+		}
+	}
+	if profileChanged {
+		if profile, err = profile.normalize(); err != nil {
+			return nil, err
+		}
+		for k, v := range map[string]string{"description": profile.Description, "publisher": profile.Publisher,
+			"homepage": profile.Homepage, "privacy_url": profile.PrivacyPolicy, "terms_url": profile.Terms,
+			"support_email": profile.SupportEmail, "logo": profile.Logo} {
+			fields[k] = v
+		}
+		changed = append(changed, "profile")
+	}
+	if u.TestMerchants != nil || u.AddTestMerchants != nil || u.RemoveTestMerchants != nil {
+		tm := slices.Clone(a.TestMerchants)
+		if u.TestMerchants != nil {
+			tm = slices.Clone(u.TestMerchants)
+		}
+		tm = slices.DeleteFunc(uniq(append(tm, u.AddTestMerchants...)), func(v string) bool {
+			return slices.Contains(u.RemoveTestMerchants, v)
+		})
+		if len(tm) > MaxTestMerchants {
+			return nil, fmt.Errorf("%w: an app has at most %d test merchants", ErrInvalid, MaxTestMerchants)
+		}
+		fields["test_merchants"] = jsonList(tm)
+		changed = append(changed, "test merchants")
+	}
 	if len(changed) == 0 {
 		return nil, fmt.Errorf("%w: nothing to change", ErrInvalid)
 	}
@@ -466,6 +630,9 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 	}
 	return s.GetApp(ctx, clientID)
 }
+
+// MaxTestMerchants bounds an app's test merchants.
+const MaxTestMerchants = 100
 
 // DeleteApp removes an app: from this moment its client id is unknown to
 // every check on every instance and every connection it had is revoked
@@ -482,6 +649,11 @@ func (s *Store) DeleteApp(ctx context.Context, clientID string, by Actor) (*Revo
 	}
 	if err := s.rdb.ZRem(ctx, appsIndexKey, appsMember(a)).Err(); err != nil {
 		return nil, fmt.Errorf("remove app from the index: %w", err)
+	}
+	if a.Owner != "" {
+		if err := s.rdb.ZRem(ctx, developerAppsKey(a.Owner), appsMember(a)).Err(); err != nil {
+			return nil, fmt.Errorf("remove app from its developer's index: %w", err)
+		}
 	}
 	r, err := s.AppRevocation(ctx, clientID)
 	if err != nil {

@@ -97,6 +97,14 @@ import (
 //	                                  key: name, created_at, expires_at
 //	admin-keys                zset    no TTL   "<created_at>:<digest>", scores 0; entries
 //	                                  of expired keys are dropped when listed
+//	developer:<id>            hash    no TTL   a developer account (developers.go)
+//	developer-email:<email>   string  no TTL   developer id; the email's uniqueness
+//	developers                zset    no TTL   ids by creation time
+//	developer-apps:<id>       zset    no TTL   the developer's apps, as in apps
+//	developer-invite:<digest> string  TTL: 7 days   the email an invitation is for;
+//	                                  one use (GETDEL)
+//	initial-access:<digest>   hash    TTL: its lifetime   an RFC 7591 initial access
+//	                                  token: developer id, created_at
 //	apps                      zset    no TTL   "<created_at>:<client id>", scores 0
 //	merchants, admins         zset    no TTL   ids by creation time
 //	session:<digest>          string  TTL: session.lifetime   a browser session's
@@ -158,14 +166,21 @@ func merchantKey(id string) string         { return "merchant:" + id }
 func merchantEmailKey(email string) string { return "merchant-email:" + email }
 func adminKey(id string) string            { return "admin:" + id }
 func adminEmailKey(email string) string    { return "admin-email:" + email }
-func adminAPIKey(digest string) string     { return "admin-key:" + digest }
-func connKey(id string) string             { return "conn:" + shardTag(shardOf(id)) + ":" + id }
-func retryKey(id string) string            { return "retry:" + shardTag(shardOf(id)) + ":" + id }
-func connsIndexKey(shard int) string       { return "conns:" + shardTag(shard) }
-func appConnsKey(shard int) string         { return "app-conns:" + shardTag(shard) }
-func merchantConnsKey(shard int) string    { return "merchant-conns:" + shardTag(shard) }
-func auditKey(shard int) string            { return "audit:" + shardTag(shard) }
-func appCountsKey(shard int) string        { return "app-counts:" + shardTag(shard) }
+func developerKey(id string) string        { return "developer:" + id }
+func developerEmailKey(email string) string {
+	return "developer-email:" + email
+}
+func developerAppsKey(id string) string       { return "developer-apps:" + id }
+func developerInviteKey(digest string) string { return "developer-invite:" + digest }
+func initialAccessKey(digest string) string   { return "initial-access:" + digest }
+func adminAPIKey(digest string) string        { return "admin-key:" + digest }
+func connKey(id string) string                { return "conn:" + shardTag(shardOf(id)) + ":" + id }
+func retryKey(id string) string               { return "retry:" + shardTag(shardOf(id)) + ":" + id }
+func connsIndexKey(shard int) string          { return "conns:" + shardTag(shard) }
+func appConnsKey(shard int) string            { return "app-conns:" + shardTag(shard) }
+func merchantConnsKey(shard int) string       { return "merchant-conns:" + shardTag(shard) }
+func auditKey(shard int) string               { return "audit:" + shardTag(shard) }
+func appCountsKey(shard int) string           { return "app-counts:" + shardTag(shard) }
 func appRevocationKey(clientID string) string {
 	return "app-revocation:" + shardTag(shardOf(clientID)) + ":" + clientID
 }
@@ -220,12 +235,13 @@ func LimitKeyPatterns(kind, address string) []string {
 }
 
 const (
-	appsIndexKey      = "apps"
-	merchantsIndexKey = "merchants"
-	adminsIndexKey    = "admins"
-	adminKeysIndexKey = "admin-keys"
-	leaseKey          = "lease:maintenance"
-	schemaKey         = "enlace-schema"
+	appsIndexKey       = "apps"
+	merchantsIndexKey  = "merchants"
+	adminsIndexKey     = "admins"
+	adminKeysIndexKey  = "admin-keys"
+	developersIndexKey = "developers"
+	leaseKey           = "lease:maintenance"
+	schemaKey          = "enlace-schema"
 	// AppChannel is the pub/sub channel on which a changed app's client id
 	// is published, so every instance drops it from its cache.
 	AppChannel = "app-changed"

@@ -16,6 +16,10 @@ type RefreshRequest struct {
 	// AppGeneration is the app's Generation as the caller read it: a
 	// connection approved under an older one is refused.
 	AppGeneration int64
+	// AppScopes are the scopes the app is registered for now: a granted
+	// scope the app no longer has is dropped from the connection's grant
+	// at this refresh. Nil keeps the grant as it is.
+	AppScopes []string
 }
 
 // RefreshArgs are the arguments of lua/refresh.lua.
@@ -35,6 +39,9 @@ type RefreshArgs struct {
 	// (ActorRefreshReuse).
 	ReuseBy Actor `json:"reuse_by"`
 	Gen     int64 `json:"gen"`
+	// AppScopes are the app's registered scopes, space-separated; the
+	// grant keeps only those ("" keeps it as it is).
+	AppScopes string `json:"app_scopes"`
 	// Actor is the client, for the audit event.
 	Actor Actor `json:"actor"`
 	// AuditMax is set by Transitions.
@@ -81,7 +88,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
-		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID),
+		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID), AppScopes: strings.Join(r.AppScopes, " "),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)

@@ -169,3 +169,7 @@ func fromMS(v int64) time.Time {
 	}
 	return time.UnixMilli(v).UTC()
 }
+
+// Now is the store's clock (Options.Now): what expiries are measured
+// against, for callers that decide by them too.
+func (s *Store) Now() time.Time { return s.now() }

@@ -11,6 +11,10 @@
 --            op         "disable" | "enable" | "revoke-all" | "update" | "delete"
 --            fields     for update: the app hash's fields to set (validated
 --                       in Go, apps.go UpdateApp), with "detail"
+--            expect     for update, optional: fields and the values they must
+--                       have for the update to happen ("" for an absent
+--                       field): a lifecycle step from the status it starts
+--                       from, a secret rotation from the secret it read
 --            now        ms
 --            actor      who (an Actor)
 --            audit_max  the shard stream's bound
@@ -20,6 +24,7 @@
 --   {outcome="already", gen}  disable of a disabled app, enable of an
 --                             enabled one; unchanged
 --   {outcome="missing"}       no such app (or a deleted one)
+--   {outcome="refused", field} an expected field did not have its value
 --
 -- Why so: an app-wide revocation must answer at once whatever the number
 -- of connections, so it is one write: the generation goes up, and every
@@ -54,6 +59,13 @@ elseif a.op == 'revoke-all' then
   revoke_all()
   detail = 'every connection revoked (generation ' .. gen .. ')'
 elseif a.op == 'update' then
+  if a.expect then
+    for k, v in pairs(a.expect) do
+      if (redis.call('HGET', KEYS[1], k) or '') ~= v then
+        return cjson.encode({outcome = 'refused', field = k, gen = gen})
+      end
+    end
+  end
   local set = {}
   for k, v in pairs(a.fields) do
     if k ~= 'detail' then set[#set + 1] = k; set[#set + 1] = v end

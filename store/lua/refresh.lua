@@ -17,6 +17,9 @@
 --            reuse_by      who revokes the connection on a replay (an Actor)
 --            gen           the app's generation (apps.go): a connection of an
 --                          older one was revoked with all of the app's
+--            app_scopes    the scopes the app is registered for now; a
+--                          granted scope it no longer has leaves the grant
+--                          here ("" keeps the grant)
 --            actor         the client, for the audit event
 --            audit_max     the shard stream's bound
 --
@@ -85,6 +88,23 @@ if c[1] ~= a.refresh then
 end
 if tonumber(c[2]) <= tonumber(a.now) then return refused(INVALID_GRANT, unknown) end
 local scopes = field(5)
+local narrowed_grant = false
+if a.app_scopes ~= nil and a.app_scopes ~= '' then
+  -- Editing an app never widens a grant, and a scope the app gave up is
+  -- dropped from the grant itself, at the first refresh after it.
+  local registered, kept = {}, {}
+  for s in string.gmatch(a.app_scopes, '%S+') do registered[s] = true end
+  for s in string.gmatch(scopes, '%S+') do
+    if registered[s] then kept[#kept + 1] = s end
+  end
+  if #kept == 0 then
+    return refused(INVALID_GRANT, 'the app is no longer registered for any scope the merchant granted')
+  end
+  local grant = table.concat(kept, ' ')
+  narrowed_grant = grant ~= scopes
+  scopes = grant
+end
+local grant = scopes
 if a.scopes ~= '' then
   local granted = {}
   for s in string.gmatch(scopes, '%S+') do granted[s] = true end
@@ -109,6 +129,7 @@ local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[8
 redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
   'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp,
   'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
+if narrowed_grant then redis.call('HSET', KEYS[1], 'scopes', grant) end
 local window = tonumber(a.retry_until) - tonumber(a.now)
 if window > 0 then
   redis.call('SET', KEYS[2], a.sealed, 'PX', window)
