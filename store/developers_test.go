@@ -37,7 +37,10 @@ func TestDevelopers(t *testing.T) {
 
 		before := redistest.Snapshot(t, rdb)
 		for name, err := range map[string]error{
-			"duplicate": func() error { _, err := f.st.CreateDeveloper(ctx, "DEV@example.com", "X", "a developer pw"); return err }(),
+			"duplicate": func() error {
+				_, err := f.st.CreateDeveloper(ctx, "DEV@example.com", "X", "a developer pw")
+				return err
+			}(),
 			"short pw":  func() error { _, err := f.st.CreateDeveloper(ctx, "x@example.com", "X", "short"); return err }(),
 			"no name":   func() error { _, err := f.st.CreateDeveloper(ctx, "x@example.com", " ", "a developer pw"); return err }(),
 			"bad email": func() error { _, err := f.st.InviteDeveloper(ctx, "nope"); return err }(),
