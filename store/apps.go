@@ -655,6 +655,9 @@ func (s *Store) DeleteApp(ctx context.Context, clientID string, by Actor) (*Revo
 			return nil, fmt.Errorf("remove app from its developer's index: %w", err)
 		}
 	}
+	if a.Profile.Logo != "" {
+		_ = s.rdb.Del(ctx, logoKey(clientID, a.Profile.Logo)).Err()
+	}
 	r, err := s.AppRevocation(ctx, clientID)
 	if err != nil {
 		return &Revocation{ClientID: clientID, Generation: res.Gen, By: by}, nil

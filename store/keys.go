@@ -97,6 +97,9 @@ import (
 //	                                  key: name, created_at, expires_at
 //	admin-keys                zset    no TTL   "<created_at>:<digest>", scores 0; entries
 //	                                  of expired keys are dropped when listed
+//	app-logo:{sNN}:<client id>:<fingerprint>  string  no TTL   the app's logo, a PNG
+//	                                  enlace re-encoded (logos.go); the app's
+//	                                  "logo" field names the current one
 //	developer:<id>            hash    no TTL   a developer account (developers.go)
 //	developer-email:<email>   string  no TTL   developer id; the email's uniqueness
 //	developers                zset    no TTL   ids by creation time
@@ -169,6 +172,9 @@ func adminEmailKey(email string) string    { return "admin-email:" + email }
 func developerKey(id string) string        { return "developer:" + id }
 func developerEmailKey(email string) string {
 	return "developer-email:" + email
+}
+func logoKey(clientID, fingerprint string) string {
+	return "app-logo:" + shardTag(shardOf(clientID)) + ":" + clientID + ":" + fingerprint
 }
 func developerAppsKey(id string) string       { return "developer-apps:" + id }
 func developerInviteKey(digest string) string { return "developer-invite:" + digest }
