@@ -1,6 +1,7 @@
 package server_test
 
 import (
+	"net/http"
 	"net/url"
 	"strings"
 	"testing"
@@ -114,4 +115,37 @@ func TestBrowserAdminDesktop(t *testing.T) {
 func TestBrowserAdminPhone(t *testing.T) {
 	t.Parallel()
 	checkAdminLayout(t, 375, true)
+}
+
+// TestBrowserAdminConfirmRevokeAll: on the apps page "Revocar todas las
+// conexiones" opens the confirmation, which names the app and the count;
+// going back acts on nothing, confirming revokes them.
+func TestBrowserAdminConfirmRevokeAll(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	pair := e.pair()
+	e.adminBrowser() // creates the admin
+	c := newChrome(t, "es-CL,es;q=0.9")
+	c.do("open the admin login", chromedp.Navigate(e.url+"/admin/login"), chromedp.WaitVisible(chromedp.CSS(`#email`)))
+	c.login("ops@enlace.test", "admin pass", `#app-`+e.app.ClientID)
+	revokeAll := `#app-` + e.app.ClientID + ` a.button.danger`
+	c.do("click Revocar todas las conexiones", chromedp.Click(chromedp.CSS(revokeAll)), chromedp.WaitVisible(chromedp.CSS(`.confirm button.danger`)))
+	if txt := c.bodyText(); !strings.Contains(txt, "¿Revocar todas las conexiones de Sincronizador?") ||
+		!strings.Contains(txt, "Se revocará 1 conexión de inmediato") {
+		t.Fatalf("confirmation page:\n%s", txt)
+	}
+	c.screenshot("confirm")
+	c.do("go back", chromedp.Click(chromedp.CSS(`.confirm a.button`)), chromedp.WaitVisible(chromedp.CSS(revokeAll)))
+	if r := e.info(pair.json["access_token"].(string)); r.status != http.StatusOK {
+		t.Fatal("opening the confirmation and going back revoked the connections")
+	}
+	c.do("confirm", chromedp.Click(chromedp.CSS(revokeAll)), chromedp.WaitVisible(chromedp.CSS(`.confirm button.danger`)),
+		chromedp.Click(chromedp.CSS(`.confirm button.danger`)), chromedp.WaitVisible(chromedp.CSS(`p.notice`)))
+	if notice := eval[string](c, `document.querySelector('p.notice').innerText`); !strings.HasPrefix(notice, "Todas las conexiones de la aplicación quedaron cortadas") {
+		t.Fatalf("notice: %q", notice)
+	}
+	c.screenshot("revoked")
+	if r := e.info(pair.json["access_token"].(string)); r.status != http.StatusUnauthorized {
+		t.Fatalf("after confirming, the token: %d", r.status)
+	}
 }
