@@ -269,7 +269,7 @@ func TestAdminPages(t *testing.T) {
 	if p := adm.post("/admin/connections/"+first.json["connection_id"].(string)+"/revoke", url.Values{}); p.status != http.StatusForbidden {
 		t.Fatalf("admin revoke without CSRF: %d", p.status)
 	}
-	if p := adm.post("/admin/connections/"+first.json["connection_id"].(string)+"/revoke", url.Values{"csrf_token": {csrfOf(t, p)}}); p.status != http.StatusSeeOther {
+	if p := adm.post("/admin/connections/"+first.json["connection_id"].(string)+"/revoke", url.Values{"csrf_token": {csrfOf(t, p)}, "confirmed": {"yes"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("admin revoke: %d", p.status)
 	}
 	if _, ok := e.refreshOK(first.json["refresh_token"].(string)); ok {
@@ -283,7 +283,7 @@ func TestAdminPages(t *testing.T) {
 	// refresh nor start a flow; enable brings it back.
 	code := e.code(nil)
 	csrf := csrfOf(t, adm.get("/admin"))
-	if p := adm.post("/admin/apps/"+e.app.ClientID+"/disable", url.Values{"csrf_token": {csrf}}); p.status != http.StatusSeeOther {
+	if p := adm.post("/admin/apps/"+e.app.ClientID+"/disable", url.Values{"csrf_token": {csrf}, "confirmed": {"yes"}}); p.status != http.StatusSeeOther {
 		t.Fatalf("disable: %d", p.status)
 	}
 	if got := e.info(second.json["access_token"].(string)); got.status != http.StatusUnauthorized {
@@ -309,7 +309,7 @@ func TestAdminPages(t *testing.T) {
 
 	// Revoke all of an app's connections.
 	third := e.pair()
-	p = adm.post("/admin/apps/"+e.app.ClientID+"/revoke-all", url.Values{"csrf_token": {csrf}})
+	p = adm.post("/admin/apps/"+e.app.ClientID+"/revoke-all", url.Values{"csrf_token": {csrf}, "confirmed": {"yes"}})
 	if p.status != http.StatusSeeOther || p.location != "/admin?notice=revoked_all" {
 		t.Fatalf("revoke all: %d %s", p.status, p.location)
 	}
@@ -334,7 +334,7 @@ func TestAdminPages(t *testing.T) {
 	if len(types) < 4 || types[0][1] != "revoke" || !slices.ContainsFunc(types, func(m []string) bool { return m[1] == "app" }) {
 		t.Fatalf("audit page: %v", types)
 	}
-	for _, want := range []string{"event-grant", "event-exchange", "event-app", "admin:", "disabled", "enabled"} {
+	for _, want := range []string{"event-grant", "event-exchange", "event-app", "Administrador · ops@enlace.test", "Deshabilitada", "Habilitada"} {
 		if !strings.Contains(p.body, want) {
 			t.Errorf("audit page lacks %q", want)
 		}

@@ -41,11 +41,16 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/admin/login", a.Login)
 	e.POST("/admin/logout", a.Logout)
 	e.GET("/admin", a.Apps)
+	// A destructive action's GET is its confirmation page; its POST acts
+	// only when posted from that page.
+	e.GET("/admin/apps/:id/disable", a.ConfirmDisable)
 	e.POST("/admin/apps/:id/disable", a.SetDisabled(true))
 	e.POST("/admin/apps/:id/enable", a.SetDisabled(false))
+	e.GET("/admin/apps/:id/revoke-all", a.ConfirmRevokeAll)
 	e.POST("/admin/apps/:id/revoke-all", a.RevokeAll)
 	e.GET("/admin/merchants", a.Merchants)
 	e.GET("/admin/connections", a.Connections)
+	e.GET("/admin/connections/:id/revoke", a.ConfirmRevoke)
 	e.POST("/admin/connections/:id/revoke", a.Revoke)
 	e.GET("/admin/audit", a.Audit)
 

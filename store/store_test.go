@@ -579,3 +579,35 @@ func TestLookAlikeAccounts(t *testing.T) {
 		t.Fatalf("%d merchants, want the 4 valid ones", page.Total)
 	}
 }
+
+// TestAccountEmails: the emails behind a page of merchant and admin ids, in
+// one round trip, on every backend (a cluster spreads the keys over slots);
+// unknown ids are left out, and a merchant id never finds an admin.
+func TestAccountEmails(t *testing.T) {
+	t.Parallel()
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		other, err := f.st.CreateMerchant(ctx, "luis@example.com", "Luis", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		adm, err := f.st.CreateAdmin(ctx, "ops@example.com", "correct horse")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ms, as, err := f.st.AccountEmails(ctx, []string{f.merchant.ID, other.ID, store.NewID(), adm.ID}, []string{adm.ID, f.merchant.ID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(ms) != 2 || ms[f.merchant.ID] != "ana@example.com" || ms[other.ID] != "luis@example.com" {
+			t.Fatalf("merchant emails: %v", ms)
+		}
+		if len(as) != 1 || as[adm.ID] != "ops@example.com" {
+			t.Fatalf("admin emails: %v", as)
+		}
+		if ms, as, err := f.st.AccountEmails(ctx, nil, nil); err != nil || len(ms)+len(as) != 0 {
+			t.Fatalf("no ids: %v %v %v", ms, as, err)
+		}
+	})
+}
