@@ -40,7 +40,21 @@ type Config struct {
 	Metrics       Metrics       `yaml:"metrics" envPrefix:"METRICS_"`
 	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
 	Embedded      Embedded      `yaml:"embedded" envPrefix:"EMBEDDED_"`
+	Developers    Developers    `yaml:"developers" envPrefix:"DEVELOPERS_"`
 }
+
+// Developers configures the developer portal (/developers).
+type Developers struct {
+	// Signup is who may open a developer account: SignupOpen (anyone) or
+	// SignupInvite (only someone an admin invited).
+	Signup string `yaml:"signup" env:"SIGNUP"`
+}
+
+// Developer sign-up modes.
+const (
+	SignupOpen   = "open"
+	SignupInvite = "invite"
+)
 
 // Embedded configures the zero-setup mode, when no Redis is configured.
 type Embedded struct {
@@ -340,6 +354,9 @@ func (c *Config) validate() error {
 	}
 	if c.Redis.Embedded() && c.Embedded.Dir == "" {
 		return errors.New("config: embedded.dir is empty")
+	}
+	if c.Developers.Signup != SignupOpen && c.Developers.Signup != SignupInvite {
+		return fmt.Errorf("config: developers.signup %q must be open or invite", c.Developers.Signup)
 	}
 	if c.Audit.MaxLength <= 0 {
 		return errors.New("config: audit.max_length must be positive")
