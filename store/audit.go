@@ -50,6 +50,9 @@ func ActorAdminKey(name string) Actor { return Actor("admin-key:" + name) }
 // ActorClient is an app acting at the token or revocation endpoint.
 func ActorClient(clientID string) Actor { return Actor("client:" + clientID) }
 
+// ActorDeveloper is a developer, in the portal or through RFC 7591/7592.
+func ActorDeveloper(id string) Actor { return Actor("developer:" + id) }
+
 // Event is one line of the audit trail. It never holds a credential.
 type Event struct {
 	ID           string
