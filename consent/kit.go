@@ -199,12 +199,12 @@ func (k *Kit) csrfToken(c *gin.Context, sess *sessions.Session) (string, error) 
 }
 
 // CSRFOK reports whether the posted form carries the session's token, and
-// answers a failure itself (403, error page).
+// answers a failure itself (403, the expired-form page).
 func (k *Kit) CSRFOK(c *gin.Context, sess *sessions.Session) bool {
 	want, _ := sess.Values[keyCSRF].(string)
 	got := c.Request.PostFormValue(csrfFormField)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-		k.ErrorPage(c, http.StatusForbidden, "err_csrf")
+		k.formExpired(c)
 		return false
 	}
 	return true

@@ -8,50 +8,71 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// scopeGroup is the scopes of one resource (products, sales, …), as the
-// consent page shows them.
+// scopeGroup is the scopes of one level of risk (read, write, manage, or
+// "" for the scopes without a level), as the consent page shows them: a
+// request of seventeen scopes reads as three decisions, with the dangerous
+// one apart.
 type scopeGroup struct {
-	Resource string
-	Label    string
-	Scopes   []groupedScope
+	Level string
+	// Label is the group's heading; SummaryID the plural message of the
+	// summary line that counts it.
+	Label     string
+	SummaryID string
+	Scopes    []groupedScope
 }
+
+// Count is how many scopes the group holds.
+func (g scopeGroup) Count() int { return len(g.Scopes) }
 
 type groupedScope struct {
 	scopeView
-	// Level is read, write or manage ("" when the name has none), shown as
-	// a marker so the merchant sees at a glance how much is asked.
-	Level      string
-	LevelLabel string
+	// Resource names what the scope is about (products, sales, …).
+	Resource string
+	// Checked is whether the box starts ticked.
+	Checked bool
 }
 
-// groupScopes groups "level:resource" scopes by resource, in the order
-// the resources first appear.
-func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer) []scopeGroup {
-	var groups []scopeGroup
-	index := map[string]int{}
+// scopeLevel splits "level:resource"; a scope without one of the three
+// levels has level "".
+func scopeLevel(name string) (level, resource string) {
+	level, resource, ok := strings.Cut(name, ":")
+	if !ok || (level != "read" && level != "write" && level != "manage") {
+		level, resource = "", "other"
+		if r := plainScopeResource(name); r != "" {
+			resource = r
+		}
+	}
+	return level, resource
+}
+
+// groupScopes groups scopes by level of risk, each group in the order the
+// scopes were asked for. With tick, read and write scopes and the ones
+// without a level start ticked and manage scopes do not; without it
+// nothing does.
+func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer, tick bool) []scopeGroup {
+	byLevel := map[string][]groupedScope{}
 	for _, v := range k.describeScopes(c, names) {
-		level, resource, ok := strings.Cut(v.Name, ":")
-		if !ok || (level != "read" && level != "write" && level != "manage") {
-			level, resource = "", "other"
-			if r := plainScopeResource(v.Name); r != "" {
-				resource = r
-			}
+		level, resource := scopeLevel(v.Name)
+		label := loc.T("resource_" + resource)
+		if label == "resource_"+resource {
+			label = resource
 		}
-		i, seen := index[resource]
-		if !seen {
-			label := loc.T("resource_" + resource)
-			if label == "resource_"+resource {
-				label = resource
-			}
-			groups = append(groups, scopeGroup{Resource: resource, Label: label})
-			i = len(groups) - 1
-			index[resource] = i
+		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Resource: label,
+			Checked: tick && level != "manage"})
+	}
+	var groups []scopeGroup
+	// Least risk first, so the page reads from "see" to "delete"; the
+	// scopes without a level last.
+	for _, level := range []string{"read", "write", "manage", ""} {
+		if len(byLevel[level]) == 0 {
+			continue
 		}
-		gs := groupedScope{scopeView: v, Level: level}
-		if level != "" {
-			gs.LevelLabel = loc.T("level_" + level)
+		id := level
+		if id == "" {
+			id = "other"
 		}
-		groups[i].Scopes = append(groups[i].Scopes, gs)
+		groups = append(groups, scopeGroup{Level: id, Label: loc.T("risk_" + id), SummaryID: "summary_" + id,
+			Scopes: byLevel[level]})
 	}
 	return groups
 }
