@@ -26,23 +26,18 @@ func (g scopeGroup) Count() int { return len(g.Scopes) }
 
 type groupedScope struct {
 	scopeView
-	// Resource names what the scope is about (products, sales, …).
-	Resource string
 	// Checked is whether the box starts ticked.
 	Checked bool
 }
 
-// scopeLevel splits "level:resource"; a scope without one of the three
-// levels has level "".
-func scopeLevel(name string) (level, resource string) {
-	level, resource, ok := strings.Cut(name, ":")
+// scopeLevel is the level of a "level:resource" scope; "" for a scope
+// without one of the three (the platform's sign-in scopes, "voucher").
+func scopeLevel(name string) string {
+	level, _, ok := strings.Cut(name, ":")
 	if !ok || (level != "read" && level != "write" && level != "manage") {
-		level, resource = "", "other"
-		if r := plainScopeResource(name); r != "" {
-			resource = r
-		}
+		return ""
 	}
-	return level, resource
+	return level
 }
 
 // groupScopes groups scopes by level of risk, each group in the order the
@@ -52,13 +47,8 @@ func scopeLevel(name string) (level, resource string) {
 func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer, tick bool) []scopeGroup {
 	byLevel := map[string][]groupedScope{}
 	for _, v := range k.describeScopes(c, names) {
-		level, resource := scopeLevel(v.Name)
-		label := loc.T("resource_" + resource)
-		if label == "resource_"+resource {
-			label = resource
-		}
-		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Resource: label,
-			Checked: tick && level != "manage"})
+		level := scopeLevel(v.Name)
+		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Checked: tick && level != "manage"})
 	}
 	var groups []scopeGroup
 	// Least risk first, so the page reads from "see" to "delete"; the
@@ -75,18 +65,6 @@ func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer, tick bo
 			Scopes: byLevel[level]})
 	}
 	return groups
-}
-
-// plainScopeResource groups the scopes without a level prefix that the
-// catalogue ships (the platform's sign-in scopes).
-func plainScopeResource(name string) string {
-	switch name {
-	case "openid", "profile", "email":
-		return "account"
-	case "voucher":
-		return "vouchers"
-	}
-	return ""
 }
 
 // initials are the app's monogram: the first letter of its first two words.
