@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
+	"strconv"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -27,15 +28,23 @@ func (h *MerchantPages) requireMerchant(c *gin.Context) (*sessions.Session, *sto
 	}
 	if m == nil {
 		next, status := c.Request.URL.RequestURI(), http.StatusFound
+		// A form posted from a page that needed a session, or a browser
+		// that was signed in and never signed out: the session ended, and
+		// the login page says so instead of silently asking again.
+		expired := hadSession(c)
 		if c.Request.Method != http.MethodGet {
 			// A form posted after the session ended: come back to the page
 			// it belongs to, and post it again from there.
-			next, status = "/connections", http.StatusSeeOther
+			next, status, expired = "/connections", http.StatusSeeOther, true
 			if isAuthorizePath(c.Request.URL.Path) {
 				next = c.Request.URL.RequestURI()
 			}
 		}
-		c.Redirect(status, "/login?"+url.Values{"next": {next}}.Encode())
+		q := url.Values{"next": {next}}
+		if expired {
+			q.Set("expired", "1")
+		}
+		c.Redirect(status, "/login?"+q.Encode())
 		return nil, nil, false
 	}
 	return sess, m, true
@@ -49,8 +58,13 @@ type connectionView struct {
 	MerchantID string
 	Scopes     []scopeView
 	Status     string
+	// Created and LastUsed are in UTC, for tables of data (the admin
+	// pages); CreatedAt and LastUsedAt are for people (the merchant
+	// pages): local time in the browser, the page language without it.
 	Created    string
 	LastUsed   string
+	CreatedAt  localTime
+	LastUsedAt localTime
 }
 
 func formatTime(t time.Time) string {
@@ -61,6 +75,7 @@ func formatTime(t time.Time) string {
 }
 
 func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []connectionView {
+	loc := k.i18n.localizer(k.i18n.pick(c.Request))
 	out := make([]connectionView, 0, len(conns))
 	for _, cn := range conns {
 		name := cn.ClientID
@@ -71,6 +86,7 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []conne
 			ID: cn.ID, AppName: name, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
 			Scopes: k.describeScopes(c, cn.Scopes), Status: "status_" + string(cn.Status),
 			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
+			CreatedAt: loc.localTime(cn.CreatedAt), LastUsedAt: loc.localTime(cn.LastUsed),
 		})
 	}
 	return out
@@ -98,9 +114,50 @@ func (h *MerchantPages) Connections(c *gin.Context) {
 		next = "/connections?" + url.Values{"cursor": {page.Next}}.Encode()
 	}
 	h.Render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
-		"Email": m.Email, "Connections": h.connectionViews(c, page.Connections), "Revoked": c.Query("revoked") == "1",
-		"Next": next,
+		"Email": m.Email, "Apps": groupByApp(h.connectionViews(c, page.Connections)), "Total": page.Total,
+		"Revoked": revokedCount(c.Query("revoked")), "Next": next,
+		// A page of a longer list: an app's group may go on over the page
+		// break, so its count is this page's.
+		"Paged": page.Next != "" || c.Query("cursor") != "",
 	})
+}
+
+// appGroup is one app's connections on the merchant's page: every approval
+// is a connection of its own, and five alike rows with nothing to tell them
+// apart read as a fault; under their app's name they read as what they are.
+type appGroup struct {
+	ClientID    string
+	AppName     string
+	Connections []connectionView
+}
+
+// groupByApp groups a page of connections by app, keeping the listing's
+// order (most recently used first) for the groups and inside each; the
+// page itself, and so the cursor, is the store's.
+func groupByApp(views []connectionView) []appGroup {
+	var out []appGroup
+	index := map[string]int{}
+	for _, v := range views {
+		i, ok := index[v.ClientID]
+		if !ok {
+			i = len(out)
+			index[v.ClientID] = i
+			out = append(out, appGroup{ClientID: v.ClientID, AppName: v.AppName})
+		}
+		out[i].Connections = append(out[i].Connections, v)
+	}
+	return out
+}
+
+// revokedCount is the number of connections a revocation notice reports
+// (the revoked query parameter, which the page's own redirect sets): a
+// small positive number, anything else none.
+func revokedCount(q string) int {
+	n, err := strconv.Atoi(q)
+	if err != nil || n < 1 || n > store.MaxLimit {
+		return 0
+	}
+	return n
 }
 
 // merchantPage is how many connections a merchant's page shows; a store

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"net/http"
 	"net/url"
+	"strconv"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -115,16 +116,36 @@ type localizer struct {
 // T returns the message id in the page language; kv are template data as
 // key, value pairs. A missing message shows its id, which tests catch.
 func (l localizer) T(id string, kv ...string) string {
-	var data map[string]string
-	if len(kv) > 0 {
-		data = make(map[string]string, len(kv)/2)
-		for i := 0; i+1 < len(kv); i += 2 {
-			data[kv[i]] = kv[i+1]
-		}
-	}
-	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: data})
+	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, TemplateData: templateData(kv, 0)})
 	if err != nil {
 		return id
 	}
 	return s
+}
+
+// TN is T for a message about count things: the message's plural form
+// (one, other, and the language's others, e.g. Spanish "many") is the
+// one the page language uses for count, and the template data has
+// {{.Count}} besides kv. Templates call it with an int.
+func (l localizer) TN(id string, count int, kv ...string) string {
+	data := templateData(kv, 1)
+	data["Count"] = strconv.Itoa(count)
+	s, err := l.l.Localize(&i18n.LocalizeConfig{MessageID: id, PluralCount: count, TemplateData: data})
+	if err != nil {
+		return id
+	}
+	return s
+}
+
+// templateData turns key, value pairs into a message's template data, with
+// room for extra more entries.
+func templateData(kv []string, extra int) map[string]string {
+	if len(kv) == 0 && extra == 0 {
+		return nil
+	}
+	data := make(map[string]string, len(kv)/2+extra)
+	for i := 0; i+1 < len(kv); i += 2 {
+		data[kv[i]] = kv[i+1]
+	}
+	return data
 }

@@ -203,7 +203,7 @@ func (k *Kit) csrfToken(c *gin.Context, sess *sessions.Session) (string, error) 
 
 // CSRFOK reports whether the posted form carries the token of the session,
 // or of the signed cookie when there is no session, and answers a failure
-// itself (403, error page).
+// itself (403, the expired-form page).
 func (k *Kit) CSRFOK(c *gin.Context, sess *sessions.Session) bool {
 	want, _ := sess.Values[keyCSRF].(string)
 	if want == "" {
@@ -211,7 +211,7 @@ func (k *Kit) CSRFOK(c *gin.Context, sess *sessions.Session) bool {
 	}
 	got := c.Request.PostFormValue(csrfFormField)
 	if want == "" || subtle.ConstantTimeCompare([]byte(want), []byte(got)) != 1 {
-		k.ErrorPage(c, http.StatusForbidden, "err_csrf")
+		k.formExpired(c)
 		return false
 	}
 	return true

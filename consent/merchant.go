@@ -3,6 +3,7 @@ package consent
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"path"
@@ -116,16 +117,68 @@ func (h *MerchantPages) Authorize(c *gin.Context) {
 	if !ok {
 		return
 	}
-	lang := h.i18n.pick(c.Request)
-	loc := h.i18n.localizer(lang)
-	h.Render(c, http.StatusOK, "consent", "authorize", sess, map[string]any{
-		"AppName":  req.AppName,
-		"Initials": initials(req.AppName),
-		"Host":     redirectHost(req.RedirectURI),
-		"Email":    m.Email,
-		"Groups":   h.groupScopes(c, req.Scopes, loc),
-		"Self":     c.Request.URL.RequestURI(),
+	h.consentPage(c, http.StatusOK, req, sess, m, false)
+}
+
+// consentPage renders the consent page of req. Read and write scopes start
+// ticked, as they always have (apps rely on a merchant's plain "Autorizar"
+// granting what they asked for); manage scopes, which can delete or cancel,
+// start unticked: the merchant grants them deliberately. nothingTicked is
+// the answer to an approval with no scope: every box as the merchant left
+// it (none) and a message saying why nothing happened.
+func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRequest, sess *sessions.Session,
+	m *store.Merchant, nothingTicked bool) {
+	before, err := h.connectedBefore(c, m.ID, req.ClientID)
+	if err != nil {
+		h.Unavailable(c, "count connections", err)
+		return
+	}
+	loc := h.i18n.localizer(h.i18n.pick(c.Request))
+	groups := h.groupScopes(c, req.Scopes, loc, !nothingTicked)
+	h.Render(c, status, "consent", "authorize", sess, map[string]any{
+		"AppName":       req.AppName,
+		"Initials":      initials(req.AppName),
+		"Host":          redirectHost(req.RedirectURI),
+		"Email":         m.Email,
+		"Groups":        groups,
+		"Total":         len(req.Scopes),
+		"Before":        before,
+		"NothingTicked": nothingTicked,
+		"Self":          c.Request.URL.RequestURI(),
 	})
+}
+
+// connectedBefore is how often the merchant has connected the app already:
+// every approval is a new connection, and a merchant who does not know
+// that ends up with several alike ones.
+type connectedBefore struct {
+	Count int
+	// AtLeast marks a lower bound: the merchant has more connections than
+	// one page, and only the page was counted.
+	AtLeast bool
+}
+
+// connectedBefore counts the merchant's live connections to the app in one
+// page of the merchant's connections (the merchant's index, a bounded read),
+// never every record: the store has no index by merchant and app, and the
+// Total of a listing filtered by both is the merchant's, not the app's.
+// Nil when there are none.
+func (h *MerchantPages) connectedBefore(c *gin.Context, merchantID, clientID string) (*connectedBefore, error) {
+	page, err := h.store.ListConnections(c.Request.Context(), store.ConnectionFilter{MerchantID: merchantID},
+		store.Page{Limit: merchantPage})
+	if err != nil {
+		return nil, fmt.Errorf("list the merchant's connections: %w", err)
+	}
+	n := 0
+	for _, cn := range page.Connections {
+		if cn.ClientID == clientID {
+			n++
+		}
+	}
+	if n == 0 {
+		return nil, nil
+	}
+	return &connectedBefore{Count: n, AtLeast: page.Next != ""}, nil
 }
 
 // Decide handles the consent form: approve with the ticked scopes, or
@@ -150,8 +203,15 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 			return
 		}
 	}
-	if c.Request.PostFormValue("decision") != "approve" || len(granted) == 0 {
+	if c.Request.PostFormValue("decision") != "approve" {
 		c.Redirect(http.StatusSeeOther, h.auth.Deny(req))
+		return
+	}
+	if len(granted) == 0 {
+		// "Autorizar" with every box unticked is no decision to deny: the
+		// merchant pressed the button that connects. Say so and ask again,
+		// rather than send them back to the app as if they had cancelled.
+		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, true)
 		return
 	}
 	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted)
@@ -219,8 +279,33 @@ func (h *MerchantPages) LoginPage(c *gin.Context) {
 	}
 	next := safeNext(c.Query("next"))
 	h.Render(c, http.StatusOK, "login", "login_title", sess, map[string]any{
-		"Next": next, "AppName": h.appNameFor(c, next),
+		"Next": next, "AppName": h.appNameFor(c, next), "Expired": c.Query("expired") == "1",
 	})
+}
+
+// signedInCookie marks a browser that signed in and has not signed out.
+// It holds no identifier and proves nothing (the session does that); it
+// only lets a page that finds no session tell "your session expired" from
+// "you never signed in", since by then the session cookie is gone too.
+const signedInCookie = "enlace_signed_in"
+
+// signedInMaxAge is how long a browser is remembered as signed in: longer
+// than any session, so an expired one is still recognised.
+const signedInMaxAge = 30 * 24 * 3600
+
+func (h *MerchantPages) setSignedIn(c *gin.Context, on bool) {
+	maxAge := signedInMaxAge
+	if !on {
+		maxAge = -1
+	}
+	http.SetCookie(c.Writer, &http.Cookie{Name: signedInCookie, Value: "1", Path: "/", MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: h.opts.SecureCookies})
+}
+
+// hadSession reports a browser that signed in and never signed out.
+func hadSession(c *gin.Context) bool {
+	v, err := c.Cookie(signedInCookie)
+	return err == nil && v == "1"
 }
 
 // Login checks the merchant's email and password and starts a session.
@@ -254,6 +339,7 @@ func (h *MerchantPages) Login(c *gin.Context) {
 		h.Unavailable(c, "start session", err)
 		return
 	}
+	h.setSignedIn(c, true)
 	h.loginSucceeded(c, "merchant", email)
 	h.Logger().InfoContext(c.Request.Context(), "login", "merchant_id", m.ID)
 	c.Redirect(http.StatusSeeOther, next)
@@ -262,6 +348,7 @@ func (h *MerchantPages) Login(c *gin.Context) {
 // Logout ends the merchant's session.
 func (h *MerchantPages) Logout(c *gin.Context) {
 	if sess, ok := h.Session(c, sessionName); ok && h.endSession(c, sess) {
+		h.setSignedIn(c, false)
 		c.Redirect(http.StatusSeeOther, "/login?"+url.Values{"next": {safeNext(c.PostForm("next"))}}.Encode())
 	}
 }

@@ -8,64 +8,63 @@ import (
 	"github.com/gin-gonic/gin"
 )
 
-// scopeGroup is the scopes of one resource (products, sales, …), as the
-// consent page shows them.
+// scopeGroup is the scopes of one level of risk (read, write, manage, or
+// "" for the scopes without a level), as the consent page shows them: a
+// request of seventeen scopes reads as three decisions, with the dangerous
+// one apart.
 type scopeGroup struct {
-	Resource string
-	Label    string
-	Scopes   []groupedScope
+	Level string
+	// Label is the group's heading; SummaryID the plural message of the
+	// summary line that counts it.
+	Label     string
+	SummaryID string
+	Scopes    []groupedScope
 }
+
+// Count is how many scopes the group holds.
+func (g scopeGroup) Count() int { return len(g.Scopes) }
 
 type groupedScope struct {
 	scopeView
-	// Level is read, write or manage ("" when the name has none), shown as
-	// a marker so the merchant sees at a glance how much is asked.
-	Level      string
-	LevelLabel string
+	// Checked is whether the box starts ticked.
+	Checked bool
 }
 
-// groupScopes groups "level:resource" scopes by resource, in the order
-// the resources first appear.
-func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer) []scopeGroup {
-	var groups []scopeGroup
-	index := map[string]int{}
+// scopeLevel is the level of a "level:resource" scope; "" for a scope
+// without one of the three (the platform's sign-in scopes, "voucher").
+func scopeLevel(name string) string {
+	level, _, ok := strings.Cut(name, ":")
+	if !ok || (level != "read" && level != "write" && level != "manage") {
+		return ""
+	}
+	return level
+}
+
+// groupScopes groups scopes by level of risk, each group in the order the
+// scopes were asked for. With tick, read and write scopes and the ones
+// without a level start ticked and manage scopes do not; without it
+// nothing does.
+func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer, tick bool) []scopeGroup {
+	byLevel := map[string][]groupedScope{}
 	for _, v := range k.describeScopes(c, names) {
-		level, resource, ok := strings.Cut(v.Name, ":")
-		if !ok || (level != "read" && level != "write" && level != "manage") {
-			level, resource = "", "other"
-			if r := plainScopeResource(v.Name); r != "" {
-				resource = r
-			}
+		level := scopeLevel(v.Name)
+		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Checked: tick && level != "manage"})
+	}
+	var groups []scopeGroup
+	// Least risk first, so the page reads from "see" to "delete"; the
+	// scopes without a level last.
+	for _, level := range []string{"read", "write", "manage", ""} {
+		if len(byLevel[level]) == 0 {
+			continue
 		}
-		i, seen := index[resource]
-		if !seen {
-			label := loc.T("resource_" + resource)
-			if label == "resource_"+resource {
-				label = resource
-			}
-			groups = append(groups, scopeGroup{Resource: resource, Label: label})
-			i = len(groups) - 1
-			index[resource] = i
+		id := level
+		if id == "" {
+			id = "other"
 		}
-		gs := groupedScope{scopeView: v, Level: level}
-		if level != "" {
-			gs.LevelLabel = loc.T("level_" + level)
-		}
-		groups[i].Scopes = append(groups[i].Scopes, gs)
+		groups = append(groups, scopeGroup{Level: id, Label: loc.T("risk_" + id), SummaryID: "summary_" + id,
+			Scopes: byLevel[level]})
 	}
 	return groups
-}
-
-// plainScopeResource groups the scopes without a level prefix that the
-// catalogue ships (the platform's sign-in scopes).
-func plainScopeResource(name string) string {
-	switch name {
-	case "openid", "profile", "email":
-		return "account"
-	case "voucher":
-		return "vouchers"
-	}
-	return ""
 }
 
 // initials are the app's monogram: the first letter of its first two words.

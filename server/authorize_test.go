@@ -116,9 +116,10 @@ func TestAuthorizeErrorsRedirectToTheApp(t *testing.T) {
 	}
 }
 
-// TestConsentDecisions: cancel, or unticking every scope, sends the
-// merchant back with access_denied and writes nothing; a forged scope is
-// refused; a post without the CSRF token is refused.
+// TestConsentDecisions: cancel sends the merchant back with access_denied
+// and writes nothing (approving with nothing ticked is not a denial:
+// TestApproveNothingTicked); a forged scope is refused; a post without the
+// CSRF token is refused.
 func TestConsentDecisions(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
@@ -132,8 +133,8 @@ func TestConsentDecisions(t *testing.T) {
 	}
 	csrf := csrfOf(t, consent)
 	for name, form := range map[string]url.Values{
-		"cancel":      {"csrf_token": {csrf}, "granted": {"read:products"}, "decision": {"cancel"}},
-		"none ticked": {"csrf_token": {csrf}, "decision": {"approve"}},
+		"cancel":              {"csrf_token": {csrf}, "granted": {"read:products"}, "decision": {"cancel"}},
+		"cancel, none ticked": {"csrf_token": {csrf}, "decision": {"cancel"}},
 	} {
 		p := b.post(authorize, form)
 		u, _ := url.Parse(p.location)

@@ -3,10 +3,14 @@ package server
 import (
 	"context"
 	"errors"
+	"mime"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/gin-gonic/gin"
 
+	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -66,4 +70,62 @@ func notFound(c *gin.Context) {
 // methodNotAllowed answers a known path with the wrong method.
 func methodNotAllowed(c *gin.Context) {
 	writeOAuth(c, apierror.Request("method not allowed").WithStatus(http.StatusMethodNotAllowed))
+}
+
+// pageOr answers a browser (a request whose Accept prefers HTML to JSON)
+// with the page kit's page-not-found page, in the page language, and
+// everyone else with api: API clients, which send application/json, */*
+// or no Accept at all, keep the JSON error they parse.
+func pageOr(m *consent.MerchantPages, status int, api gin.HandlerFunc) gin.HandlerFunc {
+	return func(c *gin.Context) {
+		if prefersHTML(c.GetHeader("Accept")) {
+			m.NotFoundPage(c, status)
+			return
+		}
+		api(c)
+	}
+}
+
+// prefersHTML reports whether an Accept header ranks text/html above
+// application/json (RFC 9110 §12.5.1: a type's quality is that of the most
+// specific range matching it). A tie goes to HTML only when HTML is named
+// and JSON only matched a wildcard, as in a browser's
+// "text/html,…,*/*;q=0.8"; "*/*" alone is an API client's.
+func prefersHTML(accept string) bool {
+	html, htmlExact := acceptQuality(accept, "text", "html")
+	json, jsonExact := acceptQuality(accept, "application", "json")
+	return html > json || (html == json && html > 0 && htmlExact && !jsonExact)
+}
+
+// acceptQuality is the quality Accept gives type/sub, and whether a range
+// named it exactly.
+func acceptQuality(accept, typ, sub string) (q float64, exact bool) {
+	best := -1 // specificity of the range that set q: 0 */*, 1 type/*, 2 type/sub
+	for _, part := range strings.Split(accept, ",") {
+		mt, params, err := mime.ParseMediaType(strings.TrimSpace(part))
+		if err != nil {
+			continue
+		}
+		t, s, _ := strings.Cut(mt, "/")
+		spec := -1
+		switch {
+		case t == typ && s == sub:
+			spec = 2
+		case t == typ && s == "*":
+			spec = 1
+		case t == "*" && s == "*":
+			spec = 0
+		}
+		if spec <= best {
+			continue
+		}
+		v := 1.0
+		if qs, ok := params["q"]; ok {
+			if v, err = strconv.ParseFloat(qs, 64); err != nil || v < 0 || v > 1 {
+				continue
+			}
+		}
+		best, q = spec, v
+	}
+	return q, best == 2
 }

@@ -1,6 +1,8 @@
 package server
 
 import (
+	"net/http"
+
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/consent"
@@ -89,6 +91,7 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	}
 	e.GET("/static/*file", p.static.serve)
 
-	e.NoRoute(notFound)
-	e.NoMethod(methodNotAllowed)
+	// A browser gets a page, an API client the JSON error (errors.go).
+	e.NoRoute(pageOr(m, http.StatusNotFound, notFound))
+	e.NoMethod(pageOr(m, http.StatusMethodNotAllowed, methodNotAllowed))
 }
