@@ -237,6 +237,8 @@ func confirmed(c *gin.Context) bool { return c.PostForm(confirmField) == "yes" }
 // connections the action affects, and (for one connection) its merchant.
 type confirmView struct {
 	TitleID, TextID, ButtonID string
+	// Plural says TextID counts Count (go-i18n plural forms).
+	Plural bool
 	Action, Back              string
 	AppName, ClientID         string
 	Count                     int
@@ -246,13 +248,6 @@ type confirmView struct {
 }
 
 // one picks the message for exactly one connection or for any other count.
-func one(n int, id string) string {
-	if n == 1 {
-		return id + "_one"
-	}
-	return id + "_other"
-}
-
 // confirmApp shows the confirmation page of an app-wide action (disable,
 // revoke-all), with the app's live connections.
 func (h *AdminPages) confirmApp(c *gin.Context, action string) {
@@ -276,12 +271,12 @@ func (h *AdminPages) confirmApp(c *gin.Context, action string) {
 	}
 	n := counts[app.ClientID]
 	v := confirmView{Action: "/admin/apps/" + url.PathEscape(app.ClientID) + "/" + action, Back: "/admin",
-		AppName: app.Name, ClientID: app.ClientID, Count: n}
+		AppName: app.Name, ClientID: app.ClientID, Count: n, Plural: true}
 	switch action {
 	case "disable":
-		v.TitleID, v.TextID, v.ButtonID = "admin_confirm_disable_title", one(n, "admin_confirm_disable"), "admin_confirm_disable_button"
+		v.TitleID, v.TextID, v.ButtonID = "admin_confirm_disable_title", "admin_confirm_disable", "admin_confirm_disable_button"
 	default:
-		v.TitleID, v.TextID, v.ButtonID = "admin_confirm_revoke_all_title", one(n, "admin_confirm_revoke_all"), "admin_confirm_revoke_all_button"
+		v.TitleID, v.TextID, v.ButtonID = "admin_confirm_revoke_all_title", "admin_confirm_revoke_all", "admin_confirm_revoke_all_button"
 	}
 	h.Render(c, http.StatusOK, "admin_confirm", "admin_confirm", sess, map[string]any{"Confirm": v})
 }

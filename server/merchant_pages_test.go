@@ -343,11 +343,13 @@ func TestFormExpired(t *testing.T) {
 		return html.UnescapeString(m[1])
 	}
 
-	// The login page of an authorization request, left open too long.
+	// The login page of an authorization request, left open too long: its
+	// signed CSRF cookie has expired (the browser dropped it).
 	b := e.browser()
 	toLogin := b.get(authorize)
 	login := b.get(toLogin.location)
-	e.expireSessions()
+	u, _ := url.Parse(e.url)
+	b.c.Jar.SetCookies(u, []*http.Cookie{{Name: "enlace_csrf", Value: "", Path: "/", MaxAge: -1}})
 	next, _ := url.Parse(toLogin.location)
 	retry := check("login", b.post("/login", url.Values{"csrf_token": {csrfOf(t, login)}, "email": {e.merchant.Email},
 		"password": {password}, "next": {next.Query().Get("next")}}))
