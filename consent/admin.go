@@ -238,7 +238,7 @@ func confirmed(c *gin.Context) bool { return c.PostForm(confirmField) == "yes" }
 type confirmView struct {
 	TitleID, TextID, ButtonID string
 	// Plural says TextID counts Count (go-i18n plural forms).
-	Plural bool
+	Plural                    bool
 	Action, Back              string
 	AppName, ClientID         string
 	Count                     int

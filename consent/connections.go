@@ -52,8 +52,10 @@ func (h *MerchantPages) requireMerchant(c *gin.Context) (*sessions.Session, *sto
 
 // connectionView is one row of a connections table.
 type connectionView struct {
-	ID         string
-	AppName    string
+	ID      string
+	AppName string
+	// App is the app's identity as merchants see it.
+	App        appIdentity
 	ClientID   string
 	MerchantID string
 	Scopes     []scopeView
@@ -79,11 +81,12 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []conne
 	out := make([]connectionView, 0, len(conns))
 	for _, cn := range conns {
 		name := cn.ClientID
+		ident := appIdentity{Name: name, ClientID: cn.ClientID, Initials: initials(name)}
 		if app, err := k.opts.Apps(c.Request.Context(), cn.ClientID); err == nil {
-			name = app.Name
+			name, ident = app.Name, identityOf(app)
 		}
 		out = append(out, connectionView{
-			ID: cn.ID, AppName: name, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
+			ID: cn.ID, AppName: name, App: ident, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
 			Scopes: k.describeScopes(c, cn.Scopes), Status: "status_" + string(cn.Status),
 			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
 			CreatedAt: loc.localTime(cn.CreatedAt), LastUsedAt: loc.localTime(cn.LastUsed),
@@ -128,6 +131,7 @@ func (h *MerchantPages) Connections(c *gin.Context) {
 type appGroup struct {
 	ClientID    string
 	AppName     string
+	App         appIdentity
 	Connections []connectionView
 }
 
@@ -142,7 +146,7 @@ func groupByApp(views []connectionView) []appGroup {
 		if !ok {
 			i = len(out)
 			index[v.ClientID] = i
-			out = append(out, appGroup{ClientID: v.ClientID, AppName: v.AppName})
+			out = append(out, appGroup{ClientID: v.ClientID, AppName: v.AppName, App: v.App})
 		}
 		out[i].Connections = append(out[i].Connections, v)
 	}

@@ -108,6 +108,16 @@ type page struct {
 	assets    map[string]string
 }
 
+// With pairs the page with v, for a sub-template that needs both the
+// page's translations and a value of its own, which it reads as .V.
+func (p page) With(v any) pageWith { return pageWith{page: p, V: v} }
+
+// pageWith is a page with a value for a sub-template (With).
+type pageWith struct {
+	page
+	V any
+}
+
 // Asset returns the fingerprinted address of a static file, which can be
 // cached for a year; an unknown name gets its plain address.
 func (p page) Asset(name string) string {

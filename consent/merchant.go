@@ -26,7 +26,14 @@ type AuthorizeRequest struct {
 	// the request named none), all of them registered for the app.
 	Scopes        []string
 	CodeChallenge string
+	// App is the app as the request was checked against it: its identity
+	// for the consent page, and who may connect it.
+	App *store.App
 }
+
+// ErrNotTestMerchant is an approval of an app in development by a merchant
+// who is not one of its test merchants.
+var ErrNotTestMerchant = errors.New("the app is in development: only its test merchants can connect it")
 
 // AuthorizeError is a refused authorization request. With RedirectTo set
 // the browser is sent back to the app with the error; without it, the
@@ -128,6 +135,10 @@ func (h *MerchantPages) Authorize(c *gin.Context) {
 // it (none) and a message saying why nothing happened.
 func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRequest, sess *sessions.Session,
 	m *store.Merchant, nothingTicked bool) {
+	if req.App != nil && !req.App.MayConnect(m.ID) {
+		h.notTestMerchant(c, req)
+		return
+	}
 	before, err := h.connectedBefore(c, m.ID, req.ClientID)
 	if err != nil {
 		h.Unavailable(c, "count connections", err)
@@ -138,6 +149,7 @@ func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRe
 	h.Render(c, status, "consent", "authorize", sess, map[string]any{
 		"AppName":       req.AppName,
 		"Initials":      initials(req.AppName),
+		"App":           identity(req),
 		"Host":          redirectHost(req.RedirectURI),
 		"Email":         m.Email,
 		"Groups":        groups,
@@ -215,6 +227,10 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 		return
 	}
 	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted)
+	if errors.Is(err, ErrNotTestMerchant) {
+		h.notTestMerchant(c, req)
+		return
+	}
 	if err != nil {
 		h.Unavailable(c, "approve", err)
 		return
@@ -360,4 +376,20 @@ func (h *MerchantPages) Home(c *gin.Context) {
 		return
 	}
 	h.Render(c, http.StatusOK, "home", "home_title", sess, map[string]any{"Email": m.Email})
+}
+
+// identity is the app's identity for the consent page (only its name, when
+// the request did not carry the app).
+func identity(req *AuthorizeRequest) appIdentity {
+	if req.App == nil {
+		return appIdentity{Name: req.AppName, ClientID: req.ClientID, Initials: initials(req.AppName)}
+	}
+	return identityOf(req.App)
+}
+
+// notTestMerchant tells a merchant that the app is still in development,
+// with a way back to it that says they did not connect (access_denied).
+func (h *MerchantPages) notTestMerchant(c *gin.Context, req *AuthorizeRequest) {
+	h.Render(c, http.StatusForbidden, "error", "error_title", nil, map[string]string{
+		"Message": "err_app_in_development", "Retry": h.auth.Deny(req), "RetryLabel": "back_to_app"})
 }

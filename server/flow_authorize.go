@@ -118,11 +118,17 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 		State:         state,
 		Scopes:        scopes,
 		CodeChallenge: challenge,
+		App:           app,
 	}, nil
 }
 
 // Approve records a new connection and returns the redirect with its code.
 func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, merchantID string, granted []string) (string, error) {
+	// An app in development connects only to its test merchants; the
+	// consent page says so before, and this holds for a forged post too.
+	if req.App != nil && !req.App.MayConnect(merchantID) {
+		return "", consent.ErrNotTestMerchant
+	}
 	// The app's generation as Redis has it now, not as this instance's
 	// cache may still have it: an approval made after an app-wide
 	// revocation is of the new generation, and lives.
