@@ -36,6 +36,9 @@ func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequ
 		// From the cached app: a code of a connection approved before an
 		// app-wide revocation is refused.
 		AppGeneration: app.Generation,
+		// A redirect URI the app has removed stops working at once, for
+		// the codes already issued to it too.
+		AppRedirectURIs: app.RedirectURIs,
 	})
 }
 

@@ -18,6 +18,10 @@ type CodeExchange struct {
 	// AppGeneration is the app's Generation as the caller read it: a code
 	// of a connection approved under an older one is refused.
 	AppGeneration int64
+	// AppRedirectURIs are the app's registered redirect URIs now: a code
+	// issued for one the app has since removed is refused. Nil skips the
+	// check.
+	AppRedirectURIs []string
 }
 
 // ExchangeArgs are the arguments of lua/exchange.lua.
@@ -36,6 +40,8 @@ type ExchangeArgs struct {
 	// (ActorCodeReuse).
 	ReuseBy Actor `json:"reuse_by"`
 	Gen     int64 `json:"gen"`
+	// RedirectURIs are the app's registered redirect URIs (nil: no check).
+	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Actor is the client, for the audit event.
 	Actor Actor `json:"actor"`
 	// AuditMax is set by Transitions.
@@ -77,7 +83,7 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		Code: Digest(x.Code), ClientID: x.ClientID, RedirectURI: x.RedirectURI, Challenge: challenge,
 		Now: MillisOf(iss.IssuedAt), Access: Digest(iss.AccessToken), Refresh: Digest(iss.RefreshToken),
 		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
-		Gen: x.AppGeneration, Actor: ActorClient(x.ClientID),
+		Gen: x.AppGeneration, Actor: ActorClient(x.ClientID), RedirectURIs: x.AppRedirectURIs,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exchange code: %w", err)

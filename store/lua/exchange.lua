@@ -6,6 +6,8 @@
 --            code          digest of the code presented
 --            client_id     the authenticated client
 --            redirect_uri  as sent at the token endpoint, "" when absent
+--            redirect_uris the app's registered redirect URIs now, or absent:
+--                          a code issued for one since removed is refused
 --            challenge     S256 of the code_verifier, "" when absent
 --            now           ms
 --            access, refresh            digests of the new pair
@@ -77,6 +79,15 @@ if tonumber(c[2]) <= tonumber(a.now) then
 end
 if a.redirect_uri ~= '' and a.redirect_uri ~= field(5) then
   return refused('redirect_uri does not match the one of the authorization request')
+end
+if a.redirect_uris then
+  local registered = false
+  for _, u in ipairs(a.redirect_uris) do
+    if u == field(5) then registered = true end
+  end
+  if not registered then
+    return refused('the redirect URI this code was issued for is no longer registered for the app')
+  end
 end
 local challenge = field(6)
 if challenge == '' and a.challenge ~= '' then
