@@ -274,7 +274,19 @@ type devAuditRow struct {
 	ActorID, ActorRef   string
 	DetailID, DetailArg string
 	Detail              string
+	// Changed are the parts an update changed, for developer_detail_updated.
+	Changed []changedPart
 }
+
+// changedPart is one part an app update changed: its label's message id,
+// or the store's word for a part this version does not name.
+type changedPart struct{ ID, Raw string }
+
+// partLabels are the message ids of the parts UpdateApp and SetAppLogo
+// name in their audit detail ("updated: name, scopes").
+var partLabels = map[string]string{"name": "developer_part_name", "redirect URIs": "developer_part_redirects",
+	"scopes": "developer_part_scopes", "PKCE rule": "developer_part_pkce", "profile": "developer_part_profile",
+	"test merchants": "developer_part_test_merchants", "logo": "developer_part_logo"}
 
 // appView is the app page's data.
 type appView struct {
@@ -363,6 +375,11 @@ func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
 		r.ActorRef = string(e.Actor)
 	}
 	r.DetailID, r.DetailArg = developerDetail(e.Detail)
+	if r.DetailID == "developer_detail_updated" {
+		for part := range strings.SplitSeq(r.DetailArg, ", ") {
+			r.Changed = append(r.Changed, changedPart{ID: partLabels[part], Raw: part})
+		}
+	}
 	if r.DetailID == "" {
 		r.DetailID, r.DetailArg = detailLabel(e.Detail)
 	}

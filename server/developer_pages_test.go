@@ -439,7 +439,7 @@ func TestDeveloperApps(t *testing.T) {
 	for _, want := range []string{`id="review-note"`, "Falta la política de devoluciones", "En desarrollo",
 		// The activity: each step, with who made it.
 		"Enviada a revisión", "Revisión: devuelta a desarrollo. Motivo: Falta la política de devoluciones", "Secreto anterior desactivado",
-		"Secreto rotado", "Actualizada: test merchants", "Tú", "Línea de comandos"} {
+		"Secreto rotado", "Actualizada: comercios de prueba", "Tú", "Línea de comandos"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the app page lacks %q:\n%s", want, page.body)
 		}
