@@ -1,8 +1,6 @@
 package consent
 
 import (
-	"net/url"
-
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -34,10 +32,4 @@ func identityOf(app *store.App) appIdentity {
 		id.Logo = LogoPath(app.ClientID, app.Profile.Logo)
 	}
 	return id
-}
-
-// LogoPath is where enlace serves an app's logo: under its fingerprint,
-// so the address changes with the image and can be cached for long.
-func LogoPath(clientID, fingerprint string) string {
-	return "/apps/" + url.PathEscape(clientID) + "/logo/" + url.PathEscape(fingerprint)
 }

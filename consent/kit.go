@@ -1,9 +1,10 @@
 // Package consent owns what a person sees in a browser. Its page kit (Kit:
 // layout, sessions, CSRF, i18n, the login limits) carries the merchant
 // pages (MerchantPages: login, the consent page of /apps/authorize, a
-// merchant's connections) and the admin pages (AdminPages); other page
-// groups, such as the demo client in consent/demo, are built on the same
-// kit. The OAuth rules come from an Authorizer that the server provides.
+// merchant's connections), the admin pages (AdminPages) and the developer
+// portal (DeveloperPages); other page groups, such as the demo client in
+// consent/demo, are built on the same kit. The OAuth rules come from an
+// Authorizer that the server provides.
 package consent
 
 import (

@@ -12,15 +12,20 @@ import (
 type pages struct {
 	merchant *consent.MerchantPages
 	admin    *consent.AdminPages
+	dev      *consent.DeveloperPages
 	static   *assets
 }
+
+// logoUploadRoute is the one route whose body may exceed maxBody: it
+// bounds its own (consent.MaxLogoRequest) and says so on a page.
+const logoUploadRoute = "/developers/apps/:client_id/logo"
 
 // routes is enlace's whole HTTP surface. Nothing else registers a route,
 // except the Extensions a binary passes in Options: the demo client
 // (/demo, the embedded mode of `enlace serve`) and enlace-bench's floor
 // (/_floor/, only in the enlace-bench binary).
 func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
-	m, a := p.merchant, p.admin
+	m, a, d := p.merchant, p.admin, p.dev
 
 	// The authorization endpoint, under the platform's name and the
 	// Multinexo-style alias: the consent page, and the form it posts.
@@ -55,6 +60,33 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.GET("/admin/connections/:id/revoke", a.ConfirmRevoke)
 	e.POST("/admin/connections/:id/revoke", a.Revoke)
 	e.GET("/admin/audit", a.Audit)
+
+	// The developer portal (its own session; every app page answers its
+	// owner only). Posts that show a credential (a new app's secret, a
+	// rotated one, a sandbox merchant's password, an initial access
+	// token) show it on their answer, once.
+	e.GET("/developers", d.Home)
+	e.POST("/developers/login", d.Login)
+	e.POST("/developers/logout", d.Logout)
+	e.GET("/developers/signup", d.SignupPage) // ?invite=TOKEN
+	e.POST("/developers/signup", d.Signup)
+	e.POST("/developers/tokens", d.CreateToken)
+	e.GET("/developers/apps/new", d.NewAppPage)
+	e.POST("/developers/apps", d.CreateApp)
+	e.GET("/developers/apps/:client_id", d.App)
+	e.GET("/developers/apps/:client_id/edit", d.EditPage)
+	e.POST("/developers/apps/:client_id/edit", d.Edit)
+	e.POST(logoUploadRoute, d.Logo)
+	e.POST("/developers/apps/:client_id/test-merchants", d.AddTestMerchant)
+	e.POST("/developers/apps/:client_id/test-merchants/remove", d.RemoveTestMerchant)
+	e.POST("/developers/apps/:client_id/sandbox", d.CreateSandbox)
+	e.POST("/developers/apps/:client_id/submit", d.Submit)
+	e.POST("/developers/apps/:client_id/rotate-secret", d.RotateSecret)
+	e.POST("/developers/apps/:client_id/retire-secret", d.RetireSecret)
+	e.GET("/developers/apps/:client_id/delete", d.ConfirmDelete)
+	e.POST("/developers/apps/:client_id/delete", d.Delete)
+	// Apps' logos, from enlace's own origin (logo.go).
+	e.GET("/apps/:client_id/logo/:fingerprint", s.appLogo)
 
 	// The token endpoint in its dialects (token.go), revocation and
 	// introspection.

@@ -29,7 +29,8 @@ func TestRouteTable(t *testing.T) {
 	}
 	for _, want := range []string{"GET /apps/authorize", "POST /apps/authorize", "POST /oauth/token",
 		"POST /oauth/access-token", "POST /auth/v1/token", "POST /oauth/revoke", "POST /oauth/introspect",
-		"GET /api/d/info", "GET /admin", "GET /admin/api/apps", "GET /metrics"} {
+		"GET /api/d/info", "GET /admin", "GET /admin/api/apps", "GET /metrics",
+		"GET /developers", "POST /developers/apps", "GET /apps/:client_id/logo/:fingerprint"} {
 		if !routes[want] {
 			t.Errorf("the table lacks %s", want)
 		}

@@ -130,9 +130,11 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	e.Use(s.requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
+	devOpts := consent.DeveloperOptions{OpenSignup: opts.Config.Developers.Signup == config.SignupOpen}
 	s.routes(e, pages{
 		merchant: consent.NewMerchantPages(kit, s, opts.Store),
 		admin:    consent.NewAdminPages(kit, opts.Store),
+		dev:      consent.NewDeveloperPages(kit, opts.Store, devOpts),
 		static:   static,
 	}, !opts.SeparateMetrics)
 	h := Handles{Kit: kit, Verifier: s.verifier, Apps: s.apps}
@@ -159,8 +161,13 @@ func newOAuthLib() *oserver.Server {
 }
 
 // limitBodies caps every request body; token requests have their own,
-// equal, cap with an OAuth error.
+// equal, cap with an OAuth error. The logo upload caps its own, larger,
+// body and answers an oversized one on a page.
 func limitBodies(c *gin.Context) {
+	if c.FullPath() == logoUploadRoute {
+		c.Next()
+		return
+	}
 	if c.Request.ContentLength > maxBody {
 		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
 			writeAPI(c, bodyTooLarge())

@@ -1,0 +1,146 @@
+package consent
+
+import (
+	"bufio"
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// TestDeveloperLabels: statuses, notices, the store's fixed app details
+// and the parts an update names map to messages in both languages;
+// anything else maps to none and is shown as stored.
+func TestDeveloperLabels(t *testing.T) {
+	b, err := newBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := newCatalogue(b)
+	var ids []string
+	for _, a := range []*store.App{{Status: store.StatusDevelopment}, {Status: store.StatusReview},
+		{Status: store.StatusPublished}, {Status: store.StatusPublished, Disabled: true}} {
+		ids = append(ids, statusLabel(a), "developer_status_"+string(a.Status)+"_hint")
+	}
+	for _, n := range []string{"updated", "logo", "submitted", "retired", "test_merchant_added", "test_merchant_removed", "deleted"} {
+		ids = append(ids, developerNotice(n))
+	}
+	if developerNotice("<b>") != "" || developerNotice("developer_notice_logo") != "" {
+		t.Error("a notice outside the set shows")
+	}
+	until := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
+	for d, want := range map[string]string{
+		"submitted for review":      "",
+		"review: approved":          "",
+		"previous secret retired":   "",
+		"review: rejected: no logo": "no logo",
+		"secret rotated; the previous one works until " + until.Format(time.RFC3339): "2026-12-01 10:00 UTC",
+		"updated: name, scopes": "name, scopes",
+	} {
+		id, arg := developerDetail(d)
+		if id == "" || arg != want {
+			t.Errorf("detail %q: %q %q", d, id, arg)
+		}
+		ids = append(ids, id)
+	}
+	if id, _ := developerDetail("read:products"); id != "" {
+		t.Errorf("scopes got a label: %q", id)
+	}
+	for _, id := range partLabels {
+		ids = append(ids, id)
+	}
+	dev := &store.Developer{ID: "d1"}
+	for actor, want := range map[store.Actor]string{store.ActorDeveloper("d1"): "developer_actor_you",
+		store.ActorDeveloper("d2"): "developer_actor_developer", store.ActorAdmin("a"): "admin_actor_admin",
+		store.ActorCLI: "admin_actor_cli", store.ActorMerchant("m"): "admin_actor_merchant"} {
+		r := developerAuditRow(store.Event{Type: store.EventApp, Actor: actor, Detail: "updated: logo, other"}, dev)
+		if r.ActorID != want || len(r.Changed) != 2 || r.Changed[0].ID != "developer_part_logo" || r.Changed[1].ID != "" {
+			t.Errorf("actor %s: %+v", actor, r)
+		}
+		ids = append(ids, r.ActorID)
+	}
+	for _, l := range languages {
+		loc := cat.localizer(l)
+		for _, id := range ids {
+			if id == "" || loc.T(id) == id {
+				t.Errorf("%s: no message %q", l, id)
+			}
+		}
+	}
+}
+
+// TestDeveloperMessagesBlock: the portal's messages are one block of
+// developer_ keys right after the admin_ block, the same keys in the same
+// order in both languages (so that parallel edits to the catalogues stay
+// apart).
+func TestDeveloperMessagesBlock(t *testing.T) {
+	keys := map[string][]string{}
+	for _, lang := range []string{"es", "en"} {
+		raw, err := localeFiles.ReadFile("locales/" + lang + ".json")
+		if err != nil {
+			t.Fatal(err)
+		}
+		var order []string
+		sc := bufio.NewScanner(bytes.NewReader(raw))
+		for sc.Scan() {
+			if k, _, ok := strings.Cut(strings.TrimSpace(sc.Text()), `":`); ok && strings.HasPrefix(k, `"`) {
+				order = append(order, strings.TrimPrefix(k, `"`))
+			}
+		}
+		first, last := -1, -1
+		for i, k := range order {
+			if strings.HasPrefix(k, "developer_") {
+				if first < 0 {
+					first = i
+				}
+				last = i
+			}
+		}
+		if first <= 0 || !strings.HasPrefix(order[first-1], "admin_") {
+			t.Fatalf("%s: the developer_ block does not follow the admin_ keys", lang)
+		}
+		for _, k := range order[first : last+1] {
+			if !strings.HasPrefix(k, "developer_") {
+				t.Fatalf("%s: %s inside the developer_ block", lang, k)
+			}
+		}
+		keys[lang] = order[first : last+1]
+	}
+	if strings.Join(keys["es"], " ") != strings.Join(keys["en"], " ") {
+		t.Error("the developer_ blocks differ between es and en")
+	}
+}
+
+// TestAppFormCheck: the form's own checks name the field a refusal is
+// about, with the store's validators.
+func TestAppFormCheck(t *testing.T) {
+	cat := []string{"read:products", "write:products"}
+	ok := appForm{Name: "Sync", RedirectURIs: "https://a.example/cb\r\n\r\nhttp://127.0.0.1:9/cb\n", Scopes: []string{"read:products"},
+		Homepage: "https://a.example", SupportEmail: "s@a.example"}
+	if msg, _ := ok.check(cat); msg != "" {
+		t.Fatalf("a good form refused: %s", msg)
+	}
+	if got := ok.redirectList(); strings.Join(got, " ") != "https://a.example/cb http://127.0.0.1:9/cb" {
+		t.Fatalf("redirect list: %q", got)
+	}
+	for _, tc := range []struct {
+		edit     func(*appForm)
+		msg, arg string
+	}{
+		{func(f *appForm) { f.Name = "" }, "developer_err_app_name", ""},
+		{func(f *appForm) { f.RedirectURIs = " \n " }, "developer_err_redirect_none", ""},
+		{func(f *appForm) { f.RedirectURIs = "http://a.example/cb" }, "developer_err_redirect", "http://a.example/cb"},
+		{func(f *appForm) { f.Scopes = nil }, "developer_err_scope_none", ""},
+		{func(f *appForm) { f.Scopes = []string{"read:products", "read:all"} }, "developer_err_scope", "read:all"},
+		{func(f *appForm) { f.Terms = "ftp://a.example/t" }, "developer_err_url", "ftp://a.example/t"},
+		{func(f *appForm) { f.SupportEmail = "nope" }, "developer_err_email", "nope"},
+	} {
+		f := ok
+		tc.edit(&f)
+		if msg, arg := f.check(cat); msg != tc.msg || arg != tc.arg {
+			t.Errorf("%+v: %q %q, want %q %q", f, msg, arg, tc.msg, tc.arg)
+		}
+	}
+}
