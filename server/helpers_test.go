@@ -146,6 +146,14 @@ func newEnvRedis(t *testing.T, redisArgs []string, opts ...func(*config.Config))
 func startEnv(t *testing.T, redisArgs []string, seed func(*config.Config, *store.Store) *demo.App,
 	opts ...func(*config.Config)) *testEnv {
 	t.Helper()
+	return startEnvWith(t, redisArgs, seed, nil, opts...)
+}
+
+// startEnvWith is startEnv with server options adjusted by adjust (when
+// set) before the server is built: the fetcher's test allowance.
+func startEnvWith(t *testing.T, redisArgs []string, seed func(*config.Config, *store.Store) *demo.App,
+	adjust func(*server.Options), opts ...func(*config.Config)) *testEnv {
+	t.Helper()
 	rs := redistest.Start(t, redisArgs...)
 	cfg, err := config.Load(enlace.DefaultConfig, "", false, nil)
 	if err != nil {
@@ -173,11 +181,15 @@ func startEnv(t *testing.T, redisArgs []string, seed func(*config.Config, *store
 		exts = append(exts, func(r gin.IRouter, h server.Handles) { demo.New(h.Kit, *app).Mount(r) })
 	}
 	logs := &syncBuffer{}
-	srv, err := server.New(server.Options{
+	so := server.Options{
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
 		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))), Extensions: exts,
-	})
+	}
+	if adjust != nil {
+		adjust(&so)
+	}
+	srv, err := server.New(so)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,7 @@ func (s *Server) metadata(c *gin.Context) {
 		"token_endpoint":                                 iss + "/oauth/token",
 		"revocation_endpoint":                            iss + "/oauth/revoke",
 		"introspection_endpoint":                         iss + "/oauth/introspect",
+		"registration_endpoint":                          iss + registerPath,
 		"scopes_supported":                               s.cfg.Scopes.Names(),
 		"response_types_supported":                       []string{"code"},
 		"response_modes_supported":                       []string{"query"},

@@ -97,6 +97,14 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 
+	// Dynamic client registration (RFC 7591) with an initial access
+	// token, and its management (RFC 7592) with the registration access
+	// token it answered (registration.go).
+	e.POST(registerPath, s.registerClient)
+	e.GET(registerPath+"/:client_id", s.readRegistration)
+	e.PUT(registerPath+"/:client_id", s.updateRegistration)
+	e.DELETE(registerPath+"/:client_id", s.deleteRegistration)
+
 	// Resources.
 	e.GET("/api/d/info", s.info)
 	e.POST("/v1/users", s.register)

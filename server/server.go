@@ -23,6 +23,7 @@ import (
 	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/server/safefetch"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -44,6 +45,10 @@ type Options struct {
 	// Maintenance tunes the background work Run takes its turn at;
 	// the zero value is the production default.
 	Maintenance store.MaintenanceOptions
+	// Fetch sets the rules for the URLs enlace fetches on someone's word
+	// (a registration's logo_uri); the zero value is the production
+	// setting, and only tests set it (to reach a TLS server on loopback).
+	Fetch safefetch.Options
 }
 
 // Extension mounts routes that are not part of enlace's HTTP surface —
@@ -75,8 +80,10 @@ type Server struct {
 	metrics   *metrics
 	verifier  *resource.Verifier
 	oauth     *oserver.Server
-	log       *slog.Logger
-	engine    *gin.Engine
+	// fetch fetches a registration's logo_uri (registration.go).
+	fetch  *safefetch.Fetcher
+	log    *slog.Logger
+	engine *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -88,7 +95,7 @@ func New(opts Options) (*Server, error) {
 	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache,
 		verifier:  resource.NewVerifier(opts.Store, cache),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
-		oauth: newOAuthLib(), log: opts.Logger, maintenance: opts.Maintenance,
+		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,
 		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}
 
 	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(string(e.Type)).Inc() })
@@ -171,6 +178,10 @@ func limitBodies(c *gin.Context) {
 	if c.Request.ContentLength > maxBody {
 		if strings.HasPrefix(c.Request.URL.Path, "/v1/") {
 			writeAPI(c, bodyTooLarge())
+			return
+		}
+		if strings.HasPrefix(c.Request.URL.Path, registerPath) {
+			writeOAuth(c, apierror.New(apierror.InvalidClientMetadata, "the request body is too large"))
 			return
 		}
 		writeOAuth(c, apierror.Request("the request body is too large"))

@@ -56,6 +56,10 @@ import (
 //	                           and their audit events are one script too;
 //	                           a deleted app stays as a tombstone
 //	                           (deleted=1) that every read treats as none
+//	                           an app registered at /oauth/register also
+//	                           has registration (the digest of its RFC 7592
+//	                           registration access token) and
+//	                           registration_meta (registration.go)
 //	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
 //	                           app's last app-wide revocation: generation,
 //	                           shard, cursor, progress (cleanup.go)

@@ -33,6 +33,13 @@ var (
 	TemporarilyUnavailable  = Code(oerrors.ErrTemporarilyUnavailable.Error())
 )
 
+// Dynamic client registration codes (RFC 7591 §3.2.2), answered by
+// /oauth/register and its RFC 7592 management.
+const (
+	InvalidRedirectURI    Code = "invalid_redirect_uri"
+	InvalidClientMetadata Code = "invalid_client_metadata"
+)
+
 // Bearer token codes (RFC 6750 §3.1) and enlace's own.
 const (
 	InvalidToken      Code = "invalid_token"

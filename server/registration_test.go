@@ -1,0 +1,577 @@
+package server_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"image"
+	"image/color"
+	"image/png"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/oauth2"
+
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/safefetch"
+	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
+)
+
+// logoServer is the far side of logo_uri: a TLS server on loopback with
+// its own CA, which counts what it is asked for.
+type logoServer struct {
+	*httptest.Server
+	mu   sync.Mutex
+	hits map[string]int
+}
+
+func newLogoServer(t *testing.T) *logoServer {
+	t.Helper()
+	var b bytes.Buffer
+	img := image.NewRGBA(image.Rect(0, 0, 48, 48))
+	for x := range 48 {
+		img.Set(x, x, color.RGBA{200, 10, 10, 255})
+	}
+	if err := png.Encode(&b, img); err != nil {
+		t.Fatal(err)
+	}
+	logo := b.Bytes()
+	ls := &logoServer{hits: map[string]int{}}
+	ls.Server = httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ls.mu.Lock()
+		ls.hits[r.URL.Path]++
+		ls.mu.Unlock()
+		switch r.URL.Path {
+		case "/logo.png":
+			w.Header().Set("Content-Type", "image/png")
+			_, _ = w.Write(logo)
+		case "/logo2.png":
+			_, _ = w.Write(logo[:len(logo)-1]) // another logo: a truncated one is not an image…
+		case "/page.html":
+			w.Header().Set("Content-Type", "text/html")
+			_, _ = w.Write([]byte("<html><body>not a logo</body></html>"))
+		case "/huge.png":
+			_, _ = w.Write(append(bytes.Clone(logo), make([]byte, store.MaxLogoBytes)...))
+		case "/moved.png":
+			http.Redirect(w, r, "/logo.png", http.StatusFound)
+		default:
+			http.NotFound(w, r)
+		}
+	}))
+	t.Cleanup(ls.Close)
+	return ls
+}
+
+func (ls *logoServer) hit(path string) int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	return ls.hits[path]
+}
+
+func (ls *logoServer) total() int {
+	ls.mu.Lock()
+	defer ls.mu.Unlock()
+	n := 0
+	for _, v := range ls.hits {
+		n += v
+	}
+	return n
+}
+
+// regEnv is enlace allowed to fetch from its logo server (and from no
+// other loopback or private address), with a developer and their initial
+// access token.
+type regEnv struct {
+	*testEnv
+	logos *logoServer
+	dev   *store.Developer
+	iat   string
+}
+
+func newRegEnv(t *testing.T) *regEnv {
+	t.Helper()
+	ls := newLogoServer(t)
+	addr := netip.MustParseAddrPort(ls.Listener.Addr().String())
+	e := startEnvWith(t, nil, nil, func(o *server.Options) {
+		o.Fetch = safefetch.Options{
+			Allow:   func(a netip.AddrPort) bool { return a == addr },
+			RootCAs: ls.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs,
+		}
+	})
+	ctx := context.Background()
+	dev, err := e.st.CreateDeveloper(ctx, "dev@studio.example", "Dev Studio", "a developer pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	iat, _, err := e.st.CreateInitialAccessToken(ctx, dev.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &regEnv{testEnv: e, logos: ls, dev: dev, iat: iat}
+}
+
+// call sends a registration request as RFC 7591 §3.1 and RFC 7592 §2 show
+// them: JSON in and out, the token as a bearer token. body is a string
+// (sent as it is) or anything json.Marshal takes; nil sends none.
+func (r *regEnv) call(method, path, token string, body any) response {
+	r.t.Helper()
+	var rd io.Reader
+	switch b := body.(type) {
+	case nil:
+	case string:
+		rd = strings.NewReader(b)
+	default:
+		j, err := json.Marshal(b)
+		if err != nil {
+			r.t.Fatal(err)
+		}
+		rd = bytes.NewReader(j)
+	}
+	if !strings.HasPrefix(path, "http") {
+		path = r.url + path
+	}
+	req, _ := http.NewRequest(method, path, rd)
+	if rd != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	req.Header.Set("Accept", "application/json")
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	return r.send(req)
+}
+
+// rfcExample is the registration request of RFC 7591 §3.1, pointed at the
+// test's logo server, with a scope (enlace asks for one) and the profile's
+// links; members enlace does not know (a localized name, jwks_uri, an
+// extension) are ignored, as §2 requires.
+func (r *regEnv) rfcExample() map[string]any {
+	return map[string]any{
+		"redirect_uris":               []string{"https://client.example.org/callback", "https://client.example.org/callback2"},
+		"client_name":                 "My Example Client",
+		"client_name#ja-Jpan-JP":      "クライアント名",
+		"token_endpoint_auth_method":  "client_secret_basic",
+		"logo_uri":                    r.logos.URL + "/logo.png",
+		"jwks_uri":                    "https://client.example.org/my_public_keys.jwks",
+		"example_extension_parameter": "example_value",
+		"scope":                       "read:products read:checkouts",
+		"client_uri":                  "https://client.example.org/",
+		"policy_uri":                  "https://client.example.org/privacy",
+		"tos_uri":                     "https://client.example.org/terms",
+		"contacts":                    []string{"Support@Client.example.org", "ops@client.example.org"},
+		"grant_types":                 []string{"authorization_code", "refresh_token"},
+		"response_types":              []string{"code"},
+	}
+}
+
+// assertRegistration checks an answer against RFC 7591 §3.2.1 and RFC
+// 7592 §3: the fields each requires, no caching, JSON.
+func assertRegistration(t *testing.T, r response, status int, withSecret bool) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("want %d, got %d %s", status, r.status, r.raw)
+	}
+	if ct := r.header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
+		t.Fatalf("Content-Type %q", ct)
+	}
+	if r.header.Get("Cache-Control") != "no-store" || r.header.Get("Pragma") != "no-cache" {
+		t.Fatalf("a registration may be cached: %v", r.header)
+	}
+	for _, f := range []string{"client_id", "registration_access_token", "registration_client_uri",
+		"redirect_uris", "client_name", "scope", "token_endpoint_auth_method", "grant_types", "response_types"} {
+		if v, ok := r.json[f]; !ok || v == "" || v == nil {
+			t.Fatalf("the answer lacks %s: %s", f, r.raw)
+		}
+	}
+	if _, ok := r.json["client_id_issued_at"].(float64); !ok {
+		t.Fatalf("client_id_issued_at is not a number: %s", r.raw)
+	}
+	_, hasSecret := r.json["client_secret"]
+	if hasSecret != withSecret {
+		t.Fatalf("client_secret present=%v, want %v: %s", hasSecret, withSecret, r.raw)
+	}
+	if exp, ok := r.json["client_secret_expires_at"]; withSecret && (!ok || exp != float64(0)) {
+		t.Fatalf("client_secret_expires_at must be 0 with a secret: %s", r.raw)
+	}
+}
+
+func strs(v any) []string {
+	var out []string
+	for _, x := range v.([]any) {
+		out = append(out, x.(string))
+	}
+	return out
+}
+
+// TestDynamicRegistration drives RFC 7591 registration and RFC 7592
+// management with plain HTTP calls written from the RFCs' examples, then
+// connects the registered client with golang.org/x/oauth2.
+func TestDynamicRegistration(t *testing.T) {
+	t.Parallel()
+	r := newRegEnv(t)
+	ctx := context.Background()
+
+	md := r.call(http.MethodGet, "/.well-known/oauth-authorization-server", "", nil)
+	if md.json["registration_endpoint"] != r.cfg.Issuer+"/oauth/register" {
+		t.Fatalf("metadata: %s", md.raw)
+	}
+
+	res := r.call(http.MethodPost, "/oauth/register", r.iat, r.rfcExample())
+	assertRegistration(t, res, http.StatusCreated, true)
+	clientID, secret := res.json["client_id"].(string), res.json["client_secret"].(string)
+	rat := res.json["registration_access_token"].(string)
+	regURI := res.json["registration_client_uri"].(string)
+	if regURI != r.cfg.Issuer+"/oauth/register/"+clientID || !strings.HasPrefix(rat, "rat-") {
+		t.Fatalf("registration_client_uri %q, token %q", regURI, rat)
+	}
+	want := map[string]any{
+		"client_name": "My Example Client", "scope": "read:products read:checkouts",
+		"token_endpoint_auth_method": "client_secret_basic", "logo_uri": r.logos.URL + "/logo.png",
+		"client_uri": "https://client.example.org/", "policy_uri": "https://client.example.org/privacy",
+		"tos_uri": "https://client.example.org/terms",
+	}
+	for k, v := range want {
+		if res.json[k] != v {
+			t.Errorf("%s = %v, want %v", k, res.json[k], v)
+		}
+	}
+	if got := strs(res.json["redirect_uris"]); !slices.Equal(got, []string{"https://client.example.org/callback", "https://client.example.org/callback2"}) {
+		t.Errorf("redirect_uris %v", got)
+	}
+	if got := strs(res.json["contacts"]); !slices.Equal(got, []string{"support@client.example.org"}) {
+		t.Errorf("contacts %v (the first, as the support email)", got)
+	}
+	if got := strs(res.json["grant_types"]); !slices.Equal(got, []string{"authorization_code", "refresh_token"}) {
+		t.Errorf("grant_types %v", got)
+	}
+	if _, ok := res.json["jwks_uri"]; ok {
+		t.Error("an ignored member is answered as registered")
+	}
+
+	// The app is the developer's, in development, its logo fetched once and
+	// stored by enlace, its token a digest.
+	app, err := r.st.GetApp(ctx, clientID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.Owner != r.dev.ID || app.Status != store.StatusDevelopment || app.Public ||
+		app.Profile.SupportEmail != "support@client.example.org" || app.Profile.Logo == "" {
+		t.Fatalf("app: %+v", app)
+	}
+	if _, err := r.st.LogoPNG(ctx, clientID, app.Profile.Logo); err != nil {
+		t.Fatalf("the logo is not stored: %v", err)
+	}
+	if r.logos.hit("/logo.png") != 1 {
+		t.Fatalf("the logo was fetched %d times", r.logos.hit("/logo.png"))
+	}
+	if app.RegistrationDigest != store.Digest(rat) {
+		t.Fatal("the app does not hold the registration token's digest")
+	}
+	for k, v := range redistest.Snapshot(t, r.rdb) {
+		if strings.Contains(v, rat) || strings.Contains(v, secret) {
+			t.Fatalf("key %s holds a credential in clear", k)
+		}
+	}
+	if strings.Contains(r.logs.String(), rat) || strings.Contains(r.logs.String(), r.iat) {
+		t.Fatal("a token is in the log")
+	}
+
+	// RFC 7592 §2.1: read it back, without the secret.
+	got := r.call(http.MethodGet, regURI, rat, nil)
+	assertRegistration(t, got, http.StatusOK, false)
+	for k, v := range want {
+		if got.json[k] != v {
+			t.Errorf("read: %s = %v, want %v", k, got.json[k], v)
+		}
+	}
+	if got.json["client_secret_expires_at"] != float64(0) || got.json["registration_access_token"] != rat {
+		t.Fatalf("read: %s", got.raw)
+	}
+
+	// The registered client with an independent OAuth client: a
+	// development app, connected by one of its test merchants.
+	if _, err := r.st.UpdateApp(ctx, clientID, store.AppUpdate{AddTestMerchants: []string{r.merchant.ID}},
+		r.cfg.Scopes.Names(), store.ActorDeveloper(r.dev.ID)); err != nil {
+		t.Fatal(err)
+	}
+	conf := &oauth2.Config{ClientID: clientID, ClientSecret: secret, RedirectURL: "https://client.example.org/callback",
+		Scopes: []string{"read:products", "read:checkouts"},
+		Endpoint: oauth2.Endpoint{AuthURL: r.url + "/apps/authorize", TokenURL: r.url + "/oauth/token",
+			AuthStyle: oauth2.AuthStyleInHeader}}
+	verifier := oauth2.GenerateVerifier()
+	authURL := conf.AuthCodeURL("st", oauth2.S256ChallengeOption(verifier))
+	b := r.browser()
+	back := b.approve(authURL, b.loginAndConsentPage(authURL), "read:products", "read:checkouts")
+	tok, err := conf.Exchange(ctx, back.Query().Get("code"), oauth2.VerifierOption(verifier))
+	if err != nil {
+		t.Fatalf("exchange: %v", err)
+	}
+	if info := r.info(tok.AccessToken); info.status != http.StatusOK || info.json["OauthClientId"] != clientID {
+		t.Fatalf("info: %d %s", info.status, info.raw)
+	}
+
+	// RFC 7592 §2.2: the full metadata replaces the registration. The
+	// logo_uri is the same: it is not fetched again.
+	upd := r.rfcExample()
+	upd["client_id"] = clientID
+	upd["client_name"] = "My Renamed Client"
+	upd["redirect_uris"] = []string{"https://client.example.org/callback2"}
+	upd["token_endpoint_auth_method"] = "client_secret_post"
+	delete(upd, "tos_uri")
+	upd["client_secret"] = secret // allowed when it is the current one
+	put := r.call(http.MethodPut, regURI, rat, upd)
+	assertRegistration(t, put, http.StatusOK, false)
+	if put.json["client_name"] != "My Renamed Client" || put.json["token_endpoint_auth_method"] != "client_secret_post" ||
+		put.json["tos_uri"] != nil || put.json["logo_uri"] != r.logos.URL+"/logo.png" {
+		t.Fatalf("update: %s", put.raw)
+	}
+	if r.logos.hit("/logo.png") != 1 {
+		t.Fatal("an unchanged logo_uri was fetched again")
+	}
+	// The removed redirect URI is refused at once; the kept one works.
+	q := url.Values{"response_type": {"code"}, "client_id": {clientID}, "scope": {"read:products"},
+		"code_challenge": {oauth2.S256ChallengeFromVerifier(verifier)}, "code_challenge_method": {"S256"}}
+	q.Set("redirect_uri", "https://client.example.org/callback")
+	if p := r.browser().get("/apps/authorize?" + q.Encode()); p.status != http.StatusBadRequest || p.location != "" {
+		t.Fatalf("a removed redirect URI: %d %s", p.status, p.location)
+	}
+	q.Set("redirect_uri", "https://client.example.org/callback2")
+	if p := r.browser().get("/apps/authorize?" + q.Encode()); p.status != http.StatusFound {
+		t.Fatalf("a kept redirect URI: %d %s", p.status, p.body)
+	}
+	// A new logo_uri is fetched; dropping it drops the registration's logo.
+	upd["logo_uri"] = r.logos.URL + "/moved.png"
+	if res := r.call(http.MethodPut, regURI, rat, upd); res.status != http.StatusBadRequest ||
+		res.json["error"] != "invalid_client_metadata" {
+		t.Fatalf("a redirecting logo_uri: %d %s", res.status, res.raw)
+	}
+	delete(upd, "logo_uri")
+	if res := r.call(http.MethodPut, regURI, rat, upd); res.status != http.StatusOK || res.json["logo_uri"] != nil {
+		t.Fatalf("logo_uri dropped: %d %s", res.status, res.raw)
+	}
+	if a, _ := r.st.GetApp(ctx, clientID); a.Profile.Logo != "" {
+		t.Fatal("the registration's logo stays after logo_uri was dropped")
+	}
+
+	// A second app: its registration access token opens its own only.
+	other := r.call(http.MethodPost, "/oauth/register", r.iat, map[string]any{
+		"redirect_uris": []string{"http://localhost:8080/cb"}, "client_name": "Mobile",
+		"scope": "read:products", "token_endpoint_auth_method": "none"})
+	assertRegistration(t, other, http.StatusCreated, false)
+	if _, ok := other.json["client_secret_expires_at"]; ok || other.json["token_endpoint_auth_method"] != "none" {
+		t.Fatalf("a public app's answer: %s", other.raw)
+	}
+	otherRat := other.json["registration_access_token"].(string)
+	if a, _ := r.st.GetApp(ctx, other.json["client_id"].(string)); !a.Public || !a.NeedsPKCE() {
+		t.Fatalf("none is not a public app: %+v", a)
+	}
+
+	before := redistest.Snapshot(t, r.rdb)
+	var bodies []string
+	for name, c := range map[string]struct {
+		method, path, token string
+		body                any
+	}{
+		"GET without a token":    {http.MethodGet, regURI, "", nil},
+		"GET, wrong token":       {http.MethodGet, regURI, rat + "x", nil},
+		"GET, an iat":            {http.MethodGet, regURI, r.iat, nil},
+		"GET, another app's":     {http.MethodGet, regURI, otherRat, nil},
+		"GET, no such app":       {http.MethodGet, "/oauth/register/" + store.NewID(), otherRat, nil},
+		"PUT, another app's":     {http.MethodPut, regURI, otherRat, upd},
+		"DELETE, another app's":  {http.MethodDelete, regURI, otherRat, nil},
+		"DELETE, no token":       {http.MethodDelete, regURI, "", nil},
+		"DELETE, no such app":    {http.MethodDelete, "/oauth/register/" + store.NewID(), otherRat, nil},
+		"PUT, an access token":   {http.MethodPut, regURI, tok.AccessToken, upd},
+		"POST with an rat":       {http.MethodPost, "/oauth/register", rat, r.rfcExample()},
+		"POST with a secret":     {http.MethodPost, "/oauth/register", secret, r.rfcExample()},
+		"POST, no token":         {http.MethodPost, "/oauth/register", "", r.rfcExample()},
+		"PUT to the collection":  {http.MethodPut, "/oauth/register", r.iat, upd},
+		"GET, the path's prefix": {http.MethodGet, "/oauth/register/", rat, nil},
+	} {
+		res := r.call(c.method, c.path, c.token, c.body)
+		switch {
+		case c.path == "/oauth/register" && c.method == http.MethodPut, strings.HasSuffix(c.path, "/"):
+			if res.status != http.StatusMethodNotAllowed && res.status != http.StatusNotFound {
+				t.Errorf("%s: %d %s", name, res.status, res.raw)
+			}
+			continue
+		}
+		assertOAuthError(t, res, http.StatusUnauthorized, "invalid_token")
+		if ch := res.header.Get("WWW-Authenticate"); !strings.HasPrefix(ch, "Bearer ") {
+			t.Errorf("%s: challenge %q", name, ch)
+		}
+		if strings.Contains(name, "another app's") || strings.Contains(name, "no such app") {
+			bodies = append(bodies, res.raw)
+		}
+	}
+	for _, b := range bodies[1:] {
+		if b != bodies[0] {
+			t.Errorf("another app's registration and none answer differently:\n%s\n%s", bodies[0], b)
+		}
+	}
+	// An update that is refused writes nothing either.
+	for name, change := range map[string]func(m map[string]any){
+		"another client_id":      func(m map[string]any) { m["client_id"] = "someone-else" },
+		"no client_id":           func(m map[string]any) { delete(m, "client_id") },
+		"a chosen secret":        func(m map[string]any) { m["client_secret"] = store.NewSecret() },
+		"turned public":          func(m map[string]any) { m["token_endpoint_auth_method"] = "none" },
+		"bad redirect URI":       func(m map[string]any) { m["redirect_uris"] = []string{"https://client.example.org/cb#frag"} },
+		"unknown scope":          func(m map[string]any) { m["scope"] = "read:products launch:missiles" },
+		"a logo not an image":    func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/page.html" },
+		"a logo on a private IP": func(m map[string]any) { m["logo_uri"] = "https://192.168.1.10/logo.png" },
+	} {
+		m := copyObject(upd)
+		change(m)
+		res := r.call(http.MethodPut, regURI, rat, m)
+		code := "invalid_client_metadata"
+		if name == "bad redirect URI" {
+			code = "invalid_redirect_uri"
+		}
+		if res.status != http.StatusBadRequest || res.json["error"] != code {
+			t.Errorf("%s: want 400 %s, got %d %s", name, code, res.status, res.raw)
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, r.rdb))
+
+	// RFC 7592 §2.3: delete. The app and its connections are gone.
+	del := r.call(http.MethodDelete, regURI, rat, nil)
+	if del.status != http.StatusNoContent || del.raw != "" {
+		t.Fatalf("delete: %d %s", del.status, del.raw)
+	}
+	if res := r.call(http.MethodGet, regURI, rat, nil); res.status != http.StatusUnauthorized {
+		t.Fatalf("a deleted registration reads: %d %s", res.status, res.raw)
+	}
+	if info := r.info(tok.AccessToken); info.status != http.StatusUnauthorized {
+		t.Fatalf("a deleted app's token works: %d %s", info.status, info.raw)
+	}
+	if _, err := r.st.GetApp(ctx, clientID); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("the app is still there: %v", err)
+	}
+	// The other app is untouched.
+	if res := r.call(http.MethodGet, "/oauth/register/"+other.json["client_id"].(string), otherRat, nil); res.status != http.StatusOK {
+		t.Fatalf("the other app: %d %s", res.status, res.raw)
+	}
+}
+
+// copyObject copies a JSON object one level deep.
+func copyObject(m map[string]any) map[string]any {
+	out := make(map[string]any, len(m))
+	for k, v := range m {
+		out[k] = v
+	}
+	return out
+}
+
+// TestDynamicRegistrationRefusals: every bad registration answers its RFC 7591
+// §3.2.2 error (or RFC 6750's for the token) and writes nothing; a
+// logo_uri on a loopback or private address is refused before any
+// connection.
+func TestDynamicRegistrationRefusals(t *testing.T) {
+	t.Parallel()
+	r := newRegEnv(t)
+	ctx := context.Background()
+	expiring, _, err := r.st.CreateInitialAccessToken(ctx, r.dev.ID, time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.clock.Add(2 * time.Minute) // the one above has expired; r.iat has not
+	_, port, _ := net.SplitHostPort(r.logos.Listener.Addr().String())
+
+	with := func(change func(m map[string]any)) map[string]any {
+		m := r.rfcExample()
+		change(m)
+		return m
+	}
+	huge := `{"client_name":"` + strings.Repeat("a", 70<<10) + `"}`
+	before := redistest.Snapshot(t, r.rdb)
+	hitsBefore := r.logos.total()
+	for name, c := range map[string]struct {
+		token  string
+		body   any
+		status int
+		code   string
+	}{
+		"no token":      {"", r.rfcExample(), 401, "invalid_token"},
+		"bad token":     {"iat-" + store.NewSecret(), r.rfcExample(), 401, "invalid_token"},
+		"expired token": {expiring, r.rfcExample(), 401, "invalid_token"},
+		"not an iat":    {store.NewSecret(), r.rfcExample(), 401, "invalid_token"},
+
+		"no redirect URI":    {r.iat, with(func(m map[string]any) { delete(m, "redirect_uris") }), 400, "invalid_redirect_uri"},
+		"http redirect URI":  {r.iat, with(func(m map[string]any) { m["redirect_uris"] = []string{"http://client.example.org/cb"} }), 400, "invalid_redirect_uri"},
+		"fragment":           {r.iat, with(func(m map[string]any) { m["redirect_uris"] = []string{"https://client.example.org/cb#x"} }), 400, "invalid_redirect_uri"},
+		"relative":           {r.iat, with(func(m map[string]any) { m["redirect_uris"] = []string{"/cb"} }), 400, "invalid_redirect_uri"},
+		"unknown scope":      {r.iat, with(func(m map[string]any) { m["scope"] = "read:products admin:everything" }), 400, "invalid_client_metadata"},
+		"no scope":           {r.iat, with(func(m map[string]any) { delete(m, "scope") }), 400, "invalid_client_metadata"},
+		"no name":            {r.iat, with(func(m map[string]any) { m["client_name"] = " " }), 400, "invalid_client_metadata"},
+		"control in name":    {r.iat, with(func(m map[string]any) { m["client_name"] = "Bad\u202eName" }), 400, "invalid_client_metadata"},
+		"implicit grant":     {r.iat, with(func(m map[string]any) { m["grant_types"] = []string{"implicit"} }), 400, "invalid_client_metadata"},
+		"client credentials": {r.iat, with(func(m map[string]any) { m["grant_types"] = []string{"authorization_code", "client_credentials"} }), 400, "invalid_client_metadata"},
+		"token response":     {r.iat, with(func(m map[string]any) { m["response_types"] = []string{"token"} }), 400, "invalid_client_metadata"},
+		"private_key_jwt":    {r.iat, with(func(m map[string]any) { m["token_endpoint_auth_method"] = "private_key_jwt" }), 400, "invalid_client_metadata"},
+		"bad contact":        {r.iat, with(func(m map[string]any) { m["contacts"] = []string{"not an email"} }), 400, "invalid_client_metadata"},
+		"http policy_uri":    {r.iat, with(func(m map[string]any) { m["policy_uri"] = "http://client.example.org/privacy" }), 400, "invalid_client_metadata"},
+		"http tos_uri":       {r.iat, with(func(m map[string]any) { m["tos_uri"] = "http://client.example.org/terms" }), 400, "invalid_client_metadata"},
+		"http client_uri":    {r.iat, with(func(m map[string]any) { m["client_uri"] = "http://client.example.org/" }), 400, "invalid_client_metadata"},
+		"http logo_uri":      {r.iat, with(func(m map[string]any) { m["logo_uri"] = "http://" + r.logos.Listener.Addr().String() + "/logo.png" }), 400, "invalid_client_metadata"},
+		"loopback logo_uri":  {r.iat, with(func(m map[string]any) { m["logo_uri"] = "https://127.0.0.2:" + port + "/logo.png" }), 400, "invalid_client_metadata"},
+		"localhost logo_uri": {r.iat, with(func(m map[string]any) { m["logo_uri"] = "https://localhost:1/logo.png" }), 400, "invalid_client_metadata"},
+		"private logo_uri":   {r.iat, with(func(m map[string]any) { m["logo_uri"] = "https://10.0.0.7/logo.png" }), 400, "invalid_client_metadata"},
+		"metadata logo_uri":  {r.iat, with(func(m map[string]any) { m["logo_uri"] = "https://169.254.169.254/latest/meta-data/" }), 400, "invalid_client_metadata"},
+		"IPv6 loopback logo": {r.iat, with(func(m map[string]any) { m["logo_uri"] = "https://[::1]:" + port + "/logo.png" }), 400, "invalid_client_metadata"},
+		"logo not an image":  {r.iat, with(func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/page.html" }), 400, "invalid_client_metadata"},
+		"logo truncated":     {r.iat, with(func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/logo2.png" }), 400, "invalid_client_metadata"},
+		"logo too large":     {r.iat, with(func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/huge.png" }), 400, "invalid_client_metadata"},
+		"logo redirects":     {r.iat, with(func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/moved.png" }), 400, "invalid_client_metadata"},
+		"logo missing":       {r.iat, with(func(m map[string]any) { m["logo_uri"] = r.logos.URL + "/nothing.png" }), 400, "invalid_client_metadata"},
+		"malformed JSON":     {r.iat, `{"client_name": "x",`, 400, "invalid_client_metadata"},
+		"not an object":      {r.iat, `["redirect_uris"]`, 400, "invalid_client_metadata"},
+		"wrong type":         {r.iat, `{"redirect_uris": "https://client.example.org/cb"}`, 400, "invalid_client_metadata"},
+		"duplicate key":      {r.iat, `{"client_name": "a", "client_name": "b", "redirect_uris": ["https://client.example.org/cb"], "scope": "read:products"}`, 400, "invalid_client_metadata"},
+		"invalid UTF-8":      {r.iat, "{\"client_name\": \"\xff\"}", 400, "invalid_client_metadata"},
+		"oversized body":     {r.iat, huge, 400, "invalid_client_metadata"},
+	} {
+		res := r.call(http.MethodPost, "/oauth/register", c.token, c.body)
+		if res.status != c.status || res.json["error"] != c.code {
+			t.Errorf("%s: want %d %s, got %d %s", name, c.status, c.code, res.status, res.raw)
+			continue
+		}
+		assertOAuthError(t, res, c.status, c.code)
+		if c.status == http.StatusUnauthorized && !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "Bearer ") {
+			t.Errorf("%s: no Bearer challenge", name)
+		}
+	}
+	// An oversized body without a declared length (chunked) is cut at the
+	// bound, with the same answer.
+	req, _ := http.NewRequest(http.MethodPost, r.url+"/oauth/register", io.MultiReader(strings.NewReader(huge)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+r.iat)
+	assertOAuthError(t, r.send(req), http.StatusBadRequest, "invalid_client_metadata")
+	// Not JSON at all.
+	req, _ = http.NewRequest(http.MethodPost, r.url+"/oauth/register", strings.NewReader("client_name=x"))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("Authorization", "Bearer "+r.iat)
+	assertOAuthError(t, r.send(req), http.StatusBadRequest, "invalid_client_metadata")
+
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, r.rdb))
+	// The logo server saw only the fetches of the logos it serves (not an
+	// image, truncated, too large, redirecting, missing); the loopback and
+	// private addresses were refused before any connection.
+	if n := r.logos.total() - hitsBefore; n != 5 {
+		t.Fatalf("the logo server was asked %d times: %v", n, r.logos.hits)
+	}
+	// The refusal of a logo does not say what an address resolved to.
+	if strings.Contains(r.logs.String(), r.iat) {
+		t.Fatal("the initial access token is in the log")
+	}
+}
