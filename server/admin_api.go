@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -115,9 +116,104 @@ func timeOrNil(t time.Time) any {
 }
 
 func appJSON(a *store.App, connections int) gin.H {
-	return gin.H{"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs, "scopes": a.Scopes,
+	h := gin.H{"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs, "scopes": a.Scopes,
 		"disabled": a.Disabled, "created_at": timeOrNil(a.CreatedAt), "connections": connections,
-		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt)}
+		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt),
+		"status": a.Status, "owner": nil}
+	if a.Owner != "" {
+		h["owner"] = a.Owner
+	}
+	for k, v := range profileJSON(a.Profile) {
+		h[k] = v
+	}
+	return h
+}
+
+// profileJSON is an app's profile under the names the admin API and the
+// CLI use for it.
+func profileJSON(p store.Profile) map[string]string {
+	return map[string]string{"description": p.Description, "publisher": p.Publisher, "homepage": p.Homepage,
+		"privacy_policy": p.PrivacyPolicy, "terms": p.Terms, "support_email": p.SupportEmail, "logo": p.Logo}
+}
+
+// AccountView names an account by id and email.
+type AccountView struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+// AppView is an app as the admin API's GET apps/{id} answers it and
+// `enlace app show --json` prints it: its registration, lifecycle and
+// profile, and when its previous secret stops, but never a secret or a
+// digest of one.
+type AppView struct {
+	ClientID string          `json:"client_id"`
+	Name     string          `json:"name"`
+	Status   store.AppStatus `json:"status"`
+	// Suspended is a disabled app, at whatever status.
+	Suspended   bool `json:"suspended"`
+	Public      bool `json:"public"`
+	RequirePKCE bool `json:"require_pkce"`
+	FirstParty  bool `json:"first_party"`
+	// Owner is the developer who owns the app, nil for an operator's.
+	Owner         *AccountView  `json:"owner"`
+	Description   string        `json:"description"`
+	Publisher     string        `json:"publisher"`
+	Homepage      string        `json:"homepage"`
+	PrivacyPolicy string        `json:"privacy_policy"`
+	Terms         string        `json:"terms"`
+	SupportEmail  string        `json:"support_email"`
+	Logo          string        `json:"logo"`
+	RedirectURIs  []string      `json:"redirect_uris"`
+	Scopes        []string      `json:"scopes"`
+	TestMerchants []AccountView `json:"test_merchants"`
+	ReviewNote    string        `json:"review_note"`
+	// PreviousSecretExpiresAt is when the secret the last rotation
+	// replaced stops authenticating; nil when none still works.
+	PreviousSecretExpiresAt any   `json:"previous_secret_expires_at"`
+	CreatedAt               any   `json:"created_at"`
+	Generation              int64 `json:"generation"`
+}
+
+// NewAppView is a as the admin API answers it at now, with the emails of
+// its owner and test merchants (an id without one is shown with "").
+func NewAppView(a *store.App, now time.Time, ownerEmail string, merchantEmails map[string]string) AppView {
+	v := AppView{ClientID: a.ClientID, Name: a.Name, Status: a.Status, Suspended: a.Disabled, Public: a.Public,
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Description: a.Profile.Description,
+		Publisher: a.Profile.Publisher, Homepage: a.Profile.Homepage, PrivacyPolicy: a.Profile.PrivacyPolicy,
+		Terms: a.Profile.Terms, SupportEmail: a.Profile.SupportEmail, Logo: a.Profile.Logo,
+		RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, TestMerchants: []AccountView{}, ReviewNote: a.ReviewNote,
+		CreatedAt: timeOrNil(a.CreatedAt), Generation: a.Generation}
+	if a.Owner != "" {
+		v.Owner = &AccountView{ID: a.Owner, Email: ownerEmail}
+	}
+	for _, id := range a.TestMerchants {
+		v.TestMerchants = append(v.TestMerchants, AccountView{ID: id, Email: merchantEmails[id]})
+	}
+	if a.PrevSecretDigest != "" && now.Before(a.PrevSecretUntil) {
+		v.PreviousSecretExpiresAt = timeOrNil(a.PrevSecretUntil)
+	}
+	return v
+}
+
+// AppViewer is what reading an AppView takes of the store.
+type AppViewer interface {
+	DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error)
+	AccountEmails(ctx context.Context, merchantIDs, adminIDs []string) (map[string]string, map[string]string, error)
+}
+
+// ReadAppView names a's owner and test merchants (two pipelined reads)
+// and returns its AppView at now.
+func ReadAppView(ctx context.Context, st AppViewer, a *store.App, now time.Time) (AppView, error) {
+	owners, err := st.DeveloperEmails(ctx, []string{a.Owner})
+	if err != nil {
+		return AppView{}, err
+	}
+	merchants, _, err := st.AccountEmails(ctx, a.TestMerchants, nil)
+	if err != nil {
+		return AppView{}, err
+	}
+	return NewAppView(a, now, owners[a.Owner], merchants), nil
 }
 
 // RevocationView is the clean-up of an app-wide revocation as the admin
