@@ -1,9 +1,12 @@
 package server
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -422,4 +425,173 @@ func (s *Server) apiAudit(c *gin.Context) {
 		h["next_before"], h["next_cursor"] = next, next
 	}
 	c.JSON(http.StatusOK, h)
+}
+
+// maxAdminBody bounds an admin API request's JSON body.
+const maxAdminBody = 64 << 10
+
+// readAdminJSON decodes the request's JSON body into v, strictly (no
+// duplicate or unknown keys, valid UTF-8); an empty body leaves v as it
+// is when emptyOK. ok is false after a 400 was sent.
+func readAdminJSON(c *gin.Context, v any, emptyOK bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	if err != nil {
+		writeOAuth(c, apierror.Request("the body is unreadable or larger than 64 KiB"))
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if emptyOK {
+			return true
+		}
+		writeOAuth(c, apierror.Request("a JSON object is required"))
+		return false
+	}
+	if err := strictJSON(body); err != nil {
+		writeOAuth(c, apierror.Request(err.Error()))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeOAuth(c, apierror.Request("the body must be a JSON object with the documented fields: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+func appNotFound(c *gin.Context) {
+	writeOAuth(c, apierror.New(apierror.NotFound, "no app with this client id"))
+}
+
+// apiApp answers an app as `enlace app show --json` prints it.
+func (s *Server) apiApp(c *gin.Context) {
+	ctx := c.Request.Context()
+	a, err := s.store.GetApp(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		appNotFound(c)
+		return
+	}
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	s.writeAppView(c, a)
+}
+
+func (s *Server) writeAppView(c *gin.Context, a *store.App) {
+	v, err := ReadAppView(c.Request.Context(), s.store, a, s.store.Now())
+	if err != nil {
+		s.apiUnavailable(c, "read app", err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// reviewRequest is the body of POST apps/{id}/review.
+type reviewRequest struct {
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
+// apiReviewApp is an admin's decision on an app in review: 200 with the
+// app, 400 for a decision that is not approve or reject (or a rejection
+// without a reason), 409 when the app is not in review.
+func (s *Server) apiReviewApp(c *gin.Context) {
+	var req reviewRequest
+	if !readAdminJSON(c, &req, false) {
+		return
+	}
+	if req.Decision != "approve" && req.Decision != "reject" {
+		writeOAuth(c, apierror.Request(`decision must be "approve" or "reject"`))
+		return
+	}
+	if req.Decision == "approve" && req.Reason != "" {
+		writeOAuth(c, apierror.Request("a reason goes with a rejection only"))
+		return
+	}
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	err := s.store.ReviewApp(ctx, id, req.Decision == "approve", req.Reason, actor(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		appNotFound(c)
+		return
+	case errors.Is(err, store.ErrInvalid):
+		writeOAuth(c, apierror.Request("a rejection needs a reason (at most 1000 characters)"))
+		return
+	case errors.Is(err, store.ErrConflict):
+		// ErrWrongStatus, or another change that came first.
+		writeOAuth(c, apierror.Request("the app is not in review: only an app its developer submitted can be reviewed").
+			WithStatus(http.StatusConflict))
+		return
+	case err != nil:
+		s.apiUnavailable(c, "review app", err)
+		return
+	}
+	s.log.InfoContext(ctx, "app reviewed", "client_id", id, "decision", req.Decision, "by", actor(c))
+	a, err := s.store.GetApp(ctx, id)
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	s.writeAppView(c, a)
+}
+
+// rotateRequest is the body of POST apps/{id}/rotate-secret; an empty
+// body rotates with the default overlap.
+type rotateRequest struct {
+	Overlap string `json:"overlap"`
+}
+
+// apiRotateSecret gives an app a new secret, answered only here; the one
+// it had keeps working for the overlap.
+func (s *Server) apiRotateSecret(c *gin.Context) {
+	var req rotateRequest
+	if !readAdminJSON(c, &req, true) {
+		return
+	}
+	var overlap time.Duration
+	if req.Overlap != "" {
+		var err error
+		if overlap, err = time.ParseDuration(req.Overlap); err != nil || overlap <= 0 || overlap > store.MaxSecretOverlap {
+			writeOAuth(c, apierror.Request(`overlap must be a duration such as "24h", positive and at most 168h`))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	secret, a, err := s.store.RotateSecret(ctx, c.Param("id"), overlap, actor(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		appNotFound(c)
+		return
+	case errors.Is(err, store.ErrInvalid):
+		writeOAuth(c, apierror.Request("a public app has no secret to rotate"))
+		return
+	case errors.Is(err, store.ErrConflict):
+		writeOAuth(c, apierror.Request("the app changed meanwhile; try again").WithStatus(http.StatusConflict))
+		return
+	case err != nil:
+		s.apiUnavailable(c, "rotate secret", err)
+		return
+	}
+	s.log.InfoContext(ctx, "app secret rotated", "client_id", a.ClientID, "previous_until", a.PrevSecretUntil, "by", actor(c))
+	c.JSON(http.StatusOK, gin.H{"client_id": a.ClientID, "client_secret": secret,
+		"previous_secret_expires_at": timeOrNil(a.PrevSecretUntil)})
+}
+
+func (s *Server) apiDevelopers(c *gin.Context) {
+	p, ok := page(c)
+	if !ok {
+		return
+	}
+	ds, err := s.store.ListDevelopers(c.Request.Context(), p)
+	if err != nil {
+		s.listFailed(c, "list developers", err)
+		return
+	}
+	out := make([]gin.H, len(ds.Accounts))
+	for i, d := range ds.Accounts {
+		out[i] = gin.H{"id": d.ID, "email": d.Email, "name": d.Name, "created_at": timeOrNil(d.CreatedAt)}
+	}
+	c.JSON(http.StatusOK, paged(out, ds.Total, p, len(out), ds.Next))
 }

@@ -48,7 +48,7 @@ func (e *env) appShowCommand() *cobra.Command {
 				if err != nil {
 					return appNotFound(args[0], err)
 				}
-				v, err := server.ReadAppView(ctx, st, a, time.Now())
+				v, err := server.ReadAppView(ctx, st, a, st.Now())
 				if err != nil {
 					return err
 				}
@@ -95,7 +95,7 @@ func (e *env) printAppView(a *store.App, v server.AppView) error {
 		tm = append(tm, cmp.Or(m.Email, m.ID))
 	}
 	line("test merchants", strings.Join(tm, " "))
-	if a.PrevSecretDigest != "" && time.Now().Before(a.PrevSecretUntil) {
+	if v.PreviousSecretExpiresAt != nil {
 		line("previous secret works until", rfc3339(a.PrevSecretUntil))
 	}
 	line("created", rfc3339(a.CreatedAt))
