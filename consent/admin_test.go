@@ -41,7 +41,7 @@ func TestAdminLabels(t *testing.T) {
 		ids = append(ids, adminNotice(n))
 	}
 	// The apps page names each status by admin_status_<status>.
-	for _, st := range []store.AppStatus{store.StatusDevelopment, store.StatusReview, store.StatusPublished, "suspended"} {
+	for _, st := range []store.AppStatus{store.StatusDevelopment, store.StatusReview, store.StatusPublished} {
 		ids = append(ids, "admin_status_"+string(st))
 	}
 	for _, n := range []string{"", "admin_done", "<b>x</b>", "Done"} {

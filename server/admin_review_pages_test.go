@@ -166,11 +166,11 @@ func TestAdminReviewPages(t *testing.T) {
 	if err != nil || len(events) == 0 || events[0].Detail != "review: approved" || !strings.HasPrefix(string(events[0].Actor), "admin:") {
 		t.Errorf("the approval's audit event: %+v %v", events, err)
 	}
-	// A suspended app says so beside its status.
+	// A suspended (disabled) app says so beside its status.
 	if err := e.st.SetAppDisabled(ctx, inReview, true, store.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
-	if r := row(adm.get("/admin"), inReview); !strings.Contains(r, "Publicada") || !strings.Contains(r, "Suspendida") {
+	if r := row(adm.get("/admin"), inReview); !strings.Contains(r, "Publicada") || !strings.Contains(r, "Deshabilitada") {
 		t.Errorf("a suspended app's row:\n%s", r)
 	}
 }
