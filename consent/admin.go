@@ -31,6 +31,12 @@ type AdminStore interface {
 	GetConnection(ctx context.Context, id string) (*store.Connection, error)
 	FindMerchant(ctx context.Context, email string) (*store.Merchant, error)
 	AccountEmails(ctx context.Context, merchantIDs, adminIDs []string) (map[string]string, map[string]string, error)
+	// The developer side (admin_developers.go).
+	ReviewApp(ctx context.Context, clientID string, approve bool, reason string, by store.Actor) error
+	ListDevelopers(ctx context.Context, p store.Page) (*store.AccountPage, error)
+	FindDeveloper(ctx context.Context, email string) (*store.Developer, error)
+	InviteDeveloper(ctx context.Context, email string) (string, error)
+	DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error)
 }
 
 // AdminPages are the operators' pages under /admin: they log in with admin
@@ -141,6 +147,9 @@ type appRow struct {
 	// Revocation is the clean-up of the app's last app-wide revocation
 	// while it runs, nil otherwise.
 	Revocation *store.Revocation
+	// OwnerEmail names the developer who owns the app ("" for an
+	// operator's app, or a developer who is gone).
+	OwnerEmail string
 }
 
 // pageOf reads a listing page's cursor from the query; a page given by
@@ -184,9 +193,21 @@ func (h *AdminPages) Apps(c *gin.Context) {
 		h.Unavailable(c, "admin apps", err)
 		return
 	}
+	var owners map[string]string
+	if err == nil {
+		ids := make([]string, 0, len(apps.Apps))
+		for _, a := range apps.Apps {
+			ids = append(ids, a.Owner)
+		}
+		owners, err = h.store.DeveloperEmails(ctx, uniqueIDs(ids))
+	}
+	if err != nil {
+		h.Unavailable(c, "admin apps", err)
+		return
+	}
 	rows := make([]appRow, len(apps.Apps))
 	for i, a := range apps.Apps {
-		rows[i] = appRow{App: a, Connections: counts[a.ClientID]}
+		rows[i] = appRow{App: a, Connections: counts[a.ClientID], OwnerEmail: owners[a.Owner]}
 		if a.Generation == 0 {
 			continue
 		}
@@ -220,6 +241,12 @@ func adminNotice(v string) string {
 		return "admin_notice_enabled"
 	case "revoked":
 		return "admin_notice_revoked"
+	case "approved":
+		return "admin_notice_approved"
+	case "rejected":
+		return "admin_notice_rejected"
+	case "not_in_review":
+		return "admin_notice_not_in_review"
 	}
 	return ""
 }
@@ -245,6 +272,13 @@ type confirmView struct {
 	ConnectionID              string
 	MerchantID, MerchantEmail string
 	Scopes                    []scopeView
+	// Review marks a review decision: the page names the app's developer
+	// instead of counting connections; Reason asks for a rejection's
+	// reason (Reason, with ErrorID when it was missing).
+	Review                            bool
+	OwnerID, OwnerEmail               string
+	AskReason                         bool
+	ReasonValue, ErrorID, ButtonClass string
 }
 
 // one picks the message for exactly one connection or for any other count.

@@ -37,8 +37,12 @@ func TestAdminLabels(t *testing.T) {
 	}
 	cat := newCatalogue(b)
 	var ids []string
-	for _, n := range []string{"done", "revoked_all", "disabled", "enabled", "revoked"} {
+	for _, n := range []string{"done", "revoked_all", "disabled", "enabled", "revoked", "approved", "rejected", "not_in_review"} {
 		ids = append(ids, adminNotice(n))
+	}
+	// The apps page names each status by admin_status_<status>.
+	for _, st := range []store.AppStatus{store.StatusDevelopment, store.StatusReview, store.StatusPublished} {
+		ids = append(ids, "admin_status_"+string(st))
 	}
 	for _, n := range []string{"", "admin_done", "<b>x</b>", "Done"} {
 		if got := adminNotice(n); got != "" {

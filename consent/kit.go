@@ -44,6 +44,9 @@ type KitOptions struct {
 	SecureCookies bool
 	// Catalogue describes the scopes on the pages.
 	Catalogue store.Catalogue
+	// Issuer is enlace's public address, for the links the pages hand
+	// out (a developer invitation's).
+	Issuer string
 	// Apps looks up an app (through the server's cache), to name it.
 	Apps func(ctx context.Context, clientID string) (*store.App, error)
 	// Limiter and LoginLimits bound login attempts per account and address.

@@ -1,8 +1,12 @@
 package server
 
 import (
+	"bytes"
+	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -115,9 +119,104 @@ func timeOrNil(t time.Time) any {
 }
 
 func appJSON(a *store.App, connections int) gin.H {
-	return gin.H{"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs, "scopes": a.Scopes,
+	h := gin.H{"client_id": a.ClientID, "name": a.Name, "redirect_uris": a.RedirectURIs, "scopes": a.Scopes,
 		"disabled": a.Disabled, "created_at": timeOrNil(a.CreatedAt), "connections": connections,
-		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt)}
+		"generation": a.Generation, "all_revoked_at": timeOrNil(a.RevokedAllAt),
+		"status": a.Status, "owner": nil}
+	if a.Owner != "" {
+		h["owner"] = a.Owner
+	}
+	for k, v := range profileJSON(a.Profile) {
+		h[k] = v
+	}
+	return h
+}
+
+// profileJSON is an app's profile under the names the admin API and the
+// CLI use for it.
+func profileJSON(p store.Profile) map[string]string {
+	return map[string]string{"description": p.Description, "publisher": p.Publisher, "homepage": p.Homepage,
+		"privacy_policy": p.PrivacyPolicy, "terms": p.Terms, "support_email": p.SupportEmail, "logo": p.Logo}
+}
+
+// AccountView names an account by id and email.
+type AccountView struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+}
+
+// AppView is an app as the admin API's GET apps/{id} answers it and
+// `enlace app show --json` prints it: its registration, lifecycle and
+// profile, and when its previous secret stops, but never a secret or a
+// digest of one.
+type AppView struct {
+	ClientID string          `json:"client_id"`
+	Name     string          `json:"name"`
+	Status   store.AppStatus `json:"status"`
+	// Suspended is a disabled app, at whatever status.
+	Suspended   bool `json:"suspended"`
+	Public      bool `json:"public"`
+	RequirePKCE bool `json:"require_pkce"`
+	FirstParty  bool `json:"first_party"`
+	// Owner is the developer who owns the app, nil for an operator's.
+	Owner         *AccountView  `json:"owner"`
+	Description   string        `json:"description"`
+	Publisher     string        `json:"publisher"`
+	Homepage      string        `json:"homepage"`
+	PrivacyPolicy string        `json:"privacy_policy"`
+	Terms         string        `json:"terms"`
+	SupportEmail  string        `json:"support_email"`
+	Logo          string        `json:"logo"`
+	RedirectURIs  []string      `json:"redirect_uris"`
+	Scopes        []string      `json:"scopes"`
+	TestMerchants []AccountView `json:"test_merchants"`
+	ReviewNote    string        `json:"review_note"`
+	// PreviousSecretExpiresAt is when the secret the last rotation
+	// replaced stops authenticating; nil when none still works.
+	PreviousSecretExpiresAt any   `json:"previous_secret_expires_at"`
+	CreatedAt               any   `json:"created_at"`
+	Generation              int64 `json:"generation"`
+}
+
+// NewAppView is a as the admin API answers it at now, with the emails of
+// its owner and test merchants (an id without one is shown with "").
+func NewAppView(a *store.App, now time.Time, ownerEmail string, merchantEmails map[string]string) AppView {
+	v := AppView{ClientID: a.ClientID, Name: a.Name, Status: a.Status, Suspended: a.Disabled, Public: a.Public,
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Description: a.Profile.Description,
+		Publisher: a.Profile.Publisher, Homepage: a.Profile.Homepage, PrivacyPolicy: a.Profile.PrivacyPolicy,
+		Terms: a.Profile.Terms, SupportEmail: a.Profile.SupportEmail, Logo: a.Profile.Logo,
+		RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, TestMerchants: []AccountView{}, ReviewNote: a.ReviewNote,
+		CreatedAt: timeOrNil(a.CreatedAt), Generation: a.Generation}
+	if a.Owner != "" {
+		v.Owner = &AccountView{ID: a.Owner, Email: ownerEmail}
+	}
+	for _, id := range a.TestMerchants {
+		v.TestMerchants = append(v.TestMerchants, AccountView{ID: id, Email: merchantEmails[id]})
+	}
+	if a.PrevSecretDigest != "" && now.Before(a.PrevSecretUntil) {
+		v.PreviousSecretExpiresAt = timeOrNil(a.PrevSecretUntil)
+	}
+	return v
+}
+
+// AppViewer is what reading an AppView takes of the store.
+type AppViewer interface {
+	DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error)
+	AccountEmails(ctx context.Context, merchantIDs, adminIDs []string) (map[string]string, map[string]string, error)
+}
+
+// ReadAppView names a's owner and test merchants (two pipelined reads)
+// and returns its AppView at now.
+func ReadAppView(ctx context.Context, st AppViewer, a *store.App, now time.Time) (AppView, error) {
+	owners, err := st.DeveloperEmails(ctx, []string{a.Owner})
+	if err != nil {
+		return AppView{}, err
+	}
+	merchants, _, err := st.AccountEmails(ctx, a.TestMerchants, nil)
+	if err != nil {
+		return AppView{}, err
+	}
+	return NewAppView(a, now, owners[a.Owner], merchants), nil
 }
 
 // RevocationView is the clean-up of an app-wide revocation as the admin
@@ -326,4 +425,173 @@ func (s *Server) apiAudit(c *gin.Context) {
 		h["next_before"], h["next_cursor"] = next, next
 	}
 	c.JSON(http.StatusOK, h)
+}
+
+// maxAdminBody bounds an admin API request's JSON body.
+const maxAdminBody = 64 << 10
+
+// readAdminJSON decodes the request's JSON body into v, strictly (no
+// duplicate or unknown keys, valid UTF-8); an empty body leaves v as it
+// is when emptyOK. ok is false after a 400 was sent.
+func readAdminJSON(c *gin.Context, v any, emptyOK bool) bool {
+	body, err := io.ReadAll(http.MaxBytesReader(c.Writer, c.Request.Body, maxAdminBody))
+	if err != nil {
+		writeOAuth(c, apierror.Request("the body is unreadable or larger than 64 KiB"))
+		return false
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		if emptyOK {
+			return true
+		}
+		writeOAuth(c, apierror.Request("a JSON object is required"))
+		return false
+	}
+	if err := strictJSON(body); err != nil {
+		writeOAuth(c, apierror.Request(err.Error()))
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		writeOAuth(c, apierror.Request("the body must be a JSON object with the documented fields: "+err.Error()))
+		return false
+	}
+	return true
+}
+
+func appNotFound(c *gin.Context) {
+	writeOAuth(c, apierror.New(apierror.NotFound, "no app with this client id"))
+}
+
+// apiApp answers an app as `enlace app show --json` prints it.
+func (s *Server) apiApp(c *gin.Context) {
+	ctx := c.Request.Context()
+	a, err := s.store.GetApp(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		appNotFound(c)
+		return
+	}
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	s.writeAppView(c, a)
+}
+
+func (s *Server) writeAppView(c *gin.Context, a *store.App) {
+	v, err := ReadAppView(c.Request.Context(), s.store, a, s.store.Now())
+	if err != nil {
+		s.apiUnavailable(c, "read app", err)
+		return
+	}
+	c.JSON(http.StatusOK, v)
+}
+
+// reviewRequest is the body of POST apps/{id}/review.
+type reviewRequest struct {
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
+// apiReviewApp is an admin's decision on an app in review: 200 with the
+// app, 400 for a decision that is not approve or reject (or a rejection
+// without a reason), 409 when the app is not in review.
+func (s *Server) apiReviewApp(c *gin.Context) {
+	var req reviewRequest
+	if !readAdminJSON(c, &req, false) {
+		return
+	}
+	if req.Decision != "approve" && req.Decision != "reject" {
+		writeOAuth(c, apierror.Request(`decision must be "approve" or "reject"`))
+		return
+	}
+	if req.Decision == "approve" && req.Reason != "" {
+		writeOAuth(c, apierror.Request("a reason goes with a rejection only"))
+		return
+	}
+	ctx := c.Request.Context()
+	id := c.Param("id")
+	err := s.store.ReviewApp(ctx, id, req.Decision == "approve", req.Reason, actor(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		appNotFound(c)
+		return
+	case errors.Is(err, store.ErrInvalid):
+		writeOAuth(c, apierror.Request("a rejection needs a reason (at most 1000 characters)"))
+		return
+	case errors.Is(err, store.ErrConflict):
+		// ErrWrongStatus, or another change that came first.
+		writeOAuth(c, apierror.Request("the app is not in review: only an app its developer submitted can be reviewed").
+			WithStatus(http.StatusConflict))
+		return
+	case err != nil:
+		s.apiUnavailable(c, "review app", err)
+		return
+	}
+	s.log.InfoContext(ctx, "app reviewed", "client_id", id, "decision", req.Decision, "by", actor(c))
+	a, err := s.store.GetApp(ctx, id)
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	s.writeAppView(c, a)
+}
+
+// rotateRequest is the body of POST apps/{id}/rotate-secret; an empty
+// body rotates with the default overlap.
+type rotateRequest struct {
+	Overlap string `json:"overlap"`
+}
+
+// apiRotateSecret gives an app a new secret, answered only here; the one
+// it had keeps working for the overlap.
+func (s *Server) apiRotateSecret(c *gin.Context) {
+	var req rotateRequest
+	if !readAdminJSON(c, &req, true) {
+		return
+	}
+	var overlap time.Duration
+	if req.Overlap != "" {
+		var err error
+		if overlap, err = time.ParseDuration(req.Overlap); err != nil || overlap <= 0 || overlap > store.MaxSecretOverlap {
+			writeOAuth(c, apierror.Request(`overlap must be a duration such as "24h", positive and at most 168h`))
+			return
+		}
+	}
+	ctx := c.Request.Context()
+	secret, a, err := s.store.RotateSecret(ctx, c.Param("id"), overlap, actor(c))
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		appNotFound(c)
+		return
+	case errors.Is(err, store.ErrInvalid):
+		writeOAuth(c, apierror.Request("a public app has no secret to rotate"))
+		return
+	case errors.Is(err, store.ErrConflict):
+		writeOAuth(c, apierror.Request("the app changed meanwhile; try again").WithStatus(http.StatusConflict))
+		return
+	case err != nil:
+		s.apiUnavailable(c, "rotate secret", err)
+		return
+	}
+	s.log.InfoContext(ctx, "app secret rotated", "client_id", a.ClientID, "previous_until", a.PrevSecretUntil, "by", actor(c))
+	c.JSON(http.StatusOK, gin.H{"client_id": a.ClientID, "client_secret": secret,
+		"previous_secret_expires_at": timeOrNil(a.PrevSecretUntil)})
+}
+
+func (s *Server) apiDevelopers(c *gin.Context) {
+	p, ok := page(c)
+	if !ok {
+		return
+	}
+	ds, err := s.store.ListDevelopers(c.Request.Context(), p)
+	if err != nil {
+		s.listFailed(c, "list developers", err)
+		return
+	}
+	out := make([]gin.H, len(ds.Accounts))
+	for i, d := range ds.Accounts {
+		out[i] = gin.H{"id": d.ID, "email": d.Email, "name": d.Name, "created_at": timeOrNil(d.CreatedAt)}
+	}
+	c.JSON(http.StatusOK, paged(out, ds.Total, p, len(out), ds.Next))
 }

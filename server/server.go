@@ -114,6 +114,7 @@ func New(opts Options) (*Server, error) {
 		Assets:         static.links,
 		SecureCookies:  opts.Config.Secure(),
 		Catalogue:      opts.Config.Scopes,
+		Issuer:         opts.Config.Issuer,
 		Apps:           s.apps,
 		Limiter:        opts.Store,
 		LoginLimits:    s.loginLimits(),

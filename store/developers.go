@@ -195,3 +195,36 @@ func (s *Store) InitialAccessToken(ctx context.Context, tok string) (*InitialAcc
 	}
 	return ia, nil
 }
+
+// DeveloperEmails returns the email of each developer named, keyed by id,
+// in one pipelined round trip (unknown ids are left out), as AccountEmails
+// does for merchants and admins: the admin pages and `enlace app show` name
+// an app's owner this way.
+func (s *Store) DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error) {
+	out := map[string]string{}
+	if len(ids) == 0 {
+		return out, nil
+	}
+	cmds := make(map[string]*redis.StringCmd, len(ids))
+	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
+		for _, id := range ids {
+			if id != "" {
+				cmds[id] = p.HGet(ctx, developerKey(id), "email")
+			}
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, redis.Nil) {
+		return nil, fmt.Errorf("developer emails: %w", err)
+	}
+	for id, c := range cmds {
+		v, err := c.Result()
+		switch {
+		case err == nil:
+			out[id] = v
+		case !errors.Is(err, redis.Nil):
+			return nil, fmt.Errorf("developer emails: %w", err)
+		}
+	}
+	return out, nil
+}

@@ -107,12 +107,16 @@ type appJSON struct {
 	Public       bool     `json:"public"`
 	RequirePKCE  bool     `json:"require_pkce"`
 	FirstParty   bool     `json:"first_party"`
+	// Status is the lifecycle status; Owner the developer's id, "" for an
+	// operator's app.
+	Status store.AppStatus `json:"status"`
+	Owner  string          `json:"owner"`
 }
 
 func toAppJSON(a *store.App, secret string) appJSON {
 	return appJSON{ClientID: a.ClientID, ClientSecret: secret, Name: a.Name, RedirectURIs: a.RedirectURIs,
 		Scopes: a.Scopes, CreatedAt: rfc3339(a.CreatedAt), Disabled: a.Disabled, Public: a.Public,
-		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty}
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Status: a.Status, Owner: a.Owner}
 }
 
 // splitScopes reads a --scopes value: space- or comma-separated.
@@ -122,7 +126,8 @@ func splitScopes(v string) []string {
 
 func (e *env) appCommand() *cobra.Command {
 	return group("app", "Register, change and remove apps (OAuth clients)",
-		e.appCreateCommand(), e.appListCommand(), e.appUpdateCommand(), e.appDeleteCommand(),
+		e.appCreateCommand(), e.appListCommand(), e.appShowCommand(), e.appUpdateCommand(), e.appDeleteCommand(),
+		e.appReviewCommand(), e.appRotateSecretCommand(), e.appRetireSecretCommand(),
 		e.appRevokeConnectionsCommand(), e.appRevocationCommand())
 }
 
@@ -196,11 +201,7 @@ func (e *env) appListCommand() *cobra.Command {
 				tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 				fmt.Fprintln(tw, "CLIENT ID\tNAME\tKIND\tSTATUS\tSCOPES\tREDIRECT URIS")
 				for _, a := range apps {
-					status := "enabled"
-					if a.Disabled {
-						status = "disabled"
-					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ClientID, a.Name, appKind(a), status,
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", a.ClientID, a.Name, appKind(a), appStatus(a),
 						strings.Join(a.Scopes, " "), strings.Join(a.RedirectURIs, " "))
 				}
 				return tw.Flush()
@@ -211,22 +212,48 @@ func (e *env) appListCommand() *cobra.Command {
 	return c
 }
 
+// profileFlag is an app update flag of the app's profile, with the field
+// of store.AppUpdate it sets.
+type profileFlag struct {
+	name, usage string
+	field       func(*store.AppUpdate) **string
+}
+
+func profileFlags() []profileFlag {
+	return []profileFlag{
+		{"publisher", "who publishes the app, as merchants see it",
+			func(u *store.AppUpdate) **string { return &u.Publisher }},
+		{"description", "what the app does, for merchants", func(u *store.AppUpdate) **string { return &u.Description }},
+		{"homepage", "the app's homepage (an https URL)", func(u *store.AppUpdate) **string { return &u.Homepage }},
+		{"privacy-policy", "the app's privacy policy (an https URL)", func(u *store.AppUpdate) **string { return &u.PrivacyPolicy }},
+		{"terms", "the app's terms of service (an https URL)", func(u *store.AppUpdate) **string { return &u.Terms }},
+		{"support-email", "where merchants ask for help", func(u *store.AppUpdate) **string { return &u.SupportEmail }},
+	}
+}
+
 func (e *env) appUpdateCommand() *cobra.Command {
 	var (
-		name, scopes string
-		uris         []string
-		requirePKCE  bool
-		asJSON       bool
+		name, scopes          string
+		uris, addURIs, rmURIs []string
+		addTest, rmTest       []string
+		requirePKCE           bool
+		asJSON                bool
 	)
+	profile := map[string]*string{}
 	c := &cobra.Command{
-		Use:   "update CLIENT_ID [--name NAME] [--redirect-uri URI …] [--scopes \"s1 s2\"] [--require-pkce=true|false]",
-		Short: "Change an app's name, redirect URIs, scopes or PKCE rule",
-		Long: "Change an app's registration; flags not given are left as they are, and --redirect-uri and\n" +
-			"--scopes replace the lists whole. A removed redirect URI is refused from the next request on, on\n" +
-			"every instance. Existing connections keep the scopes they were granted; a new scope applies to\n" +
-			"new approvals.",
-		Example: `  enlace app update 3f0c… --redirect-uri https://sync.example.com/callback \
-    --redirect-uri https://sync.example.com/v2/callback`,
+		Use:   "update CLIENT_ID [flags]",
+		Short: "Change an app's name, redirect URIs, scopes, PKCE rule, profile or test merchants",
+		Long: "Change an app's registration; flags not given are left as they are. --redirect-uri and --scopes\n" +
+			"replace the lists whole; --add-redirect-uri and --remove-redirect-uri change the list as it is\n" +
+			"(the client id stays). A removed redirect URI is refused from the next request on, on every\n" +
+			"instance. Existing connections keep the scopes they were granted; a new scope applies to new\n" +
+			"approvals, and a removed one leaves their tokens at the next refresh. --test-merchant adds a\n" +
+			"merchant (by email) who may connect the app while it is in development. A profile flag given\n" +
+			"as \"\" clears that field.",
+		Example: `  enlace app update 3f0c… --add-redirect-uri https://sync.example.com/v2/callback \
+    --remove-redirect-uri https://sync.example.com/callback
+  enlace app update 3f0c… --publisher "Sync SpA" --homepage https://sync.example.com \
+    --test-merchant ana@tienda.cl`,
 		Args: exactArgs(1, "one argument, the client id"),
 		RunE: func(c *cobra.Command, args []string) error {
 			cfg, err := e.loadConfig()
@@ -241,6 +268,7 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			if f.Changed("redirect-uri") {
 				u.RedirectURIs = uris
 			}
+			u.AddRedirectURIs, u.RemoveRedirectURIs = addURIs, rmURIs
 			if f.Changed("scopes") {
 				u.Scopes = splitScopes(scopes)
 				if u.Scopes == nil {
@@ -250,13 +278,32 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			if f.Changed("require-pkce") {
 				u.RequirePKCE = &requirePKCE
 			}
-			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
-				app, err := st.UpdateApp(ctx, args[0], u, cfg.Scopes.Names(), store.ActorCLI)
-				if errors.Is(err, store.ErrNotFound) {
-					return fmt.Errorf("no app with client id %q", args[0])
+			for _, pf := range profileFlags() {
+				if f.Changed(pf.name) {
+					*pf.field(&u) = profile[pf.name]
 				}
+			}
+			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
+				// Test merchants are named by email and stored by id: every
+				// one must be a merchant before anything is written.
+				for _, set := range []struct {
+					emails []string
+					ids    *[]string
+				}{{addTest, &u.AddTestMerchants}, {rmTest, &u.RemoveTestMerchants}} {
+					for _, email := range set.emails {
+						m, err := st.FindMerchant(ctx, email)
+						if errors.Is(err, store.ErrNotFound) {
+							return fmt.Errorf("no merchant with email %q (see enlace merchant list)", email)
+						}
+						if err != nil {
+							return err
+						}
+						*set.ids = append(*set.ids, m.ID)
+					}
+				}
+				app, err := st.UpdateApp(ctx, args[0], u, cfg.Scopes.Names(), store.ActorCLI)
 				if err != nil {
-					return err
+					return appNotFound(args[0], err)
 				}
 				if asJSON {
 					return e.writeJSON(toAppJSON(app, ""))
@@ -269,8 +316,17 @@ func (e *env) appUpdateCommand() *cobra.Command {
 	f := c.Flags()
 	f.StringVar(&name, "name", "", "new app name")
 	f.StringArrayVar(&uris, "redirect-uri", nil, "the redirect URIs, all of them (repeat for more)")
+	f.StringArrayVar(&addURIs, "add-redirect-uri", nil, "add a redirect URI (repeat for more)")
+	f.StringArrayVar(&rmURIs, "remove-redirect-uri", nil, "remove a redirect URI (repeat for more)")
 	f.StringVar(&scopes, "scopes", "", "the scopes the app may ask for, all of them")
 	f.BoolVar(&requirePKCE, "require-pkce", false, "require PKCE on every authorization request")
+	for _, pf := range profileFlags() {
+		v := new(string)
+		profile[pf.name] = v
+		f.StringVar(v, pf.name, "", pf.usage)
+	}
+	f.StringArrayVar(&addTest, "test-merchant", nil, "add a test merchant, by email (repeat for more)")
+	f.StringArrayVar(&rmTest, "remove-test-merchant", nil, "remove a test merchant, by email (repeat for more)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

@@ -87,7 +87,7 @@ func (e *env) rootCommand() *cobra.Command {
 store account, and apps trade a one-use code for an access token and a refresh token.
 
 With no command, enlace runs the server (enlace serve). The other commands manage apps,
-merchants, connections and admins in the configured Redis.
+developers, merchants, connections and admins in the configured Redis.
 
 Configuration: the built-in defaults, then config.yaml (or --config FILE, ENLACE_CONFIG),
 then ENLACE_* environment variables (see config.yaml for every key).`,
@@ -119,8 +119,8 @@ then ENLACE_* environment variables (see config.yaml for every key).`,
 		RunE:    func(c *cobra.Command, _ []string) error { return e.serve(c.Context()) },
 	}
 	root.AddCommand(serve, e.healthcheckCommand(), e.migrateCommand(), e.versionCommand())
-	for _, c := range []*cobra.Command{e.appCommand(), e.merchantCommand(), e.connectionCommand(),
-		e.adminCommand(), e.demoCommand()} {
+	for _, c := range []*cobra.Command{e.appCommand(), e.developerCommand(), e.merchantCommand(),
+		e.connectionCommand(), e.adminCommand(), e.demoCommand()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}
