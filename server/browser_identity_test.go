@@ -76,6 +76,13 @@ func TestBrowserAppIdentity(t *testing.T) {
 			if src := eval[string](c, `(document.querySelector('img.app-logo') || {}).getAttribute?.('src') || ''`); !strings.HasPrefix(src, "/apps/"+app.ClientID+"/logo/") {
 				t.Errorf("%s: the logo's address %q", step, src)
 			}
+			// The logo loads, from enlace's own origin.
+			if _, err := chromedp.Run(c.ctx, chromedp.Poll[bool](`document.querySelector('img.app-logo').complete && document.querySelector('img.app-logo').naturalWidth > 0`)); err != nil {
+				t.Errorf("%s: the logo did not load: %v", step, err)
+			}
+			if w := eval[int](c, `document.querySelector('img.app-logo').naturalWidth`); w != 96 {
+				t.Errorf("%s: the logo did not load (natural width %d)", step, w)
+			}
 			if h := eval[float64](c, `document.querySelector('img.app-logo').getBoundingClientRect().height`); h < 40 || h > 56 {
 				t.Errorf("%s: the logo is %v px high", step, h)
 			}
