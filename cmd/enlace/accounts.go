@@ -30,12 +30,21 @@ func (e *env) merchantCommand() *cobra.Command {
 }
 
 func (e *env) merchantCreateCommand() *cobra.Command {
+	return e.accountCreateCommand("merchant", "Create a merchant (a store account)",
+		`  printf '%s\n' "$PASSWORD" | enlace merchant create --email ana@tienda.cl --name "Tienda de Ana" --password-stdin`,
+		"store name", (*store.Store).CreateMerchant)
+}
+
+// accountCreateCommand is `<kind> create --email --name --password-stdin`,
+// the one shape of every account with a name (merchants, developers).
+func (e *env) accountCreateCommand(kind, short, example, nameHelp string,
+	create func(*store.Store, context.Context, string, string, string) (*store.Account, error)) *cobra.Command {
 	var email, name string
 	var fromStdin, asJSON bool
 	c := &cobra.Command{
 		Use:     "create --email EMAIL --name NAME --password-stdin",
-		Short:   "Create a merchant (a store account)",
-		Example: `  printf '%s\n' "$PASSWORD" | enlace merchant create --email ana@tienda.cl --name "Tienda de Ana" --password-stdin`,
+		Short:   short,
+		Example: example,
 		Args:    noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			password, err := e.passwordFromStdin(fromStdin)
@@ -43,21 +52,21 @@ func (e *env) merchantCreateCommand() *cobra.Command {
 				return err
 			}
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
-				m, err := st.CreateMerchant(ctx, email, name, password)
+				a, err := create(st, ctx, email, name, password)
 				if err != nil {
 					return err
 				}
 				if asJSON {
-					return e.writeJSON(map[string]any{"id": m.ID, "email": m.Email, "name": m.Name})
+					return e.writeJSON(map[string]any{"id": a.ID, "email": a.Email, "name": a.Name})
 				}
-				fmt.Fprintf(e.stdout, "merchant_id: %s\n", m.ID)
+				fmt.Fprintf(e.stdout, "%s_id: %s\n", kind, a.ID)
 				return nil
 			})
 		},
 	}
 	f := c.Flags()
 	f.StringVar(&email, "email", "", "login email")
-	f.StringVar(&name, "name", "", "store name")
+	f.StringVar(&name, "name", "", nameHelp)
 	f.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input (its first line)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c

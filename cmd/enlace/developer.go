@@ -26,37 +26,9 @@ func (e *env) developerCommand() *cobra.Command {
 }
 
 func (e *env) developerCreateCommand() *cobra.Command {
-	var email, name string
-	var fromStdin, asJSON bool
-	c := &cobra.Command{
-		Use:     "create --email EMAIL --name NAME --password-stdin",
-		Short:   "Create a developer account, who logs in at /developers",
-		Example: `  printf '%s\n' "$PASSWORD" | enlace developer create --email dev@sync.example.com --name "Dev" --password-stdin`,
-		Args:    noArgs,
-		RunE: func(c *cobra.Command, _ []string) error {
-			password, err := e.passwordFromStdin(fromStdin)
-			if err != nil {
-				return err
-			}
-			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
-				d, err := st.CreateDeveloper(ctx, email, name, password)
-				if err != nil {
-					return err
-				}
-				if asJSON {
-					return e.writeJSON(map[string]any{"id": d.ID, "email": d.Email, "name": d.Name})
-				}
-				fmt.Fprintf(e.stdout, "developer_id: %s\n", d.ID)
-				return nil
-			})
-		},
-	}
-	f := c.Flags()
-	f.StringVar(&email, "email", "", "login email")
-	f.StringVar(&name, "name", "", "the developer's name")
-	f.BoolVar(&fromStdin, "password-stdin", false, "read the password from standard input (its first line)")
-	f.BoolVar(&asJSON, "json", false, "print JSON")
-	return c
+	return e.accountCreateCommand("developer", "Create a developer account, who logs in at /developers",
+		`  printf '%s\n' "$PASSWORD" | enlace developer create --email dev@sync.example.com --name "Dev" --password-stdin`,
+		"the developer's name", (*store.Store).CreateDeveloper)
 }
 
 func (e *env) developerListCommand() *cobra.Command {
