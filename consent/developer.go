@@ -35,6 +35,8 @@ type DeveloperStore interface {
 	DeveloperApps(ctx context.Context, developerID string, p store.Page) (*store.AppPage, error)
 	GetApp(ctx context.Context, clientID string) (*store.App, error)
 	CreateApp(ctx context.Context, spec store.AppSpec, catalogue []string) (*store.App, string, error)
+	AppCreationAttempt(ctx context.Context, developerID string, perDay int) (time.Duration, error)
+	RegistrationAttempt(ctx context.Context, address string, perPeriod int, period time.Duration) (time.Duration, error)
 	UpdateApp(ctx context.Context, clientID string, u store.AppUpdate, catalogue []string, by store.Actor) (*store.App, error)
 	SetAppLogo(ctx context.Context, clientID string, upload []byte, by store.Actor) (*store.App, error)
 	SubmitApp(ctx context.Context, clientID string, by store.Actor) error
@@ -54,6 +56,12 @@ type DeveloperOptions struct {
 	// OpenSignup lets anyone open a developer account; otherwise (the
 	// default) only someone holding an invitation may.
 	OpenSignup bool
+	// SignupsPerAddress open sign-ups from one client address in each
+	// SignupPeriod (the merchants' registration limit).
+	SignupsPerAddress int
+	SignupPeriod      time.Duration
+	// AppsPerDay is how many apps one developer may create in 24 hours.
+	AppsPerDay int
 }
 
 // DeveloperPages are the developer portal's pages.
@@ -281,6 +289,21 @@ func (h *DeveloperPages) Signup(c *gin.Context) {
 	if err := h.store.CheckPassword(pw); err != nil {
 		refuse(http.StatusBadRequest, "developer_err_password", strconv.Itoa(h.store.MinPasswordLength()))
 		return
+	}
+	if !found {
+		// An open sign-up counts like a merchant's (an invitation is its
+		// own limit): only a good form is counted, as each costs a
+		// password hash.
+		wait, err := h.store.RegistrationAttempt(ctx, c.ClientIP(), h.cfg.SignupsPerAddress, h.cfg.SignupPeriod)
+		if err != nil {
+			h.Unavailable(c, "registration limit", err)
+			return
+		}
+		if wait > 0 {
+			c.Header("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+			refuse(http.StatusTooManyRequests, "developer_err_signups", strconv.Itoa(int(max(time.Minute, wait).Round(time.Minute)/time.Minute)))
+			return
+		}
 	}
 	var d *store.Developer
 	if found {

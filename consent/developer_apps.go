@@ -186,10 +186,23 @@ func (h *DeveloperPages) CreateApp(c *gin.Context) {
 		h.renderForm(c, http.StatusBadRequest, sess, v)
 		return
 	}
+	// Counted only once the form is good: a refused form costs nothing.
+	wait, err := h.store.AppCreationAttempt(c.Request.Context(), d.ID, h.cfg.AppsPerDay)
+	if err != nil {
+		h.Unavailable(c, "app creation limit", err)
+		return
+	}
+	if wait > 0 {
+		v.Error, v.ErrorArg = "developer_err_apps_per_day", strconv.Itoa(h.cfg.AppsPerDay)
+		c.Header("Retry-After", strconv.Itoa(int(wait.Round(time.Second)/time.Second)))
+		h.renderForm(c, http.StatusTooManyRequests, sess, v)
+		return
+	}
 	a, secret, err := h.store.CreateApp(c.Request.Context(), store.AppSpec{
 		Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes, Public: f.Public, Owner: d.ID,
 		Profile: store.Profile{Description: f.Description, Publisher: f.Publisher, Homepage: f.Homepage,
 			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail},
+		By: store.ActorDeveloper(d.ID),
 	}, h.catalogue())
 	if errors.Is(err, store.ErrInvalid) {
 		v.Error = "developer_err_invalid"

@@ -165,8 +165,22 @@ func (s *Server) registerClient(c *gin.Context) {
 			return
 		}
 	}
+	// Counted only once the metadata and the logo are good: a refused
+	// request costs the developer nothing.
+	wait, err := s.store.AppCreationAttempt(ctx, ia.DeveloperID, s.cfg.Developers.AppsPerDay)
+	if err != nil {
+		s.registrationFailed(c, "app creation limit", err)
+		return
+	}
+	if wait > 0 {
+		writeOAuth(c, &apierror.Error{Code: apierror.TemporarilyUnavailable, Status: http.StatusTooManyRequests,
+			RetryAfter:  wait,
+			Description: fmt.Sprintf("this developer registered %d apps in the last 24 hours, the most allowed; try again later", s.cfg.Developers.AppsPerDay)})
+		return
+	}
 	spec.Owner = ia.DeveloperID
 	by := store.ActorDeveloper(ia.DeveloperID)
+	spec.By = by
 	app, secret, err := s.store.CreateApp(ctx, spec, s.cfg.Scopes.Names())
 	if err != nil {
 		s.registrationFailed(c, "register app", err)

@@ -138,7 +138,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	e.Use(s.requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
-	devOpts := consent.DeveloperOptions{OpenSignup: opts.Config.Developers.Signup == config.SignupOpen}
+	devOpts := consent.DeveloperOptions{OpenSignup: opts.Config.Developers.Signup == config.SignupOpen,
+		SignupsPerAddress: opts.Config.Registration.PerAddress, SignupPeriod: opts.Config.Registration.Period,
+		AppsPerDay: opts.Config.Developers.AppsPerDay}
 	s.routes(e, pages{
 		merchant: consent.NewMerchantPages(kit, s, opts.Store),
 		admin:    consent.NewAdminPages(kit, opts.Store),

@@ -109,6 +109,9 @@ type AppSpec struct {
 	Profile Profile
 	// TestMerchants may connect the app while it is in development.
 	TestMerchants []string
+	// By is who registers the app, for its audit event; none is the
+	// operator (ActorCLI).
+	By Actor
 }
 
 // AllowsRedirect reports whether uri is one of the app's registered redirect
@@ -164,6 +167,9 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	if err := validateSpec(spec, catalogue); err != nil {
 		return nil, "", err
 	}
+	if spec.By == "" {
+		spec.By = ActorCLI
+	}
 	profile, err := spec.Profile.normalize()
 	if err != nil {
 		return nil, "", err
@@ -204,41 +210,48 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode redirect URIs: %w", err)
 	}
-	// The record and the index are in different slots on a Redis Cluster,
-	// so not one MULTI: ListApps skips index entries without a record, and
-	// a failure undoes what it can.
+	fields := map[string]string{
+		"client_id":      app.ClientID,
+		"name":           app.Name,
+		"secret":         app.SecretDigest,
+		"redirect_uris":  string(uris),
+		"scopes":         strings.Join(app.Scopes, " "),
+		"created_at":     strconv.FormatInt(ms(app.CreatedAt), 10),
+		"disabled":       "0",
+		"public":         boolField(app.Public),
+		"require_pkce":   boolField(app.RequirePKCE),
+		"first_party":    boolField(app.FirstParty),
+		"owner":          app.Owner,
+		"status":         string(app.Status),
+		"test_merchants": jsonList(app.TestMerchants),
+		"detail":         "created",
+	}
+	for k, v := range profileFields(app.Profile) {
+		fields[k] = fmt.Sprint(v)
+	}
+	// The record and the indexes are in different slots on a Redis
+	// Cluster, so not one script: the index entries go first (ListApps
+	// skips entries without a record), then the record with its audit
+	// event in one script; a failure undoes the entries.
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.HSet(ctx, appKey(app.ClientID),
-			"client_id", app.ClientID,
-			"name", app.Name,
-			"secret", app.SecretDigest,
-			"redirect_uris", string(uris),
-			"scopes", strings.Join(app.Scopes, " "),
-			"created_at", ms(app.CreatedAt),
-			"disabled", "0",
-			"public", boolField(app.Public),
-			"require_pkce", boolField(app.RequirePKCE),
-			"first_party", boolField(app.FirstParty),
-			"owner", app.Owner,
-			"status", string(app.Status),
-			"test_merchants", jsonList(app.TestMerchants),
-		)
-		if f := profileFields(app.Profile); len(f) > 0 {
-			p.HSet(ctx, appKey(app.ClientID), f)
-		}
 		p.ZAdd(ctx, appsIndexKey, redis.Z{Member: appsMember(app)})
 		if app.Owner != "" {
 			p.ZAdd(ctx, developerAppsKey(app.Owner), redis.Z{Member: appsMember(app)})
 		}
 		return nil
 	})
+	if err == nil {
+		var res *AppResult
+		if res, err = s.changeApp(ctx, app.ClientID, "create", spec.By, fields); err == nil && res.Outcome == OutcomeAlready {
+			err = fmt.Errorf("%w: client id %s is taken", ErrConflict, app.ClientID)
+		}
+	}
 	if err != nil {
 		undo := context.WithoutCancel(ctx)
 		_ = s.rdb.ZRem(undo, appsIndexKey, appsMember(app)).Err()
 		if app.Owner != "" {
 			_ = s.rdb.ZRem(undo, developerAppsKey(app.Owner), appsMember(app)).Err()
 		}
-		_ = s.rdb.Del(undo, appKey(app.ClientID)).Err()
 		return nil, "", fmt.Errorf("create app: %w", err)
 	}
 	return app, secret, nil
@@ -486,7 +499,7 @@ func (s *Store) changeAppIf(ctx context.Context, clientID, op string, by Actor, 
 		if err := s.appChanged(ctx, clientID); err != nil {
 			return nil, err
 		}
-		detail := map[string]string{"disable": "disabled", "enable": "enabled", "update": fields["detail"]}[op]
+		detail := map[string]string{"disable": "disabled", "enable": "enabled", "update": fields["detail"], "create": fields["detail"]}[op]
 		switch op {
 		case "revoke-all":
 			detail = fmt.Sprintf("every connection revoked (generation %d)", res.Gen)
@@ -627,6 +640,10 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 	fields["detail"] = "updated: " + strings.Join(changed, ", ")
 	if _, err := s.changeApp(ctx, clientID, "update", by, fields); err != nil {
 		return nil, err
+	}
+	if old := a.Profile.Logo; profileChanged && old != "" && old != profile.Logo {
+		// The app no longer names it: a logo it dropped is not served on.
+		_ = s.rdb.Del(ctx, logoKey(clientID, old)).Err()
 	}
 	return s.GetApp(ctx, clientID)
 }

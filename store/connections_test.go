@@ -220,21 +220,26 @@ func TestAudit(t *testing.T) {
 			}
 		}
 		for id, want := range map[string][]string{conn.ID: {"reuse", "refresh", "exchange", "grant"},
-			conn2.ID: {"revoke", "grant"}, "": {"app"}} {
+			conn2.ID: {"revoke", "grant"}, "": {"app", "app"}} {
 			if !slices.Equal(byConn[id], want) {
 				t.Fatalf("events of %q: %v, want %v (all: %v)", id, byConn[id], want, types)
 			}
 		}
-		if len(events) != 7 {
-			t.Fatalf("events %v, want 7", types)
+		if len(events) != 8 {
+			t.Fatalf("events %v, want 8", types)
 		}
 		revoke := events[slices.IndexFunc(events, func(e store.Event) bool { return e.Type == store.EventRevoke })]
 		if revoke.Actor != store.ActorMerchant(f.merchant.ID) || revoke.ConnectionID != conn2.ID {
 			t.Fatalf("revoke event: %+v", revoke)
 		}
+		// Newest first: the disabling, then the app's registration.
 		app := events[slices.IndexFunc(events, func(e store.Event) bool { return e.Type == store.EventApp })]
 		if app.Actor != "admin:a" || app.ClientID != f.app.ClientID || app.Detail != "disabled" {
 			t.Fatalf("app event: %+v", app)
+		}
+		if created := events[len(events)-1]; created.Type != store.EventApp || created.Detail != "created" ||
+			created.Actor != store.ActorCLI || created.ClientID != f.app.ClientID {
+			t.Fatalf("the app's registration event: %+v", created)
 		}
 		mine, _, _ := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: conn.ID}, "", 100)
 		if len(mine) != 4 {
@@ -247,7 +252,7 @@ func TestAudit(t *testing.T) {
 		for _, p := range [][]store.Event{page1, page2, page3} {
 			paged = append(paged, p...)
 		}
-		if len(page1) != 3 || len(page2) != 3 || len(page3) != 1 || next3 != "" ||
+		if len(page1) != 3 || len(page2) != 3 || len(page3) != 2 || next3 != "" ||
 			!slices.EqualFunc(paged, events, func(a, b store.Event) bool { return a.ID == b.ID }) {
 			t.Fatalf("pagination: %v / %v / %v, want %v", page1, page2, page3, events)
 		}
@@ -377,6 +382,10 @@ func TestAuditMerged(t *testing.T) {
 				if last.ID != "" && e.Time.After(last.Time) {
 					t.Fatalf("event %s (%v) after a newer one (%v)", e.ID, e.Time, last.Time)
 				}
+				if e.Type == store.EventApp && e.Detail == "created" && e.ClientID == f.app.ClientID {
+					last = e
+					continue // the fixture's app
+				}
 				if e.Type != store.EventGrant || !want[e.ConnectionID] {
 					t.Fatalf("unexpected event %+v", e)
 				}
@@ -387,8 +396,8 @@ func TestAuditMerged(t *testing.T) {
 			}
 			before = next
 		}
-		if len(seen) != 40 {
-			t.Fatalf("%d events, want 40", len(seen))
+		if len(seen) != 41 {
+			t.Fatalf("%d events, want 40 grants and the app's registration", len(seen))
 		}
 		for id := range want {
 			events, _, err := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: id}, "", 10)

@@ -119,7 +119,7 @@ import (
 //	lease:maintenance         string  TTL: maintenance.lease (30 s)  the instance that
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
-//	rate:register:addr:<address>
+//	rate:register:addr:<address>, rate:apps:developer:<id>
 //	                          hash    TTL: the limit's period   redis_rate's
 //	                                  counters (limits.go)
 //	app-changed               pub/sub channel: a changed app's client id
@@ -236,6 +236,7 @@ func appKeys(clientID string) []string {
 func loginLimitKey(kind, emailDigest string) string { return "login:" + kind + ":" + emailDigest }
 func loginAddrLimitKey(address string) string       { return "login:addr:" + address }
 func registerAddrLimitKey(address string) string    { return "register:addr:" + address }
+func appCreationLimitKey(developerID string) string { return "apps:developer:" + developerID }
 
 // LimitKeyPatterns are SCAN patterns of the rate-limit counters of one
 // login kind (and of the address limit that every kind shares), for a tool

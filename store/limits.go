@@ -87,6 +87,21 @@ func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeri
 	return 0, nil
 }
 
+// AppCreationAttempt counts a new app of a developer and reports how long
+// to wait when the developer has registered perDay apps in the last 24
+// hours (0: go ahead). The portal and RFC 7591 registration share it.
+func (s *Store) AppCreationAttempt(ctx context.Context, developerID string, perDay int) (time.Duration, error) {
+	res, err := s.limiter.Allow(ctx, appCreationLimitKey(developerID),
+		redis_rate.Limit{Rate: perDay, Burst: perDay, Period: 24 * time.Hour})
+	if err != nil {
+		return 0, fmt.Errorf("app creation limit: %w", err)
+	}
+	if res.Allowed == 0 {
+		return max(res.RetryAfter, time.Second), nil
+	}
+	return 0, nil
+}
+
 // LimitAddress is the unit a per-address limit counts: an IPv4 address as
 // it is, an IPv6 address by its /64, since one subscriber usually holds a
 // whole /64 and could otherwise step around the limit address by address.

@@ -94,5 +94,17 @@ func TestAppLogo(t *testing.T) {
 		if _, err := f.st.LogoPNG(ctx, f.app.ClientID, strings.Repeat("0", 16)); !errors.Is(err, store.ErrNotFound) {
 			t.Errorf("an unknown fingerprint: %v", err)
 		}
+		// An update that drops the logo (the portal's remove, RFC 7592
+		// without logo_uri) deletes the image too.
+		none := ""
+		if app, err := f.st.UpdateApp(ctx, f.app.ClientID, store.AppUpdate{Logo: &none}, catalogue, store.ActorCLI); err != nil || app.Profile.Logo != "" {
+			t.Fatalf("drop the logo: %+v %v", app, err)
+		}
+		if _, err := f.st.LogoPNG(ctx, f.app.ClientID, last); !errors.Is(err, store.ErrNotFound) {
+			t.Errorf("a dropped logo is still served: %v", err)
+		}
+		if n := len(f.rdb.Keys(ctx, "app-logo:*").Val()); n != 0 {
+			t.Errorf("%d logo images left", n)
+		}
 	})
 }

@@ -121,6 +121,24 @@ func TestCreateAppRefusesBadInput(t *testing.T) {
 		if n := rdb.DBSize(ctx).Val(); n != 0 {
 			t.Fatalf("refused apps wrote %d keys", n)
 		}
+
+		// A client id is never registered twice, not even a deleted app's:
+		// its tombstone keeps the generation its tokens were issued under.
+		spec := store.AppSpec{Name: "A", RedirectURIs: good, Scopes: []string{"read:products"}, ClientID: "fixed-id"}
+		if _, _, err := st.CreateApp(ctx, spec, catalogue); err != nil {
+			t.Fatal(err)
+		}
+		for _, step := range []string{"live", "deleted"} {
+			before := redistest.Snapshot(t, rdb)
+			spec.Name = "B"
+			if _, _, err := st.CreateApp(ctx, spec, catalogue); !errors.Is(err, store.ErrConflict) {
+				t.Fatalf("%s: the same client id again: %v", step, err)
+			}
+			redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+			if _, err := st.DeleteApp(ctx, spec.ClientID, store.ActorCLI); step == "live" && err != nil {
+				t.Fatal(err)
+			}
+		}
 	})
 }
 

@@ -394,6 +394,7 @@ func (b *benchRun) prepareCommon(ctx context.Context) error {
 	var err error
 	b.app, b.secret, err = b.st.CreateApp(ctx, store.AppSpec{
 		Name: "enlace bench " + time.Now().UTC().Format(time.RFC3339), RedirectURIs: []string{benchRedirect}, Scopes: benchScopes,
+		By: store.ActorCLI,
 	}, b.catalogue)
 	if err != nil {
 		return fmt.Errorf("create the benchmark app: %w", err)

@@ -233,7 +233,7 @@ func (s *scaleRun) prepare(ctx context.Context) error {
 	run := strings.ToLower(store.NewSecret()[:8])
 	for i := range 50 {
 		a, _, err := s.st.CreateApp(ctx, store.AppSpec{Name: fmt.Sprintf("scale %s %d", run, i),
-			RedirectURIs: []string{benchRedirect}, Scopes: []string{"read:products"}}, s.catalogue)
+			RedirectURIs: []string{benchRedirect}, Scopes: []string{"read:products"}, By: store.ActorCLI}, s.catalogue)
 		if err != nil {
 			return fmt.Errorf("create an app: %w", err)
 		}

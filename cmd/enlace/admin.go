@@ -151,7 +151,7 @@ func (e *env) appCreateCommand() *cobra.Command {
 			}
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
 				app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: name, RedirectURIs: uris, Scopes: splitScopes(scopes),
-					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty}, cfg.Scopes.Names())
+					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty, By: store.ActorCLI}, cfg.Scopes.Names())
 				if err != nil {
 					return err
 				}

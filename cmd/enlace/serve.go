@@ -107,7 +107,7 @@ func seedDemo(ctx context.Context, st *store.Store, cfg *config.Config) (*demo.A
 	}
 	app, secret, err := st.CreateApp(ctx, store.AppSpec{
 		Name: "Demo app", RedirectURIs: []string{redirect}, Scopes: demoScopes,
-		ClientID: d.ClientID, Secret: d.ClientSecret,
+		ClientID: d.ClientID, Secret: d.ClientSecret, By: store.ActorCLI,
 	}, cfg.Scopes.Names())
 	if err != nil {
 		return nil, "", fmt.Errorf("seed demo app: %w", err)

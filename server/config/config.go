@@ -48,6 +48,9 @@ type Developers struct {
 	// Signup is who may open a developer account: SignupOpen (anyone) or
 	// SignupInvite (only someone an admin invited).
 	Signup string `yaml:"signup" env:"SIGNUP"`
+	// AppsPerDay is how many apps one developer may register in 24 hours,
+	// in the portal and at /oauth/register together.
+	AppsPerDay int `yaml:"apps_per_day" env:"APPS_PER_DAY"`
 }
 
 // Developer sign-up modes.
@@ -357,6 +360,9 @@ func (c *Config) validate() error {
 	}
 	if c.Developers.Signup != SignupOpen && c.Developers.Signup != SignupInvite {
 		return fmt.Errorf("config: developers.signup %q must be open or invite", c.Developers.Signup)
+	}
+	if c.Developers.AppsPerDay < 1 {
+		return fmt.Errorf("config: developers.apps_per_day %d must be at least 1", c.Developers.AppsPerDay)
 	}
 	if c.Audit.MaxLength <= 0 {
 		return errors.New("config: audit.max_length must be positive")

@@ -8,9 +8,10 @@
 -- KEYS[4]  app-revocations:{sNN}             clean-ups to run, by start
 -- ARGV[1]  JSON AppArgs (store/apps.go):
 --            client_id
---            op         "disable" | "enable" | "revoke-all" | "update" | "delete"
---            fields     for update: the app hash's fields to set (validated
---                       in Go, apps.go UpdateApp), with "detail"
+--            op         "create" | "disable" | "enable" | "revoke-all" | "update" | "delete"
+--            fields     for create and update: the app hash's fields to set
+--                       (validated in Go, apps.go CreateApp, UpdateApp),
+--                       with "detail"
 --            expect     for update, optional: fields and the values they must
 --                       have for the update to happen ("" for an absent
 --                       field): a lifecycle step from the status it starts
@@ -24,6 +25,7 @@
 --   {outcome="already", gen}  disable of a disabled app, enable of an
 --                             enabled one; unchanged
 --   {outcome="missing"}       no such app (or a deleted one)
+--   {outcome="already"}       create of a client id that exists (or did)
 --   {outcome="refused", field} an expected field did not have its value
 --
 -- Why so: an app-wide revocation must answer at once whatever the number
@@ -34,6 +36,26 @@
 -- queued here, so a revocation is never without its clean-up. The change
 -- and its event are one step, so neither is ever without the other.
 local a = cjson.decode(ARGV[1])
+-- A hash's fields from the "fields" argument, less the event's detail.
+local function field_args(fields)
+  local set = {}
+  for k, v in pairs(fields) do
+    if k ~= 'detail' then set[#set + 1] = k; set[#set + 1] = v end
+  end
+  return set
+end
+local function audit(detail)
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', tostring(a.audit_max), '*', 'type', 'app', 't', a.now,
+    'client_id', a.client_id, 'actor', a.actor, 'detail', detail)
+end
+if a.op == 'create' then
+  -- A client id is never reused, not even a deleted app's (its
+  -- tombstone holds the generation its old tokens were issued under).
+  if redis.call('EXISTS', KEYS[1]) == 1 then return cjson.encode({outcome = 'already'}) end
+  redis.call('HSET', KEYS[1], unpack(field_args(a.fields)))
+  audit(a.fields.detail)
+  return cjson.encode({outcome = 'ok', gen = 0})
+end
 local c = redis.call('HMGET', KEYS[1], 'client_id', 'disabled', 'gen', 'deleted')
 if not c[1] or c[4] == '1' then return cjson.encode({outcome = 'missing'}) end
 local gen = tonumber(c[3]) or 0
@@ -66,10 +88,7 @@ elseif a.op == 'update' then
       end
     end
   end
-  local set = {}
-  for k, v in pairs(a.fields) do
-    if k ~= 'detail' then set[#set + 1] = k; set[#set + 1] = v end
-  end
+  local set = field_args(a.fields)
   if #set == 0 then return cjson.encode({outcome = 'already', gen = gen}) end
   redis.call('HSET', KEYS[1], unpack(set))
   detail = a.fields.detail
@@ -82,7 +101,5 @@ elseif a.op == 'delete' then
 else
   return redis.error_reply('app: unknown op ' .. tostring(a.op))
 end
-local args = {'XADD', KEYS[2], 'MAXLEN', '~', tostring(a.audit_max), '*', 'type', 'app', 't', a.now,
-  'client_id', a.client_id, 'actor', a.actor, 'detail', detail}
-redis.call(unpack(args))
+audit(detail)
 return cjson.encode({outcome = 'ok', gen = gen})
