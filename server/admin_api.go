@@ -176,6 +176,41 @@ type AppView struct {
 	PreviousSecretExpiresAt any   `json:"previous_secret_expires_at"`
 	CreatedAt               any   `json:"created_at"`
 	Generation              int64 `json:"generation"`
+	// Webhook is the app's endpoint, nil when it has none.
+	Webhook *WebhookView `json:"webhook"`
+}
+
+// WebhookView is an app's webhook endpoint as the admin API and the CLI
+// show it (never a secret).
+type WebhookView struct {
+	URL string `json:"url"`
+	// State is active, failing (since FailingSince) or disabled (at
+	// DisabledAt, for failing too long).
+	State        string `json:"state"`
+	FailingSince any    `json:"failing_since"`
+	DisabledAt   any    `json:"disabled_at"`
+	// PreviousSecretExpiresAt is when the signing secret the last rotation
+	// replaced stops signing; nil when it does not.
+	PreviousSecretExpiresAt any `json:"previous_secret_expires_at"`
+}
+
+// NewWebhookView is w at now; nil when there is no endpoint.
+func NewWebhookView(w store.Webhook, now time.Time) *WebhookView {
+	if !w.Configured() {
+		return nil
+	}
+	v := &WebhookView{URL: w.URL, State: "active", FailingSince: timeOrNil(w.FailingSince),
+		DisabledAt: timeOrNil(w.DisabledAt)}
+	switch {
+	case !w.DisabledAt.IsZero():
+		v.State = "disabled"
+	case !w.FailingSince.IsZero():
+		v.State = "failing"
+	}
+	if w.Rotating(now) {
+		v.PreviousSecretExpiresAt = timeOrNil(w.PrevUntil)
+	}
+	return v
 }
 
 // NewAppView is a as the admin API answers it at now, with the emails of
@@ -196,6 +231,7 @@ func NewAppView(a *store.App, now time.Time, ownerEmail string, merchantEmails m
 	if a.PrevSecretDigest != "" && now.Before(a.PrevSecretUntil) {
 		v.PreviousSecretExpiresAt = timeOrNil(a.PrevSecretUntil)
 	}
+	v.Webhook = NewWebhookView(a.Webhook, now)
 	return v
 }
 

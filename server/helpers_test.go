@@ -125,6 +125,9 @@ func (b *syncBuffer) String() string {
 }
 
 // newEnv starts enlace; opts adjust the configuration before it starts.
+// testEncryptionKey is encryption.key in the tests' configuration.
+const testEncryptionKey = "dGVzdCBlbmNyeXB0aW9uIGtleSBvZiAzMiBieXRlcyE="
+
 func newEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
 	t.Helper()
 	return newEnvRedis(t, nil, opts...)
@@ -164,8 +167,13 @@ func startEnvWith(t *testing.T, redisArgs []string, seed func(*config.Config, *s
 		t.Fatal(err)
 	}
 	cfg.Issuer = "http://" + ln.Addr().String()
+	cfg.Encryption.Key = testEncryptionKey
 	for _, o := range opts {
 		o(cfg)
+	}
+	key, err := cfg.Encryption.KeyBytes()
+	if err != nil {
+		t.Fatal(err)
 	}
 	to := cfg.Redis.Timeout
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
@@ -174,7 +182,7 @@ func startEnvWith(t *testing.T, redisArgs []string, seed func(*config.Config, *s
 	calls := &redisCalls{n: map[string]int{}}
 	rdb.AddHook(calls)
 	clk := &clock{}
-	st := store.New(rdb, store.Options{Now: clk.Now})
+	st := store.New(rdb, store.Options{Now: clk.Now, EncryptionKey: key})
 	var exts []server.Extension
 	if seed != nil {
 		app := seed(cfg, st)
@@ -430,4 +438,29 @@ func eventually(t *testing.T, what string, cond func() bool) {
 		}
 		<-tick.C
 	}
+}
+
+// secondInstance starts a second enlace on the test's Redis (its own
+// client, store and background work, no listener) and returns its store:
+// for work that instances share.
+func (e *testEnv) secondInstance() *store.Store {
+	e.t.Helper()
+	to := e.cfg.Redis.Timeout
+	rdb := redis.NewClient(&redis.Options{Addr: e.redis.Addr, DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
+		PoolTimeout: to, PoolSize: e.cfg.Redis.PoolSize, MaxRetries: -1})
+	e.t.Cleanup(func() { _ = rdb.Close() })
+	key, _ := e.cfg.Encryption.KeyBytes()
+	st := store.New(rdb, store.Options{Now: e.clock.Now, EncryptionKey: key})
+	srv, err := server.New(server.Options{Config: e.cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
+		Templates: enlace.Templates, Static: enlace.Static,
+		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(e.logs, nil)))})
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	ready, ran := make(chan struct{}), make(chan struct{})
+	go func() { srv.Run(ctx, ready); close(ran) }()
+	e.t.Cleanup(func() { cancel(); <-ran })
+	<-ready
+	return st
 }

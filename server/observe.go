@@ -29,6 +29,10 @@ type metrics struct {
 	events        *prometheus.CounterVec
 	loginFailures prometheus.Counter
 	redisErrors   prometheus.Counter
+	// webhooks counts delivery attempts by outcome; webhookLatency times
+	// those that got an answer or a timeout.
+	webhooks       *prometheus.CounterVec
+	webhookLatency prometheus.Histogram
 }
 
 func newMetrics() *metrics {
@@ -51,8 +55,16 @@ func newMetrics() *metrics {
 		redisErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "enlace_redis_errors_total", Help: "Redis calls that failed (not counting a missing key).",
 		}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "enlace_webhook_attempts_total",
+			Help: "Webhook delivery attempts by outcome: delivered, retried (failed, tried again later), failed (the last attempt failed), refused (the endpoint is gone or disabled).",
+		}, []string{"outcome"}),
+		webhookLatency: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name: "enlace_webhook_attempt_duration_seconds", Help: "Latency of webhook delivery attempts.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
+		}),
 	}
-	m.reg.MustRegister(m.requests, m.latency, m.events, m.loginFailures, m.redisErrors,
+	m.reg.MustRegister(m.requests, m.latency, m.events, m.loginFailures, m.redisErrors, m.webhooks, m.webhookLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -211,4 +223,45 @@ func (s *Server) readyz(c *gin.Context) {
 		return
 	}
 	c.JSON(http.StatusOK, gin.H{"status": "ready", "redis": "up"})
+}
+
+// backlogCollector reports the webhooks' backlog, read from Redis at each
+// scrape (one pipeline over the shards).
+type backlogCollector struct {
+	st                     *store.Store
+	undelivered, age, outq *prometheus.Desc
+}
+
+func newBacklogCollector(st *store.Store) *backlogCollector {
+	return &backlogCollector{st: st,
+		undelivered: prometheus.NewDesc("enlace_webhook_queue_depth",
+			"Webhook deliveries neither delivered nor failed yet.", nil, nil),
+		age: prometheus.NewDesc("enlace_webhook_oldest_undelivered_seconds",
+			"Age of the oldest webhook delivery not yet delivered or failed (0 when none).", nil, nil),
+		outq: prometheus.NewDesc("enlace_webhook_outbox_length",
+			"Events in the outboxes not yet turned into deliveries.", nil, nil),
+	}
+}
+
+func (c *backlogCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- c.undelivered
+	ch <- c.age
+	ch <- c.outq
+}
+
+func (c *backlogCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	b, err := c.st.Backlog(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(c.undelivered, err)
+		return
+	}
+	age := 0.0
+	if !b.Oldest.IsZero() {
+		age = max(0, c.st.Now().Sub(b.Oldest).Seconds())
+	}
+	ch <- prometheus.MustNewConstMetric(c.undelivered, prometheus.GaugeValue, float64(b.Undelivered))
+	ch <- prometheus.MustNewConstMetric(c.age, prometheus.GaugeValue, age)
+	ch <- prometheus.MustNewConstMetric(c.outq, prometheus.GaugeValue, float64(b.Outbox))
 }

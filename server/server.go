@@ -24,6 +24,7 @@ import (
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/server/safefetch"
+	"github.com/enlace-oauth/enlace/server/webhooks"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -81,7 +82,9 @@ type Server struct {
 	verifier  *resource.Verifier
 	oauth     *oserver.Server
 	// fetch fetches a registration's logo_uri (registration.go).
-	fetch  *safefetch.Fetcher
+	fetch *safefetch.Fetcher
+	// webhooks delivers the apps' lifecycle events (Run).
+	webhooks *webhooks.Deliverer
 	log    *slog.Logger
 	engine *gin.Engine
 }
@@ -98,7 +101,26 @@ func New(opts Options) (*Server, error) {
 		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,
 		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}
 
-	opts.Store.Observe(func(e store.Event) { s.metrics.events.WithLabelValues(string(e.Type)).Inc() })
+	wc := opts.Config.Webhooks
+	s.webhooks = webhooks.New(opts.Store, webhooks.Options{Timeout: wc.Timeout, Schedule: wc.RetrySchedule,
+		DisableAfter: wc.DisableAfter, Concurrency: wc.Concurrency, PollInterval: wc.PollInterval,
+		TakeoverAfter: wc.TakeoverAfter, Retention: wc.Retention,
+		Fetch: safefetch.Options{AllowPrivate: wc.AllowPrivateTargets}, Logger: opts.Logger,
+		Observe: func(outcome string, latency time.Duration) {
+			s.metrics.webhooks.WithLabelValues(outcome).Inc()
+			if outcome != "refused" {
+				s.metrics.webhookLatency.Observe(latency.Seconds())
+			}
+		}})
+	s.metrics.reg.MustRegister(newBacklogCollector(opts.Store))
+	opts.Store.Observe(func(e store.Event) {
+		s.metrics.events.WithLabelValues(string(e.Type)).Inc()
+		if e.Type != store.EventExchange && e.Type != store.EventRefresh {
+			// It may have put an event in an outbox: no need to wait
+			// for the next poll.
+			s.webhooks.Wake()
+		}
+	})
 	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})
 	staticFS, err := fs.Sub(opts.Static, "static")
 	if err != nil {
@@ -204,12 +226,14 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // cache in step with changes made by any instance (until it runs, apps are
 // read from Redis every time), and takes its turn at the store's
 // maintenance (the clean-up after app-wide revocations, the trimming of
-// indexes), which one instance at a time does. ready, if not nil, is
-// closed once the cache listens. Run returns after both have stopped.
+// indexes), which one instance at a time does, and delivers the apps'
+// webhooks, sharing the work with the other instances. ready, if not nil,
+// is closed once the cache listens. Run returns after all have stopped.
 func (s *Server) Run(ctx context.Context, ready chan<- struct{}) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.appCache.Run(ctx, ready) })
 	wg.Go(func() { s.store.RunMaintenance(ctx, s.maintenance) })
+	wg.Go(func() { s.webhooks.Run(ctx) })
 	wg.Wait()
 }
 

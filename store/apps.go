@@ -63,6 +63,8 @@ type App struct {
 	// RegistrationDigest is the digest of the RFC 7592 registration access
 	// token of an app registered at /oauth/register; "" for others.
 	RegistrationDigest string
+	// Webhook is the app's webhook endpoint (webhooks.go).
+	Webhook Webhook
 }
 
 // AppGeneration reads the app's generation from Redis, not a cache: for a
@@ -233,10 +235,16 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	// Cluster, so not one script: the index entries go first (ListApps
 	// skips entries without a record), then the record with its audit
 	// event in one script; a failure undoes the entries.
+	// An entry that was there already (the same client id in the same
+	// millisecond) is not this call's to undo.
+	indexes := []string{appsIndexKey}
+	if app.Owner != "" {
+		indexes = append(indexes, developerAppsKey(app.Owner))
+	}
+	added := make([]*redis.IntCmd, len(indexes))
 	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		p.ZAdd(ctx, appsIndexKey, redis.Z{Member: appsMember(app)})
-		if app.Owner != "" {
-			p.ZAdd(ctx, developerAppsKey(app.Owner), redis.Z{Member: appsMember(app)})
+		for i, k := range indexes {
+			added[i] = p.ZAdd(ctx, k, redis.Z{Member: appsMember(app)})
 		}
 		return nil
 	})
@@ -248,9 +256,10 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 	}
 	if err != nil {
 		undo := context.WithoutCancel(ctx)
-		_ = s.rdb.ZRem(undo, appsIndexKey, appsMember(app)).Err()
-		if app.Owner != "" {
-			_ = s.rdb.ZRem(undo, developerAppsKey(app.Owner), appsMember(app)).Err()
+		for i, k := range indexes {
+			if added[i].Val() == 1 {
+				_ = s.rdb.ZRem(undo, k, appsMember(app)).Err()
+			}
 		}
 		return nil, "", fmt.Errorf("create app: %w", err)
 	}
@@ -411,6 +420,7 @@ func decodeApp(m map[string]string) (*App, error) {
 		a.Status = StatusPublished
 	}
 	a.Profile = decodeProfile(m)
+	a.Webhook = decodeWebhook(m)
 	if v := m["test_merchants"]; v != "" {
 		if err := json.Unmarshal([]byte(v), &a.TestMerchants); err != nil {
 			return nil, fmt.Errorf("decode app %s test merchants: %w", a.ClientID, err)

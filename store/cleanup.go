@@ -244,8 +244,12 @@ func (s *Store) cleanupBatch(ctx context.Context, queue int, clientID string, o 
 	now := MillisOf(s.now())
 	revoked := 0
 	if len(members) > 0 {
+		reason := m["reason"]
+		if reason == "" {
+			reason = ReasonAppRevoked
+		}
 		in, err := jsonArgs(RevokeArgs{Now: now, By: Actor(m["by"]), BelowGen: gen,
-			Detail: "app-wide revocation", AuditMax: tx.auditMax})
+			Detail: "app-wide revocation", Reason: reason, AuditMax: tx.auditMax})
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,23 @@ import (
 //	                           shard's share of the audit trail: type, t
 //	                           (ms), connection_id, client_id, merchant_id,
 //	                           actor, detail, token_id
+//	outbox:{sNN}       stream  no bound: the shard's webhook events
+//	                           (type, t, client_id, connection_id,
+//	                           merchant_id, scopes, reason; status and
+//	                           previous_status for app.status_changed),
+//	                           written by the script of the change; an entry
+//	                           leaves once the deliverer took it (consumer
+//	                           group enlace-webhooks; deliveries.go)
+//	webhook-delivery:{sNN}:<event id>  hash  TTL: webhooks.retention  one
+//	                           event on its way to an app's webhook, in the
+//	                           app's shard: payload, status, attempts, log
+//	webhook-deliveries:{sNN}:<client id>  zset  no TTL  the app's deliveries
+//	                           by creation (ms); entries older than the
+//	                           retention are trimmed as new ones come
+//	webhooks-due:{sNN}     zset  no TTL  deliveries by when their next attempt
+//	                           is due (a claimed one: the end of its lease)
+//	webhooks-undelivered:{sNN}  zset  no TTL  deliveries neither delivered nor
+//	                           failed, by creation: the backlog's metrics
 //	app:{sNN}:<client id>  hash  no TTL  an app (apps.go); its shard is
 //	                           derived from its client id, so its changes
 //	                           and their audit events are one script too;
@@ -59,7 +76,11 @@ import (
 //	                           an app registered at /oauth/register also
 //	                           has registration (the digest of its RFC 7592
 //	                           registration access token) and
-//	                           registration_meta (registration.go)
+//	                           registration_meta (registration.go); an app
+//	                           with a webhook has webhook_url, the sealed
+//	                           webhook_secret (and webhook_prev_secret,
+//	                           webhook_prev_until), webhook_failing_since and
+//	                           webhook_disabled_at (webhooks.go)
 //	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
 //	                           app's last app-wide revocation: generation,
 //	                           shard, cursor, progress (cleanup.go)
@@ -190,7 +211,17 @@ func connsIndexKey(shard int) string          { return "conns:" + shardTag(shard
 func appConnsKey(shard int) string            { return "app-conns:" + shardTag(shard) }
 func merchantConnsKey(shard int) string       { return "merchant-conns:" + shardTag(shard) }
 func auditKey(shard int) string               { return "audit:" + shardTag(shard) }
-func appCountsKey(shard int) string           { return "app-counts:" + shardTag(shard) }
+func outboxKey(shard int) string              { return "outbox:" + shardTag(shard) }
+func dueKey(shard int) string                 { return "webhooks-due:" + shardTag(shard) }
+func undeliveredKey(shard int) string         { return "webhooks-undelivered:" + shardTag(shard) }
+func deliveryKey(clientID, id string) string  { return deliveryKeyIn(shardOf(clientID), id) }
+func deliveryKeyIn(shard int, id string) string {
+	return "webhook-delivery:" + shardTag(shard) + ":" + id
+}
+func deliveriesKey(clientID string) string {
+	return "webhook-deliveries:" + shardTag(shardOf(clientID)) + ":" + clientID
+}
+func appCountsKey(shard int) string { return "app-counts:" + shardTag(shard) }
 func appRevocationKey(clientID string) string {
 	return "app-revocation:" + shardTag(shardOf(clientID)) + ":" + clientID
 }
@@ -216,20 +247,36 @@ func ConnectionKey(id string) string { return connKey(id) }
 func AppKey(clientID string) string { return appKey(clientID) }
 
 // connKeys are the keys of a connection's transition scripts, KEYS[1] to
-// KEYS[7] of every connection file under lua/: the record, its retry
-// answer, its shard's three indexes, its shard's audit stream and its
-// shard's app counts.
+// KEYS[8] of every connection file under lua/: the record, its retry
+// answer, its shard's three indexes, its shard's audit stream, its
+// shard's app counts and its shard's webhook outbox.
 func connKeys(id string) []string {
 	n := shardOf(id)
 	return []string{connKey(id), retryKey(id), connsIndexKey(n), appConnsKey(n), merchantConnsKey(n), auditKey(n),
-		appCountsKey(n)}
+		appCountsKey(n), outboxKey(n)}
 }
 
 // appKeys are the keys of lua/app.lua: the app's record, its shard's audit
-// stream, its clean-up and its shard's queue of clean-ups.
+// stream, its clean-up, its shard's queue of clean-ups and its shard's
+// webhook outbox.
 func appKeys(clientID string) []string {
 	n := shardOf(clientID)
-	return []string{appKey(clientID), auditKey(n), appRevocationKey(clientID), appRevocationsKey(n)}
+	return []string{appKey(clientID), auditKey(n), appRevocationKey(clientID), appRevocationsKey(n), outboxKey(n)}
+}
+
+// deliveryKeys are the keys of lua/webhook.lua for delivery id of an app:
+// all in the app's shard.
+func deliveryKeys(clientID, id string) []string {
+	return deliveryKeysIn(shardOf(clientID), clientID, id)
+}
+
+// deliveryKeysIn are deliveryKeys in shard n; a claim, which does not
+// know the delivery's app, passes "" and the script leaves the app's keys
+// alone.
+func deliveryKeysIn(n int, clientID, id string) []string {
+	tag := shardTag(n)
+	return []string{deliveryKeyIn(n, id), "webhook-deliveries:" + tag + ":" + clientID, dueKey(n), undeliveredKey(n),
+		"app:" + tag + ":" + clientID}
 }
 
 // Limiter keys, without the "rate:" that redis_rate puts before them.

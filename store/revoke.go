@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // RevokeArgs are the arguments of lua/revoke.lua.
@@ -16,6 +17,8 @@ type RevokeArgs struct {
 	// any); the clean-up after an app-wide revocation sets it.
 	BelowGen int64  `json:"below_gen"`
 	Detail   string `json:"detail"`
+	// Reason is the webhook event's reason; ReasonOf(By) when empty.
+	Reason string `json:"reason"`
 	// AuditMax is set by Transitions.
 	AuditMax int64 `json:"audit_max"`
 }
@@ -33,6 +36,30 @@ var revokeScript = newScript[RevokeArgs, RevokeResult]("revoke", true)
 func (t Transitions) Revoke(ctx context.Context, connID string, a RevokeArgs) (*RevokeResult, error) {
 	a.AuditMax = t.auditMax
 	return revokeScript.run(ctx, t.rdb, connKeys(connID), a)
+}
+
+// Reasons of a connection.revoked webhook event, besides ReasonOf's.
+const (
+	ReasonAppRevoked = "app_revoked" // an app-wide revocation
+	ReasonAppDeleted = "app_deleted" // the app was deleted
+)
+
+// ReasonOf is the reason a connection.revoked event gives for a
+// revocation by a: merchant, admin (the pages, the API, the CLI), app (RFC
+// 7009), code_reuse or refresh_reuse.
+func ReasonOf(a Actor) string {
+	switch kind, _, _ := strings.Cut(string(a), ":"); Actor(kind) {
+	case "merchant":
+		return "merchant"
+	case "client", "developer":
+		return "app"
+	case ActorCodeReuse:
+		return "code_reuse"
+	case ActorRefreshReuse:
+		return "refresh_reuse"
+	default:
+		return "admin"
+	}
 }
 
 // RevokeConnection ends a connection at once: its code, access token and
@@ -66,6 +93,9 @@ func (s *Store) RevokeByToken(ctx context.Context, token, clientID string) (bool
 
 func (s *Store) revoke(ctx context.Context, id string, a RevokeArgs) (bool, error) {
 	a.Now = MillisOf(s.now())
+	if a.Reason == "" {
+		a.Reason = ReasonOf(a.By)
+	}
 	res, err := s.Transitions().Revoke(ctx, id, a)
 	if err != nil {
 		return false, fmt.Errorf("revoke connection: %w", err)

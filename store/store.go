@@ -63,6 +63,10 @@ type Options struct {
 	// MinPasswordLength is the shortest password of any account, in
 	// characters; 0 means DefaultMinPasswordLength.
 	MinPasswordLength int
+	// EncryptionKey (EncryptionKeyBytes long) seals what enlace must read
+	// back, such as webhook signing secrets; without one, webhooks cannot
+	// be set up.
+	EncryptionKey []byte
 }
 
 // Store is enlace's Redis-backed storage. It is safe for concurrent use.
@@ -76,6 +80,8 @@ type Store struct {
 
 	passwords   *hasher
 	minPassword int
+
+	encryptionKey []byte
 
 	cachesMu  sync.Mutex
 	caches    []*AppCache
@@ -144,7 +150,7 @@ func New(rdb redis.UniversalClient, opts Options) *Store {
 	return &Store{rdb: rdb, lifetimes: lt, now: now, auditMax: auditMax, log: log,
 		limiter:     redis_rate.NewLimiter(rdb),
 		passwords:   newHasher(max(2, runtime.GOMAXPROCS(0))),
-		minPassword: minPassword}
+		minPassword: minPassword, encryptionKey: opts.EncryptionKey}
 }
 
 // Lifetimes reports the lifetimes the store issues credentials with.

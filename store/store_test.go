@@ -479,7 +479,8 @@ func TestStoredFormAndTTLs(t *testing.T) {
 			// may lack a TTL; everything else must expire.
 			permanent := false
 			for _, p := range []string{"app:", "apps", "merchant:", "merchant-email:", "merchants", "admin",
-				"audit:", "conns:", "merchant-conns:", "app-conns:", "app-counts:", "app-revocation:", "app-revocations:"} {
+				"audit:", "conns:", "merchant-conns:", "app-conns:", "app-counts:", "app-revocation:", "app-revocations:",
+				"outbox:"} {
 				permanent = permanent || k == p || (strings.HasSuffix(p, ":") && strings.HasPrefix(k, p))
 			}
 			if !permanent && ttl <= 0 {

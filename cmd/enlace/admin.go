@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/enlace-oauth/enlace/cmd/internal/launch"
 	"github.com/enlace-oauth/enlace/store"
@@ -111,12 +112,17 @@ type appJSON struct {
 	// operator's app.
 	Status store.AppStatus `json:"status"`
 	Owner  string          `json:"owner"`
+	// WebhookURL is the app's webhook endpoint; WebhookSecret its signing
+	// secret, only in the answer that made it.
+	WebhookURL    string `json:"webhook_url,omitempty"`
+	WebhookSecret string `json:"webhook_secret,omitempty"`
 }
 
 func toAppJSON(a *store.App, secret string) appJSON {
 	return appJSON{ClientID: a.ClientID, ClientSecret: secret, Name: a.Name, RedirectURIs: a.RedirectURIs,
 		Scopes: a.Scopes, CreatedAt: rfc3339(a.CreatedAt), Disabled: a.Disabled, Public: a.Public,
-		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Status: a.Status, Owner: a.Owner}
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Status: a.Status, Owner: a.Owner,
+		WebhookURL: a.Webhook.URL}
 }
 
 // splitScopes reads a --scopes value: space- or comma-separated.
@@ -128,7 +134,8 @@ func (e *env) appCommand() *cobra.Command {
 	return group("app", "Register, change and remove apps (OAuth clients)",
 		e.appCreateCommand(), e.appListCommand(), e.appShowCommand(), e.appUpdateCommand(), e.appDeleteCommand(),
 		e.appReviewCommand(), e.appRotateSecretCommand(), e.appRetireSecretCommand(),
-		e.appRevokeConnectionsCommand(), e.appRevocationCommand())
+		e.appRevokeConnectionsCommand(), e.appRevocationCommand(),
+		e.appRotateWebhookSecretCommand(), e.appDeliveriesCommand(), e.appResendDeliveryCommand(), e.appPingCommand())
 }
 
 func (e *env) appCreateCommand() *cobra.Command {
@@ -233,7 +240,7 @@ func profileFlags() []profileFlag {
 
 func (e *env) appUpdateCommand() *cobra.Command {
 	var (
-		name, scopes          string
+		name, scopes, webhook string
 		uris, addURIs, rmURIs []string
 		addTest, rmTest       []string
 		requirePKCE           bool
@@ -249,7 +256,8 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			"instance. Existing connections keep the scopes they were granted; a new scope applies to new\n" +
 			"approvals, and a removed one leaves their tokens at the next refresh. --test-merchant adds a\n" +
 			"merchant (by email) who may connect the app while it is in development. A profile flag given\n" +
-			"as \"\" clears that field.",
+			"as \"\" clears that field. --webhook-url sets the app's webhook endpoint (https, on a public\n" +
+			"address) and prints its signing secret the first time (webhook_secret with --json); \"\" removes it.",
 		Example: `  enlace app update 3f0c… --add-redirect-uri https://sync.example.com/v2/callback \
     --remove-redirect-uri https://sync.example.com/callback
   enlace app update 3f0c… --publisher "Sync SpA" --homepage https://sync.example.com \
@@ -301,14 +309,34 @@ func (e *env) appUpdateCommand() *cobra.Command {
 						*set.ids = append(*set.ids, m.ID)
 					}
 				}
-				app, err := st.UpdateApp(ctx, args[0], u, cfg.Scopes.Names(), store.ActorCLI)
-				if err != nil {
+				// Only the endpoint may change: the rest is then left alone.
+				var app *store.App
+				var err error
+				others := false
+				f.Visit(func(fl *pflag.Flag) { others = others || fl.Name != "webhook-url" && fl.Name != "json" })
+				if others || !f.Changed("webhook-url") {
+					if app, err = st.UpdateApp(ctx, args[0], u, cfg.Scopes.Names(), store.ActorCLI); err != nil {
+						return appNotFound(args[0], err)
+					}
+				}
+				secret := ""
+				if f.Changed("webhook-url") {
+					if secret, err = setWebhook(ctx, st, args[0], webhook, cfg.Webhooks.AllowPrivateTargets); err != nil {
+						return err
+					}
+				}
+				if app, err = st.GetApp(ctx, args[0]); err != nil {
 					return appNotFound(args[0], err)
 				}
 				if asJSON {
-					return e.writeJSON(toAppJSON(app, ""))
+					v := toAppJSON(app, "")
+					v.WebhookSecret = secret
+					return e.writeJSON(v)
 				}
 				fmt.Fprintf(e.stdout, "updated app %s (%s)\n", app.ClientID, app.Name)
+				if secret != "" {
+					fmt.Fprintf(e.stdout, "webhook_secret: %s\n(the signing secret is shown only now)\n", secret)
+				}
 				return nil
 			})
 		},
@@ -327,6 +355,7 @@ func (e *env) appUpdateCommand() *cobra.Command {
 	}
 	f.StringArrayVar(&addTest, "test-merchant", nil, "add a test merchant, by email (repeat for more)")
 	f.StringArrayVar(&rmTest, "remove-test-merchant", nil, "remove a test merchant, by email (repeat for more)")
+	f.StringVar(&webhook, "webhook-url", "", "the app's webhook endpoint (https); \"\" removes it")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }

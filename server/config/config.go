@@ -4,6 +4,7 @@
 package config
 
 import (
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -41,6 +42,52 @@ type Config struct {
 	Registration  Registration  `yaml:"registration" envPrefix:"REGISTRATION_"`
 	Embedded      Embedded      `yaml:"embedded" envPrefix:"EMBEDDED_"`
 	Developers    Developers    `yaml:"developers" envPrefix:"DEVELOPERS_"`
+	Webhooks      Webhooks      `yaml:"webhooks" envPrefix:"WEBHOOKS_"`
+	Encryption    Encryption    `yaml:"encryption" envPrefix:"ENCRYPTION_"`
+}
+
+// Webhooks configures the delivery of apps' lifecycle webhooks.
+type Webhooks struct {
+	// Timeout bounds one attempt: a 2xx within it is delivered.
+	Timeout time.Duration `yaml:"timeout" env:"TIMEOUT"`
+	// RetrySchedule is the wait before each retry of a failed attempt
+	// (with jitter); after the last, the delivery has failed.
+	RetrySchedule []time.Duration `yaml:"retry_schedule" env:"RETRY_SCHEDULE" envSeparator:","`
+	// DisableAfter disables an endpoint that has failed this long without
+	// one success.
+	DisableAfter time.Duration `yaml:"disable_after" env:"DISABLE_AFTER"`
+	// AllowPrivateTargets lets endpoints be http and on private or
+	// loopback addresses: for development and tests only.
+	AllowPrivateTargets bool `yaml:"allow_private_targets" env:"ALLOW_PRIVATE_TARGETS"`
+	// Concurrency bounds each instance's attempts in flight.
+	Concurrency int `yaml:"concurrency" env:"CONCURRENCY"`
+	// PollInterval is how often an idle instance looks for work that
+	// another instance's changes made.
+	PollInterval time.Duration `yaml:"poll_interval" env:"POLL_INTERVAL"`
+	// TakeoverAfter is how long work taken by an instance that stopped
+	// (an event read, an attempt begun) waits before another takes it.
+	TakeoverAfter time.Duration `yaml:"takeover_after" env:"TAKEOVER_AFTER"`
+	// Retention is how long deliveries are kept and listed.
+	Retention time.Duration `yaml:"retention" env:"RETENTION"`
+}
+
+// Encryption configures the key that seals what enlace must read back.
+type Encryption struct {
+	// Key is 32 bytes in base64 (openssl rand -base64 32).
+	Key string `yaml:"key" env:"KEY"`
+}
+
+// KeyBytes decodes the key; nil when none is configured.
+func (e Encryption) KeyBytes() ([]byte, error) {
+	if e.Key == "" {
+		return nil, nil
+	}
+	b, err := base64.StdEncoding.DecodeString(strings.TrimSpace(e.Key))
+	if err != nil || len(b) != store.EncryptionKeyBytes {
+		return nil, fmt.Errorf("config: encryption.key must be %d bytes in base64 (openssl rand -base64 %d)",
+			store.EncryptionKeyBytes, store.EncryptionKeyBytes)
+	}
+	return b, nil
 }
 
 // Developers configures the developer portal (/developers).
@@ -361,6 +408,12 @@ func (c *Config) validate() error {
 	if c.Developers.Signup != SignupOpen && c.Developers.Signup != SignupInvite {
 		return fmt.Errorf("config: developers.signup %q must be open or invite", c.Developers.Signup)
 	}
+	if err := c.Webhooks.validate(); err != nil {
+		return err
+	}
+	if _, err := c.Encryption.KeyBytes(); err != nil {
+		return err
+	}
 	if c.Developers.AppsPerDay < 1 {
 		return fmt.Errorf("config: developers.apps_per_day %d must be at least 1", c.Developers.AppsPerDay)
 	}
@@ -461,4 +514,31 @@ func (c *Config) Secure() bool {
 	// Schemes are case-insensitive (RFC 3986 §3.1): HTTPS:// is https.
 	scheme, _, ok := strings.Cut(c.Issuer, "://")
 	return ok && strings.EqualFold(scheme, "https")
+}
+
+func (w Webhooks) validate() error {
+	var total time.Duration
+	for _, d := range w.RetrySchedule {
+		if d <= 0 {
+			return fmt.Errorf("config: webhooks.retry_schedule: %v is not a positive duration", d)
+		}
+		total += d
+	}
+	switch {
+	case w.Timeout <= 0 || w.Timeout > time.Minute:
+		return fmt.Errorf("config: webhooks.timeout %v must be positive and at most 1m", w.Timeout)
+	case len(w.RetrySchedule) > 20:
+		return errors.New("config: webhooks.retry_schedule has more than 20 retries")
+	case w.DisableAfter <= 0:
+		return errors.New("config: webhooks.disable_after must be positive")
+	case w.Concurrency < 1:
+		return errors.New("config: webhooks.concurrency must be at least 1")
+	case w.PollInterval <= 0:
+		return errors.New("config: webhooks.poll_interval must be positive")
+	case w.TakeoverAfter <= w.Timeout:
+		return fmt.Errorf("config: webhooks.takeover_after %v must be longer than webhooks.timeout %v", w.TakeoverAfter, w.Timeout)
+	case w.Retention <= total+w.TakeoverAfter:
+		return fmt.Errorf("config: webhooks.retention %v must be longer than the retry schedule (%v)", w.Retention, total)
+	}
+	return nil
 }

@@ -24,6 +24,7 @@
 package safefetch
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
@@ -66,13 +67,21 @@ type Options struct {
 	// RootCAs, for tests only, replaces the system's roots (the test
 	// server's certificate). nil is the system's.
 	RootCAs *x509.CertPool
+	// AllowPrivate lifts the address rules and allows http, for
+	// development against a receiver on the same machine or network
+	// (webhooks.allow_private_targets). Production leaves it false.
+	AllowPrivate bool
+	// KeepAlives keeps connections open between requests to one host (the
+	// deliverer posts to the same endpoints again and again).
+	KeepAlives bool
 }
 
 // Fetcher fetches URLs under the rules. It is safe for concurrent use.
 type Fetcher struct {
-	client   *http.Client
-	maxBytes int64
-	allow    func(netip.AddrPort) bool
+	client    *http.Client
+	maxBytes  int64
+	allow     func(netip.AddrPort) bool
+	allowHTTP bool
 }
 
 // New returns a Fetcher with opts.
@@ -84,6 +93,9 @@ func New(opts Options) *Fetcher {
 		opts.MaxBytes = DefaultMaxBytes
 	}
 	allow := opts.Allow
+	if opts.AllowPrivate {
+		allow = func(netip.AddrPort) bool { return true }
+	}
 	dialer := &net.Dialer{
 		Timeout: opts.Timeout,
 		// Control sees the address about to be connected to, after the
@@ -109,10 +121,10 @@ func New(opts Options) *Fetcher {
 		TLSHandshakeTimeout:    opts.Timeout,
 		ResponseHeaderTimeout:  opts.Timeout,
 		MaxResponseHeaderBytes: 16 << 10,
-		DisableKeepAlives:      true, // fetches are rare, and each to a stranger
+		DisableKeepAlives:      !opts.KeepAlives, // fetches are rare, and each to a stranger
 		ForceAttemptHTTP2:      true,
 	}
-	return &Fetcher{maxBytes: opts.MaxBytes, allow: allow, client: &http.Client{
+	return &Fetcher{maxBytes: opts.MaxBytes, allow: allow, allowHTTP: opts.AllowPrivate, client: &http.Client{
 		Transport: tr,
 		Timeout:   opts.Timeout,
 		CheckRedirect: func(*http.Request, []*http.Request) error {
@@ -126,12 +138,12 @@ func New(opts Options) *Fetcher {
 // is public. Get applies them too; a caller validating input (a
 // registration's logo_uri) can answer with them before any fetch.
 func CheckURL(raw string) (*url.URL, error) {
-	return checkURL(raw, nil)
+	return checkURL(raw, nil, false)
 }
 
-func checkURL(raw string, allow func(netip.AddrPort) bool) (*url.URL, error) {
+func checkURL(raw string, allow func(netip.AddrPort) bool, allowHTTP bool) (*url.URL, error) {
 	u, err := url.Parse(raw)
-	if err != nil || u.Scheme != "https" || u.Host == "" || u.User != nil {
+	if err != nil || !(u.Scheme == "https" || allowHTTP && u.Scheme == "http") || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("%w: %q is not an absolute https URL without credentials", ErrRefused, raw)
 	}
 	if a, err := netip.ParseAddr(u.Hostname()); err == nil && !Public(a) {
@@ -151,7 +163,7 @@ func checkURL(raw string, allow func(netip.AddrPort) bool) (*url.URL, error) {
 // or its address, ErrTooLarge for a long body; any other is the network's
 // or the far server's (a status other than 200).
 func (f *Fetcher) Get(ctx context.Context, raw string) ([]byte, string, error) {
-	u, err := checkURL(raw, f.allow)
+	u, err := checkURL(raw, f.allow, f.allowHTTP)
 	if err != nil {
 		return nil, "", err
 	}
@@ -182,6 +194,64 @@ func (f *Fetcher) Get(ctx context.Context, raw string) ([]byte, string, error) {
 }
 
 // nonPublic are the ranges Public refuses beyond what netip.Addr's own
+// Post sends body to raw (under the same rules as Get: the URL's own
+// address, then every address dialled, redirects not followed) with
+// header, and returns the status answered; the answer's body is read (up
+// to MaxBytes) and dropped, so the connection can be used again.
+func (f *Fetcher) Post(ctx context.Context, raw string, header http.Header, body []byte) (int, error) {
+	u, err := checkURL(raw, f.allow, f.allowHTTP)
+	if err != nil {
+		return 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, u.String(), bytes.NewReader(body))
+	if err != nil {
+		return 0, fmt.Errorf("safefetch: %w", err)
+	}
+	req.Header = header.Clone()
+	res, err := f.client.Do(req)
+	if err != nil {
+		return 0, fmt.Errorf("safefetch: post %s: %w", u.Redacted(), err)
+	}
+	defer res.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(res.Body, f.maxBytes))
+	return res.StatusCode, nil
+}
+
+// CheckTarget refuses a URL that is not https or that names or resolves
+// to an address that is not public (AllowPrivate lifts both): the check
+// at registration, before the one at every dial. resolver nil is the
+// system's.
+func CheckTarget(ctx context.Context, raw string, opts Options, resolver *net.Resolver) error {
+	allow := opts.Allow
+	if opts.AllowPrivate {
+		return nil
+	}
+	u, err := checkURL(raw, allow, false)
+	if err != nil {
+		return err
+	}
+	if _, err := netip.ParseAddr(u.Hostname()); err == nil {
+		return nil // an address, checked by checkURL
+	}
+	if resolver == nil {
+		resolver = net.DefaultResolver
+	}
+	addrs, err := resolver.LookupNetIP(ctx, "ip", u.Hostname())
+	if err != nil {
+		return fmt.Errorf("%w: %s does not resolve", ErrRefused, u.Hostname())
+	}
+	port, _ := strconv.ParseUint(u.Port(), 10, 16)
+	if u.Port() == "" {
+		port = 443
+	}
+	for _, a := range addrs {
+		if !Public(a) && (allow == nil || !allow(netip.AddrPortFrom(a.Unmap(), uint16(port)))) {
+			return fmt.Errorf("%w: %s resolves to %s, which is not a public address", ErrRefused, u.Hostname(), a)
+		}
+	}
+	return nil
+}
+
 // predicates name.
 var nonPublic = []netip.Prefix{
 	netip.MustParsePrefix("0.0.0.0/8"),       // "this network"

@@ -69,7 +69,7 @@ if c[3] == '1' and field(6) ~= '' and a.challenge ~= field(6) then
   return refused('code_verifier does not match the code_challenge')
 end
 if c[3] == '1' then
-  revoke_now(conn, a.now, a.reuse_by)
+  revoke_now(conn, a.now, a.reuse_by, 'code_reuse')
   event('reuse', 'authorization code presented again; connection revoked')
   return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
     description = 'the authorization code was already used', merchant_id = field(8)})

@@ -10,12 +10,13 @@
 --   KEYS[5]  merchant-conns:{sNN}   ... by merchant
 --   KEYS[6]  audit:{sNN}            the shard's audit stream
 --   KEYS[7]  app-counts:{sNN}       live connections per app and generation
+--   KEYS[8]  outbox:{sNN}           the shard's webhook outbox
 -- and its arguments carry audit_max, the shard stream's bound.
 --
--- Why so: the record, its index entries and its audit event change in one
--- atomic step, so no listing shows a connection that is not there, none
--- misses one that is, and no transition is without its event, even when
--- the process that asked for it dies the moment after.
+-- Why so: the record, its index entries, its audit event and its webhook
+-- event change in one atomic step, so no listing shows a connection that
+-- is not there, none misses one that is, and no transition is without its
+-- event, even when the process that asked for it dies the moment after.
 
 local function ms13(v) return string.format('%013.0f', tonumber(v)) end
 local function gen10(v) return string.format('%010.0f', tonumber(v) or 0) end
@@ -73,12 +74,24 @@ local function conn_event(max, type, now, c, actor, detail, token_id)
     {'merchant_id', c.merchant_id}, {'actor', actor}, {'detail', detail}, {'token_id', token_id}})
 end
 
+-- webhook_event puts a lifecycle event of connection c (id, client_id,
+-- merchant_id) in the shard's outbox, which the deliverer moves on to the
+-- app's webhook, if it has one (webhooks.go). It has no bound: an entry
+-- leaves once the deliverer has taken it, so none is lost before then.
+local function webhook_event(type, now, c, scopes, reason)
+  redis.call('XADD', KEYS[8], '*', 'type', type, 't', now, 'connection_id', c.id, 'client_id', c.client_id,
+    'merchant_id', c.merchant_id, 'scopes', scopes or '', 'reason', reason or '')
+end
+
 -- revoke_now ends the connection whose fields are c (id, merchant_id,
 -- client_id, gen, exp): its tokens and retry answer go, its index entries
--- go, the record stays with its TTL so the revocation shows.
-local function revoke_now(c, now, by)
+-- go, the record stays with its TTL so the revocation shows; the app's
+-- webhook hears why (reason: merchant, admin, app, code_reuse, ...).
+local function revoke_now(c, now, by, reason)
+  local scopes = redis.call('HGET', KEYS[1], 'scopes')
   redis.call('HSET', KEYS[1], 'status', 'revoked', 'revoked_at', now, 'revoked_by', by, 'code_used', '1')
   redis.call('HDEL', KEYS[1], 'at', 'rt')
   redis.call('DEL', KEYS[2])
   if index_remove(c.id, c.merchant_id, c.client_id, c.gen, c.exp) then app_count(c.client_id, c.gen, -1) end
+  webhook_event('connection.revoked', now, c, scopes, reason)
 end

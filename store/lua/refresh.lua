@@ -81,7 +81,7 @@ if c[1] ~= a.refresh then
   if not string.find(' ' .. (c[12] or '') .. ' ', ' ' .. a.refresh .. ' ', 1, true) then
     return refused(INVALID_GRANT, unknown)
   end
-  revoke_now(conn, a.now, a.reuse_by)
+  revoke_now(conn, a.now, a.reuse_by, 'refresh_reuse')
   event('reuse', 'used refresh token presented again; connection revoked')
   return cjson.encode({outcome = 'reuse', code = INVALID_GRANT,
     description = 'the refresh token was already used; the connection is revoked', merchant_id = field(6)})

@@ -13,6 +13,8 @@
 --                       app-wide revocation, which must spare connections
 --                       made after it
 --            detail     the audit event's detail
+--            reason     the webhook event's reason (merchant, admin, app,
+--                       app_revoked, app_deleted)
 --            audit_max  the shard stream's bound
 --
 -- Returns JSON RevokeResult:
@@ -35,6 +37,6 @@ if c[2] == 'revoked' then
   return cjson.encode({outcome = 'already', merchant_id = c[3], client_id = c[4]})
 end
 local conn = {id = c[1], merchant_id = c[3], client_id = c[4], gen = c[7] or '', exp = c[8] or ''}
-revoke_now(conn, a.now, a.by)
+revoke_now(conn, a.now, a.by, a.reason)
 conn_event(a.audit_max, 'revoke', a.now, conn, a.by, a.detail, '')
 return cjson.encode({outcome = 'ok', merchant_id = c[3], client_id = c[4]})

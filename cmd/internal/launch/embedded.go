@@ -2,11 +2,14 @@ package launch
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/alicebob/miniredis/v2"
@@ -144,5 +147,33 @@ func UseRunningEmbedded(ctx context.Context, cfg *config.Config) error {
 			cfg.Embedded.Dir)
 	}
 	cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = info.Addr, info.Password, 0
+	return useEmbeddedKey(cfg)
+}
+
+// useEmbeddedKey gives the embedded mode an encryption key when none is
+// configured: made once and kept in the data directory (0600), so the
+// admin commands and a restarted server read what the server sealed.
+func useEmbeddedKey(cfg *config.Config) error {
+	if cfg.Encryption.Key != "" {
+		return nil
+	}
+	path := filepath.Join(cfg.Embedded.Dir, "encryption.key")
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		key := make([]byte, store.EncryptionKeyBytes)
+		_, _ = rand.Read(key)
+		b = []byte(base64.StdEncoding.EncodeToString(key) + "\n")
+		if err := os.MkdirAll(cfg.Embedded.Dir, 0o700); err != nil {
+			return fmt.Errorf("embedded mode: %w", err)
+		}
+		err = WriteFileAtomic(path, b, 0o600)
+	}
+	if err != nil {
+		return fmt.Errorf("embedded mode: encryption key: %w", err)
+	}
+	cfg.Encryption.Key = strings.TrimSpace(string(b))
+	if _, err := cfg.Encryption.KeyBytes(); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
 	return nil
 }

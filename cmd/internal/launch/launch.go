@@ -35,12 +35,15 @@ func NewStore(rdb redis.UniversalClient, cfg *config.Config, log *slog.Logger) *
 		// The configuration's 0 is "off", the store's is "default".
 		window = -1
 	}
+	// Validated when the configuration was loaded.
+	key, _ := cfg.Encryption.KeyBytes()
 	return store.New(rdb, store.Options{
 		Lifetimes: store.Lifetimes{Code: cfg.Tokens.Code, Access: cfg.Tokens.Access, Refresh: cfg.Tokens.Refresh,
 			RetryWindow: window},
 		AuditLength:       cfg.Audit.MaxLength,
 		Logger:            log,
 		MinPasswordLength: cfg.Registration.MinPasswordLength,
+		EncryptionKey:     key,
 	})
 }
 
@@ -76,8 +79,14 @@ func Serve(ctx context.Context, o ServeOptions) error {
 		}
 		defer stopEmbedded()
 		cfg.Redis.Addr, cfg.Redis.Password, cfg.Redis.DB = addr, password, 0
+		if err := useEmbeddedKey(cfg); err != nil {
+			return err
+		}
 		log.Warn("no redis.addr configured: running on an embedded in-process Redis; "+
 			"nothing is kept across restarts (set ENLACE_REDIS_ADDR for real use)", "dir", cfg.Embedded.Dir)
+	}
+	if cfg.Encryption.Key == "" {
+		log.Warn("encryption.key is not set: apps cannot set up webhooks (set ENLACE_ENCRYPTION_KEY, from openssl rand -base64 32)")
 	}
 	rdb, err := Connect(ctx, cfg)
 	if err != nil {

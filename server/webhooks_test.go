@@ -1,0 +1,477 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// Tests of the webhooks (issue 16) against a real redis-server and a real
+// HTTP receiver that verifies every delivery with the Standard Webhooks
+// Go library.
+
+// delivery is one POST the receiver got.
+type delivery struct {
+	id, typ string
+	data    map[string]any
+	body    map[string]any
+	header  http.Header
+}
+
+// receiver is an app's webhook endpoint. It verifies each delivery with
+// the Standard Webhooks library under each of secrets (every one must
+// verify) and answers what respond says for the n-th arrival of an id (0
+// first); 204 when respond is nil.
+type receiver struct {
+	t   *testing.T
+	srv *httptest.Server
+	mu  sync.Mutex
+	// secrets each verify every delivery.
+	secrets []string
+	respond func(id string, n int) int
+	got     []delivery
+	// refused counts deliveries that did not verify.
+	refused int
+}
+
+func newReceiver(t *testing.T) *receiver {
+	t.Helper()
+	r := &receiver{t: t}
+	r.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		body, err := io.ReadAll(req.Body)
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		for _, s := range r.secrets {
+			wh, err := standardwebhooks.NewWebhook(s)
+			if err == nil {
+				err = wh.Verify(body, req.Header)
+			}
+			if err != nil {
+				r.refused++
+				t.Errorf("a delivery does not verify under %s…: %v (headers %v)", s[:10], err, req.Header)
+				w.WriteHeader(http.StatusUnauthorized)
+				return
+			}
+		}
+		var d delivery
+		if err := json.Unmarshal(body, &d.body); err != nil {
+			t.Errorf("a delivery is not JSON: %q", body)
+		}
+		d.id, d.header = req.Header.Get("webhook-id"), req.Header.Clone()
+		d.typ, _ = d.body["type"].(string)
+		d.data, _ = d.body["data"].(map[string]any)
+		n := 0
+		for _, g := range r.got {
+			if g.id == d.id {
+				n++
+			}
+		}
+		r.got = append(r.got, d)
+		status := http.StatusNoContent
+		if r.respond != nil {
+			status = r.respond(d.id, n)
+		}
+		w.WriteHeader(status)
+	}))
+	t.Cleanup(r.srv.Close)
+	return r
+}
+
+func (r *receiver) url() string { return r.srv.URL + "/hooks/enlace" }
+
+func (r *receiver) setSecrets(s ...string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.secrets = s
+}
+
+// all returns what arrived so far.
+func (r *receiver) all() []delivery {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.got)
+}
+
+// wait waits for a delivery of typ whose data matches match (nil: any)
+// and returns it.
+func (r *receiver) wait(typ string, match func(data map[string]any) bool) delivery {
+	r.t.Helper()
+	var found delivery
+	eventually(r.t, "a "+typ+" delivery", func() bool {
+		for _, d := range r.all() {
+			if d.typ == typ && (match == nil || match(d.data)) {
+				found = d
+				return true
+			}
+		}
+		return false
+	})
+	return found
+}
+
+// webhookEnv is a test server whose webhooks may reach loopback, with a
+// retry schedule of milliseconds.
+func webhookEnv(t *testing.T, opts ...func(*config.Config)) *testEnv {
+	t.Helper()
+	return newEnv(t, append([]func(*config.Config){func(c *config.Config) {
+		c.Webhooks.AllowPrivateTargets = true
+		c.Webhooks.RetrySchedule = []time.Duration{20 * time.Millisecond, 40 * time.Millisecond, 40 * time.Millisecond}
+		c.Webhooks.PollInterval = 20 * time.Millisecond
+	}}, opts...)...)
+}
+
+func (e *testEnv) setWebhook(clientID, url string) string {
+	e.t.Helper()
+	secret, _, err := e.st.SetWebhook(context.Background(), clientID, url, true, store.ActorCLI)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return secret
+}
+
+func connectionOf(t *testing.T, access string) string {
+	t.Helper()
+	id, ok := store.ParseCredential(store.KindAccess, access)
+	if !ok {
+		t.Fatalf("an access token that does not parse")
+	}
+	return id
+}
+
+// TestWebhookEvents: every event type arrives, signed and verifiable with
+// the Standard Webhooks library, with the contract's headers and body:
+// connection.created for an approval and a first-party sign-in,
+// connection.revoked with each reason, app.status_changed, ping; during a
+// secret rotation each delivery verifies under the old and the new secret.
+func TestWebhookEvents(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	ctx := context.Background()
+	r := newReceiver(t)
+	secret := e.setWebhook(e.app.ClientID, r.url())
+	if !strings.HasPrefix(secret, store.WebhookSecretPrefix) {
+		t.Fatalf("the signing secret %q is not in the whsec_ form", secret[:8])
+	}
+	r.setSecrets(secret)
+	// A second setting of the endpoint keeps the secret.
+	if again, _, err := e.st.SetWebhook(ctx, e.app.ClientID, r.url(), true, store.ActorCLI); err != nil || again != "" {
+		t.Fatalf("setting the endpoint again: %q %v", again, err)
+	}
+	byConn := func(id string) func(map[string]any) bool {
+		return func(d map[string]any) bool { return d["connection_id"] == id }
+	}
+
+	// connection.created, then connection.revoked by the merchant.
+	pair := e.pair("read:products", "read:checkouts")
+	conn := connectionOf(t, pair.json["access_token"].(string))
+	t.Cleanup(func() { if t.Failed() { t.Log(e.logs.String()) } })
+	created := r.wait(store.WebhookConnectionCreated, byConn(conn))
+	want := map[string]any{"connection_id": conn, "merchant_id": e.merchant.ID, "client_id": e.app.ClientID,
+		"scopes": []any{"read:products", "read:checkouts"}}
+	if !mapsEqual(created.data, want) {
+		t.Fatalf("connection.created data: %v, want %v", created.data, want)
+	}
+	checkEnvelope(t, created)
+	if err := e.st.RevokeConnection(ctx, conn, store.ActorMerchant(e.merchant.ID)); err != nil {
+		t.Fatal(err)
+	}
+	revoked := r.wait(store.WebhookConnectionRevoked, byConn(conn))
+	want["reason"] = "merchant"
+	if !mapsEqual(revoked.data, want) {
+		t.Fatalf("connection.revoked data: %v, want %v", revoked.data, want)
+	}
+	if revoked.id == created.id {
+		t.Fatal("two events share a webhook-id")
+	}
+
+	// The other reasons.
+	reason := func(conn, want string) {
+		t.Helper()
+		d := r.wait(store.WebhookConnectionRevoked, byConn(conn))
+		if d.data["reason"] != want {
+			t.Fatalf("connection %s revoked with reason %v, want %s", conn, d.data["reason"], want)
+		}
+	}
+	c := connectionOf(t, e.pair().json["access_token"].(string))
+	if err := e.st.RevokeConnection(ctx, c, store.ActorAdmin("a1")); err != nil {
+		t.Fatal(err)
+	}
+	reason(c, "admin")
+	p := e.pair()
+	c = connectionOf(t, p.json["access_token"].(string))
+	if res := e.form("/oauth/revoke", url.Values{"token": {p.json["refresh_token"].(string)}}, e.app.ClientID, e.secret); res.status != http.StatusOK {
+		t.Fatalf("RFC 7009 revocation: %d %s", res.status, res.raw)
+	}
+	reason(c, "app")
+	code := e.code(nil)
+	if res := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}}, e.app.ClientID, e.secret); res.status != http.StatusOK {
+		t.Fatal(res.raw)
+	} else {
+		c = connectionOf(t, res.json["access_token"].(string))
+	}
+	if res := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}}, e.app.ClientID, e.secret); res.status != http.StatusBadRequest {
+		t.Fatal(res.raw)
+	}
+	reason(c, "code_reuse")
+	p = e.pair()
+	c = connectionOf(t, p.json["access_token"].(string))
+	rt := p.json["refresh_token"].(string)
+	if _, ok := e.refreshOK(rt); !ok {
+		t.Fatal("refresh")
+	}
+	e.clock.Add(time.Minute) // past the retry window: the old token is a replay now
+	if _, ok := e.refreshOK(rt); ok {
+		t.Fatal("a replayed refresh token worked")
+	}
+	reason(c, "refresh_reuse")
+
+	// A first-party sign-in is a connection.created too.
+	fp, fpSecret := e.firstPartyApp()
+	r.setSecrets(e.setWebhook(fp.ClientID, r.url()))
+	res := e.signIn(fp, fpSecret, "ana@tienda.cl", password, "read:products")
+	if res.status != http.StatusOK {
+		t.Fatalf("sign-in: %d %s", res.status, res.raw)
+	}
+	signin := r.wait(store.WebhookConnectionCreated, func(d map[string]any) bool { return d["client_id"] == fp.ClientID })
+	if signin.data["merchant_id"] != e.merchant.ID {
+		t.Fatalf("the sign-in's connection.created: %v", signin.data)
+	}
+	r.setSecrets(secret)
+
+	// Rotation: both secrets sign, so a receiver holding either verifies.
+	newSecret, a, err := e.st.RotateWebhookSecret(ctx, e.app.ClientID, time.Hour, store.ActorCLI)
+	if err != nil || newSecret == secret || !a.Webhook.Rotating(time.Now()) {
+		t.Fatalf("rotate: %v", err)
+	}
+	r.setSecrets(secret, newSecret)
+	ping, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := r.wait(store.WebhookPing, nil)
+	if d.id != ping.ID || d.data["client_id"] != e.app.ClientID || len(strings.Fields(d.header.Get("webhook-signature"))) != 2 {
+		t.Fatalf("ping: %s %v %q", d.id, d.data, d.header.Get("webhook-signature"))
+	}
+
+	// app.status_changed: suspended, back, and deleted, with the app-wide
+	// revocation of its connections (reason app_deleted).
+	last := connectionOf(t, e.pair().json["access_token"].(string))
+	r.setSecrets(newSecret)
+	if err := e.st.SetAppDisabled(ctx, e.app.ClientID, true, store.ActorAdmin("a1")); err != nil {
+		t.Fatal(err)
+	}
+	s := r.wait(store.WebhookAppStatusChanged, func(d map[string]any) bool { return d["status"] == "suspended" })
+	if s.data["previous_status"] != "published" || s.data["client_id"] != e.app.ClientID {
+		t.Fatalf("suspended: %v", s.data)
+	}
+	if err := e.st.SetAppDisabled(ctx, e.app.ClientID, false, store.ActorAdmin("a1")); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(store.WebhookAppStatusChanged, func(d map[string]any) bool {
+		return d["status"] == "published" && d["previous_status"] == "suspended"
+	})
+	if _, err := e.st.DeleteApp(ctx, e.app.ClientID, store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	r.wait(store.WebhookAppStatusChanged, func(d map[string]any) bool { return d["status"] == "deleted" })
+	reason(last, "app_deleted")
+	if r.refused != 0 {
+		t.Fatalf("%d deliveries did not verify", r.refused)
+	}
+}
+
+// checkEnvelope checks a delivery's headers and body against the
+// contract: webhook-id, webhook-timestamp and webhook-signature (v1,…),
+// JSON, and {type, timestamp (ISO 8601), data}.
+func checkEnvelope(t *testing.T, d delivery) {
+	t.Helper()
+	if d.header.Get("Content-Type") != "application/json" || !strings.HasPrefix(d.header.Get("webhook-signature"), "v1,") ||
+		d.header.Get("webhook-timestamp") == "" || !strings.HasPrefix(d.id, "evt_") {
+		t.Fatalf("headers: %v", d.header)
+	}
+	ts, _ := d.body["timestamp"].(string)
+	if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || len(d.body) != 3 {
+		t.Fatalf("body: %v", d.body)
+	}
+}
+
+func mapsEqual(a, b map[string]any) bool {
+	x, _ := json.Marshal(a)
+	y, _ := json.Marshal(b)
+	return string(x) == string(y)
+}
+
+// TestWebhookRetries: a receiver answering 500 three times and then 200
+// gets the same webhook-id four times, and the delivery ends delivered,
+// with its attempts in its log; one that never succeeds ends failed after
+// the schedule, and a resend delivers it with the same id. An endpoint
+// failing for webhooks.disable_after is disabled.
+func TestWebhookRetries(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t, func(c *config.Config) { c.Webhooks.DisableAfter = time.Hour })
+	ctx := context.Background()
+	r := newReceiver(t)
+	r.setSecrets(e.setWebhook(e.app.ClientID, r.url()))
+	failing := true
+	r.respond = func(id string, n int) int {
+		if strings.HasPrefix(id, "ping_") && failing {
+			return http.StatusServiceUnavailable
+		}
+		if n < 3 {
+			return http.StatusInternalServerError
+		}
+		return http.StatusOK
+	}
+	conn := connectionOf(t, e.pair().json["access_token"].(string))
+	var id string
+	eventually(t, "four attempts", func() bool {
+		n := 0
+		for _, d := range r.all() {
+			if d.typ == store.WebhookConnectionCreated && d.data["connection_id"] == conn {
+				n++
+				id = d.id
+			}
+		}
+		return n == 4
+	})
+	var dl *store.Delivery
+	eventually(t, "the delivery delivered", func() bool {
+		var err error
+		dl, err = e.st.GetDelivery(ctx, e.app.ClientID, id)
+		return err == nil && dl.Status == store.DeliveryDelivered
+	})
+	statuses := []int{}
+	for _, a := range dl.Log {
+		statuses = append(statuses, a.Status)
+	}
+	if dl.Attempts != 4 || !slices.Equal(statuses, []int{200, 500, 500, 500}) || dl.DeliveredAt.IsZero() {
+		t.Fatalf("the delivery: %d attempts, %v", dl.Attempts, statuses)
+	}
+	for _, d := range r.all() {
+		if d.data["connection_id"] == conn && d.id != id {
+			t.Fatalf("a retry has another webhook-id: %s, %s", d.id, id)
+		}
+	}
+	a := e.getApp(e.app.ClientID)
+	if !a.Webhook.FailingSince.IsZero() {
+		t.Fatalf("a delivered endpoint is failing since %v", a.Webhook.FailingSince)
+	}
+
+	// A ping answered 503 every time fails after 1 + 3 attempts.
+	ping, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the ping failed", func() bool {
+		d, err := e.st.GetDelivery(ctx, e.app.ClientID, ping.ID)
+		return err == nil && d.Status == store.DeliveryFailed && d.Attempts == 4
+	})
+	if a := e.getApp(e.app.ClientID); a.Webhook.FailingSince.IsZero() || !a.Webhook.Active() {
+		t.Fatalf("after a failed delivery the endpoint is %+v", a.Webhook)
+	}
+	// Sent again: the same id, a fresh schedule, delivered once the
+	// receiver is back.
+	failing = false
+	if err := e.st.ResendDelivery(ctx, e.app.ClientID, ping.ID, store.DeliveryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the resent ping delivered", func() bool {
+		d, err := e.st.GetDelivery(ctx, e.app.ClientID, ping.ID)
+		return err == nil && d.Status == store.DeliveryDelivered && d.Attempts == 5
+	})
+	if err := e.st.ResendDelivery(ctx, e.app.ClientID, "evt_nope", store.DeliveryOptions{}); err == nil {
+		t.Fatal("resent a delivery that does not exist")
+	}
+
+	// Failing for longer than disable_after disables the endpoint: what
+	// comes then is not delivered.
+	failing = true
+	if _, err = e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the endpoint failing", func() bool { return !e.getApp(e.app.ClientID).Webhook.FailingSince.IsZero() })
+	e.clock.Add(2 * time.Hour)
+	if !e.getApp(e.app.ClientID).Webhook.Active() {
+		t.Fatal("disabled before failing for an hour")
+	}
+	if _, err = e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the endpoint disabled", func() bool { return !e.getApp(e.app.ClientID).Webhook.Active() })
+	if _, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err == nil {
+		t.Fatal("a ping to a disabled endpoint was queued")
+	}
+	// Setting it again enables it.
+	e.setWebhook(e.app.ClientID, r.url())
+	if a := e.getApp(e.app.ClientID); !a.Webhook.Active() || !a.Webhook.FailingSince.IsZero() {
+		t.Fatalf("after setting it again: %+v", a.Webhook)
+	}
+}
+
+// TestWebhookTwoInstances: two servers deliver from one Redis, and every
+// event arrives exactly once.
+func TestWebhookTwoInstances(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	second := e.secondInstance()
+	ctx := context.Background()
+	r := newReceiver(t)
+	r.setSecrets(e.setWebhook(e.app.ClientID, r.url()))
+	const n = 150
+	for range n {
+		if _, _, err := second.Approve(ctx, store.Grant{ClientID: e.app.ClientID, MerchantID: e.merchant.ID,
+			RedirectURI: appRedirect, Scopes: []string{"read:products"}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "every event delivered", func() bool { return len(r.all()) >= n })
+	seen := map[string]int{}
+	for _, d := range r.all() {
+		seen[d.id]++
+	}
+	for id, k := range seen {
+		if k != 1 {
+			t.Errorf("%s delivered %d times", id, k)
+		}
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct events, want %d", len(seen), n)
+	}
+	// The receiver has them all; their results are recorded just after.
+	eventually(t, "an empty backlog", func() bool {
+		b, err := e.st.Backlog(ctx)
+		return err == nil && b.Undelivered == 0 && b.Outbox == 0
+	})
+	page, err := e.st.Deliveries(ctx, e.app.ClientID, "", 100)
+	if err != nil || len(page.Deliveries) != 100 || page.Next == "" || page.Total != n {
+		t.Fatalf("first page: %v %d next %q total %d", err, len(page.Deliveries), page.Next, page.Total)
+	}
+	rest, err := e.st.Deliveries(ctx, e.app.ClientID, page.Next, 100)
+	if err != nil || len(rest.Deliveries) != n-100 || rest.Next != "" {
+		t.Fatalf("second page: %v %d next %q", err, len(rest.Deliveries), rest.Next)
+	}
+	listed := map[string]bool{}
+	for _, d := range append(page.Deliveries, rest.Deliveries...) {
+		if listed[d.ID] || seen[d.ID] != 1 || d.Status != store.DeliveryDelivered {
+			t.Fatalf("listing: %s twice or unknown or %s", d.ID, d.Status)
+		}
+		listed[d.ID] = true
+	}
+}
