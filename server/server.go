@@ -85,8 +85,8 @@ type Server struct {
 	fetch *safefetch.Fetcher
 	// webhooks delivers the apps' lifecycle events (Run).
 	webhooks *webhooks.Deliverer
-	log    *slog.Logger
-	engine *gin.Engine
+	log      *slog.Logger
+	engine   *gin.Engine
 }
 
 // New builds the server and its routes.

@@ -181,7 +181,11 @@ func TestWebhookEvents(t *testing.T) {
 	// connection.created, then connection.revoked by the merchant.
 	pair := e.pair("read:products", "read:checkouts")
 	conn := connectionOf(t, pair.json["access_token"].(string))
-	t.Cleanup(func() { if t.Failed() { t.Log(e.logs.String()) } })
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Log(e.logs.String())
+		}
+	})
 	created := r.wait(store.WebhookConnectionCreated, byConn(conn))
 	want := map[string]any{"connection_id": conn, "merchant_id": e.merchant.ID, "client_id": e.app.ClientID,
 		"scopes": []any{"read:products", "read:checkouts"}}
