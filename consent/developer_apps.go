@@ -269,24 +269,12 @@ type testMerchantView struct{ ID, Email string }
 
 // devAuditRow is one event of the app's audit trail on its page.
 type devAuditRow struct {
-	Time                string
-	TypeID, Type        string
-	ActorID, ActorRef   string
-	DetailID, DetailArg string
-	Detail              string
-	// Changed are the parts an update changed, for developer_detail_updated.
-	Changed []changedPart
+	Time              string
+	TypeID, Type      string
+	ActorID, ActorRef string
+	// Said is the detail in the page's language (describeDetail).
+	Said eventDetail
 }
-
-// changedPart is one part an app update changed: its label's message id,
-// or the store's word for a part this version does not name.
-type changedPart struct{ ID, Raw string }
-
-// partLabels are the message ids of the parts UpdateApp and SetAppLogo
-// name in their audit detail ("updated: name, scopes").
-var partLabels = map[string]string{"name": "developer_part_name", "redirect URIs": "developer_part_redirects",
-	"scopes": "developer_part_scopes", "PKCE rule": "developer_part_pkce", "profile": "developer_part_profile",
-	"test merchants": "developer_part_test_merchants", "logo": "developer_part_logo"}
 
 // appView is the app page's data.
 type appView struct {
@@ -350,7 +338,7 @@ func (h *DeveloperPages) appPage(c *gin.Context, status int, sess *sessions.Sess
 // themselves, an admin, the CLI, the app, a merchant) and what changed, in
 // the page's language where the store wrote fixed words.
 func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
-	r := devAuditRow{Time: formatTime(e.Time), TypeID: eventLabel(e.Type), Type: string(e.Type), Detail: e.Detail}
+	r := devAuditRow{Time: formatTime(e.Time), TypeID: eventLabel(e.Type), Type: string(e.Type), Said: describeDetail(e.Detail)}
 	kind, id, _ := strings.Cut(string(e.Actor), ":")
 	switch kind {
 	case "developer":
@@ -374,47 +362,7 @@ func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
 	default:
 		r.ActorRef = string(e.Actor)
 	}
-	r.DetailID, r.DetailArg = developerDetail(e.Detail)
-	if r.DetailID == "developer_detail_updated" {
-		for part := range strings.SplitSeq(r.DetailArg, ", ") {
-			r.Changed = append(r.Changed, changedPart{ID: partLabels[part], Raw: part})
-		}
-	}
-	if r.DetailID == "" {
-		r.DetailID, r.DetailArg = detailLabel(e.Detail)
-	}
 	return r
-}
-
-// developerDetail is the message id (and argument) of an app event's
-// detail as the store writes it (store/appprofile.go, store/apps.go), or
-// "" for one shown as stored.
-func developerDetail(d string) (string, string) {
-	switch d {
-	case "submitted for review":
-		return "developer_detail_submitted", ""
-	case "review: approved":
-		return "developer_detail_approved", ""
-	case "previous secret retired":
-		return "developer_detail_retired", ""
-	case "disabled":
-		return "developer_detail_suspended", ""
-	case "enabled":
-		return "developer_detail_reinstated", ""
-	}
-	if reason, ok := strings.CutPrefix(d, "review: rejected: "); ok {
-		return "developer_detail_rejected", reason
-	}
-	if until, ok := strings.CutPrefix(d, "secret rotated; the previous one works until "); ok {
-		if t, err := time.Parse(time.RFC3339, until); err == nil {
-			until = formatTime(t)
-		}
-		return "developer_detail_rotated", until
-	}
-	if what, ok := strings.CutPrefix(d, "updated: "); ok {
-		return "developer_detail_updated", what
-	}
-	return "", ""
 }
 
 // App shows one of the developer's apps.

@@ -5,14 +5,13 @@ import (
 	"bytes"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// TestDeveloperLabels: statuses, notices, the store's fixed app details
-// and the parts an update names map to messages in both languages;
-// anything else maps to none and is shown as stored.
+// TestDeveloperLabels: statuses, notices and actors map to messages in
+// both languages; anything else maps to none (the details:
+// TestAuditDetails).
 func TestDeveloperLabels(t *testing.T) {
 	b, err := newBundle()
 	if err != nil {
@@ -30,33 +29,13 @@ func TestDeveloperLabels(t *testing.T) {
 	if developerNotice("<b>") != "" || developerNotice("developer_notice_logo") != "" {
 		t.Error("a notice outside the set shows")
 	}
-	until := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	for d, want := range map[string]string{
-		"submitted for review":      "",
-		"review: approved":          "",
-		"previous secret retired":   "",
-		"review: rejected: no logo": "no logo",
-		"secret rotated; the previous one works until " + until.Format(time.RFC3339): "2026-12-01 10:00 UTC",
-		"updated: name, scopes": "name, scopes",
-	} {
-		id, arg := developerDetail(d)
-		if id == "" || arg != want {
-			t.Errorf("detail %q: %q %q", d, id, arg)
-		}
-		ids = append(ids, id)
-	}
-	if id, _ := developerDetail("read:products"); id != "" {
-		t.Errorf("scopes got a label: %q", id)
-	}
-	for _, id := range partLabels {
-		ids = append(ids, id)
-	}
 	dev := &store.Developer{ID: "d1"}
 	for actor, want := range map[store.Actor]string{store.ActorDeveloper("d1"): "developer_actor_you",
 		store.ActorDeveloper("d2"): "developer_actor_developer", store.ActorAdmin("a"): "admin_actor_admin",
 		store.ActorCLI: "admin_actor_cli", store.ActorMerchant("m"): "admin_actor_merchant"} {
 		r := developerAuditRow(store.Event{Type: store.EventApp, Actor: actor, Detail: "updated: logo, other"}, dev)
-		if r.ActorID != want || len(r.Changed) != 2 || r.Changed[0].ID != "developer_part_logo" || r.Changed[1].ID != "" {
+		if r.ActorID != want || r.Said.ID != "audit_detail_updated" || len(r.Said.Parts) != 2 || r.Said.Parts[0].ID != "audit_part_logo" ||
+			r.Said.Parts[1] != (changedPart{Raw: "other"}) {
 			t.Errorf("actor %s: %+v", actor, r)
 		}
 		ids = append(ids, r.ActorID)
