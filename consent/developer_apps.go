@@ -85,6 +85,49 @@ func formOf(a *store.App) appForm {
 		Scopes: a.Scopes, Public: a.Public}
 }
 
+// changes is the update that makes a what the edit form says, with only
+// the parts that differ (the form posts every field; the app's activity
+// names each part an update sets), and whether there is any.
+func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
+	var u store.AppUpdate
+	changed := false
+	if f.Name != a.Name {
+		u.Name, changed = &f.Name, true
+	}
+	if r := f.redirectList(); !slices.Equal(r, a.RedirectURIs) {
+		u.RedirectURIs, changed = r, true
+	}
+	if !sameSet(f.Scopes, a.Scopes) {
+		u.Scopes, changed = f.Scopes, true
+	}
+	// The profile's fields as the store keeps them (Profile.normalize).
+	for _, p := range []struct {
+		form, now string
+		dst       **string
+	}{
+		{strings.TrimSpace(f.Description), a.Profile.Description, &u.Description},
+		{strings.TrimSpace(f.Publisher), a.Profile.Publisher, &u.Publisher},
+		{f.Homepage, a.Profile.Homepage, &u.Homepage},
+		{f.PrivacyPolicy, a.Profile.PrivacyPolicy, &u.PrivacyPolicy},
+		{f.Terms, a.Profile.Terms, &u.Terms},
+		{store.NormalizeEmail(f.SupportEmail), a.Profile.SupportEmail, &u.SupportEmail},
+	} {
+		if p.form != p.now {
+			v := p.form
+			*p.dst, changed = &v, true
+		}
+	}
+	return u, changed
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
 // redirectList is the form's redirect URIs, one per line, blank lines
 // left out.
 func (f appForm) redirectList() []string {
@@ -234,11 +277,13 @@ func (h *DeveloperPages) Edit(c *gin.Context) {
 		h.renderForm(c, http.StatusBadRequest, sess, v)
 		return
 	}
-	_, err := h.store.UpdateApp(c.Request.Context(), a.ClientID, store.AppUpdate{
-		Name: &f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
-		Description: &f.Description, Publisher: &f.Publisher, Homepage: &f.Homepage,
-		PrivacyPolicy: &f.PrivacyPolicy, Terms: &f.Terms, SupportEmail: &f.SupportEmail,
-	}, h.catalogue(), store.ActorDeveloper(d.ID))
+	u, changed := f.changes(a)
+	if !changed {
+		// Saved as it was: nothing to write, nor to audit.
+		c.Redirect(http.StatusSeeOther, appPath(a.ClientID)+"?notice=updated")
+		return
+	}
+	_, err := h.store.UpdateApp(c.Request.Context(), a.ClientID, u, h.catalogue(), store.ActorDeveloper(d.ID))
 	if errors.Is(err, store.ErrInvalid) {
 		v.Error = "developer_err_invalid"
 		h.renderForm(c, http.StatusBadRequest, sess, v)

@@ -3,6 +3,7 @@ package consent
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -121,5 +122,41 @@ func TestAppFormCheck(t *testing.T) {
 		if msg, arg := f.check(cat); msg != tc.msg || arg != tc.arg {
 			t.Errorf("%+v: %q %q, want %q %q", f, msg, arg, tc.msg, tc.arg)
 		}
+	}
+}
+
+// TestAppFormChanges: an edit sends the store only what differs from the
+// app (so that its activity names what changed), as the store keeps each
+// field; an unchanged form is no update.
+func TestAppFormChanges(t *testing.T) {
+	a := &store.App{Name: "Sync", RedirectURIs: []string{"https://a.example/cb", "http://127.0.0.1:9/cb"},
+		Scopes: []string{"read:products", "read:stocks"},
+		Profile: store.Profile{Description: "Sincroniza.\r\nRápido.", Publisher: "Bodegas SpA", Homepage: "https://a.example",
+			SupportEmail: "soporte@a.example"}}
+	same := appForm{Name: "Sync", Description: "  Sincroniza.\r\nRápido.\r\n", Publisher: "Bodegas SpA ", Homepage: "https://a.example",
+		SupportEmail: "Soporte@A.example", RedirectURIs: "https://a.example/cb\r\n\r\nhttp://127.0.0.1:9/cb\r\n",
+		Scopes: []string{"read:stocks", "read:products"}}
+	if u, changed := same.changes(a); changed || u.Name != nil || u.RedirectURIs != nil || u.Scopes != nil || u.Description != nil ||
+		u.Publisher != nil || u.Homepage != nil || u.PrivacyPolicy != nil || u.Terms != nil || u.SupportEmail != nil {
+		t.Fatalf("an unchanged form changes %+v", u)
+	}
+	moved := same
+	moved.RedirectURIs = "https://a.example/cb\nhttps://b.example/cb"
+	u, changed := moved.changes(a)
+	if !changed || !slices.Equal(u.RedirectURIs, []string{"https://a.example/cb", "https://b.example/cb"}) || u.Name != nil ||
+		u.Scopes != nil || u.Homepage != nil || u.SupportEmail != nil {
+		t.Fatalf("a new redirect URI: %+v", u)
+	}
+	other := same
+	other.Name, other.Terms, other.Scopes = "Sync 2", "https://a.example/terminos", []string{"read:products"}
+	u, changed = other.changes(a)
+	if !changed || u.Name == nil || *u.Name != "Sync 2" || u.Terms == nil || *u.Terms != "https://a.example/terminos" ||
+		!slices.Equal(u.Scopes, []string{"read:products"}) || u.RedirectURIs != nil || u.Description != nil || u.Publisher != nil {
+		t.Fatalf("a new name, terms and scopes: %+v", u)
+	}
+	cleared := same
+	cleared.Publisher = " "
+	if u, changed = cleared.changes(a); !changed || u.Publisher == nil || *u.Publisher != "" {
+		t.Fatalf("a cleared publisher: %+v", u)
 	}
 }
