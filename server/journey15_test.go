@@ -413,6 +413,26 @@ func TestDeveloperJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS(`#shown-once`)))
 	iat := dev.text(`#shown-once`)
 	journeyRFC7591(t, e, logos, d, iat, dev)
+
+	// The admin's audit trail of the app tells the journey in Spanish,
+	// naming the developer, whose page it links to.
+	admin.do("open the app's audit trail", chromedp.Navigate(e.url+"/admin/audit?app="+clientID),
+		chromedp.WaitVisible(chromedp.CSS(`tr.event-app`)))
+	events := eval[[]string](admin, `Array.from(document.querySelectorAll('tr.event-app')).map(r => r.innerText.replace(/\s+/g, ' '))`)
+	who := "Desarrollador · " + devEmail
+	for _, want := range [][]string{{who, "Actualizada: logo"}, {who, "Actualizada: comercios de prueba"}, {who, "Enviada a revisión"},
+		{"Administrador · " + adminEmail, "Revisión: aprobada y publicada"}, {who, "Actualizada: URI de redirección"},
+		{who, "Secreto rotado; el anterior funciona hasta el"}, {who, "Secreto anterior desactivado"}} {
+		if !slices.ContainsFunc(events, func(ev string) bool { return strings.Contains(ev, want[0]) && strings.Contains(ev, want[1]) }) {
+			t.Errorf("the audit trail has no event %q:\n%s", want, strings.Join(events, "\n"))
+		}
+	}
+	admin.screenshot("audit")
+	devLink := `tr.event-app a[href="/admin/developers?id=` + d.ID + `"]`
+	admin.do("open the developer", chromedp.Click(chromedp.CSS(devLink)), chromedp.WaitVisible(chromedp.CSS(`tr[id="developer-`+d.ID+`"]`)))
+	if row := admin.text(`tr[id="developer-` + d.ID + `"]`); !strings.Contains(row, "Dev Bodegas") || !strings.Contains(row, devEmail) {
+		t.Errorf("the developer's row: %q", row)
+	}
 }
 
 // journeyRFC7591 is the journey's last part: RFC 7591 registration and
