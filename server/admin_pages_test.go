@@ -308,7 +308,7 @@ func (a *auditEnv) developerEvents(adminCSRF string) {
 	if r.status != http.StatusCreated {
 		t.Fatalf("register: %d %s", r.status, r.raw)
 	}
-	md["client_id"], md["client_name"] = r.json["client_id"], "Registrada 2"
+	md["client_id"], md["client_name"], md["token_endpoint_auth_method"] = r.json["client_id"], "Registrada 2", "client_secret_post"
 	if r := reg(http.MethodPut, r.json["registration_client_uri"].(string), r.json["registration_access_token"].(string), md); r.status != http.StatusOK {
 		t.Fatalf("update the registration: %d %s", r.status, r.raw)
 	}
