@@ -82,9 +82,10 @@ func noCallback(t *testing.T, app *appServer, when string) {
 // redirect URI added in the portal works under the same client id, and one
 // removed is refused at /apps/authorize and its outstanding code at the
 // token endpoint; a secret rotated in the portal overlaps, and once retired
-// fails with invalid_client while the new one works; last, RFC 7591 and
-// RFC 7592 over plain net/http, written from the RFCs' examples, with an
-// initial access token made in the portal.
+// fails with invalid_client while the new one works; RFC 7591 and RFC 7592
+// over plain net/http, written from the RFCs' examples, with an initial
+// access token made in the portal; last, the admin's audit trail of the
+// app names each step, and the developer, in Spanish.
 func TestDeveloperJourney(t *testing.T) {
 	t.Parallel()
 	logos := newLogoServer(t)
@@ -418,13 +419,19 @@ func TestDeveloperJourney(t *testing.T) {
 	// naming the developer, whose page it links to.
 	admin.do("open the app's audit trail", chromedp.Navigate(e.url+"/admin/audit?app="+clientID),
 		chromedp.WaitVisible(chromedp.CSS(`tr.event-app`)))
-	events := eval[[]string](admin, `Array.from(document.querySelectorAll('tr.event-app')).map(r => r.innerText.replace(/\s+/g, ' '))`)
-	who := "Desarrollador · " + devEmail
-	for _, want := range [][]string{{who, "Actualizada: logo"}, {who, "Actualizada: comercios de prueba"}, {who, "Enviada a revisión"},
-		{"Administrador · " + adminEmail, "Revisión: aprobada y publicada"}, {who, "Actualizada: URI de redirección"},
-		{who, "Secreto rotado; el anterior funciona hasta el"}, {who, "Secreto anterior desactivado"}} {
-		if !slices.ContainsFunc(events, func(ev string) bool { return strings.Contains(ev, want[0]) && strings.Contains(ev, want[1]) }) {
-			t.Errorf("the audit trail has no event %q:\n%s", want, strings.Join(events, "\n"))
+	// Each event as "who | detail", newest first.
+	events := eval[[]string](admin, `Array.from(document.querySelectorAll('tr.event-app')).map(r =>
+		r.cells[2].querySelector('.name').innerText.trim() + ' | ' + r.cells[6].innerText.trim())`)
+	who, rotated := "Desarrollador · "+devEmail+" | ", "Secreto rotado; el anterior funciona hasta el "
+	want := []string{who + "Secreto anterior desactivado", who + rotated, who + "Actualizada: URI de redirección",
+		who + "Actualizada: URI de redirección", "Administrador · " + adminEmail + " | Revisión: aprobada y publicada",
+		who + "Enviada a revisión", who + "Actualizada: comercios de prueba", who + "Actualizada: logo"}
+	if len(events) != len(want) {
+		t.Fatalf("the app's audit trail:\n%s", strings.Join(events, "\n"))
+	}
+	for i, ev := range events {
+		if ev != want[i] && !(want[i] == who+rotated && strings.HasPrefix(ev, want[i]) && strings.HasSuffix(ev, " UTC")) {
+			t.Errorf("event %d is %q, want %q", i, ev, want[i])
 		}
 	}
 	admin.screenshot("audit")
