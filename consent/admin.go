@@ -35,6 +35,7 @@ type AdminStore interface {
 	ReviewApp(ctx context.Context, clientID string, approve bool, reason string, by store.Actor) error
 	ListDevelopers(ctx context.Context, p store.Page) (*store.AccountPage, error)
 	FindDeveloper(ctx context.Context, email string) (*store.Developer, error)
+	GetDeveloper(ctx context.Context, id string) (*store.Developer, error)
 	InviteDeveloper(ctx context.Context, email string) (string, error)
 	DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error)
 }
@@ -549,11 +550,11 @@ type auditRow struct {
 	// app or merchant is gone).
 	AppName, MerchantEmail string
 	// ActorKindID is the label of the actor's kind; ActorName names it (an
-	// email, an app's name, a key's name) and ActorRef is its id, if any.
-	ActorKindID, ActorName, ActorRef string
-	// DetailID is the label of a detail the store writes in fixed words,
-	// with DetailArg; other details (scopes) are shown as stored.
-	DetailID, DetailArg string
+	// email, an app's name, a key's name) and ActorRef is its id, if any;
+	// ActorLink is the admin page of the actor, if it has one.
+	ActorKindID, ActorName, ActorRef, ActorLink string
+	// Said is the detail in the page's language (describeDetail).
+	Said eventDetail
 }
 
 // eventLabel is the message id of an event type's label.
@@ -564,30 +565,6 @@ func eventLabel(t store.EventType) string {
 		return "admin_event_" + string(t)
 	}
 	return ""
-}
-
-// detailLabel is the message id (and its argument) of a detail written in
-// fixed English words by the store, or "".
-func detailLabel(d string) (string, string) {
-	switch d {
-	case "disabled":
-		return "admin_detail_disabled", ""
-	case "enabled":
-		return "admin_detail_enabled", ""
-	case "app-wide revocation":
-		return "admin_detail_app_wide", ""
-	case "authorization code presented again; connection revoked":
-		return "admin_detail_code_reuse", ""
-	case "used refresh token presented again; connection revoked":
-		return "admin_detail_refresh_reuse", ""
-	}
-	// An app-wide revocation's app event (store/apps.go).
-	if g, ok := strings.CutPrefix(d, "every connection revoked (generation "); ok {
-		if g, ok = strings.CutSuffix(g, ")"); ok {
-			return "admin_detail_revoked_all", g
-		}
-	}
-	return "", ""
 }
 
 // Audit shows the audit trail, newest first, filtered by app, merchant (id
@@ -631,7 +608,7 @@ func (h *AdminPages) Audit(c *gin.Context) {
 
 // auditRows names what a page of events refers to.
 func (h *AdminPages) auditRows(ctx context.Context, events []store.Event) ([]auditRow, error) {
-	var merchantIDs, adminIDs []string
+	var merchantIDs, adminIDs, developerIDs []string
 	for _, e := range events {
 		merchantIDs = append(merchantIDs, e.MerchantID)
 		kind, id, _ := strings.Cut(string(e.Actor), ":")
@@ -640,11 +617,19 @@ func (h *AdminPages) auditRows(ctx context.Context, events []store.Event) ([]aud
 			merchantIDs = append(merchantIDs, id)
 		case "admin":
 			adminIDs = append(adminIDs, id)
+		case "developer":
+			developerIDs = append(developerIDs, id)
 		}
 	}
 	merchantEmails, adminEmails, err := h.store.AccountEmails(ctx, uniqueIDs(merchantIDs), uniqueIDs(adminIDs))
 	if err != nil {
 		return nil, fmt.Errorf("name audit accounts: %w", err)
+	}
+	// Developers are another read, and only for a page that has them
+	// (AccountEmails does not know developers).
+	developerEmails, err := h.store.DeveloperEmails(ctx, uniqueIDs(developerIDs))
+	if err != nil {
+		return nil, fmt.Errorf("name audit developers: %w", err)
 	}
 	apps := map[string]string{}
 	appName := func(clientID string) string {
@@ -665,7 +650,7 @@ func (h *AdminPages) auditRows(ctx context.Context, events []store.Event) ([]aud
 	for i, e := range events {
 		r := auditRow{Event: e, TypeID: eventLabel(e.Type), AppName: appName(e.ClientID),
 			MerchantEmail: merchantEmails[e.MerchantID]}
-		r.DetailID, r.DetailArg = detailLabel(e.Detail)
+		r.Said = describeDetail(e.Detail)
 		// Actors are "<kind>:<id>" (store.Actor*) or one word.
 		kind, id, _ := strings.Cut(string(e.Actor), ":")
 		switch store.Actor(kind) {
@@ -673,6 +658,9 @@ func (h *AdminPages) auditRows(ctx context.Context, events []store.Event) ([]aud
 			r.ActorKindID, r.ActorName, r.ActorRef = "admin_actor_merchant", merchantEmails[id], id
 		case "admin":
 			r.ActorKindID, r.ActorName, r.ActorRef = "admin_actor_admin", adminEmails[id], id
+		case "developer":
+			r.ActorKindID, r.ActorName, r.ActorRef = "admin_actor_developer", developerEmails[id], id
+			r.ActorLink = "/admin/developers?" + url.Values{"id": {id}}.Encode()
 		case "admin-key":
 			r.ActorKindID, r.ActorName = "admin_actor_admin_key", id
 		case "client":

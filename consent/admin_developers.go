@@ -114,7 +114,9 @@ func (h *AdminPages) Review(approve bool) gin.HandlerFunc {
 	}
 }
 
-// Developers lists the developers, with the form that invites one.
+// Developers lists the developers, with the form that invites one; with
+// ?id= it shows that developer alone (the audit page links a developer's
+// events there, whatever page of the list they are on).
 func (h *AdminPages) Developers(c *gin.Context) {
 	h.developers(c, http.StatusOK, map[string]any{})
 }
@@ -124,6 +126,21 @@ func (h *AdminPages) Developers(c *gin.Context) {
 func (h *AdminPages) developers(c *gin.Context, status int, data map[string]any) {
 	sess, _, ok := h.requireAdmin(c)
 	if !ok {
+		return
+	}
+	if id := strings.TrimSpace(c.Query("id")); id != "" {
+		d, err := h.store.GetDeveloper(c.Request.Context(), id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+			data["Developers"], data["Total"] = []*store.Developer{}, 0
+		case err != nil:
+			h.Unavailable(c, "admin developer", err)
+			return
+		default:
+			data["Developers"], data["Total"] = []*store.Developer{d}, 1
+		}
+		data["Filtered"] = true
+		h.Render(c, status, "admin_developers", "admin_developers", sess, data)
 		return
 	}
 	ds, err := h.store.ListDevelopers(c.Request.Context(), pageOf(c))

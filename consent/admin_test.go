@@ -28,8 +28,9 @@ func TestConnectionsBack(t *testing.T) {
 	}
 }
 
-// TestAdminLabels: notices, event types and the store's fixed details map
-// to messages that exist in both languages; anything else maps to none.
+// TestAdminLabels: notices, statuses, event types and actors map to
+// messages that exist in both languages; anything else maps to none (the
+// details: TestAuditDetails).
 func TestAdminLabels(t *testing.T) {
 	b, err := newBundle()
 	if err != nil {
@@ -56,18 +57,8 @@ func TestAdminLabels(t *testing.T) {
 	if eventLabel("future") != "" {
 		t.Error("an unknown event type has a label")
 	}
-	for _, d := range []string{"disabled", "enabled", "app-wide revocation",
-		"authorization code presented again; connection revoked",
-		"used refresh token presented again; connection revoked", "every connection revoked (generation 3)"} {
-		id, _ := detailLabel(d)
-		ids = append(ids, id)
-	}
-	if id, arg := detailLabel("every connection revoked (generation 12)"); id != "admin_detail_revoked_all" || arg != "12" {
-		t.Errorf("revoked-all detail: %q %q", id, arg)
-	}
-	if id, _ := detailLabel("read:products read:checkouts"); id != "" {
-		t.Errorf("scopes got a label: %q", id)
-	}
+	ids = append(ids, "admin_actor_merchant", "admin_actor_admin", "admin_actor_admin_key", "admin_actor_client",
+		"admin_actor_cli", "admin_actor_code_reuse", "admin_actor_refresh_reuse", "admin_actor_developer")
 	for _, l := range languages {
 		loc := cat.localizer(l)
 		for _, id := range ids {

@@ -85,6 +85,49 @@ func formOf(a *store.App) appForm {
 		Scopes: a.Scopes, Public: a.Public}
 }
 
+// changes is the update that makes a what the edit form says, with only
+// the parts that differ (the form posts every field; the app's activity
+// names each part an update sets), and whether there is any.
+func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
+	var u store.AppUpdate
+	changed := false
+	if f.Name != a.Name {
+		u.Name, changed = &f.Name, true
+	}
+	if r := f.redirectList(); !slices.Equal(r, a.RedirectURIs) {
+		u.RedirectURIs, changed = r, true
+	}
+	if !sameSet(f.Scopes, a.Scopes) {
+		u.Scopes, changed = f.Scopes, true
+	}
+	// The profile's fields as the store keeps them (Profile.normalize).
+	for _, p := range []struct {
+		form, now string
+		dst       **string
+	}{
+		{strings.TrimSpace(f.Description), a.Profile.Description, &u.Description},
+		{strings.TrimSpace(f.Publisher), a.Profile.Publisher, &u.Publisher},
+		{f.Homepage, a.Profile.Homepage, &u.Homepage},
+		{f.PrivacyPolicy, a.Profile.PrivacyPolicy, &u.PrivacyPolicy},
+		{f.Terms, a.Profile.Terms, &u.Terms},
+		{store.NormalizeEmail(f.SupportEmail), a.Profile.SupportEmail, &u.SupportEmail},
+	} {
+		if p.form != p.now {
+			v := p.form
+			*p.dst, changed = &v, true
+		}
+	}
+	return u, changed
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}
+
 // redirectList is the form's redirect URIs, one per line, blank lines
 // left out.
 func (f appForm) redirectList() []string {
@@ -247,11 +290,13 @@ func (h *DeveloperPages) Edit(c *gin.Context) {
 		h.renderForm(c, http.StatusBadRequest, sess, v)
 		return
 	}
-	_, err := h.store.UpdateApp(c.Request.Context(), a.ClientID, store.AppUpdate{
-		Name: &f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
-		Description: &f.Description, Publisher: &f.Publisher, Homepage: &f.Homepage,
-		PrivacyPolicy: &f.PrivacyPolicy, Terms: &f.Terms, SupportEmail: &f.SupportEmail,
-	}, h.catalogue(), store.ActorDeveloper(d.ID))
+	u, changed := f.changes(a)
+	if !changed {
+		// Saved as it was: nothing to write, nor to audit.
+		c.Redirect(http.StatusSeeOther, appPath(a.ClientID)+"?notice=updated")
+		return
+	}
+	_, err := h.store.UpdateApp(c.Request.Context(), a.ClientID, u, h.catalogue(), store.ActorDeveloper(d.ID))
 	if errors.Is(err, store.ErrInvalid) {
 		v.Error = "developer_err_invalid"
 		h.renderForm(c, http.StatusBadRequest, sess, v)
@@ -282,24 +327,12 @@ type testMerchantView struct{ ID, Email string }
 
 // devAuditRow is one event of the app's audit trail on its page.
 type devAuditRow struct {
-	Time                string
-	TypeID, Type        string
-	ActorID, ActorRef   string
-	DetailID, DetailArg string
-	Detail              string
-	// Changed are the parts an update changed, for developer_detail_updated.
-	Changed []changedPart
+	Time              string
+	TypeID, Type      string
+	ActorID, ActorRef string
+	// Said is the detail in the page's language (describeDetail).
+	Said eventDetail
 }
-
-// changedPart is one part an app update changed: its label's message id,
-// or the store's word for a part this version does not name.
-type changedPart struct{ ID, Raw string }
-
-// partLabels are the message ids of the parts UpdateApp and SetAppLogo
-// name in their audit detail ("updated: name, scopes").
-var partLabels = map[string]string{"name": "developer_part_name", "redirect URIs": "developer_part_redirects",
-	"scopes": "developer_part_scopes", "PKCE rule": "developer_part_pkce", "profile": "developer_part_profile",
-	"test merchants": "developer_part_test_merchants", "logo": "developer_part_logo"}
 
 // appView is the app page's data.
 type appView struct {
@@ -363,7 +396,7 @@ func (h *DeveloperPages) appPage(c *gin.Context, status int, sess *sessions.Sess
 // themselves, an admin, the CLI, the app, a merchant) and what changed, in
 // the page's language where the store wrote fixed words.
 func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
-	r := devAuditRow{Time: formatTime(e.Time), TypeID: eventLabel(e.Type), Type: string(e.Type), Detail: e.Detail}
+	r := devAuditRow{Time: formatTime(e.Time), TypeID: eventLabel(e.Type), Type: string(e.Type), Said: describeDetail(e.Detail)}
 	kind, id, _ := strings.Cut(string(e.Actor), ":")
 	switch kind {
 	case "developer":
@@ -387,47 +420,7 @@ func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
 	default:
 		r.ActorRef = string(e.Actor)
 	}
-	r.DetailID, r.DetailArg = developerDetail(e.Detail)
-	if r.DetailID == "developer_detail_updated" {
-		for part := range strings.SplitSeq(r.DetailArg, ", ") {
-			r.Changed = append(r.Changed, changedPart{ID: partLabels[part], Raw: part})
-		}
-	}
-	if r.DetailID == "" {
-		r.DetailID, r.DetailArg = detailLabel(e.Detail)
-	}
 	return r
-}
-
-// developerDetail is the message id (and argument) of an app event's
-// detail as the store writes it (store/appprofile.go, store/apps.go), or
-// "" for one shown as stored.
-func developerDetail(d string) (string, string) {
-	switch d {
-	case "submitted for review":
-		return "developer_detail_submitted", ""
-	case "review: approved":
-		return "developer_detail_approved", ""
-	case "previous secret retired":
-		return "developer_detail_retired", ""
-	case "disabled":
-		return "developer_detail_suspended", ""
-	case "enabled":
-		return "developer_detail_reinstated", ""
-	}
-	if reason, ok := strings.CutPrefix(d, "review: rejected: "); ok {
-		return "developer_detail_rejected", reason
-	}
-	if until, ok := strings.CutPrefix(d, "secret rotated; the previous one works until "); ok {
-		if t, err := time.Parse(time.RFC3339, until); err == nil {
-			until = formatTime(t)
-		}
-		return "developer_detail_rotated", until
-	}
-	if what, ok := strings.CutPrefix(d, "updated: "); ok {
-		return "developer_detail_updated", what
-	}
-	return "", ""
 }
 
 // App shows one of the developer's apps.

@@ -3,16 +3,16 @@ package consent
 import (
 	"bufio"
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// TestDeveloperLabels: statuses, notices, the store's fixed app details
-// and the parts an update names map to messages in both languages;
-// anything else maps to none and is shown as stored.
+// TestDeveloperLabels: statuses, notices and actors map to messages in
+// both languages; anything else maps to none (the details:
+// TestAuditDetails).
 func TestDeveloperLabels(t *testing.T) {
 	b, err := newBundle()
 	if err != nil {
@@ -30,33 +30,13 @@ func TestDeveloperLabels(t *testing.T) {
 	if developerNotice("<b>") != "" || developerNotice("developer_notice_logo") != "" {
 		t.Error("a notice outside the set shows")
 	}
-	until := time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)
-	for d, want := range map[string]string{
-		"submitted for review":      "",
-		"review: approved":          "",
-		"previous secret retired":   "",
-		"review: rejected: no logo": "no logo",
-		"secret rotated; the previous one works until " + until.Format(time.RFC3339): "2026-12-01 10:00 UTC",
-		"updated: name, scopes": "name, scopes",
-	} {
-		id, arg := developerDetail(d)
-		if id == "" || arg != want {
-			t.Errorf("detail %q: %q %q", d, id, arg)
-		}
-		ids = append(ids, id)
-	}
-	if id, _ := developerDetail("read:products"); id != "" {
-		t.Errorf("scopes got a label: %q", id)
-	}
-	for _, id := range partLabels {
-		ids = append(ids, id)
-	}
 	dev := &store.Developer{ID: "d1"}
 	for actor, want := range map[store.Actor]string{store.ActorDeveloper("d1"): "developer_actor_you",
 		store.ActorDeveloper("d2"): "developer_actor_developer", store.ActorAdmin("a"): "admin_actor_admin",
 		store.ActorCLI: "admin_actor_cli", store.ActorMerchant("m"): "admin_actor_merchant"} {
 		r := developerAuditRow(store.Event{Type: store.EventApp, Actor: actor, Detail: "updated: logo, other"}, dev)
-		if r.ActorID != want || len(r.Changed) != 2 || r.Changed[0].ID != "developer_part_logo" || r.Changed[1].ID != "" {
+		if r.ActorID != want || r.Said.ID != "audit_detail_updated" || len(r.Said.Parts) != 2 || r.Said.Parts[0].ID != "audit_part_logo" ||
+			r.Said.Parts[1] != (changedPart{Raw: "other"}) {
 			t.Errorf("actor %s: %+v", actor, r)
 		}
 		ids = append(ids, r.ActorID)
@@ -142,5 +122,41 @@ func TestAppFormCheck(t *testing.T) {
 		if msg, arg := f.check(cat); msg != tc.msg || arg != tc.arg {
 			t.Errorf("%+v: %q %q, want %q %q", f, msg, arg, tc.msg, tc.arg)
 		}
+	}
+}
+
+// TestAppFormChanges: an edit sends the store only what differs from the
+// app (so that its activity names what changed), as the store keeps each
+// field; an unchanged form is no update.
+func TestAppFormChanges(t *testing.T) {
+	a := &store.App{Name: "Sync", RedirectURIs: []string{"https://a.example/cb", "http://127.0.0.1:9/cb"},
+		Scopes: []string{"read:products", "read:stocks"},
+		Profile: store.Profile{Description: "Sincroniza.\r\nRápido.", Publisher: "Bodegas SpA", Homepage: "https://a.example",
+			SupportEmail: "soporte@a.example"}}
+	same := appForm{Name: "Sync", Description: "  Sincroniza.\r\nRápido.\r\n", Publisher: "Bodegas SpA ", Homepage: "https://a.example",
+		SupportEmail: "Soporte@A.example", RedirectURIs: "https://a.example/cb\r\n\r\nhttp://127.0.0.1:9/cb\r\n",
+		Scopes: []string{"read:stocks", "read:products"}}
+	if u, changed := same.changes(a); changed || u.Name != nil || u.RedirectURIs != nil || u.Scopes != nil || u.Description != nil ||
+		u.Publisher != nil || u.Homepage != nil || u.PrivacyPolicy != nil || u.Terms != nil || u.SupportEmail != nil {
+		t.Fatalf("an unchanged form changes %+v", u)
+	}
+	moved := same
+	moved.RedirectURIs = "https://a.example/cb\nhttps://b.example/cb"
+	u, changed := moved.changes(a)
+	if !changed || !slices.Equal(u.RedirectURIs, []string{"https://a.example/cb", "https://b.example/cb"}) || u.Name != nil ||
+		u.Scopes != nil || u.Homepage != nil || u.SupportEmail != nil {
+		t.Fatalf("a new redirect URI: %+v", u)
+	}
+	other := same
+	other.Name, other.Terms, other.Scopes = "Sync 2", "https://a.example/terminos", []string{"read:products"}
+	u, changed = other.changes(a)
+	if !changed || u.Name == nil || *u.Name != "Sync 2" || u.Terms == nil || *u.Terms != "https://a.example/terminos" ||
+		!slices.Equal(u.Scopes, []string{"read:products"}) || u.RedirectURIs != nil || u.Description != nil || u.Publisher != nil {
+		t.Fatalf("a new name, terms and scopes: %+v", u)
+	}
+	cleared := same
+	cleared.Publisher = " "
+	if u, changed = cleared.changes(a); !changed || u.Publisher == nil || *u.Publisher != "" {
+		t.Fatalf("a cleared publisher: %+v", u)
 	}
 }

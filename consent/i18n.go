@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"strings"
 
 	"github.com/nicksnyder/go-i18n/v2/i18n"
 	"golang.org/x/text/language"
@@ -121,6 +122,15 @@ func (l localizer) T(id string, kv ...string) string {
 		return id
 	}
 	return s
+}
+
+// TAround is T for a message whose argument key the page marks up (a
+// date that must not break across lines): the message's text before the
+// argument and after it.
+func (l localizer) TAround(id, key string) [2]string {
+	const mark = "\x00"
+	before, after, _ := strings.Cut(l.T(id, key, mark), mark)
+	return [2]string{before, after}
 }
 
 // TN is T for a message about count things: the message's plural form

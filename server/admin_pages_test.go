@@ -1,13 +1,16 @@
 package server_test
 
 import (
+	"bytes"
 	"context"
+	"encoding/json"
 	"html"
 	"net/http"
 	"net/url"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -189,16 +192,20 @@ func TestAdminNoticesFromAFixedSet(t *testing.T) {
 	}
 }
 
-// auditEnv is an enlace with events from two merchants, an admin, the CLI
-// and two apps: a grant and an exchange by ana, a pending grant by luis, a
-// revocation and an app disable by the admin.
+// auditEnv is an enlace with events from two merchants, an admin, the CLI,
+// a developer and apps: a grant and an exchange by ana, a pending grant by
+// luis, a revocation and an app disable by the admin; and a developer's
+// app's life (an update, a logo, review sent back and approved, a secret
+// rotated and retired, another app deleted, one registered and updated
+// through RFC 7591/7592).
 type auditEnv struct {
 	*testEnv
 	adm       *browser
 	other     *store.Merchant
 	otherApp  *store.App
 	ana, luis string // connection ids
-	adminID   string
+	dev       *store.Developer
+	devApp    *store.App
 }
 
 func newAuditEnv(t *testing.T) *auditEnv {
@@ -229,7 +236,82 @@ func newAuditEnv(t *testing.T) *auditEnv {
 	if err := e.st.SetAppDisabled(ctx, a.otherApp.ClientID, false, store.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
+	a.developerEvents(csrf)
 	return a
+}
+
+// developerEvents gives a developer's apps the events of issue 15, each
+// through the store call the portal, the admin pages or RFC 7591/7592
+// make.
+func (a *auditEnv) developerEvents(adminCSRF string) {
+	t, ctx := a.t, context.Background()
+	var err error
+	if a.dev, err = a.st.CreateDeveloper(ctx, "dev@bodegas.example", "Dev Bodegas", devPassword); err != nil {
+		t.Fatal(err)
+	}
+	by := store.ActorDeveloper(a.dev.ID)
+	newDevApp := func(name string) *store.App {
+		t.Helper()
+		app, _, err := a.st.CreateApp(ctx, store.AppSpec{Name: name, Owner: a.dev.ID, RedirectURIs: []string{appRedirect},
+			Scopes: []string{"read:products"}}, a.cfg.Scopes.Names())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return app
+	}
+	a.devApp = newDevApp("Bodegas Sync")
+	id := a.devApp.ClientID
+	if _, err := a.st.UpdateApp(ctx, id, store.AppUpdate{AddRedirectURIs: []string{"https://bodegas.example/cb"},
+		Scopes: []string{"read:products", "read:stocks"}}, a.cfg.Scopes.Names(), by); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.SetAppLogo(ctx, id, pngOf(t, 64, 64), by); err != nil {
+		t.Fatal(err)
+	}
+	review := func(decision string, form url.Values) {
+		t.Helper()
+		if err := a.st.SubmitApp(ctx, id, by); err != nil {
+			t.Fatal(err)
+		}
+		form.Set("csrf_token", adminCSRF)
+		form.Set("confirmed", "yes")
+		if p := a.adm.post("/admin/apps/"+id+"/"+decision, form); p.status != http.StatusSeeOther {
+			t.Fatalf("%s: %d", decision, p.status)
+		}
+	}
+	review("reject", url.Values{"reason": {"Falta la política de privacidad"}})
+	review("approve", url.Values{})
+	if _, _, err := a.st.RotateSecret(ctx, id, 24*time.Hour, by); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.st.RetireSecret(ctx, id, by); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.st.DeleteApp(ctx, newDevApp("Borrador").ClientID, by); err != nil {
+		t.Fatal(err)
+	}
+	iat, _, err := a.st.CreateInitialAccessToken(ctx, a.dev.ID, time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg := func(method, uri, tok string, body map[string]any) response {
+		t.Helper()
+		j, _ := json.Marshal(body)
+		req, _ := http.NewRequest(method, uri, bytes.NewReader(j))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+tok)
+		return a.send(req)
+	}
+	md := map[string]any{"redirect_uris": []string{"https://client.example.org/callback"}, "client_name": "Registrada",
+		"scope": "read:products"}
+	r := reg(http.MethodPost, a.url+"/oauth/register", iat, md)
+	if r.status != http.StatusCreated {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	md["client_id"], md["client_name"], md["token_endpoint_auth_method"] = r.json["client_id"], "Registrada 2", "client_secret_post"
+	if r := reg(http.MethodPut, r.json["registration_client_uri"].(string), r.json["registration_access_token"].(string), md); r.status != http.StatusOK {
+		t.Fatalf("update the registration: %d %s", r.status, r.raw)
+	}
 }
 
 var auditRowRe = regexp.MustCompile(`(?s)<tr class="event-(\w+)">(.*?)</tr>`)
@@ -279,12 +361,40 @@ func TestAdminAuditNames(t *testing.T) {
 	has("revoke", "Revocación", "Administrador · ops@enlace.test", "ana@tienda.cl")
 	has("app", "Cambio en la aplicación", "Administrador · ops@enlace.test", "Etiquetas Rápidas", "Deshabilitada")
 	has("app", "Línea de comandos", "Habilitada")
+	// A developer's events: the developer named by email, and each detail
+	// in Spanish.
+	dev := "Desarrollador · dev@bodegas.example"
+	has("app", dev, "Bodegas Sync", a.devApp.ClientID, a.dev.ID, "Actualizada: URI de redirección, permisos")
+	has("app", dev, "Bodegas Sync", "Actualizada: logo")
+	has("app", dev, "Bodegas Sync", "Enviada a revisión")
+	has("app", "Administrador · ops@enlace.test", "Bodegas Sync", "Revisión: devuelta a desarrollo. Motivo: Falta la política de privacidad")
+	has("app", "Administrador · ops@enlace.test", "Bodegas Sync", "Revisión: aprobada y publicada")
+	has("app", dev, "Bodegas Sync", "Secreto rotado; el anterior funciona hasta el ", " UTC")
+	has("app", dev, "Bodegas Sync", "Secreto anterior desactivado")
+	has("app", dev, "Eliminada; todas sus conexiones revocadas (generación 1)")
+	has("app", dev, "Registrada", "Registrada por RFC 7591: token de acceso de registro emitido")
+	has("app", dev, "Registrada 2", "Actualizada: nombre")
+	has("app", dev, "Registrada 2", "Actualizada: metadatos de registro (RFC 7592)")
 	for _, l := range lines {
-		for _, english := range []string{"grant", "exchange", "revoke", "disabled", "enabled", "admin:", "merchant:", "client:"} {
+		for _, english := range []string{"grant", "exchange", "revoke", "disabled", "enabled", "admin:", "merchant:", "client:",
+			"developer", "Developer", "updated", "redirect", "scopes", "submitted", "review", "approved", "rejected", "secret",
+			"rotated", "retired", "previous", "deleted", "every connection", "generation", "registration", "RFC 7591)"} {
 			if strings.Contains(l.text, english) {
 				t.Errorf("the Spanish audit page shows %q: %q", english, l.text)
 			}
 		}
+	}
+	// The developer's name links to the admin page of that developer.
+	link := `<a class="name" href="/admin/developers?id=` + a.dev.ID + `">Desarrollador · dev@bodegas.example</a>`
+	if !strings.Contains(html.UnescapeString(p.body), link) {
+		t.Errorf("no link to the developer's page (%s)", link)
+	}
+	if dp := a.adm.get("/admin/developers?id=" + a.dev.ID); dp.status != http.StatusOK || !strings.Contains(dp.body, `<tr id="developer-`+a.dev.ID+`">`) ||
+		!strings.Contains(dp.body, "Dev Bodegas") || strings.Count(dp.body, `<tr id="developer-`) != 1 || !strings.Contains(dp.body, "Ver todos los desarrolladores") {
+		t.Errorf("the developer's page: %d\n%s", dp.status, dp.body)
+	}
+	if dp := a.adm.get("/admin/developers?id=nobody"); dp.status != http.StatusOK || strings.Contains(dp.body, `<tr id="developer-`) {
+		t.Errorf("an unknown developer's page: %d\n%s", dp.status, dp.body)
 	}
 	// Ids are whole in the page, in an element the stylesheet shortens.
 	if !strings.Contains(p.body, `<code class="id" title="`+a.ana+`">`+a.ana+`</code>`) {
@@ -296,12 +406,17 @@ func TestAdminAuditNames(t *testing.T) {
 	for _, l := range en {
 		enText += l.text + "\n"
 	}
-	for _, want := range []string{"Authorization", "Code exchange", "Revocation", "App change", "Admin · ops@enlace.test", "Disabled", "Command line"} {
+	for _, want := range []string{"Authorization", "Code exchange", "Revocation", "App change", "Admin · ops@enlace.test", "Disabled", "Command line",
+		"Developer · dev@bodegas.example", "Updated: redirect URIs, permissions", "Updated: logo", "Submitted for review",
+		"Review: sent back to development. Reason: Falta la política de privacidad", "Review: approved and published",
+		"Secret rotated; the previous one works until ", "Previous secret retired", "Deleted; every connection revoked (generation 1)",
+		"Registered through RFC 7591", "Updated: name", "Updated: registration metadata (RFC 7592)"} {
 		if !strings.Contains(enText, want) {
 			t.Errorf("the English audit page lacks %q:\n%s", want, enText)
 		}
 	}
-	for _, spanish := range []string{"Autorización", "Revocación", "Deshabilitada", "Comercio"} {
+	for _, spanish := range []string{"Autorización", "Revocación", "Deshabilitada", "Comercio", "Desarrollador", "Actualizada",
+		"Enviada", "Revisión", "Secreto", "Eliminada", "Registrada por", "URI de redirección", "permisos", "metadatos"} {
 		if strings.Contains(enText, spanish) {
 			t.Errorf("the English audit page says %q", spanish)
 		}

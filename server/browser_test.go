@@ -51,8 +51,15 @@ type chrome struct {
 // the test does not depend on the browser's own locale).
 func newChrome(t *testing.T, acceptLanguage string) *chrome {
 	t.Helper()
+	return newChromeFor(t, acceptLanguage, browserTimeout)
+}
+
+// newChromeFor is newChrome bounded by timeout instead of browserTimeout,
+// for a test that walks many more pages than one flow.
+func newChromeFor(t *testing.T, acceptLanguage string, timeout time.Duration) *chrome {
+	t.Helper()
 	path := chromiumPath(t)
-	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	t.Cleanup(cancel)
 	opts := append(chromedp.DefaultExecAllocatorOptions[:],
 		chromedp.ExecPath(path),

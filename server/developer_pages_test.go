@@ -362,6 +362,12 @@ func TestDeveloperApps(t *testing.T) {
 		!a.AllowsScope("write:stocks") || !a.SecretMatches(secret, time.Now()) {
 		t.Fatalf("after the edit: %+v", a)
 	}
+	// Saved again as it is: nothing to write, and no error either.
+	before := redistest.Snapshot(t, e.rdb)
+	if p := b.post("/developers/apps/"+a.ClientID+"/edit", f); p.status != http.StatusSeeOther || p.location != "/developers/apps/"+a.ClientID+"?notice=updated" {
+		t.Fatalf("an unchanged edit: %d %s\n%s", p.status, p.location, p.body)
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, e.rdb))
 	f.Set("redirect_uris", "http://10.0.0.1/cb")
 	e.refused(b, "/developers/apps/"+a.ClientID+"/edit", f, http.StatusBadRequest, "no es válida")
 	f = appForm(csrf)
@@ -446,6 +452,8 @@ func TestDeveloperApps(t *testing.T) {
 	for _, want := range []string{`id="review-note"`, "Falta la política de devoluciones", "En desarrollo",
 		// The activity: each step, with who made it.
 		"Enviada a revisión", "Revisión: devuelta a desarrollo. Motivo: Falta la política de devoluciones", "Secreto anterior desactivado",
+		// The edit names what it changed, not every field the form posts.
+		"Actualizada: nombre, URI de redirección, permisos</td>",
 		"Secreto rotado", "Actualizada: comercios de prueba", "Tú", "Línea de comandos"} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the app page lacks %q:\n%s", want, page.body)

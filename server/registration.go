@@ -45,7 +45,9 @@ package server
 //     client_id must be the app's; a client_secret, if sent, must be its
 //     current one; token_endpoint_auth_method cannot turn a confidential
 //     app public or back; a removed redirect URI is refused from the next
-//     request on. A logo the app got elsewhere (the portal) is not the
+//     request on; only the parts that differ are written, so the app's
+//     audit trail names what changed, and an update that changes nothing
+//     writes nothing. A logo the app got elsewhere (the portal) is not the
 //     registration's and is kept when logo_uri is absent. DELETE deletes
 //     the app, revoking every connection it had, and answers 204.
 
@@ -254,25 +256,25 @@ func (s *Server) updateRegistration(c *gin.Context) {
 			return
 		}
 	}
-	p := spec.Profile
-	u := store.AppUpdate{Name: &spec.Name, RedirectURIs: spec.RedirectURIs, Scopes: spec.Scopes,
-		Homepage: &p.Homepage, PrivacyPolicy: &p.PrivacyPolicy, Terms: &p.Terms, SupportEmail: &p.SupportEmail}
+	u, changed := registrationChanges(app, spec)
 	newMeta := store.RegistrationMeta{AuthMethod: authMethodOf(md), LogoURI: meta.LogoURI, LogoFingerprint: meta.LogoFingerprint}
 	if md.LogoURI == "" && current != "" {
 		// The registration's logo is dropped; one from elsewhere is not
 		// the registration's to drop.
 		none := ""
-		u.Logo = &none
+		u.Logo, changed = &none, true
 		newMeta.LogoURI, newMeta.LogoFingerprint = "", ""
 	}
 	by := store.ActorDeveloper(app.Owner)
 	if app.Owner == "" {
 		by = store.ActorClient(app.ClientID)
 	}
-	app, err := s.store.UpdateApp(ctx, app.ClientID, u, s.cfg.Scopes.Names(), by)
-	if err != nil {
-		s.registrationFailed(c, "update app", err)
-		return
+	var err error
+	if changed {
+		if app, err = s.store.UpdateApp(ctx, app.ClientID, u, s.cfg.Scopes.Names(), by); err != nil {
+			s.registrationFailed(c, "update app", err)
+			return
+		}
 	}
 	if logo != nil {
 		if app, err = s.store.SetAppLogo(ctx, app.ClientID, logo, by); err != nil {
@@ -281,12 +283,52 @@ func (s *Server) updateRegistration(c *gin.Context) {
 		}
 		newMeta.LogoURI, newMeta.LogoFingerprint = md.LogoURI, app.Profile.Logo
 	}
-	if err := s.store.SetRegistrationMeta(ctx, app.ClientID, newMeta, by); err != nil {
-		s.registrationFailed(c, "update registration metadata", err)
-		return
+	if newMeta != *meta {
+		if err := s.store.SetRegistrationMeta(ctx, app.ClientID, newMeta, by); err != nil {
+			s.registrationFailed(c, "update registration metadata", err)
+			return
+		}
 	}
 	s.log.InfoContext(ctx, "registration updated (RFC 7592)", "client_id", app.ClientID)
 	s.answerRegistration(c, http.StatusOK, app, newMeta, "", rat)
+}
+
+// registrationChanges is the update that makes app what an RFC 7592 update
+// registers, with only the parts that differ: the request replaces the
+// whole registration, but the app's audit trail names what changed, and
+// an update that changes nothing writes nothing.
+func registrationChanges(app *store.App, spec store.AppSpec) (store.AppUpdate, bool) {
+	var u store.AppUpdate
+	changed := false
+	if spec.Name != app.Name {
+		u.Name, changed = &spec.Name, true
+	}
+	if !slices.Equal(spec.RedirectURIs, app.RedirectURIs) {
+		u.RedirectURIs, changed = spec.RedirectURIs, true
+	}
+	if !sameScopes(spec.Scopes, app.Scopes) {
+		u.Scopes, changed = spec.Scopes, true
+	}
+	p := spec.Profile
+	for _, f := range []struct {
+		v, now string
+		dst    **string
+	}{{p.Homepage, app.Profile.Homepage, &u.Homepage}, {p.PrivacyPolicy, app.Profile.PrivacyPolicy, &u.PrivacyPolicy},
+		{p.Terms, app.Profile.Terms, &u.Terms}, {store.NormalizeEmail(p.SupportEmail), app.Profile.SupportEmail, &u.SupportEmail}} {
+		if f.v != f.now {
+			v := f.v
+			*f.dst, changed = &v, true
+		}
+	}
+	return u, changed
+}
+
+// sameScopes reports whether a and b hold the same scopes, in any order.
+func sameScopes(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
 }
 
 // deleteRegistration is RFC 7592 §2.3: the app is deleted and every

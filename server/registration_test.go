@@ -575,3 +575,56 @@ func TestDynamicRegistrationRefusals(t *testing.T) {
 		t.Fatal("the initial access token is in the log")
 	}
 }
+
+// TestDynamicRegistrationUpdateAudit: an RFC 7592 update replaces the whole
+// registration, but the app's audit trail names only what changed, and an
+// update that changes nothing writes nothing.
+func TestDynamicRegistrationUpdateAudit(t *testing.T) {
+	t.Parallel()
+	r := newRegEnv(t)
+	ctx := context.Background()
+	md := r.rfcExample()
+	delete(md, "logo_uri")
+	res := r.call(http.MethodPost, "/oauth/register", r.iat, md)
+	assertRegistration(t, res, http.StatusCreated, true)
+	clientID, rat, regURI := res.json["client_id"].(string), res.json["registration_access_token"].(string), res.json["registration_client_uri"].(string)
+	md["client_id"] = clientID
+	details := func() []string {
+		t.Helper()
+		events, _, err := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 20)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range events {
+			out = append(out, e.Detail)
+		}
+		return out
+	}
+	before, snap := details(), redistest.Snapshot(t, r.rdb)
+	if put := r.call(http.MethodPut, regURI, rat, md); put.status != http.StatusOK || put.json["client_name"] != "My Example Client" {
+		t.Fatalf("an unchanged update: %d %s", put.status, put.raw)
+	}
+	redistest.AssertUnchanged(t, snap, redistest.Snapshot(t, r.rdb))
+	md["client_name"] = "My Renamed Client"
+	if put := r.call(http.MethodPut, regURI, rat, md); put.status != http.StatusOK {
+		t.Fatalf("a new name: %d %s", put.status, put.raw)
+	}
+	md["token_endpoint_auth_method"] = "client_secret_post"
+	if put := r.call(http.MethodPut, regURI, rat, md); put.status != http.StatusOK || put.json["token_endpoint_auth_method"] != "client_secret_post" {
+		t.Fatalf("a new auth method: %d %s", put.status, put.raw)
+	}
+	md["redirect_uris"] = []string{"https://client.example.org/callback2"}
+	md["contacts"] = []string{"Help@Client.example.org"}
+	if put := r.call(http.MethodPut, regURI, rat, md); put.status != http.StatusOK {
+		t.Fatalf("new redirect URIs and contact: %d %s", put.status, put.raw)
+	}
+	got := details()
+	if want := append([]string{"updated: redirect URIs, profile", "updated: registration metadata (RFC 7592)", "updated: name"}, before...); !slices.Equal(got, want) {
+		t.Fatalf("the app's audit details:\n%q\nwant\n%q", got, want)
+	}
+	if a := r.getApp(clientID); a.Name != "My Renamed Client" || a.Profile.SupportEmail != "help@client.example.org" ||
+		!slices.Equal(a.RedirectURIs, []string{"https://client.example.org/callback2"}) {
+		t.Fatalf("the app after the updates: %+v", a)
+	}
+}
