@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
@@ -38,6 +39,16 @@ type AdminStore interface {
 	GetDeveloper(ctx context.Context, id string) (*store.Developer, error)
 	InviteDeveloper(ctx context.Context, email string) (string, error)
 	DeveloperEmails(ctx context.Context, ids []string) (map[string]string, error)
+	// The apps' webhooks (admin_webhooks.go).
+	GetApp(ctx context.Context, clientID string) (*store.App, error)
+	DeliveryReader
+}
+
+// AdminOptions configure the admin pages.
+type AdminOptions struct {
+	// Deliveries are the deliverer's settings a resend applies (how long
+	// the delivery's record is kept).
+	Deliveries store.DeliveryOptions
 }
 
 // AdminPages are the operators' pages under /admin: they log in with admin
@@ -45,10 +56,13 @@ type AdminStore interface {
 type AdminPages struct {
 	*Kit
 	store AdminStore
+	cfg   AdminOptions
 }
 
 // NewAdminPages returns the admin pages over the kit.
-func NewAdminPages(k *Kit, st AdminStore) *AdminPages { return &AdminPages{Kit: k, store: st} }
+func NewAdminPages(k *Kit, st AdminStore, opts AdminOptions) *AdminPages {
+	return &AdminPages{Kit: k, store: st, cfg: opts}
+}
 
 const (
 	adminSessionName = "enlace_admin"
@@ -151,6 +165,8 @@ type appRow struct {
 	// OwnerEmail names the developer who owns the app ("" for an
 	// operator's app, or a developer who is gone).
 	OwnerEmail string
+	// Webhook is the state of the app's endpoint.
+	Webhook webhookState
 }
 
 // pageOf reads a listing page's cursor from the query; a page given by
@@ -206,9 +222,11 @@ func (h *AdminPages) Apps(c *gin.Context) {
 		h.Unavailable(c, "admin apps", err)
 		return
 	}
+	loc := h.i18n.localizer(h.i18n.pick(c.Request))
 	rows := make([]appRow, len(apps.Apps))
 	for i, a := range apps.Apps {
-		rows[i] = appRow{App: a, Connections: counts[a.ClientID], OwnerEmail: owners[a.Owner]}
+		rows[i] = appRow{App: a, Connections: counts[a.ClientID], OwnerEmail: owners[a.Owner],
+			Webhook: newWebhookState(loc, a.Webhook, time.Now())}
 		if a.Generation == 0 {
 			continue
 		}
@@ -248,6 +266,8 @@ func adminNotice(v string) string {
 		return "admin_notice_rejected"
 	case "not_in_review":
 		return "admin_notice_not_in_review"
+	case "resent":
+		return "admin_notice_resent"
 	}
 	return ""
 }

@@ -49,6 +49,21 @@ type DeveloperStore interface {
 	FindMerchant(ctx context.Context, email string) (*store.Merchant, error)
 	CreateMerchant(ctx context.Context, email, name, password string) (*store.Merchant, error)
 	AccountEmails(ctx context.Context, merchantIDs, adminIDs []string) (map[string]string, map[string]string, error)
+
+	// The app's webhook (developer_webhooks.go).
+	SetWebhook(ctx context.Context, clientID, rawURL string, allowHTTP bool, by store.Actor) (string, *store.App, error)
+	RemoveWebhook(ctx context.Context, clientID string, by store.Actor) error
+	RotateWebhookSecret(ctx context.Context, clientID string, overlap time.Duration, by store.Actor) (string, *store.App, error)
+	SendPing(ctx context.Context, clientID string, o store.DeliveryOptions) (*store.Delivery, error)
+	DeliveryReader
+}
+
+// DeliveryReader is what the deliveries pages (the portal's and the
+// admin's) need of the store.
+type DeliveryReader interface {
+	Deliveries(ctx context.Context, clientID, cursor string, limit int) (*store.DeliveryPage, error)
+	GetDelivery(ctx context.Context, clientID, id string) (*store.Delivery, error)
+	ResendDelivery(ctx context.Context, clientID, id string, o store.DeliveryOptions) error
 }
 
 // DeveloperOptions configure the portal.
@@ -62,6 +77,20 @@ type DeveloperOptions struct {
 	SignupPeriod      time.Duration
 	// AppsPerDay is how many apps one developer may create in 24 hours.
 	AppsPerDay int
+	// CheckWebhookURL checks where a webhook endpoint points before it is
+	// saved (the server's SSRF rules: no loopback, private, link-local or
+	// metadata address); an error wrapping store.ErrInvalid is a refusal
+	// shown on the page. nil leaves only the store's syntax rules.
+	CheckWebhookURL func(ctx context.Context, raw string) error
+	// AllowPrivateWebhooks lets endpoints be http
+	// (webhooks.allow_private_targets, for development and tests).
+	AllowPrivateWebhooks bool
+	// Deliveries are the deliverer's settings a ping or a resend applies
+	// (how long the delivery's record is kept).
+	Deliveries store.DeliveryOptions
+	// WebhookDisableAfter is how long an endpoint may fail before it is
+	// disabled (webhooks.disable_after), as its page says.
+	WebhookDisableAfter time.Duration
 }
 
 // DeveloperPages are the developer portal's pages.
@@ -419,7 +448,8 @@ type shownOnce struct {
 // query, from a fixed set (anything else shows nothing).
 func developerNotice(n string) string {
 	switch n {
-	case "updated", "logo", "submitted", "retired", "test_merchant_added", "test_merchant_removed", "deleted":
+	case "updated", "logo", "submitted", "retired", "test_merchant_added", "test_merchant_removed", "deleted",
+		"webhook_saved", "webhook_removed", "ping_sent", "resent":
 		return "developer_notice_" + n
 	}
 	return ""

@@ -349,6 +349,14 @@ type appView struct {
 	Overlaps       []int
 	DefaultOverlap int
 	MaxTest        bool
+	// Webhook is the app's endpoint; WebhookURL is the value of its form
+	// (the endpoint's, or what a refused post sent, then WebhookInvalid).
+	Webhook        webhookState
+	WebhookURL     string
+	WebhookInvalid bool
+	// DisableAfter says how long an endpoint may fail before it is
+	// disabled, in the page's language.
+	DisableAfter string
 }
 
 // overlaps are the choices of a rotation's overlap, in hours: up to
@@ -359,8 +367,19 @@ var overlaps = []int{1, 24, 72, 168}
 const appAuditEvents = 20
 
 // appPage shows an app to its developer: status, review note, profile,
-// logo, test merchants, secret, the latest events, and every action.
+// logo, test merchants, secret, webhook, the latest events, and every
+// action.
 func (h *DeveloperPages) appPage(c *gin.Context, status int, sess *sessions.Session, d *store.Developer, a *store.App, msg, arg string) {
+	v, ok := h.appData(c, d, a)
+	if !ok {
+		return
+	}
+	v.Error, v.ErrorArg = msg, arg
+	h.Render(c, status, "developer_app", "developer_app_title", sess, v)
+}
+
+// appData reads what the app page shows; false after an error page.
+func (h *DeveloperPages) appData(c *gin.Context, d *store.Developer, a *store.App) (appView, bool) {
 	ctx := c.Request.Context()
 	emails, _, err := h.store.AccountEmails(ctx, a.TestMerchants, nil)
 	var events []store.Event
@@ -369,11 +388,14 @@ func (h *DeveloperPages) appPage(c *gin.Context, status int, sess *sessions.Sess
 	}
 	if err != nil {
 		h.Unavailable(c, "app page", err)
-		return
+		return appView{}, false
 	}
-	v := appView{App: a, Initials: initials(a.Name), StatusID: statusLabel(a), Notice: developerNotice(c.Query("notice")), Error: msg, ErrorArg: arg,
+	loc := h.i18n.localizer(h.i18n.pick(c.Request))
+	v := appView{App: a, Initials: initials(a.Name), StatusID: statusLabel(a), Notice: developerNotice(c.Query("notice")),
 		Overlaps: overlaps, DefaultOverlap: int(store.DefaultSecretOverlap.Hours()),
-		MaxTest: len(a.TestMerchants) >= store.MaxTestMerchants}
+		MaxTest: len(a.TestMerchants) >= store.MaxTestMerchants,
+		Webhook: newWebhookState(loc, a.Webhook, time.Now()), WebhookURL: a.Webhook.URL,
+		DisableAfter: durationText(loc, h.cfg.WebhookDisableAfter)}
 	if c.Query("notice") == "created" {
 		v.Notice = "developer_notice_created"
 	}
@@ -389,7 +411,7 @@ func (h *DeveloperPages) appPage(c *gin.Context, status int, sess *sessions.Sess
 	for _, e := range events {
 		v.Events = append(v.Events, developerAuditRow(e, d))
 	}
-	h.Render(c, status, "developer_app", "developer_app_title", sess, v)
+	return v, true
 }
 
 // developerAuditRow names an event for the developer: who acted (they
@@ -633,8 +655,8 @@ func (h *DeveloperPages) ConfirmDelete(c *gin.Context) {
 		return
 	}
 	h.Render(c, http.StatusOK, "developer_confirm_delete", "developer_delete_title", sess, map[string]any{
-		"App": a, "Count": counts[a.ClientID], "TextID": "developer_delete",
-		"Action": appPath(a.ClientID) + "/delete", "Back": appPath(a.ClientID)})
+		"App": a, "Count": counts[a.ClientID], "Counted": true, "TitleID": "developer_delete_title", "TextID": "developer_delete",
+		"ButtonID": "developer_delete_button", "Action": appPath(a.ClientID) + "/delete", "Back": appPath(a.ClientID)})
 }
 
 // Delete removes the app, once confirmed: its client id stops working and

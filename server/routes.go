@@ -59,6 +59,9 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/admin/apps/:id/approve", a.Review(true))
 	e.GET("/admin/apps/:id/reject", a.ConfirmReject)
 	e.POST("/admin/apps/:id/reject", a.Review(false))
+	// An app's webhook deliveries; a resend changes nothing already done.
+	e.GET("/admin/apps/:id/deliveries", a.Deliveries)
+	e.POST("/admin/apps/:id/deliveries/:delivery_id/resend", a.Resend)
 	e.GET("/admin/developers", a.Developers)
 	e.POST("/admin/developers/invite", a.Invite)
 	e.GET("/admin/merchants", a.Merchants)
@@ -91,6 +94,15 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/developers/apps/:client_id/retire-secret", d.RetireSecret)
 	e.GET("/developers/apps/:client_id/delete", d.ConfirmDelete)
 	e.POST("/developers/apps/:client_id/delete", d.Delete)
+	// The app's webhook (issue 16): its first endpoint's signing secret
+	// and each rotated one are shown on the post's answer, once.
+	e.POST("/developers/apps/:client_id/webhook", d.SetWebhook)
+	e.GET("/developers/apps/:client_id/webhook/remove", d.ConfirmRemoveWebhook)
+	e.POST("/developers/apps/:client_id/webhook/remove", d.RemoveWebhook)
+	e.POST("/developers/apps/:client_id/webhook/rotate-secret", d.RotateWebhookSecret)
+	e.POST("/developers/apps/:client_id/webhook/ping", d.Ping)
+	e.GET("/developers/apps/:client_id/deliveries", d.Deliveries) // ?cursor=
+	e.POST("/developers/apps/:client_id/deliveries/:id/resend", d.Resend)
 	// Apps' logos, from enlace's own origin (logo.go).
 	e.GET("/apps/:client_id/logo/:fingerprint", s.appLogo)
 

@@ -83,10 +83,12 @@ type Server struct {
 	oauth     *oserver.Server
 	// fetch fetches a registration's logo_uri (registration.go).
 	fetch *safefetch.Fetcher
-	// webhooks delivers the apps' lifecycle events (Run).
-	webhooks *webhooks.Deliverer
-	log      *slog.Logger
-	engine   *gin.Engine
+	// webhooks delivers the apps' lifecycle events (Run); deliveries are
+	// its settings that a resend applies.
+	webhooks   *webhooks.Deliverer
+	deliveries store.DeliveryOptions
+	log        *slog.Logger
+	engine     *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -160,12 +162,18 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("http.trusted_proxies: %w", err)
 	}
 	e.Use(s.requestID, s.recoverer, s.observe, securityHeaders, limitBodies)
+	deliveries := store.DeliveryOptions{Retention: wc.Retention}
 	devOpts := consent.DeveloperOptions{OpenSignup: opts.Config.Developers.Signup == config.SignupOpen,
 		SignupsPerAddress: opts.Config.Registration.PerAddress, SignupPeriod: opts.Config.Registration.Period,
-		AppsPerDay: opts.Config.Developers.AppsPerDay}
+		AppsPerDay: opts.Config.Developers.AppsPerDay,
+		CheckWebhookURL: func(ctx context.Context, raw string) error {
+			return CheckWebhookURL(ctx, raw, wc.AllowPrivateTargets)
+		},
+		AllowPrivateWebhooks: wc.AllowPrivateTargets, Deliveries: deliveries, WebhookDisableAfter: wc.DisableAfter}
+	s.deliveries = deliveries
 	s.routes(e, pages{
 		merchant: consent.NewMerchantPages(kit, s, opts.Store),
-		admin:    consent.NewAdminPages(kit, opts.Store),
+		admin:    consent.NewAdminPages(kit, opts.Store, consent.AdminOptions{Deliveries: deliveries}),
 		dev:      consent.NewDeveloperPages(kit, opts.Store, devOpts),
 		static:   static,
 	}, !opts.SeparateMetrics)
