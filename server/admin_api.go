@@ -631,3 +631,85 @@ func (s *Server) apiDevelopers(c *gin.Context) {
 	}
 	c.JSON(http.StatusOK, paged(out, ds.Total, p, len(out), ds.Next))
 }
+
+// apiDeliveries lists an app's webhook deliveries, newest first:
+// {"deliveries": [DeliveryView…], "next_cursor", "total"}, paged with
+// cursor (a next_cursor) and limit (at most 200).
+func (s *Server) apiDeliveries(c *gin.Context) {
+	p, ok := page(c)
+	if !ok {
+		return
+	}
+	if p.Offset > 0 {
+		writeOAuth(c, apierror.Request("deliveries page with cursor, not offset"))
+		return
+	}
+	ctx := c.Request.Context()
+	a, err := s.store.GetApp(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		appNotFound(c)
+		return
+	}
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	dp, err := s.store.Deliveries(ctx, a.ClientID, p.Cursor, p.Limit)
+	if err != nil {
+		s.listFailed(c, "list deliveries", err)
+		return
+	}
+	views := make([]DeliveryView, 0, len(dp.Deliveries))
+	for _, d := range dp.Deliveries {
+		views = append(views, NewDeliveryView(d))
+	}
+	h := gin.H{"deliveries": views, "next_cursor": nil, "total": dp.Total}
+	if dp.Next != "" {
+		h["next_cursor"] = dp.Next
+	}
+	c.JSON(http.StatusOK, h)
+}
+
+// apiResendDelivery queues one of an app's deliveries again, now, with
+// the same webhook-id, and answers 202 with it: 404 for an unknown app or
+// delivery, 409 while an attempt is in flight or when the app's endpoint
+// delivers nothing (removed, or disabled for failing).
+func (s *Server) apiResendDelivery(c *gin.Context) {
+	ctx := c.Request.Context()
+	a, err := s.store.GetApp(ctx, c.Param("id"))
+	if errors.Is(err, store.ErrNotFound) {
+		appNotFound(c)
+		return
+	}
+	if err != nil {
+		s.apiUnavailable(c, "get app", err)
+		return
+	}
+	id := c.Param("delivery_id")
+	_, err = s.store.GetDelivery(ctx, a.ClientID, id)
+	if err == nil && !a.Webhook.Active() {
+		writeOAuth(c, apierror.Request("the app's webhook is not active (removed, or disabled for failing): set its URL again first").
+			WithStatus(http.StatusConflict))
+		return
+	}
+	if err == nil {
+		err = s.store.ResendDelivery(ctx, a.ClientID, id, s.deliveries)
+	}
+	var d *store.Delivery
+	if err == nil {
+		d, err = s.store.GetDelivery(ctx, a.ClientID, id)
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeOAuth(c, apierror.New(apierror.NotFound, "the app has no delivery with this id"))
+		return
+	case errors.Is(err, store.ErrConflict):
+		writeOAuth(c, apierror.Request("an attempt of this delivery is in flight; try again when it ends").WithStatus(http.StatusConflict))
+		return
+	case err != nil:
+		s.apiUnavailable(c, "resend delivery", err)
+		return
+	}
+	s.log.InfoContext(ctx, "webhook delivery resent", "client_id", a.ClientID, "delivery", id, "by", actor(c))
+	c.JSON(http.StatusAccepted, NewDeliveryView(d))
+}

@@ -138,6 +138,8 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	api.POST("/apps/:id/enable", s.apiSetDisabled(false))
 	api.DELETE("/apps/:id/connections", s.apiRevokeAppConnections)
 	api.GET("/apps/:id/revocation", s.apiAppRevocation)
+	api.GET("/apps/:id/deliveries", s.apiDeliveries)
+	api.POST("/apps/:id/deliveries/:delivery_id/resend", s.apiResendDelivery)
 	api.GET("/merchants", s.apiMerchants)
 	api.GET("/developers", s.apiDevelopers)
 	api.GET("/connections", s.apiConnections)
