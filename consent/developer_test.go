@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -158,5 +159,75 @@ func TestAppFormChanges(t *testing.T) {
 	cleared.Publisher = " "
 	if u, changed = cleared.changes(a); !changed || u.Publisher == nil || *u.Publisher != "" {
 		t.Fatalf("a cleared publisher: %+v", u)
+	}
+}
+
+// TestWebhookLabels: a delivery's statuses, the deliverer's fixed
+// reasons, an endpoint's states, the webhook notices and the durations
+// map to messages in both languages; a delivery's last answer is its
+// HTTP status, or its reason.
+func TestWebhookLabels(t *testing.T) {
+	b, err := newBundle()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cat := newCatalogue(b)
+	ids := []string{"developer_delivery_unknown"}
+	for _, id := range deliveryStatusLabels {
+		ids = append(ids, id)
+	}
+	for _, id := range attemptErrors {
+		ids = append(ids, id)
+	}
+	now := time.Now()
+	for _, w := range []store.Webhook{{URL: "https://a.example/h"}, {URL: "https://a.example/h", FailingSince: now},
+		{URL: "https://a.example/h", FailingSince: now, DisabledAt: now}} {
+		ids = append(ids, newWebhookState(cat.localizer(languages[0]), w, now).StateID)
+	}
+	if s := newWebhookState(cat.localizer(languages[0]), store.Webhook{}, now); s.State != "" || s.StateID != "" {
+		t.Errorf("no endpoint has a state: %+v", s)
+	}
+	for _, n := range []string{"webhook_saved", "webhook_removed", "ping_sent", "resent"} {
+		ids = append(ids, developerNotice(n))
+	}
+	ids = append(ids, adminNotice("resent"))
+	for _, l := range languages {
+		loc := cat.localizer(l)
+		for _, id := range ids {
+			if id == "" || loc.T(id) == id {
+				t.Errorf("%s: no message %q", l, id)
+			}
+		}
+	}
+	es, en := cat.localizer(languages[0]), cat.localizer(languages[1])
+	for _, c := range []struct {
+		loc  localizer
+		d    time.Duration
+		want string
+	}{
+		{es, 120 * time.Hour, "5 días"}, {en, 24 * time.Hour, "1 day"}, {es, time.Hour, "1 hora"},
+		{en, 36 * time.Hour, "36 hours"}, {es, 90 * time.Second, "2 minutos"}, {en, 0, ""},
+	} {
+		if got := durationText(c.loc, c.d); got != c.want {
+			t.Errorf("%s %v: %q, want %q", c.loc.lang, c.d, got, c.want)
+		}
+	}
+	rows := deliveryRows(es, []*store.Delivery{
+		{ID: "evt_1", Status: store.DeliveryPending, NextAt: now, Log: []store.DeliveryAttempt{{Status: 500, Latency: 12 * time.Millisecond, Error: "HTTP 500"}}},
+		{ID: "evt_2", Status: store.DeliveryFailed, Log: []store.DeliveryAttempt{{Error: "no answer within the timeout", Latency: 5 * time.Second}}},
+		{ID: "evt_3", Status: store.DeliveryDelivering, NextAt: now, Log: []store.DeliveryAttempt{{Error: "refused: 10.0.0.1 is not a public address"}}},
+		{ID: "evt_4", Status: "future"},
+	})
+	if r := rows[0]; r.HTTPStatus != 500 || r.Latency != "12 ms" || r.NextAt.IsZero() || r.InFlight || r.StatusID != "developer_delivery_pending" {
+		t.Errorf("a pending delivery: %+v", r)
+	}
+	if r := rows[1]; r.HTTPStatus != 0 || r.AnswerID != "developer_answer_timeout" || r.Latency != "5000 ms" || !r.NextAt.IsZero() {
+		t.Errorf("a failed delivery: %+v", r)
+	}
+	if r := rows[2]; !r.InFlight || !r.NextAt.IsZero() || r.AnswerID != "" || r.Answer != "refused: 10.0.0.1 is not a public address" || r.Latency != "" {
+		t.Errorf("a delivery in flight: %+v", r)
+	}
+	if r := rows[3]; r.StatusID != "developer_delivery_unknown" || r.Latency != "" {
+		t.Errorf("an unknown status: %+v", r)
 	}
 }
