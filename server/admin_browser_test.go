@@ -1,12 +1,15 @@
 package server_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // Browser tests of the admin pages' layout (issue 14): at a desktop width
@@ -48,6 +51,12 @@ func checkAdminLayout(t *testing.T, width int64, mobile bool) {
 	for range 3 {
 		a.pair()
 	}
+	// A webhook whose deliveries the deliverer refuses (loopback): the
+	// deliveries page with its answers.
+	a.setWebhook(a.app.ClientID, "https://127.0.0.1:1/v1/receivers/sincronizador/webhooks/enlace-oauth-lifecycle")
+	if _, err := a.st.SendPing(context.Background(), a.app.ClientID, store.DeliveryOptions{}); err != nil {
+		t.Fatal(err)
+	}
 	c := newChrome(t, "es-CL,es;q=0.9")
 	emulate := []chromedp.EmulateViewportOption{}
 	if mobile {
@@ -62,6 +71,7 @@ func checkAdminLayout(t *testing.T, width int64, mobile bool) {
 	app := a.app.ClientID
 	pages := []struct{ name, path string }{{"apps", "/admin"}, {"merchants", "/admin/merchants"},
 		{"connections", "/admin/connections"}, {"audit", "/admin/audit"},
+		{"deliveries", "/admin/apps/" + app + "/deliveries"},
 		{"confirm-disable", "/admin/apps/" + app + "/disable"}, {"confirm-revoke-all", "/admin/apps/" + app + "/revoke-all"},
 		{"confirm-revoke", "/admin/connections/" + live + "/revoke?back=" + url.QueryEscape("/admin/connections?app="+app)}}
 	for _, lang := range []string{"es", "en"} {

@@ -438,6 +438,7 @@ func TestWebhookPortalDisabled(t *testing.T) {
 	page = b.get(base)
 	text := html.UnescapeString(page.body)
 	for _, want := range []string{`id="webhook-state">Deshabilitado<`, `id="webhook-disabled"`, "Las entregas están detenidas.",
+		`id="webhook-stopped">Las entregas del webhook están detenidas: su endpoint falló demasiado tiempo. <a href="#webhook">`,
 		"falló durante más de 1 hora", "guarda la URL de nuevo", `id="webhook-save">Guardar y reactivar<`} {
 		if !strings.Contains(text, want) {
 			t.Fatalf("the disabled endpoint's page lacks %q:\n%s", want, page.body)
@@ -460,7 +461,8 @@ func TestWebhookPortalDisabled(t *testing.T) {
 	if w := e.getApp(a.ClientID).Webhook; !w.Active() || !w.FailingSince.IsZero() {
 		t.Fatalf("after saving again: %+v", w)
 	}
-	if p := b.get(base); !strings.Contains(p.body, `id="webhook-state">Activo<`) || strings.Contains(p.body, `id="webhook-disabled"`) {
+	if p := b.get(base); !strings.Contains(p.body, `id="webhook-state">Activo<`) || strings.Contains(p.body, `id="webhook-disabled"`) ||
+		strings.Contains(p.body, `id="webhook-stopped"`) {
 		t.Fatalf("the re-enabled endpoint's page:\n%s", p.body)
 	}
 	if p := b.post(base+"/deliveries/"+ping.id+"/resend", url.Values{"csrf_token": {csrf}}); p.status != http.StatusSeeOther {
@@ -493,7 +495,7 @@ func TestAdminWebhookPages(t *testing.T) {
 	adm := e.adminBrowser()
 	list := adm.get("/admin")
 	for _, want := range []string{`<span class="webhook-state webhook-active" title="` + r.url() + `">Activo</span>`,
-		`href="/admin/apps/` + id + `/deliveries"`, `href="/admin/apps/` + other.ClientID + `/deliveries"`, "Sin webhook<br>"} {
+		`href="/admin/apps/` + id + `/deliveries"`, `href="/admin/apps/` + other.ClientID + `/deliveries" title="Entregas del webhook">Webhook</a></small>`} {
 		if !strings.Contains(list.body, want) {
 			t.Fatalf("the apps page lacks %s:\n%s", want, list.body)
 		}
