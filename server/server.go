@@ -167,6 +167,10 @@ func New(opts Options) (*Server, error) {
 		SignupsPerAddress: opts.Config.Registration.PerAddress, SignupPeriod: opts.Config.Registration.Period,
 		AppsPerDay: opts.Config.Developers.AppsPerDay,
 		CheckWebhookURL: func(ctx context.Context, raw string) error {
+			// A name that takes longer than this to resolve is refused as
+			// one that does not: the check is on the request's path.
+			ctx, cancel := context.WithTimeout(ctx, webhookCheckTimeout)
+			defer cancel()
 			return CheckWebhookURL(ctx, raw, wc.AllowPrivateTargets)
 		},
 		AllowPrivateWebhooks: wc.AllowPrivateTargets, Deliveries: deliveries, WebhookDisableAfter: wc.DisableAfter}
@@ -184,6 +188,10 @@ func New(opts Options) (*Server, error) {
 	s.engine = e
 	return s, nil
 }
+
+// webhookCheckTimeout bounds the DNS lookup of a webhook endpoint set in
+// the portal.
+const webhookCheckTimeout = 5 * time.Second
 
 // newOAuthLib configures go-oauth2 for what enlace uses of it: request
 // validation and its error vocabulary; its manager is not used (see
