@@ -405,6 +405,22 @@ func TestWebhookRetries(t *testing.T) {
 	if err := e.st.ResendDelivery(ctx, e.app.ClientID, "evt_nope", store.DeliveryOptions{}); err == nil {
 		t.Fatal("resent a delivery that does not exist")
 	}
+	// The metrics count the attempts by outcome (just after the attempt
+	// is recorded), and the backlog is empty.
+	var m string
+	eventually(t, "the metrics of nine attempts", func() bool {
+		m = e.get("/metrics").raw
+		return metricSum(m, "enlace_webhook_attempt_duration_seconds_count") == 9
+	})
+	for outcome, want := range map[string]float64{"delivered": 2, "retried": 6, "failed": 1} {
+		if got := metricSum(m, "enlace_webhook_attempts_total", `outcome="`+outcome+`"`); got != want {
+			t.Errorf("attempts %s: %v, want %v", outcome, got, want)
+		}
+	}
+	if metricSum(m, "enlace_webhook_queue_depth") != 0 ||
+		!strings.Contains(m, "enlace_webhook_oldest_undelivered_seconds 0") || !strings.Contains(m, "enlace_webhook_outbox_length 0") {
+		t.Errorf("webhook metrics:\n%s", m)
+	}
 
 	// Failing for longer than disable_after disables the endpoint: what
 	// comes then is not delivered.
