@@ -440,7 +440,12 @@ func TestWebhookRetries(t *testing.T) {
 	if _, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err == nil {
 		t.Fatal("a ping to a disabled endpoint was queued")
 	}
-	// Setting it again enables it.
+	// What was on its way is not attempted any more (refused: the
+	// endpoint is disabled). Setting the endpoint again enables it.
+	eventually(t, "the pending deliveries ended", func() bool {
+		b, err := e.st.Backlog(ctx)
+		return err == nil && b.Undelivered == 0
+	})
 	e.setWebhook(e.app.ClientID, r.url())
 	if a := e.getApp(e.app.ClientID); !a.Webhook.Active() || !a.Webhook.FailingSince.IsZero() {
 		t.Fatalf("after setting it again: %+v", a.Webhook)
