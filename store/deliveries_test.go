@@ -3,6 +3,8 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -108,6 +110,27 @@ func TestOutboxAndDeliveries(t *testing.T) {
 		}
 		if b, err := st.Backlog(ctx); err != nil || b.Undelivered != 0 {
 			t.Fatalf("backlog: %+v %v", b, err)
+		}
+		// The names of stopped deliverers are forgotten, once they have
+		// nothing pending; the caller's own is kept.
+		shard := -1
+		for n := range store.Shards {
+			if k, _ := store.OutboxKeyOf(conn.ID); k == fmt.Sprintf("outbox:{s%02d}", n) {
+				shard = n
+			}
+		}
+		// (The embedded Redis does not track a consumer's idle time, so
+		// there nothing counts as stopped, and nothing is forgotten.)
+		want := 1
+		if strings.HasSuffix(t.Name(), "/embedded") {
+			want = 0
+		}
+		if n, err := st.PruneOutboxConsumers(ctx, shard, 0, "b"); err != nil || n != want {
+			t.Fatalf("prune: %d %v", n, err)
+		}
+		cs, err := rdb.XInfoConsumers(ctx, key, group).Result()
+		if err != nil || len(cs) != 2-want || cs[0].Name != "b" {
+			t.Fatalf("consumers after pruning: %+v %v", cs, err)
 		}
 	})
 }
