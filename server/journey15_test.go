@@ -282,7 +282,7 @@ func TestDeveloperJourney(t *testing.T) {
 		if other.has(`#consent`) {
 			t.Fatalf("%s, a stranger got the consent page", when)
 		}
-		if alert := other.text(`p.alert[role="alert"]`); !strings.Contains(alert, "Esta aplicación está en desarrollo") ||
+		if alert := other.text(`p.alert[role="alert"]`); !strings.Contains(alert, "Esta aplicación aún no fue publicada") ||
 			!strings.HasPrefix(other.location(), e.url+"/") {
 			t.Fatalf("%s, the stranger's page (%s): %q", when, other.location(), alert)
 		}
