@@ -351,37 +351,8 @@ func (s *Server) updateRegistration(c *gin.Context) {
 // whole registration, but the app's audit trail names what changed, and
 // an update that changes nothing writes nothing.
 func registrationChanges(app *store.App, spec store.AppSpec) (store.AppUpdate, bool) {
-	var u store.AppUpdate
-	changed := false
-	if spec.Name != app.Name {
-		u.Name, changed = &spec.Name, true
-	}
-	if !slices.Equal(spec.RedirectURIs, app.RedirectURIs) {
-		u.RedirectURIs, changed = spec.RedirectURIs, true
-	}
-	if !sameScopes(spec.Scopes, app.Scopes) {
-		u.Scopes, changed = spec.Scopes, true
-	}
-	p := spec.Profile
-	for _, f := range []struct {
-		v, now string
-		dst    **string
-	}{{p.Homepage, app.Profile.Homepage, &u.Homepage}, {p.PrivacyPolicy, app.Profile.PrivacyPolicy, &u.PrivacyPolicy},
-		{p.Terms, app.Profile.Terms, &u.Terms}, {store.NormalizeEmail(p.SupportEmail), app.Profile.SupportEmail, &u.SupportEmail}} {
-		if f.v != f.now {
-			v := f.v
-			*f.dst, changed = &v, true
-		}
-	}
-	return u, changed
-}
-
-// sameScopes reports whether a and b hold the same scopes, in any order.
-func sameScopes(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
+	// RFC 7591 metadata carries no description or publisher: those stay.
+	return app.Changes(spec, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms, store.FieldSupportEmail)
 }
 
 // deleteRegistration is RFC 7592 §2.3: the app is deleted and every
