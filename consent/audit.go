@@ -38,7 +38,7 @@ type changedPart struct{ ID, Raw string }
 var partLabels = map[string]string{"name": "audit_part_name", "redirect URIs": "audit_part_redirects",
 	"scopes": "audit_part_scopes", "PKCE rule": "audit_part_pkce", "profile": "audit_part_profile",
 	"test merchants": "audit_part_test_merchants", "logo": "audit_part_logo",
-	"registration metadata (RFC 7592)": "audit_part_registration"}
+	"registration metadata (RFC 7592)": "audit_part_registration", "webhook": "audit_part_webhook"}
 
 // fixedDetails are the details written in the same words every time.
 var fixedDetails = map[string]string{
@@ -51,6 +51,14 @@ var fixedDetails = map[string]string{
 	"authorization code presented again; connection revoked": "audit_detail_code_reuse",
 	"used refresh token presented again; connection revoked": "audit_detail_refresh_reuse",
 	"registration access token issued (RFC 7591)":            "audit_detail_registered",
+	"created":         "audit_detail_created",
+	"webhook removed": "audit_detail_webhook_removed",
+}
+
+// datedDetails are the details that end in a date (RFC 3339), by prefix.
+var datedDetails = map[string]string{
+	"secret rotated; the previous one works until ":         "audit_detail_rotated",
+	"webhook secret rotated; the previous one signs until ": "audit_detail_webhook_rotated",
 }
 
 // describeDetail names a detail as the store writes it.
@@ -61,12 +69,14 @@ func describeDetail(d string) eventDetail {
 	if reason, ok := strings.CutPrefix(d, "review: rejected: "); ok {
 		return eventDetail{ID: "audit_detail_rejected", Value: reason}
 	}
-	if until, ok := strings.CutPrefix(d, "secret rotated; the previous one works until "); ok {
-		v := eventDetail{ID: "audit_detail_rotated", Value: until}
-		if t, err := time.Parse(time.RFC3339, until); err == nil {
-			v.Value, v.At = formatTime(t), t.UTC().Format(time.RFC3339)
+	for prefix, id := range datedDetails {
+		if until, ok := strings.CutPrefix(d, prefix); ok {
+			v := eventDetail{ID: id, Value: until}
+			if t, err := time.Parse(time.RFC3339, until); err == nil {
+				v.Value, v.At = formatTime(t), t.UTC().Format(time.RFC3339)
+			}
+			return v
 		}
-		return v
 	}
 	if what, ok := strings.CutPrefix(d, "updated: "); ok && what != "" {
 		v := eventDetail{ID: "audit_detail_updated"}

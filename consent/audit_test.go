@@ -34,14 +34,19 @@ func TestAuditDetails(t *testing.T) {
 		"secret rotated; the previous one works until " + until.Format(time.RFC3339): { // appprofile.go
 			ID: "audit_detail_rotated", Value: "2026-12-01 10:00 UTC", At: "2026-12-01T10:00:00Z"},
 		"registration access token issued (RFC 7591)": {ID: "audit_detail_registered"}, // registration.go
-		"updated: logo": {ID: "audit_detail_updated", Parts: []changedPart{{ID: "audit_part_logo", Raw: "logo"}}}, // logos.go
+		"created":         {ID: "audit_detail_created"},         // lua/app.lua, CreateApp
+		"webhook removed": {ID: "audit_detail_webhook_removed"}, // webhooks.go
+		"webhook secret rotated; the previous one signs until " + until.Format(time.RFC3339): { // webhooks.go
+			ID: "audit_detail_webhook_rotated", Value: "2026-12-01 10:00 UTC", At: "2026-12-01T10:00:00Z"},
+		"updated: webhook": {ID: "audit_detail_updated", Parts: []changedPart{{ID: "audit_part_webhook", Raw: "webhook"}}}, // webhooks.go
+		"updated: logo":    {ID: "audit_detail_updated", Parts: []changedPart{{ID: "audit_part_logo", Raw: "logo"}}},       // logos.go
 		"updated: registration metadata (RFC 7592)": {ID: "audit_detail_updated", // registration.go
 			Parts: []changedPart{{ID: "audit_part_registration", Raw: "registration metadata (RFC 7592)"}}},
 		// apps.go UpdateApp, every part it names, and one it may name later.
-		"updated: name, redirect URIs, scopes, PKCE rule, profile, test merchants, webhooks": {ID: "audit_detail_updated",
+		"updated: name, redirect URIs, scopes, PKCE rule, profile, test merchants, colours": {ID: "audit_detail_updated",
 			Parts: []changedPart{{"audit_part_name", "name"}, {"audit_part_redirects", "redirect URIs"},
 				{"audit_part_scopes", "scopes"}, {"audit_part_pkce", "PKCE rule"}, {"audit_part_profile", "profile"},
-				{"audit_part_test_merchants", "test merchants"}, {"", "webhooks"}}},
+				{"audit_part_test_merchants", "test merchants"}, {"", "colours"}}},
 		// Shown as stored.
 		"read:products read:checkouts":           {Raw: "read:products read:checkouts"},
 		"":                                       {Raw: ""},

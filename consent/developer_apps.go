@@ -89,43 +89,11 @@ func formOf(a *store.App) appForm {
 // the parts that differ (the form posts every field; the app's activity
 // names each part an update sets), and whether there is any.
 func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
-	var u store.AppUpdate
-	changed := false
-	if f.Name != a.Name {
-		u.Name, changed = &f.Name, true
-	}
-	if r := f.redirectList(); !slices.Equal(r, a.RedirectURIs) {
-		u.RedirectURIs, changed = r, true
-	}
-	if !sameSet(f.Scopes, a.Scopes) {
-		u.Scopes, changed = f.Scopes, true
-	}
-	// The profile's fields as the store keeps them (Profile.normalize).
-	for _, p := range []struct {
-		form, now string
-		dst       **string
-	}{
-		{strings.TrimSpace(f.Description), a.Profile.Description, &u.Description},
-		{strings.TrimSpace(f.Publisher), a.Profile.Publisher, &u.Publisher},
-		{f.Homepage, a.Profile.Homepage, &u.Homepage},
-		{f.PrivacyPolicy, a.Profile.PrivacyPolicy, &u.PrivacyPolicy},
-		{f.Terms, a.Profile.Terms, &u.Terms},
-		{store.NormalizeEmail(f.SupportEmail), a.Profile.SupportEmail, &u.SupportEmail},
-	} {
-		if p.form != p.now {
-			v := p.form
-			*p.dst, changed = &v, true
-		}
-	}
-	return u, changed
-}
-
-// sameSet reports whether a and b hold the same strings, in any order.
-func sameSet(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
+	return a.Changes(store.AppSpec{Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
+		Profile: store.Profile{Description: f.Description, Publisher: f.Publisher, Homepage: f.Homepage,
+			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail}},
+		store.FieldDescription, store.FieldPublisher, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms,
+		store.FieldSupportEmail)
 }
 
 // redirectList is the form's redirect URIs, one per line, blank lines

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -472,8 +473,11 @@ func TestAdminAuditFilters(t *testing.T) {
 	if got := join(types("/admin/audit?merchant=" + url.QueryEscape("nadie@tienda.cl"))); got != "" {
 		t.Errorf("by an unknown email: %s", got)
 	}
-	if got := join(types("/admin/audit?app=" + a.otherApp.ClientID)); got != "app app grant app" {
-		t.Errorf("by app: %s", got)
+	// The app's registration and its grant may share a millisecond, in
+	// different shards, whose events the merge orders by shard: the
+	// events, not their order, are what to compare.
+	if got := types("/admin/audit?app=" + a.otherApp.ClientID); !slices.Equal(slices.Sorted(slices.Values(got)), []string{"app", "app", "app", "grant"}) {
+		t.Errorf("by app: %s", join(got))
 	}
 	if got := join(types("/admin/audit?app=" + a.app.ClientID + "&merchant=" + a.other.ID)); got != "" {
 		t.Errorf("by app and another merchant: %s", got)

@@ -55,7 +55,7 @@ func TestDevelopmentAppsAndIdentity(t *testing.T) {
 	p = b.post("/login", url.Values{"csrf_token": {csrfOf(t, login)}, "email": {e.merchant.Email}, "password": {password},
 		"next": {next.Query().Get("next")}})
 	p = b.get(p.location)
-	if p.status != http.StatusForbidden || !strings.Contains(p.body, "está en desarrollo") || strings.Contains(p.body, `name="granted"`) ||
+	if p.status != http.StatusForbidden || !strings.Contains(p.body, "aún no fue publicada") || strings.Contains(p.body, `name="granted"`) ||
 		!strings.Contains(p.body, "error=access_denied") {
 		t.Fatalf("a stranger on a development app: %d\n%s", p.status, p.body)
 	}

@@ -282,7 +282,7 @@ func TestDeveloperJourney(t *testing.T) {
 		if other.has(`#consent`) {
 			t.Fatalf("%s, a stranger got the consent page", when)
 		}
-		if alert := other.text(`p.alert[role="alert"]`); !strings.Contains(alert, "Esta aplicación está en desarrollo") ||
+		if alert := other.text(`p.alert[role="alert"]`); !strings.Contains(alert, "Esta aplicación aún no fue publicada") ||
 			!strings.HasPrefix(other.location(), e.url+"/") {
 			t.Fatalf("%s, the stranger's page (%s): %q", when, other.location(), alert)
 		}
@@ -425,7 +425,8 @@ func TestDeveloperJourney(t *testing.T) {
 	who, rotated := "Desarrollador · "+devEmail+" | ", "Secreto rotado; el anterior funciona hasta el "
 	want := []string{who + "Secreto anterior desactivado", who + rotated, who + "Actualizada: URI de redirección",
 		who + "Actualizada: URI de redirección", "Administrador · " + adminEmail + " | Revisión: aprobada y publicada",
-		who + "Enviada a revisión", who + "Actualizada: comercios de prueba", who + "Actualizada: logo"}
+		who + "Enviada a revisión", who + "Actualizada: comercios de prueba", who + "Actualizada: logo",
+		who + "Aplicación registrada"}
 	if len(events) != len(want) {
 		t.Fatalf("the app's audit trail:\n%s", strings.Join(events, "\n"))
 	}

@@ -106,6 +106,8 @@ type clientMetadata struct {
 	// ClientID and ClientSecret are an RFC 7592 update's.
 	ClientID     string `json:"client_id"`
 	ClientSecret string `json:"client_secret"`
+	// WebhookURL is enlace's extension: the app's webhook endpoint.
+	WebhookURL string `json:"webhook_url"`
 }
 
 // registration is the answer of every registration call: RFC 7591
@@ -128,6 +130,22 @@ type registration struct {
 	TokenEndpointAuthMethod string   `json:"token_endpoint_auth_method"`
 	GrantTypes              []string `json:"grant_types"`
 	ResponseTypes           []string `json:"response_types"`
+	// WebhookURL is the app's webhook endpoint; WebhookSecret its signing
+	// secret, in the answer that made it only.
+	WebhookURL    string `json:"webhook_url,omitempty"`
+	WebhookSecret string `json:"webhook_secret,omitempty"`
+}
+
+// checkWebhook refuses a registration's webhook_url that breaks the
+// endpoint rules (server.CheckWebhookURL), as invalid_client_metadata.
+func (s *Server) checkWebhook(ctx context.Context, raw string) *apierror.Error {
+	if raw == "" {
+		return nil
+	}
+	if err := CheckWebhookURL(ctx, raw, s.cfg.Webhooks.AllowPrivateTargets); err != nil {
+		return apierror.New(apierror.InvalidClientMetadata, "webhook_url: "+storeDescription(err))
+	}
+	return nil
 }
 
 // registerClient is RFC 7591 §3: register an app for the developer whose
@@ -157,6 +175,10 @@ func (s *Server) registerClient(c *gin.Context) {
 	}
 	spec, ae := s.registrationSpec(md)
 	if ae != nil {
+		writeOAuth(c, ae)
+		return
+	}
+	if ae := s.checkWebhook(ctx, md.WebhookURL); ae != nil {
 		writeOAuth(c, ae)
 		return
 	}
@@ -198,13 +220,20 @@ func (s *Server) registerClient(c *gin.Context) {
 		}
 		meta.LogoURI, meta.LogoFingerprint = md.LogoURI, app.Profile.Logo
 	}
+	webhookSecret := ""
+	if md.WebhookURL != "" {
+		if webhookSecret, app, err = s.store.SetWebhook(ctx, app.ClientID, md.WebhookURL, s.cfg.Webhooks.AllowPrivateTargets, by); err != nil {
+			s.registrationFailed(c, "set webhook", err)
+			return
+		}
+	}
 	rat, err := s.store.SetRegistrationToken(ctx, app.ClientID, meta, by)
 	if err != nil {
 		s.registrationFailed(c, "issue registration access token", err)
 		return
 	}
 	s.log.InfoContext(ctx, "app registered (RFC 7591)", "client_id", app.ClientID, "developer_id", ia.DeveloperID)
-	s.answerRegistration(c, http.StatusCreated, app, meta, secret, rat)
+	s.answerRegistration(c, http.StatusCreated, app, meta, secret, rat, webhookSecret)
 }
 
 // readRegistration is RFC 7592 §2.1.
@@ -213,7 +242,7 @@ func (s *Server) readRegistration(c *gin.Context) {
 	if !ok {
 		return
 	}
-	s.answerRegistration(c, http.StatusOK, app, *meta, "", rat)
+	s.answerRegistration(c, http.StatusOK, app, *meta, "", rat, "")
 }
 
 // updateRegistration is RFC 7592 §2.2: the request's metadata replaces the
@@ -247,6 +276,12 @@ func (s *Server) updateRegistration(c *gin.Context) {
 		writeOAuth(c, apierror.New(apierror.InvalidClientMetadata,
 			"token_endpoint_auth_method cannot turn a confidential app public or a public one confidential; register a new app"))
 		return
+	}
+	if md.WebhookURL != app.Webhook.URL {
+		if ae := s.checkWebhook(ctx, md.WebhookURL); ae != nil {
+			writeOAuth(c, ae)
+			return
+		}
 	}
 	current := meta.RegisteredLogoURI(app)
 	var logo []byte
@@ -289,8 +324,26 @@ func (s *Server) updateRegistration(c *gin.Context) {
 			return
 		}
 	}
+	webhookSecret := ""
+	switch {
+	case md.WebhookURL == app.Webhook.URL:
+	case md.WebhookURL == "":
+		if err := s.store.RemoveWebhook(ctx, app.ClientID, by); err != nil {
+			s.registrationFailed(c, "remove webhook", err)
+			return
+		}
+	default:
+		if webhookSecret, _, err = s.store.SetWebhook(ctx, app.ClientID, md.WebhookURL, s.cfg.Webhooks.AllowPrivateTargets, by); err != nil {
+			s.registrationFailed(c, "set webhook", err)
+			return
+		}
+	}
+	if app, err = s.store.GetApp(ctx, app.ClientID); err != nil {
+		s.registrationFailed(c, "read app", err)
+		return
+	}
 	s.log.InfoContext(ctx, "registration updated (RFC 7592)", "client_id", app.ClientID)
-	s.answerRegistration(c, http.StatusOK, app, newMeta, "", rat)
+	s.answerRegistration(c, http.StatusOK, app, newMeta, "", rat, webhookSecret)
 }
 
 // registrationChanges is the update that makes app what an RFC 7592 update
@@ -298,37 +351,8 @@ func (s *Server) updateRegistration(c *gin.Context) {
 // whole registration, but the app's audit trail names what changed, and
 // an update that changes nothing writes nothing.
 func registrationChanges(app *store.App, spec store.AppSpec) (store.AppUpdate, bool) {
-	var u store.AppUpdate
-	changed := false
-	if spec.Name != app.Name {
-		u.Name, changed = &spec.Name, true
-	}
-	if !slices.Equal(spec.RedirectURIs, app.RedirectURIs) {
-		u.RedirectURIs, changed = spec.RedirectURIs, true
-	}
-	if !sameScopes(spec.Scopes, app.Scopes) {
-		u.Scopes, changed = spec.Scopes, true
-	}
-	p := spec.Profile
-	for _, f := range []struct {
-		v, now string
-		dst    **string
-	}{{p.Homepage, app.Profile.Homepage, &u.Homepage}, {p.PrivacyPolicy, app.Profile.PrivacyPolicy, &u.PrivacyPolicy},
-		{p.Terms, app.Profile.Terms, &u.Terms}, {store.NormalizeEmail(p.SupportEmail), app.Profile.SupportEmail, &u.SupportEmail}} {
-		if f.v != f.now {
-			v := f.v
-			*f.dst, changed = &v, true
-		}
-	}
-	return u, changed
-}
-
-// sameScopes reports whether a and b hold the same scopes, in any order.
-func sameScopes(a, b []string) bool {
-	x, y := slices.Clone(a), slices.Clone(b)
-	slices.Sort(x)
-	slices.Sort(y)
-	return slices.Equal(slices.Compact(x), slices.Compact(y))
+	// RFC 7591 metadata carries no description or publisher: those stay.
+	return app.Changes(spec, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms, store.FieldSupportEmail)
 }
 
 // deleteRegistration is RFC 7592 §2.3: the app is deleted and every
@@ -535,8 +559,10 @@ func authMethodOf(md *clientMetadata) string {
 
 // answerRegistration writes the registration of app: secret only when it
 // was just made, rat the registration access token the client holds.
-func (s *Server) answerRegistration(c *gin.Context, status int, app *store.App, meta store.RegistrationMeta, secret, rat string) {
+func (s *Server) answerRegistration(c *gin.Context, status int, app *store.App, meta store.RegistrationMeta, secret, rat, webhookSecret string) {
 	r := registration{
+		WebhookURL:              app.Webhook.URL,
+		WebhookSecret:           webhookSecret,
 		ClientID:                app.ClientID,
 		ClientSecret:            secret,
 		ClientIDIssuedAt:        app.CreatedAt.Unix(),

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -333,9 +334,10 @@ func TestWebhookRetries(t *testing.T) {
 	ctx := context.Background()
 	r := newReceiver(t)
 	r.setSecrets(e.setWebhook(e.app.ClientID, r.url()))
-	failing := true
+	var failing atomic.Bool
+	failing.Store(true)
 	r.respond = func(id string, n int) int {
-		if strings.HasPrefix(id, "ping_") && failing {
+		if strings.HasPrefix(id, "ping_") && failing.Load() {
 			return http.StatusServiceUnavailable
 		}
 		if n < 3 {
@@ -392,7 +394,7 @@ func TestWebhookRetries(t *testing.T) {
 	}
 	// Sent again: the same id, a fresh schedule, delivered once the
 	// receiver is back.
-	failing = false
+	failing.Store(false)
 	if err := e.st.ResendDelivery(ctx, e.app.ClientID, ping.ID, store.DeliveryOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -403,10 +405,26 @@ func TestWebhookRetries(t *testing.T) {
 	if err := e.st.ResendDelivery(ctx, e.app.ClientID, "evt_nope", store.DeliveryOptions{}); err == nil {
 		t.Fatal("resent a delivery that does not exist")
 	}
+	// The metrics count the attempts by outcome (just after the attempt
+	// is recorded), and the backlog is empty.
+	var m string
+	eventually(t, "the metrics of nine attempts", func() bool {
+		m = e.get("/metrics").raw
+		return metricSum(m, "enlace_webhook_attempt_duration_seconds_count") == 9
+	})
+	for outcome, want := range map[string]float64{"delivered": 2, "retried": 6, "failed": 1} {
+		if got := metricSum(m, "enlace_webhook_attempts_total", `outcome="`+outcome+`"`); got != want {
+			t.Errorf("attempts %s: %v, want %v", outcome, got, want)
+		}
+	}
+	if metricSum(m, "enlace_webhook_queue_depth") != 0 ||
+		!strings.Contains(m, "enlace_webhook_oldest_undelivered_seconds 0") || !strings.Contains(m, "enlace_webhook_outbox_length 0") {
+		t.Errorf("webhook metrics:\n%s", m)
+	}
 
 	// Failing for longer than disable_after disables the endpoint: what
 	// comes then is not delivered.
-	failing = true
+	failing.Store(true)
 	if _, err = e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err != nil {
 		t.Fatal(err)
 	}
@@ -422,7 +440,12 @@ func TestWebhookRetries(t *testing.T) {
 	if _, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err == nil {
 		t.Fatal("a ping to a disabled endpoint was queued")
 	}
-	// Setting it again enables it.
+	// What was on its way is not attempted any more (refused: the
+	// endpoint is disabled). Setting the endpoint again enables it.
+	eventually(t, "the pending deliveries ended", func() bool {
+		b, err := e.st.Backlog(ctx)
+		return err == nil && b.Undelivered == 0
+	})
 	e.setWebhook(e.app.ClientID, r.url())
 	if a := e.getApp(e.app.ClientID); !a.Webhook.Active() || !a.Webhook.FailingSince.IsZero() {
 		t.Fatalf("after setting it again: %+v", a.Webhook)
@@ -477,5 +500,147 @@ func TestWebhookTwoInstances(t *testing.T) {
 			t.Fatalf("listing: %s twice or unknown or %s", d.ID, d.Status)
 		}
 		listed[d.ID] = true
+	}
+}
+
+// register posts an RFC 7591 registration with metadata md under a new
+// developer's initial access token.
+func (e *testEnv) register7591(md map[string]any) response {
+	e.t.Helper()
+	ctx := context.Background()
+	dev, err := e.st.CreateDeveloper(ctx, store.NewID()[:8]+"@dev.example", "Dev", "a developer pw")
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	iat, _, err := e.st.CreateInitialAccessToken(ctx, dev.ID, time.Hour)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	return e.json7591(http.MethodPost, e.url+"/oauth/register", iat, md)
+}
+
+func (e *testEnv) json7591(method, u, token string, md map[string]any) response {
+	e.t.Helper()
+	b, _ := json.Marshal(md)
+	req, _ := http.NewRequest(method, u, strings.NewReader(string(b)))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+token)
+	return e.send(req)
+}
+
+// TestWebhookTargets: an endpoint must be https on a public address: a
+// URL naming or resolving to a loopback, private, link-local or metadata
+// address is refused at registration (RFC 7591 here; the CLI and the
+// portal share the check) with nothing written, and an endpoint that got
+// past it (a name that resolves elsewhere later) is refused at dial time,
+// by the address actually dialled.
+func TestWebhookTargets(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.Webhooks.PollInterval = 20 * time.Millisecond })
+	md := func(hook string) map[string]any {
+		return map[string]any{"client_name": "Hooks", "redirect_uris": []string{"https://hooks.example/cb"},
+			"scope": "read:products", "webhook_url": hook}
+	}
+	before := map[string]bool{}
+	for _, k := range e.rdb.Keys(context.Background(), "app:*").Val() {
+		before[k] = true
+	}
+	for _, hook := range []string{"https://127.0.0.1/hook", "https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data",
+		"https://[::1]/hook", "https://localhost:8443/hook", "http://hooks.example/hook", "https://user:pw@hooks.example/hook",
+		"https://hooks.example/hook#frag", "hooks.example/hook", "https://" + strings.Repeat("a", 2100) + ".example/"} {
+		r := e.register7591(md(hook))
+		if r.status != http.StatusBadRequest || r.json["error"] != "invalid_client_metadata" ||
+			!strings.Contains(r.json["error_description"].(string), "webhook_url") {
+			t.Errorf("%.60s: %d %s", hook, r.status, r.raw)
+		}
+	}
+	for _, k := range e.rdb.Keys(context.Background(), "app:*").Val() {
+		if !before[k] {
+			t.Fatalf("a refused registration wrote %s", k)
+		}
+	}
+	// An RFC 7592 update is held to the same rules.
+	reg := e.register7591(md(""))
+	if reg.status != http.StatusCreated {
+		t.Fatalf("register: %s", reg.raw)
+	}
+	put := md("https://169.254.169.254/latest/meta-data")
+	put["client_id"] = reg.json["client_id"]
+	if r := e.json7591(http.MethodPut, reg.json["registration_client_uri"].(string), reg.json["registration_access_token"].(string), put); r.status != http.StatusBadRequest ||
+		e.getApp(reg.json["client_id"].(string)).Webhook.Configured() {
+		t.Fatalf("a metadata webhook_url in an update: %d %s", r.status, r.raw)
+	}
+
+	// Past the check (written straight to the store), refused at dial.
+	var hit atomic.Int64
+	tls := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) { hit.Add(1) }))
+	t.Cleanup(tls.Close)
+	_, port, _ := strings.Cut(tls.Listener.Addr().String(), ":")
+	ctx := context.Background()
+	for _, hook := range []string{"https://localhost:" + port + "/hook", "https://127.0.0.1:" + port + "/hook",
+		"https://[::1]:" + port + "/hook", "https://10.0.0.1/hook", "https://169.254.169.254/latest/meta-data"} {
+		e.setWebhookRaw(e.app.ClientID, hook)
+		ping, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d *store.Delivery
+		eventually(t, "the first attempt to "+hook, func() bool {
+			d, err = e.st.GetDelivery(ctx, e.app.ClientID, ping.ID)
+			return err == nil && d.Attempts > 0
+		})
+		if d.Log[0].Status != 0 || !strings.Contains(d.Log[0].Error, "is not a public address") {
+			t.Errorf("an attempt to %s: %+v", hook, d.Log[0])
+		}
+	}
+	if hit.Load() != 0 {
+		t.Fatalf("the loopback receiver was reached %d times", hit.Load())
+	}
+}
+
+// setWebhookRaw sets an endpoint without the registration's address
+// check, as a name that resolved to a public address then would be.
+func (e *testEnv) setWebhookRaw(clientID, url string) {
+	e.t.Helper()
+	if _, _, err := e.st.SetWebhook(context.Background(), clientID, url, false, store.ActorCLI); err != nil {
+		e.t.Fatal(err)
+	}
+}
+
+// TestWebhookRegistrationMetadata: webhook_url in RFC 7591/7592
+// metadata sets the endpoint (the answer that made it carries the
+// webhook_secret, once), a PUT changes it (same secret) or, without it,
+// removes it.
+func TestWebhookRegistrationMetadata(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	rcv := newReceiver(t)
+	md := map[string]any{"client_name": "Hooks", "redirect_uris": []string{"https://hooks.example/cb"},
+		"scope": "read:products", "webhook_url": rcv.url()}
+	r := e.register7591(md)
+	secret, _ := r.json["webhook_secret"].(string)
+	if r.status != http.StatusCreated || r.json["webhook_url"] != rcv.url() || !strings.HasPrefix(secret, store.WebhookSecretPrefix) {
+		t.Fatalf("register: %d %s", r.status, r.raw)
+	}
+	id, uri, rat := r.json["client_id"].(string), r.json["registration_client_uri"].(string), r.json["registration_access_token"].(string)
+	rcv.setSecrets(secret)
+	if _, err := e.st.SendPing(context.Background(), id, store.DeliveryOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	rcv.wait(store.WebhookPing, nil)
+
+	got := e.json7591(http.MethodGet, uri, rat, nil)
+	if got.json["webhook_url"] != rcv.url() || got.json["webhook_secret"] != nil {
+		t.Fatalf("read: %s", got.raw)
+	}
+	md["client_id"] = id
+	md["webhook_url"] = rcv.url() + "/v2"
+	put := e.json7591(http.MethodPut, uri, rat, md)
+	if put.status != http.StatusOK || put.json["webhook_url"] != rcv.url()+"/v2" || put.json["webhook_secret"] != nil {
+		t.Fatalf("update: %d %s", put.status, put.raw)
+	}
+	delete(md, "webhook_url")
+	if put := e.json7591(http.MethodPut, uri, rat, md); put.status != http.StatusOK || put.json["webhook_url"] != nil || e.getApp(id).Webhook.Configured() {
+		t.Fatalf("an update without webhook_url: %d %s", put.status, put.raw)
 	}
 }

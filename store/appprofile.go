@@ -113,8 +113,8 @@ func decodeProfile(m map[string]string) Profile {
 }
 
 // MayConnect reports whether merchantID may approve the app: a published
-// app (or one in review) anyone, one in development only its test
-// merchants. A disabled (suspended) app nobody.
+// app anyone; one in development or in review only its test merchants
+// (until an admin publishes it). A disabled (suspended) app nobody.
 func (a *App) MayConnect(merchantID string) bool {
 	if a.Disabled {
 		return false

@@ -706,3 +706,64 @@ func isLoopback(host string) bool {
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
 }
+
+// ProfileField names a field of an app's profile, for Changes.
+type ProfileField int
+
+// The profile's fields.
+const (
+	FieldDescription ProfileField = iota
+	FieldPublisher
+	FieldHomepage
+	FieldPrivacyPolicy
+	FieldTerms
+	FieldSupportEmail
+)
+
+// Changes is the update that gives the app spec's name, redirect URIs and
+// scopes and the profile fields named in fields, holding only the parts
+// that differ from what the app has (compared as the store keeps them:
+// trimmed, the email normalised); ok is false when none does. An edit
+// that replaces a registration whole (a form, an RFC 7592 PUT) goes
+// through it, so the audit trail names what changed, and an edit that
+// changes nothing writes nothing.
+func (a *App) Changes(spec AppSpec, fields ...ProfileField) (u AppUpdate, ok bool) {
+	if spec.Name != a.Name {
+		u.Name, ok = &spec.Name, true
+	}
+	if !slices.Equal(spec.RedirectURIs, a.RedirectURIs) {
+		u.RedirectURIs, ok = spec.RedirectURIs, true
+	}
+	if !sameSet(spec.Scopes, a.Scopes) {
+		u.Scopes, ok = spec.Scopes, true
+	}
+	p := spec.Profile
+	p.Description, p.Publisher = strings.TrimSpace(p.Description), strings.TrimSpace(p.Publisher)
+	p.SupportEmail = NormalizeEmail(p.SupportEmail)
+	all := map[ProfileField]struct {
+		want, have string
+		dst        **string
+	}{
+		FieldDescription:   {p.Description, a.Profile.Description, &u.Description},
+		FieldPublisher:     {p.Publisher, a.Profile.Publisher, &u.Publisher},
+		FieldHomepage:      {p.Homepage, a.Profile.Homepage, &u.Homepage},
+		FieldPrivacyPolicy: {p.PrivacyPolicy, a.Profile.PrivacyPolicy, &u.PrivacyPolicy},
+		FieldTerms:         {p.Terms, a.Profile.Terms, &u.Terms},
+		FieldSupportEmail:  {p.SupportEmail, a.Profile.SupportEmail, &u.SupportEmail},
+	}
+	for _, f := range fields {
+		if c := all[f]; c.want != c.have {
+			v := c.want
+			*c.dst, ok = &v, true
+		}
+	}
+	return u, ok
+}
+
+// sameSet reports whether a and b hold the same strings, in any order.
+func sameSet(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(slices.Compact(x), slices.Compact(y))
+}

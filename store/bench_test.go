@@ -2,9 +2,13 @@ package store_test
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"github.com/enlace-oauth/enlace/store"
 	"github.com/enlace-oauth/enlace/store/redistest"
@@ -63,6 +67,7 @@ func BenchmarkDigestEqual(b *testing.B) {
 // merchant.
 type benchStore struct {
 	st       *store.Store
+	rdb      *redis.Client
 	clientID string
 	grant    store.Grant
 }
@@ -80,7 +85,7 @@ func newBenchStore(b *testing.B) *benchStore {
 	if err != nil {
 		b.Fatal(err)
 	}
-	return &benchStore{st: st, clientID: app.ClientID, grant: store.Grant{ClientID: app.ClientID, MerchantID: m.ID,
+	return &benchStore{st: st, rdb: rdb, clientID: app.ClientID, grant: store.Grant{ClientID: app.ClientID, MerchantID: m.ID,
 		RedirectURI: "https://app.example.com/cb", Scopes: catalogue}}
 }
 
@@ -207,4 +212,51 @@ func BenchmarkExchangeTransition(b *testing.B) {
 			b.Fatal(res, err)
 		}
 	}
+}
+
+// BenchmarkRevokeConnection revokes a live connection (one script: the
+// record, its index entries, its audit event and its webhook event).
+func BenchmarkRevokeConnection(b *testing.B) {
+	s := newBenchStore(b)
+	ctx := context.Background()
+	ids := make([]string, 0, b.N)
+	for range b.N {
+		c, _, err := s.st.Approve(ctx, s.grant)
+		if err != nil {
+			b.Fatal(err)
+		}
+		ids = append(ids, c.ID)
+	}
+	by := store.ActorMerchant(s.grant.MerchantID)
+	s.rdb.ConfigResetStat(ctx)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if err := s.st.RevokeConnection(ctx, ids[i], by); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+	// The script's own time in Redis, without the round trip: what a
+	// change to the script costs, steadier than the wall clock.
+	b.ReportMetric(scriptMicros(b, s.rdb), "redis-µs/op")
+}
+
+// scriptMicros is Redis's mean time per EVALSHA since the stats were
+// reset, in µs.
+func scriptMicros(b *testing.B, rdb *redis.Client) float64 {
+	b.Helper()
+	info := rdb.Info(context.Background(), "commandstats").Val()
+	for line := range strings.SplitSeq(info, "\r\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_evalsha:"); ok {
+			for kv := range strings.SplitSeq(rest, ",") {
+				if v, ok := strings.CutPrefix(kv, "usec_per_call="); ok {
+					f, _ := strconv.ParseFloat(v, 64)
+					return f
+				}
+			}
+		}
+	}
+	b.Fatalf("no EVALSHA in %q", info)
+	return 0
 }

@@ -693,3 +693,32 @@ func runPipelined[A, R any](ctx context.Context, rdb redis.UniversalClient, sc s
 	}
 	return results, errs
 }
+
+// PruneOutboxConsumers forgets the consumers of shard's outbox group that
+// have nothing pending and have not read for idle, except self: each
+// start of an instance joins under a new name, and the names of stopped
+// instances would otherwise pile up. It returns how many it removed.
+func (s *Store) PruneOutboxConsumers(ctx context.Context, shard int, idle time.Duration, self string) (int, error) {
+	consumers, err := s.rdb.XInfoConsumers(ctx, outboxKey(shard), outboxGroup).Result()
+	if err != nil {
+		if redis.HasErrorPrefix(err, "NOGROUP") || strings.Contains(err.Error(), "no such key") {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("list outbox consumers: %w", err)
+	}
+	n := 0
+	for _, c := range consumers {
+		// A negative idle time is one the server does not know (the
+		// embedded Redis): such a consumer is kept.
+		if c.Name == self || c.Pending > 0 || c.Idle < 0 || c.Idle < idle {
+			continue
+		}
+		// A consumer with something pending is left alone: XAUTOCLAIM
+		// moves its entries first.
+		if err := s.rdb.XGroupDelConsumer(ctx, outboxKey(shard), outboxGroup, c.Name).Err(); err != nil {
+			return n, fmt.Errorf("forget outbox consumer: %w", err)
+		}
+		n++
+	}
+	return n, nil
+}

@@ -36,3 +36,8 @@ func IndexEntries(ctx context.Context, rdb redis.UniversalClient, id string) int
 	}
 	return n
 }
+
+// OutboxKeyOf is the outbox of connection (or app) id's shard, and the
+// consumer group the deliverers share, for tests that play a deliverer
+// that died.
+func OutboxKeyOf(id string) (string, string) { return outboxKey(shardOf(id)), outboxGroup }

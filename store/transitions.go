@@ -159,17 +159,18 @@ type verdict struct {
 // Succeeded reports whether the transition happened.
 func (v verdict) Succeeded() bool { return v.Outcome == OutcomeOK }
 
-// check returns the answer's refusal for the outcomes that are one, an
-// error for an outcome the script does not give here (a script and its
-// caller out of step), and nil for the outcomes in want.
+// check returns nil for the outcomes in want (which the caller handles,
+// a refusal among them), the answer's refusal for a refusal or a reuse
+// the caller does not handle, and an error for any other outcome (a
+// script and its caller out of step).
 func (v verdict) check(script string, want ...Outcome) error {
 	switch {
+	case slices.Contains(want, v.Outcome):
+		return nil
 	case v.Outcome == OutcomeRefused || v.Outcome == OutcomeReuse:
 		return &Refusal{Code: v.Code, Description: v.Description}
-	case !slices.Contains(want, v.Outcome):
-		return fmt.Errorf("%s: unexpected outcome %q", script, v.Outcome)
 	}
-	return nil
+	return fmt.Errorf("%s: unexpected outcome %q", script, v.Outcome)
 }
 
 // Millis is a time in Unix milliseconds as the scripts see it: a decimal

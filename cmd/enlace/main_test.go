@@ -504,12 +504,17 @@ func TestServeWithRedis(t *testing.T) {
 	if res.StatusCode != http.StatusBadRequest {
 		t.Fatalf("unknown app: %d", res.StatusCode)
 	}
-	// Its writes are the key-schema marker (store.CheckSchema) and the
-	// maintenance lease, which expires.
+	// Its writes are the key-schema marker (store.CheckSchema), the
+	// maintenance lease, which expires, and the shards' webhook outboxes,
+	// empty, with the deliverers' consumer group.
 	// (The lease is taken once the maintenance loop has started.)
 	keys := srv.Client(t).Keys(context.Background(), "*").Val()
 	for _, k := range keys {
 		switch {
+		case strings.HasPrefix(k, "outbox:{s"):
+			if n := srv.Client(t).XLen(context.Background(), k).Val(); n != 0 {
+				t.Fatalf("%s holds %d events", k, n)
+			}
 		case k == "lease:maintenance":
 			if ttl := srv.Client(t).PTTL(context.Background(), k).Val(); ttl <= 0 {
 				t.Fatalf("the maintenance lease has no TTL: %v", ttl)

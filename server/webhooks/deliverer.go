@@ -87,6 +87,11 @@ func (d *Deliverer) storeOptions() store.DeliveryOptions {
 	return store.DeliveryOptions{Retention: d.o.Retention, ClaimIdle: d.o.TakeoverAfter}
 }
 
+// staleConsumer is how long a consumer of the outbox group may go without
+// reading before it counts as a stopped instance (when it has nothing
+// pending).
+const staleConsumer = 24 * time.Hour
+
 // lease is how long a claimed delivery is this instance's: the attempt's
 // timeout and some margin; past it, another instance may take it.
 func (d *Deliverer) lease() time.Duration { return d.o.TakeoverAfter }
@@ -113,7 +118,7 @@ func (d *Deliverer) Run(ctx context.Context) {
 	// signal is enough, so a send never blocks.
 	done := make(chan struct{}, 1)
 	var lastReclaim time.Time
-	rotate := rand.IntN(store.Shards)
+	rotate, pruned := rand.IntN(store.Shards), rand.IntN(store.Shards)
 	for ctx.Err() == nil {
 		reclaim := time.Since(lastReclaim) >= d.o.TakeoverAfter/2
 		t, err := d.st.TransferOutbox(ctx, d.o.Consumer, reclaim, d.storeOptions())
@@ -122,6 +127,12 @@ func (d *Deliverer) Run(ctx context.Context) {
 		}
 		if reclaim && err == nil {
 			lastReclaim = time.Now()
+			// One shard's group at a time, so the names of stopped
+			// instances do not pile up.
+			pruned++
+			if _, err := d.st.PruneOutboxConsumers(ctx, pruned%store.Shards, staleConsumer, d.o.Consumer); err != nil && ctx.Err() == nil {
+				d.log.WarnContext(ctx, "webhooks: forget stopped consumers", "err", err)
+			}
 		}
 		free := d.o.Concurrency - len(slots)
 		var claimed []*store.Delivery
