@@ -130,18 +130,8 @@ func resendRefusal(err error) (string, int) {
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return "developer_err_delivery_unknown", http.StatusNotFound
-	case inFlight(err):
+	case errors.Is(err, store.ErrConflict):
 		return "developer_err_delivery_in_flight", http.StatusConflict
 	}
 	return "", 0
-}
-
-// inFlight reports whether store.ResendDelivery refused because an
-// attempt of the delivery is in flight: ErrConflict, as it documents, or
-// the *store.Refusal it returns today (the script's "refused" outcome
-// reaches verdict.check, which answers a Refusal before the Go side can
-// map it to ErrConflict).
-func inFlight(err error) bool {
-	var r *store.Refusal
-	return errors.Is(err, store.ErrConflict) || errors.As(err, &r)
 }

@@ -703,7 +703,7 @@ func (s *Server) apiResendDelivery(c *gin.Context) {
 	case errors.Is(err, store.ErrNotFound):
 		writeOAuth(c, apierror.New(apierror.NotFound, "the app has no delivery with this id"))
 		return
-	case inFlight(err):
+	case errors.Is(err, store.ErrConflict):
 		writeOAuth(c, apierror.Request("an attempt of this delivery is in flight; try again when it ends").WithStatus(http.StatusConflict))
 		return
 	case err != nil:
@@ -712,14 +712,4 @@ func (s *Server) apiResendDelivery(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "webhook delivery resent", "client_id", a.ClientID, "delivery", id, "by", actor(c))
 	c.JSON(http.StatusAccepted, NewDeliveryView(d))
-}
-
-// inFlight reports whether store.ResendDelivery refused because an
-// attempt of the delivery is in flight: ErrConflict, as it documents, or
-// the *store.Refusal it returns today (the script's "refused" outcome
-// reaches verdict.check, which answers a Refusal before the Go side can
-// map it to ErrConflict).
-func inFlight(err error) bool {
-	var r *store.Refusal
-	return errors.Is(err, store.ErrConflict) || errors.As(err, &r)
 }
