@@ -691,6 +691,8 @@ func (h *AdminPages) auditRows(ctx context.Context, events []store.Event) ([]aud
 			r.ActorKindID = "admin_actor_code_reuse"
 		case store.ActorRefreshReuse:
 			r.ActorKindID = "admin_actor_refresh_reuse"
+		case store.ActorDeliverer:
+			r.ActorKindID = "admin_actor_deliverer"
 		}
 		rows[i] = r
 	}

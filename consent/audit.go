@@ -51,8 +51,9 @@ var fixedDetails = map[string]string{
 	"authorization code presented again; connection revoked": "audit_detail_code_reuse",
 	"used refresh token presented again; connection revoked": "audit_detail_refresh_reuse",
 	"registration access token issued (RFC 7591)":            "audit_detail_registered",
-	"created":         "audit_detail_created",
-	"webhook removed": "audit_detail_webhook_removed",
+	"created": "audit_detail_created",
+	"webhook disabled after failing too long": "audit_detail_webhook_disabled",
+	"webhook removed":                         "audit_detail_webhook_removed",
 }
 
 // datedDetails are the details that end in a date (RFC 3339), by prefix.

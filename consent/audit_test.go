@@ -34,8 +34,9 @@ func TestAuditDetails(t *testing.T) {
 		"secret rotated; the previous one works until " + until.Format(time.RFC3339): { // appprofile.go
 			ID: "audit_detail_rotated", Value: "2026-12-01 10:00 UTC", At: "2026-12-01T10:00:00Z"},
 		"registration access token issued (RFC 7591)": {ID: "audit_detail_registered"}, // registration.go
-		"created":         {ID: "audit_detail_created"},         // lua/app.lua, CreateApp
-		"webhook removed": {ID: "audit_detail_webhook_removed"}, // webhooks.go
+		"created": {ID: "audit_detail_created"}, // lua/app.lua, CreateApp
+		"webhook disabled after failing too long": {ID: "audit_detail_webhook_disabled"}, // lua/webhook.lua
+		"webhook removed":                         {ID: "audit_detail_webhook_removed"},  // webhooks.go
 		"webhook secret rotated; the previous one signs until " + until.Format(time.RFC3339): { // webhooks.go
 			ID: "audit_detail_webhook_rotated", Value: "2026-12-01 10:00 UTC", At: "2026-12-01T10:00:00Z"},
 		"updated: webhook": {ID: "audit_detail_updated", Parts: []changedPart{{ID: "audit_part_webhook", Raw: "webhook"}}}, // webhooks.go

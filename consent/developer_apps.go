@@ -407,6 +407,8 @@ func developerAuditRow(e store.Event, d *store.Developer) devAuditRow {
 		r.ActorID = "admin_actor_code_reuse"
 	case string(store.ActorRefreshReuse):
 		r.ActorID = "admin_actor_refresh_reuse"
+	case string(store.ActorDeliverer):
+		r.ActorID = "admin_actor_deliverer"
 	default:
 		r.ActorRef = string(e.Actor)
 	}

@@ -219,6 +219,10 @@ func (h *DeveloperPages) Ping(c *gin.Context) {
 		return
 	}
 	p, err := h.store.SendPing(c.Request.Context(), a.ClientID, h.cfg.Deliveries)
+	if errors.Is(err, store.ErrTooManyPings) {
+		h.appPage(c, http.StatusTooManyRequests, sess, d, a, "developer_err_too_many_pings", strconv.Itoa(store.PingsPerHour))
+		return
+	}
 	if errors.Is(err, store.ErrInvalid) {
 		// Removed or disabled meanwhile.
 		h.appPage(c, http.StatusConflict, sess, d, a, "developer_err_webhook_none", "")

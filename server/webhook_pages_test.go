@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"html"
 	"net/http"
 	"net/http/httptest"
@@ -635,4 +636,32 @@ func (e *testEnv) adminAPI(method, path, key string) response {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
 	return e.send(req)
+}
+
+// TestWebhookPingLimit: an app's pings are bounded (store.PingsPerHour),
+// in the portal and the CLI alike; the one over the bound is refused with
+// 429 on the page and queues nothing.
+func TestWebhookPingLimit(t *testing.T) {
+	t.Parallel()
+	e := webhookEnv(t)
+	ctx := context.Background()
+	b, a, csrf := e.portalApp("pings@hooks.example")
+	r := newReceiver(t)
+	r.setSecrets(e.setWebhook(a.ClientID, r.url()))
+	for range store.PingsPerHour {
+		if _, err := e.st.SendPing(ctx, a.ClientID, store.DeliveryOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.st.SendPing(ctx, a.ClientID, store.DeliveryOptions{}); !errors.Is(err, store.ErrTooManyPings) {
+		t.Fatalf("one ping too many: %v", err)
+	}
+	p := b.post("/developers/apps/"+a.ClientID+"/webhook/ping", url.Values{"csrf_token": {csrf}})
+	if p.status != http.StatusTooManyRequests || !strings.Contains(p.body, "Ya enviaste 60 pings") {
+		t.Fatalf("the portal's ping over the limit: %d\n%s", p.status, p.body)
+	}
+	eventually(t, "the pings delivered", func() bool { return len(r.all()) == store.PingsPerHour })
+	if page, err := e.st.Deliveries(ctx, a.ClientID, "", 100); err != nil || page.Total != store.PingsPerHour {
+		t.Fatalf("deliveries: %v %+v", err, page)
+	}
 }

@@ -437,6 +437,10 @@ func TestWebhookRetries(t *testing.T) {
 		t.Fatal(err)
 	}
 	eventually(t, "the endpoint disabled", func() bool { return !e.getApp(e.app.ClientID).Webhook.Active() })
+	events, _, err := e.st.ListAudit(ctx, store.AuditFilter{ClientID: e.app.ClientID}, "", 1)
+	if err != nil || len(events) != 1 || events[0].Actor != store.ActorDeliverer || events[0].Detail != "webhook disabled after failing too long" {
+		t.Fatalf("the disabling's audit event: %+v %v", events, err)
+	}
 	if _, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err == nil {
 		t.Fatal("a ping to a disabled endpoint was queued")
 	}

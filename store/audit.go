@@ -36,6 +36,9 @@ const (
 	// code or refresh token came back (store/lua/exchange.lua, refresh.lua).
 	ActorCodeReuse    Actor = "code-reuse"
 	ActorRefreshReuse Actor = "refresh-reuse"
+	// ActorDeliverer disables a webhook endpoint that failed too long
+	// (store/lua/webhook.lua).
+	ActorDeliverer Actor = "deliverer"
 )
 
 // ActorMerchant is a merchant acting on the pages or a sign-in.

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
 )
 
@@ -95,6 +96,7 @@ type WebhookArgs struct {
 	Error        string `json:"error"`
 	NextAt       Millis `json:"next_at"`
 	DisableAfter int64  `json:"disable_after"`
+	AuditMax     int64  `json:"audit_max,omitempty"`
 }
 
 // WebhookResult is the answer of lua/webhook.lua.
@@ -326,8 +328,15 @@ func webhookPayload(m redis.XMessage) (string, []byte, error) {
 	return v("type"), b, err
 }
 
+// PingsPerHour bounds the pings of one app, so trying an endpoint cannot
+// fill Redis with deliveries.
+const PingsPerHour = 60
+
+// ErrTooManyPings is a ping over PingsPerHour.
+var ErrTooManyPings = fmt.Errorf("%w: at most %d pings an hour; try again later", ErrConflict, PingsPerHour)
+
 // SendPing queues a ping to the app's webhook, which the developer sends
-// from the portal to try the endpoint.
+// from the portal to try the endpoint; ErrTooManyPings over the limit.
 func (s *Store) SendPing(ctx context.Context, clientID string, o DeliveryOptions) (*Delivery, error) {
 	o = o.withDefaults()
 	a, err := s.GetApp(ctx, clientID)
@@ -336,6 +345,13 @@ func (s *Store) SendPing(ctx context.Context, clientID string, o DeliveryOptions
 	}
 	if !a.Webhook.Active() {
 		return nil, fmt.Errorf("%w: the app has no active webhook", ErrInvalid)
+	}
+	lim, err := s.limiter.Allow(ctx, pingLimitKey(clientID), redis_rate.PerHour(PingsPerHour))
+	if err != nil {
+		return nil, fmt.Errorf("ping limit: %w", err)
+	}
+	if lim.Allowed == 0 {
+		return nil, ErrTooManyPings
 	}
 	now := s.now()
 	id := "ping_" + NewID()
@@ -431,7 +447,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, o AttemptOutcome
 	}
 	res, err := webhookScript.run(ctx, s.rdb, deliveryKeys(d.ClientID, d.ID), WebhookArgs{Op: "result", ID: d.ID,
 		Now: MillisOf(s.now()), Claim: d.claim, OK: o.OK, Status: o.Attempt.Status, Latency: o.Attempt.Latency.Milliseconds(),
-		Error: o.Attempt.Error, NextAt: next, DisableAfter: o.DisableAfter.Milliseconds()})
+		Error: o.Attempt.Error, NextAt: next, DisableAfter: o.DisableAfter.Milliseconds(), AuditMax: s.auditMax})
 	if err != nil {
 		return false, fmt.Errorf("record a delivery attempt: %w", err)
 	}
@@ -445,6 +461,7 @@ func (s *Store) RecordAttempt(ctx context.Context, d *Delivery, o AttemptOutcome
 		if err := s.appChanged(ctx, d.ClientID); err != nil {
 			return true, err
 		}
+		s.observe(Event{Type: EventApp, ClientID: d.ClientID, Actor: ActorDeliverer, Detail: "webhook disabled after failing too long"})
 	}
 	return res.Disabled, nil
 }

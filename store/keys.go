@@ -140,7 +140,8 @@ import (
 //	lease:maintenance         string  TTL: maintenance.lease (30 s)  the instance that
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
-//	rate:register:addr:<address>, rate:apps:developer:<id>
+//	rate:register:addr:<address>, rate:apps:developer:<id>,
+//	rate:webhook-ping:<client id>
 //	                          hash    TTL: the limit's period   redis_rate's
 //	                                  counters (limits.go)
 //	app-changed               pub/sub channel: a changed app's client id
@@ -276,7 +277,7 @@ func deliveryKeys(clientID, id string) []string {
 func deliveryKeysIn(n int, clientID, id string) []string {
 	tag := shardTag(n)
 	return []string{deliveryKeyIn(n, id), "webhook-deliveries:" + tag + ":" + clientID, dueKey(n), undeliveredKey(n),
-		"app:" + tag + ":" + clientID}
+		"app:" + tag + ":" + clientID, auditKey(n)}
 }
 
 // Limiter keys, without the "rate:" that redis_rate puts before them.
@@ -284,6 +285,7 @@ func loginLimitKey(kind, emailDigest string) string { return "login:" + kind + "
 func loginAddrLimitKey(address string) string       { return "login:addr:" + address }
 func registerAddrLimitKey(address string) string    { return "register:addr:" + address }
 func appCreationLimitKey(developerID string) string { return "apps:developer:" + developerID }
+func pingLimitKey(clientID string) string           { return "webhook-ping:" + clientID }
 
 // LimitKeyPatterns are SCAN patterns of the rate-limit counters of one
 // login kind (and of the address limit that every kind shares), for a tool

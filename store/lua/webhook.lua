@@ -9,6 +9,7 @@
 -- KEYS[4]  webhooks-undelivered:{sNN}      deliveries not yet delivered or
 --                                          failed, by creation time
 -- KEYS[5]  app:{sNN}:<client id>           the app, for its endpoint's health
+-- KEYS[6]  audit:{sNN}                     its shard's audit stream
 -- (all in the app's shard)
 -- ARGV[1]  JSON WebhookArgs (deliveries.go):
 --            op            "enqueue" | "claim" | "result" | "resend"
@@ -17,7 +18,7 @@
 --            for claim: claim (a fresh token), lease (ms)
 --            for result: claim, ok, status (HTTP, 0 for none), latency (ms),
 --                        error, next_at (ms; 0 when this was the last
---                        attempt), disable_after (ms)
+--                        attempt), disable_after (ms), audit_max
 --            for resend: retention (ms)
 --
 -- Returns JSON WebhookResult:
@@ -114,6 +115,9 @@ if a.op == 'result' then
       end
       if a.disable_after > 0 and (h[2] or '') == '' and (h[3] or '') ~= '' and now - since >= a.disable_after then
         redis.call('HSET', KEYS[5], 'webhook_disabled_at', a.now)
+        redis.call('XADD', KEYS[6], 'MAXLEN', '~', tostring(a.audit_max), '*', 'type', 'app', 't', a.now,
+          'client_id', redis.call('HGET', KEYS[1], 'client_id') or '', 'actor', 'deliverer',
+          'detail', 'webhook disabled after failing too long')
         disabled = true
       end
     end
