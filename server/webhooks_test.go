@@ -292,11 +292,64 @@ func TestWebhookEvents(t *testing.T) {
 	r.wait(store.WebhookAppStatusChanged, func(d map[string]any) bool {
 		return d["status"] == "published" && d["previous_status"] == "suspended"
 	})
+	// An app-wide revocation reaches each connection, in the background.
+	if _, err := e.st.RevokeAllConnections(ctx, e.app.ClientID, store.ActorAdmin("a1")); err != nil {
+		t.Fatal(err)
+	}
+	reason(last, "app_revoked")
+	last = connectionOf(t, e.pair().json["access_token"].(string))
 	if _, err := e.st.DeleteApp(ctx, e.app.ClientID, store.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
 	r.wait(store.WebhookAppStatusChanged, func(d map[string]any) bool { return d["status"] == "deleted" })
 	reason(last, "app_deleted")
+
+	// A developer's app through its review: each step is a status change.
+	dev, err := e.st.CreateDeveloper(ctx, "dev@hooks.example", "Dev", "a developer pw")
+	if err != nil {
+		t.Fatal(err)
+	}
+	da, _, err := e.st.CreateApp(ctx, store.AppSpec{Name: "Dev app", Owner: dev.ID, RedirectURIs: []string{appRedirect},
+		Scopes: []string{"read:products"}}, e.cfg.Scopes.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.setSecrets(e.setWebhook(da.ClientID, r.url()))
+	byApp := func(status, previous string) func(map[string]any) bool {
+		return func(d map[string]any) bool {
+			return d["client_id"] == da.ClientID && d["status"] == status && d["previous_status"] == previous
+		}
+	}
+	steps := []struct {
+		do               func() error
+		status, previous string
+		reason           any
+	}{
+		{func() error { return e.st.SubmitApp(ctx, da.ClientID, store.ActorDeveloper(dev.ID)) }, "review", "development", nil},
+		{func() error {
+			return e.st.ReviewApp(ctx, da.ClientID, false, "no privacy policy", store.ActorAdmin("a1"))
+		}, "development", "review", "no privacy policy"},
+		{func() error { return e.st.SubmitApp(ctx, da.ClientID, store.ActorDeveloper(dev.ID)) }, "review", "development", nil},
+		{func() error { return e.st.ReviewApp(ctx, da.ClientID, true, "", store.ActorAdmin("a1")) }, "published", "review", nil},
+	}
+	for i, s := range steps {
+		if err := s.do(); err != nil {
+			t.Fatalf("step %d: %v", i, err)
+		}
+		n := 0
+		eventually(t, "the status change to "+s.status, func() bool {
+			n = 0
+			for _, d := range r.all() {
+				if d.typ == store.WebhookAppStatusChanged && byApp(s.status, s.previous)(d.data) {
+					n++
+					if d.data["reason"] != s.reason {
+						t.Fatalf("step %d: reason %v, want %v", i, d.data["reason"], s.reason)
+					}
+				}
+			}
+			return n >= 1+map[bool]int{true: 1}[i == 2]
+		})
+	}
 	if r.refused != 0 {
 		t.Fatalf("%d deliveries did not verify", r.refused)
 	}
