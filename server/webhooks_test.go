@@ -478,10 +478,16 @@ func TestWebhookRetries(t *testing.T) {
 	// Failing for longer than disable_after disables the endpoint: what
 	// comes then is not delivered.
 	failing.Store(true)
-	if _, err = e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{}); err != nil {
+	failed, err := e.st.SendPing(ctx, e.app.ClientID, store.DeliveryOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, "the endpoint failing", func() bool { return !e.getApp(e.app.ClientID).Webhook.FailingSince.IsZero() })
+	// Every attempt of it made (so none is left to run across the clock's
+	// jump): the endpoint is failing.
+	e.waitDelivery(e.app.ClientID, failed.ID, store.DeliveryFailed, 4)
+	if e.getApp(e.app.ClientID).Webhook.FailingSince.IsZero() {
+		t.Fatal("a failed delivery left the endpoint healthy")
+	}
 	e.clock.Add(2 * time.Hour)
 	if !e.getApp(e.app.ClientID).Webhook.Active() {
 		t.Fatal("disabled before failing for an hour")
