@@ -120,7 +120,7 @@ func New(opts Options) (*Server, error) {
 		if e.Type != store.EventExchange && e.Type != store.EventRefresh {
 			// It may have put an event in an outbox: no need to wait
 			// for the next poll.
-			s.webhooks.Wake()
+			s.webhooks.Wake(store.EventShard(e))
 		}
 	})
 	opts.Store.Instrument(redisHook{errors: s.metrics.redisErrors})

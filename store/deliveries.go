@@ -161,19 +161,41 @@ type Transfer struct {
 	// Queued events became deliveries; Dropped were of apps without an
 	// active endpoint.
 	Queued, Dropped int
+	// Full is a shard that had a whole batch waiting: there may be more.
+	Full bool
 }
 
-// TransferOutbox moves the events waiting in the shards' outboxes on to
+// ShardSet is a set of shards, one bit each (Shards is 32); AllShards
+// holds every one.
+type ShardSet uint32
+
+// AllShards is every shard.
+const AllShards = ShardSet(1<<Shards - 1)
+
+// EventShard is the shard whose outbox an event's change wrote to: its
+// connection's, or its app's for an app event.
+func EventShard(e Event) ShardSet {
+	if e.ConnectionID != "" {
+		return 1 << shardOf(e.ConnectionID)
+	}
+	return 1 << shardOf(e.ClientID)
+}
+
+// TransferOutbox moves the events waiting in the outboxes of shards on to
 // deliveries, as consumer of the group (one name per instance). With
 // reclaim, it first takes over events another consumer read and left
-// unacknowledged for ClaimIdle (that instance died).
-func (s *Store) TransferOutbox(ctx context.Context, consumer string, reclaim bool, o DeliveryOptions) (Transfer, error) {
+// unacknowledged for ClaimIdle (that instance died). Full reports that a
+// shard had more than one batch waiting.
+func (s *Store) TransferOutbox(ctx context.Context, consumer string, shards ShardSet, reclaim bool, o DeliveryOptions) (Transfer, error) {
 	o = o.withDefaults()
 	var t Transfer
 	read := make([]*redis.XStreamSliceCmd, Shards)
 	claimed := make([]*redis.XAutoClaimCmd, Shards)
 	_, err := s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for n := range Shards {
+			if shards&(1<<n) == 0 {
+				continue
+			}
 			if reclaim {
 				claimed[n] = p.XAutoClaim(ctx, &redis.XAutoClaimArgs{Stream: outboxKey(n), Group: outboxGroup,
 					Consumer: consumer, MinIdle: o.ClaimIdle, Start: "0-0", Count: int64(o.Batch)})
@@ -196,6 +218,9 @@ func (s *Store) TransferOutbox(ctx context.Context, consumer string, reclaim boo
 	}
 	var events []event
 	for n := range Shards {
+		if read[n] == nil {
+			continue
+		}
 		if reclaim {
 			msgs, _, err := claimed[n].Result()
 			if err != nil && !errors.Is(err, redis.Nil) {
@@ -213,6 +238,7 @@ func (s *Store) TransferOutbox(ctx context.Context, consumer string, reclaim boo
 			for _, m := range st.Messages {
 				events = append(events, event{n, m})
 			}
+			t.Full = t.Full || len(st.Messages) == o.Batch
 		}
 	}
 	if len(events) == 0 {

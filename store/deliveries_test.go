@@ -59,12 +59,12 @@ func TestOutboxAndDeliveries(t *testing.T) {
 		if err != nil || len(read) != 1 || len(read[0].Messages) != 1 {
 			t.Fatalf("the dead deliverer's read: %v %v", read, err)
 		}
-		if tr, err := st.TransferOutbox(ctx, "b", true, store.DeliveryOptions{ClaimIdle: time.Hour}); err != nil || tr.Queued != 0 {
+		if tr, err := st.TransferOutbox(ctx, "b", store.AllShards, true, store.DeliveryOptions{ClaimIdle: time.Hour}); err != nil || tr.Queued != 0 {
 			t.Fatalf("taken over before ClaimIdle: %+v %v", tr, err)
 		}
 		o := store.DeliveryOptions{ClaimIdle: time.Millisecond}
 		time.Sleep(5 * time.Millisecond) // ClaimIdle must pass, in Redis's own clock
-		tr, err := st.TransferOutbox(ctx, "b", true, o)
+		tr, err := st.TransferOutbox(ctx, "b", store.AllShards, true, o)
 		if err != nil || tr.Queued != 1 {
 			t.Fatalf("taking over: %+v %v", tr, err)
 		}
@@ -80,8 +80,13 @@ func TestOutboxAndDeliveries(t *testing.T) {
 		if err := st.RemoveWebhook(ctx, f.app.ClientID, store.ActorCLI); err != nil {
 			t.Fatal(err)
 		}
-		f.approve(t, "")
-		if tr, err := st.TransferOutbox(ctx, "b", false, o); err != nil || tr.Dropped != 1 || tr.Queued != 0 {
+		c2, _ := f.approve(t, "")
+		// Read by shard: the others' outboxes do not hold it.
+		its := store.EventShard(store.Event{ConnectionID: c2.ID})
+		if tr, err := st.TransferOutbox(ctx, "b", store.AllShards&^its, false, o); err != nil || tr.Dropped != 0 {
+			t.Fatalf("the other shards: %+v %v", tr, err)
+		}
+		if tr, err := st.TransferOutbox(ctx, "b", its, false, o); err != nil || tr.Dropped != 1 || tr.Queued != 0 {
 			t.Fatalf("an app without an endpoint: %+v %v", tr, err)
 		}
 

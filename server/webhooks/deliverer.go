@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
@@ -59,6 +60,8 @@ type Deliverer struct {
 	fetch *safefetch.Fetcher
 	log   *slog.Logger
 	wake  chan struct{}
+	// woken are the shards Wake named since the loop last read them.
+	woken atomic.Uint32
 }
 
 // New returns a deliverer over st.
@@ -74,9 +77,11 @@ func New(st *store.Store, o Options) *Deliverer {
 	return &Deliverer{st: st, o: o, fetch: safefetch.New(fo), log: o.Logger, wake: make(chan struct{}, 1)}
 }
 
-// Wake tells the deliverer that there may be work: this instance just
-// wrote an event. It never blocks.
-func (d *Deliverer) Wake() {
+// Wake tells the deliverer that this instance just wrote an event to the
+// outbox of shards: it reads those at once, without waiting for its next
+// look at every shard. It never blocks.
+func (d *Deliverer) Wake(shards store.ShardSet) {
+	d.woken.Or(uint32(shards))
 	select {
 	case d.wake <- struct{}{}:
 	default:
@@ -117,13 +122,30 @@ func (d *Deliverer) Run(ctx context.Context) {
 	// done wakes the loop when an attempt ends (a slot is free); one
 	// signal is enough, so a send never blocks.
 	done := make(chan struct{}, 1)
-	var lastReclaim time.Time
+	var lastReclaim, lastLook time.Time
 	rotate, pruned := rand.IntN(store.Shards), rand.IntN(store.Shards)
+	// moreDue: the last claim took all it could, so more may be due.
+	moreDue := false
 	for ctx.Err() == nil {
-		reclaim := time.Since(lastReclaim) >= d.o.TakeoverAfter/2
-		t, err := d.st.TransferOutbox(ctx, d.o.Consumer, reclaim, d.storeOptions())
-		if err != nil && ctx.Err() == nil {
-			d.log.ErrorContext(ctx, "webhooks: read the outbox", "err", err)
+		// Every shard, and the due deliveries, each poll interval (the
+		// other instances' events, retries coming due); between those,
+		// only the shards of this instance's own events.
+		look := time.Since(lastLook) >= d.o.PollInterval
+		shards := store.ShardSet(d.woken.Swap(0))
+		if look {
+			shards, lastLook = store.AllShards, time.Now()
+		}
+		reclaim := look && time.Since(lastReclaim) >= d.o.TakeoverAfter/2
+		var t store.Transfer
+		var err error
+		if shards != 0 {
+			t, err = d.st.TransferOutbox(ctx, d.o.Consumer, shards, reclaim, d.storeOptions())
+			if err != nil && ctx.Err() == nil {
+				d.log.ErrorContext(ctx, "webhooks: read the outbox", "err", err)
+			}
+			if t.Full {
+				d.woken.Or(uint32(shards)) // read them again at once
+			}
 		}
 		if reclaim && err == nil {
 			lastReclaim = time.Now()
@@ -136,12 +158,13 @@ func (d *Deliverer) Run(ctx context.Context) {
 		}
 		free := d.o.Concurrency - len(slots)
 		var claimed []*store.Delivery
-		if free > 0 {
+		if free > 0 && (look || t.Queued > 0 || moreDue) {
 			rotate++
 			claimed, err = d.st.ClaimDeliveries(ctx, free, d.lease(), rotate)
 			if err != nil && ctx.Err() == nil {
 				d.log.ErrorContext(ctx, "webhooks: claim deliveries", "err", err)
 			}
+			moreDue = len(claimed) == free
 		}
 		for _, dl := range claimed {
 			slots <- struct{}{}
@@ -157,14 +180,14 @@ func (d *Deliverer) Run(ctx context.Context) {
 				d.attempt(context.WithoutCancel(ctx), dl)
 			})
 		}
-		if t.Queued+t.Dropped > 0 || len(claimed) > 0 && len(claimed) == free {
+		if t.Full || moreDue && len(slots) < d.o.Concurrency {
 			continue // there may be more at once
 		}
 		select {
 		case <-ctx.Done():
 		case <-d.wake:
 		case <-done:
-		case <-time.After(d.o.PollInterval):
+		case <-time.After(d.o.PollInterval - time.Since(lastLook)):
 		}
 	}
 }
