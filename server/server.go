@@ -194,9 +194,10 @@ func newOAuthLib() *oserver.Server {
 
 // limitBodies caps every request body; token requests have their own,
 // equal, cap with an OAuth error. The logo upload caps its own, larger,
-// body and answers an oversized one on a page.
+// body and answers an oversized one on a page; a merchant's resources
+// (admin_resources.go) cap theirs too.
 func limitBodies(c *gin.Context) {
-	if c.FullPath() == logoUploadRoute {
+	if p := c.FullPath(); p == logoUploadRoute || p == resourcesRoutePath {
 		c.Next()
 		return
 	}
