@@ -167,4 +167,15 @@ func TestResourcesAdminAPI(t *testing.T) {
 	if r := call(http.MethodGet, path, key, "", ""); r.raw != "[]" {
 		t.Fatalf("GET after []: %s", r.raw)
 	}
+
+	// The admin audit page names the events, filtered by the merchant.
+	p := e.adminBrowser().get("/admin/audit?merchant=" + e.merchant.Email)
+	found := false
+	for _, l := range auditLines(p.body) {
+		found = found || l.typ == "resources" && strings.Contains(l.text, "Recursos del comercio") &&
+			strings.Contains(l.text, "platform") && strings.Contains(l.text, "warehouse: 0 resources; 0 added, 2 removed, 0 renamed")
+	}
+	if !found {
+		t.Fatalf("no resources event on the audit page: %q", auditLines(p.body))
+	}
 }
