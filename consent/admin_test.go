@@ -51,7 +51,7 @@ func TestAdminLabels(t *testing.T) {
 		}
 	}
 	for _, e := range []store.EventType{store.EventGrant, store.EventExchange, store.EventSignIn, store.EventRefresh,
-		store.EventRevoke, store.EventReuse, store.EventApp} {
+		store.EventRevoke, store.EventReuse, store.EventApp, store.EventResources} {
 		ids = append(ids, eventLabel(e))
 	}
 	if eventLabel("future") != "" {

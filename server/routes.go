@@ -16,8 +16,9 @@ type pages struct {
 	static   *assets
 }
 
-// logoUploadRoute is the one route whose body may exceed maxBody: it
-// bounds its own (consent.MaxLogoRequest) and says so on a page.
+// logoUploadRoute is a route whose body may exceed maxBody: it bounds its
+// own (consent.MaxLogoRequest) and says so on a page. The other is
+// resourcesRoute (admin_resources.go).
 const logoUploadRoute = "/developers/apps/:client_id/logo"
 
 // routes is enlace's whole HTTP surface. Nothing else registers a route,
@@ -141,6 +142,8 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	api.GET("/apps/:id/deliveries", s.apiDeliveries)
 	api.POST("/apps/:id/deliveries/:delivery_id/resend", s.apiResendDelivery)
 	api.GET("/merchants", s.apiMerchants)
+	api.GET(resourcesRoute, s.apiResources) // admin_resources.go
+	api.PUT(resourcesRoute, s.apiSetResources)
 	api.GET("/developers", s.apiDevelopers)
 	api.GET("/connections", s.apiConnections)
 	api.GET("/connections/:id", s.apiConnection)

@@ -117,7 +117,8 @@ func New(opts Options) (*Server, error) {
 	s.metrics.reg.MustRegister(newBacklogCollector(opts.Store))
 	opts.Store.Observe(func(e store.Event) {
 		s.metrics.events.WithLabelValues(string(e.Type)).Inc()
-		if e.Type != store.EventExchange && e.Type != store.EventRefresh {
+		switch e.Type {
+		case store.EventGrant, store.EventSignIn, store.EventRevoke, store.EventReuse, store.EventApp:
 			// It may have put an event in an outbox: no need to wait
 			// for the next poll.
 			s.webhooks.Wake(store.EventShard(e))
@@ -210,9 +211,10 @@ func newOAuthLib() *oserver.Server {
 
 // limitBodies caps every request body; token requests have their own,
 // equal, cap with an OAuth error. The logo upload caps its own, larger,
-// body and answers an oversized one on a page.
+// body and answers an oversized one on a page; a merchant's resources
+// (admin_resources.go) cap theirs too.
 func limitBodies(c *gin.Context) {
-	if c.FullPath() == logoUploadRoute {
+	if p := c.FullPath(); p == logoUploadRoute || p == resourcesRoutePath {
 		c.Next()
 		return
 	}

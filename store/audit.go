@@ -22,6 +22,10 @@ const (
 	EventRevoke   EventType = "revoke"   // a connection was revoked (Actor says by whom)
 	EventReuse    EventType = "reuse"    // a spent code or refresh token came back; its connection is revoked
 	EventApp      EventType = "app"      // an app was disabled, enabled, or revoked as a whole
+	// EventResources: the platform replaced a merchant's resources of one
+	// type (resources.go); MerchantID says whose, Detail the type and
+	// what changed.
+	EventResources EventType = "resources"
 )
 
 // Actor is who caused an event or a revocation. Make one with the Actor*

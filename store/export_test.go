@@ -41,3 +41,6 @@ func IndexEntries(ctx context.Context, rdb redis.UniversalClient, id string) int
 // consumer group the deliverers share, for tests that play a deliverer
 // that died.
 func OutboxKeyOf(id string) (string, string) { return outboxKey(shardOf(id)), outboxGroup }
+
+// ResourcesKey is the key of a merchant's resources of one type.
+func ResourcesKey(merchantID, typ string) string { return resourcesKey(merchantID, typ) }

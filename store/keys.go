@@ -50,7 +50,9 @@ import (
 //	audit:{sNN}        stream  MAXLEN ~ max(1000, audit.max_length / Shards): the
 //	                           shard's share of the audit trail: type, t
 //	                           (ms), connection_id, client_id, merchant_id,
-//	                           actor, detail, token_id
+//	                           actor, detail, token_id (the events of a
+//	                           merchant's resources are in the merchant's
+//	                           shard)
 //	outbox:{sNN}       stream  no bound: the shard's webhook events
 //	                           (type, t, client_id, connection_id,
 //	                           merchant_id, scopes, reason; status and
@@ -86,6 +88,15 @@ import (
 //	                           shard, cursor, progress (cleanup.go)
 //	app-revocations:{sNN}  zset  no TTL  client ids of the shard's apps
 //	                           with a clean-up to run, by start time
+//	resources:{sNN}:<merchant id>:<type>  hash  no TTL  the merchant's
+//	                           resources of one type, as the platform last
+//	                           set them (resources.go): resource id → name;
+//	                           listed sorted by name. In the merchant's
+//	                           shard (shardOf(merchant id)), so that its
+//	                           replacement and its audit event are one
+//	                           script (lua/resources.lua); "is W1 still the
+//	                           merchant's" is one HEXISTS. An empty set is
+//	                           no key
 //
 // Connection hash fields (connFields names those listings read):
 //
@@ -171,6 +182,11 @@ import (
 //   - Rate-limit counters are one key each, updated atomically by
 //     redis_rate's script, so limits hold across instances.
 //   - PUBLISH on app-changed reaches the subscribers on every cluster node.
+//   - A merchant's resources of one type are one key, replaced whole
+//     with its audit event by one script (lua/resources.lua): a reader
+//     sees the old set or the new one, never a mix. The merchant's record
+//     is in another slot; it is read first, and since merchants are never
+//     deleted, a set is never written for a merchant who is not there.
 
 // Shards is the number of connection shards (see above).
 const Shards = 32
@@ -228,6 +244,16 @@ func appRevocationKey(clientID string) string {
 }
 func appRevocationsKey(shard int) string { return "app-revocations:" + shardTag(shard) }
 func sessionKey(digest string) string    { return "session:" + digest }
+
+// resourcesKey is a merchant's resources of one type, in the merchant's
+// shard; resourceKeys are the keys of lua/resources.lua (with the shard's
+// audit stream).
+func resourcesKey(merchantID, typ string) string {
+	return "resources:" + shardTag(shardOf(merchantID)) + ":" + merchantID + ":" + typ
+}
+func resourceKeys(merchantID, typ string) []string {
+	return []string{resourcesKey(merchantID, typ), auditKey(shardOf(merchantID))}
+}
 
 // appGen is an app and a generation as index members and count fields
 // spell them: "<client id>:<generation, 10 digits>".

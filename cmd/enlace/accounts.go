@@ -24,9 +24,9 @@ func (e *env) passwordFromStdin(given bool) (string, error) {
 }
 
 func (e *env) merchantCommand() *cobra.Command {
-	return group("merchant", "Create and list merchants, reset a merchant's password",
+	return group("merchant", "Create and list merchants, reset a merchant's password, set their resources",
 		e.merchantCreateCommand(), e.merchantListCommand(),
-		e.passwordCommand("merchant", (*store.Store).SetMerchantPassword))
+		e.passwordCommand("merchant", (*store.Store).SetMerchantPassword), e.merchantResourcesCommand())
 }
 
 func (e *env) merchantCreateCommand() *cobra.Command {

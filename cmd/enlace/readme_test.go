@@ -175,6 +175,8 @@ func TestREADME(t *testing.T) {
 		`"status": "active"`,                 // the sign-up
 		`"first_name": "Lucía"`,              // the password grant's answer
 		`"client_secret"`,                    // the developer's own app
+		`warehouse  W1  Bodega Central`,      // a merchant's resources, from the CLI
+		`[{"id":"W1","name":"Bodega Central"},{"id":"W2","name":"Bodega Norte"}]`, // and the admin API
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the README's blocks did not print %s:\n%s", want, out)

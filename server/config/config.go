@@ -32,6 +32,9 @@ type Config struct {
 	Tokens  Lifetimes       `yaml:"tokens" envPrefix:"TOKENS_"`
 	Session Session         `yaml:"session" envPrefix:"SESSION_"`
 	Scopes  store.Catalogue `yaml:"scopes" env:"SCOPES"`
+	// ResourceTypes are the kinds of merchants' resources that scopes of
+	// the catalogue can be bound to (Scope.Resource).
+	ResourceTypes store.ResourceTypes `yaml:"resource_types" env:"RESOURCE_TYPES"`
 	// Introspection lists the resource servers that may introspect any
 	// token (apps may introspect only their own).
 	Introspection Introspection `yaml:"introspection" envPrefix:"INTROSPECTION_"`
@@ -432,6 +435,37 @@ func (c *Config) validate() error {
 			return fmt.Errorf("config: scope %q is listed twice", s.Name)
 		}
 		seen[s.Name] = true
+	}
+	return c.validateResourceTypes()
+}
+
+// validateResourceTypes checks the resource types and the scopes bound to
+// them: lowercase identifiers, each once, named in both languages, and no
+// scope bound to a type that is not configured.
+func (c *Config) validateResourceTypes() error {
+	types := map[string]bool{}
+	for _, t := range c.ResourceTypes {
+		if !store.ValidResourceTypeName(t.Name) {
+			return fmt.Errorf("config: resource type name %q must be a lowercase identifier "+
+				"(a-z, then a-z, 0-9 or _, at most %d characters)", t.Name, store.MaxResourceTypeName)
+		}
+		if types[t.Name] {
+			return fmt.Errorf("config: resource type %q is listed twice", t.Name)
+		}
+		if strings.TrimSpace(t.ES) == "" || strings.TrimSpace(t.EN) == "" {
+			return fmt.Errorf("config: resource type %q needs its name in Spanish (es) and English (en)", t.Name)
+		}
+		types[t.Name] = true
+	}
+	known := "none is configured"
+	if len(c.ResourceTypes) > 0 {
+		known = "the types are " + strings.Join(c.ResourceTypes.Names(), ", ")
+	}
+	for _, s := range c.Scopes {
+		if s.Resource != "" && !types[s.Resource] {
+			return fmt.Errorf("config: scope %q is bound to resource type %q, which is not in resource_types (%s)",
+				s.Name, s.Resource, known)
+		}
 	}
 	return nil
 }

@@ -99,3 +99,79 @@ func TestRedisTopologies(t *testing.T) {
 		t.Fatalf("default: %+v %v", c.Redis, err)
 	}
 }
+
+// TestResourceTypes: the default catalogue binds the stock scopes to
+// warehouses and read:channels to channels; the types and the bindings
+// can be changed in a file or the environment, and a binding to a type
+// that is not configured, a bad type name or bad JSON is refused, naming
+// what.
+func TestResourceTypes(t *testing.T) {
+	c, err := config.Load(enlace.DefaultConfig, "", false, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.ResourceTypes.Names(), " "); got != "warehouse channel store" {
+		t.Fatalf("default types: %s", got)
+	}
+	for _, rt := range c.ResourceTypes {
+		if rt.ES == "" || rt.EN == "" || rt.ESOne == "" || rt.ENOne == "" {
+			t.Errorf("type %s lacks a label: %+v", rt.Name, rt)
+		}
+	}
+	if wh, _ := c.ResourceTypes.Lookup("warehouse"); wh.Label("es", 2) != "Bodegas" || wh.Label("en", 1) != "Warehouse" {
+		t.Errorf("warehouse labels: %+v", wh)
+	}
+	for scope, typ := range map[string]string{"read:stocks": "warehouse", "write:stocks": "warehouse",
+		"read:channels": "channel", "read:products": "", "read:warehouses": ""} {
+		if got := c.Scopes.ResourceOf(scope); got != typ {
+			t.Errorf("%s is bound to %q, want %q", scope, got, typ)
+		}
+	}
+	if sc, ok := c.Scopes.Lookup("read:channels"); !ok || sc.ES == "" || sc.EN == "" {
+		t.Errorf("read:channels: %+v", sc)
+	}
+
+	// The environment: both lists replaced, a binding in ENLACE_SCOPES.
+	c, err = config.Load(enlace.DefaultConfig, "", false, []string{
+		`ENLACE_RESOURCE_TYPES=[{"name":"sales_channel","es":"Canales","en":"Channels"}]`,
+		`ENLACE_SCOPES=[{"name":"read:orders","es":"Ver","en":"See","resource":"sales_channel"},{"name":"read:products"}]`,
+	})
+	if err != nil || len(c.ResourceTypes) != 1 || c.Scopes.ResourceOf("read:orders") != "sales_channel" ||
+		c.Scopes.ResourceOf("read:products") != "" {
+		t.Fatalf("from the environment: %+v %+v %v", c.ResourceTypes, c.Scopes, err)
+	}
+	// A file.
+	path := filepath.Join(t.TempDir(), "enlace.yaml")
+	if err := os.WriteFile(path, []byte("resource_types:\n  - {name: shop, es: Tiendas, en: Shops}\n"+
+		"scopes:\n  - {name: read:stocks, es: Ver, en: See, resource: shop}\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if c, err = config.Load(enlace.DefaultConfig, path, true, nil); err != nil || c.Scopes.ResourceOf("read:stocks") != "shop" {
+		t.Fatalf("from a file: %+v %v", c, err)
+	}
+
+	for name, tc := range map[string]struct{ env, says string }{
+		"scope bound to an unknown type": {`ENLACE_SCOPES=[{"name":"read:stocks","resource":"planet"}]`,
+			`scope "read:stocks" is bound to resource type "planet", which is not in resource_types`},
+		"the default bindings without their types": {`ENLACE_RESOURCE_TYPES=[]`,
+			`scope "read:stocks" is bound to resource type "warehouse", which is not in resource_types (none is configured)`},
+		"bad resource types JSON": {`ENLACE_RESOURCE_TYPES=warehouse`, "ENLACE_RESOURCE_TYPES"},
+		"a misspelt key in ENLACE_RESOURCE_TYPES": {`ENLACE_RESOURCE_TYPES=[{"name":"w","es":"W","en":"W","es_uno":"X"}]`,
+			`unknown field "es_uno"`},
+		"a misspelt resource in ENLACE_SCOPES": {`ENLACE_SCOPES=[{"name":"read:stocks","resorce":"warehouse"}]`,
+			`unknown field "resorce"`},
+		"a resource that is not a string": {`ENLACE_SCOPES=[{"name":"read:stocks","resource":1}]`, "ENLACE_SCOPES"},
+		"an uppercase type":               {`ENLACE_RESOURCE_TYPES=[{"name":"Warehouse","es":"B","en":"W"}]`, "lowercase identifier"},
+		"a type with a dash":              {`ENLACE_RESOURCE_TYPES=[{"name":"sales-channel","es":"C","en":"C"}]`, "lowercase identifier"},
+		"an empty type name":              {`ENLACE_RESOURCE_TYPES=[{"es":"C","en":"C"}]`, "lowercase identifier"},
+		"a type twice": {`ENLACE_RESOURCE_TYPES=[{"name":"w","es":"W","en":"W"},{"name":"w","es":"W","en":"W"}]`,
+			`resource type "w" is listed twice`},
+		"a type without its English name": {`ENLACE_RESOURCE_TYPES=[{"name":"w","es":"Bodegas"}]`,
+			`resource type "w" needs its name in Spanish (es) and English (en)`},
+	} {
+		_, err := config.Load(enlace.DefaultConfig, "", false, []string{tc.env})
+		if err == nil || !strings.Contains(err.Error(), tc.says) {
+			t.Errorf("%s: %v, want it to say %s", name, err, tc.says)
+		}
+	}
+}
