@@ -18,6 +18,9 @@ type Grant struct {
 	// AppGeneration is the app's Generation as the caller read it: a
 	// connection approved under an older one is dead at once.
 	AppGeneration int64
+	// Resources limits scopes to resources the merchant chose; a scope
+	// not in it reaches all of its type's.
+	Resources ResourceGrant
 }
 
 // ApproveArgs are the arguments of lua/approve.lua.
@@ -33,6 +36,7 @@ type ApproveArgs struct {
 	Challenge   string `json:"challenge"`
 	Gen         int64  `json:"gen"`
 	Actor       Actor  `json:"actor"`
+	Resources   string `json:"resources"`
 	// AuditMax is set by Transitions.
 	AuditMax int64 `json:"audit_max"`
 }
@@ -56,6 +60,10 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	if g.ClientID == "" || g.MerchantID == "" || g.RedirectURI == "" || len(g.Scopes) == 0 {
 		return nil, "", fmt.Errorf("%w: a grant needs an app, a merchant, a redirect URI and scopes", ErrInvalid)
 	}
+	resources, err := checkResourceGrant(g.Resources, g.Scopes)
+	if err != nil {
+		return nil, "", err
+	}
 	now := s.now().UTC().Truncate(time.Millisecond)
 	conn := &Connection{
 		ID:         NewID(),
@@ -64,6 +72,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		Scopes:     uniq(g.Scopes),
 		Status:     StatusPending,
 		CreatedAt:  now,
+		Resources:  resources,
 	}
 	code := NewCredential(KindCode, conn.ID)
 	scopes := strings.Join(conn.Scopes, " ")
@@ -71,6 +80,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
 		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(s.lifetimes.Code)),
 		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge, Gen: g.AppGeneration, Actor: ActorMerchant(conn.MerchantID),
+		Resources: resources.encode(),
 	})
 	if err == nil {
 		err = res.check("approve", OutcomeOK)

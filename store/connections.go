@@ -34,6 +34,8 @@ type Connection struct {
 	RevokedBy Actor
 	// AppGeneration is the app's generation it was approved under (App).
 	AppGeneration int64
+	// Resources is which resources its scopes reach (ResourceGrant).
+	Resources ResourceGrant
 }
 
 // Issued is a freshly issued token pair and what it is bound to.
@@ -50,6 +52,8 @@ type Issued struct {
 	IssuedAt         time.Time
 	// ConnectionCreatedAt is when the merchant approved the connection.
 	ConnectionCreatedAt time.Time
+	// Resources is which resources the pair's scopes reach.
+	Resources ResourceGrant
 }
 
 func (s *Store) newIssued(connID, clientID string) *Issued {
@@ -79,6 +83,8 @@ type TokenInfo struct {
 	// AppGeneration is the app's generation the connection was approved
 	// under: the token is dead when the app's is higher (App.Revoked).
 	AppGeneration int64
+	// Resources is which resources the token's scopes reach.
+	Resources ResourceGrant
 }
 
 // LookupAccess returns what a live access token grants, or ErrNotFound when
@@ -106,7 +112,7 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 		digestField, expField, scopeField = "rt", "rt_exp", "scopes"
 	}
 	v, err := s.rdb.HMGet(ctx, connKey(connID),
-		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at", "gen").Result()
+		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at", "gen", "resources").Result()
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
@@ -120,14 +126,20 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 	}
 	issued, _ := strconv.ParseInt(f[7], 10, 64)
 	gen, _ := strconv.ParseInt(f[8], 10, 64)
+	grant, err := decodeResourceGrant(f[9])
+	if err != nil {
+		return nil, fmt.Errorf("look up token: %w", err)
+	}
+	scopes := strings.Fields(f[5])
 	return &TokenInfo{
+		Resources:     grant.For(scopes),
 		AppGeneration: gen,
 		Kind:          kind,
 		TokenID:       f[6],
 		ConnectionID:  connID,
 		ClientID:      f[3],
 		MerchantID:    f[4],
-		Scopes:        strings.Fields(f[5]),
+		Scopes:        scopes,
 		IssuedAt:      fromMS(issued),
 		ExpiresAt:     fromMS(exp),
 	}, nil
@@ -169,9 +181,14 @@ func (s *Store) getConnections(ctx context.Context, ids []string) ([]*Connection
 		}
 		num := func(k int) time.Time { v, _ := strconv.ParseInt(f[k], 10, 64); return fromMS(v) }
 		gen, _ := strconv.ParseInt(f[9], 10, 64)
+		grant, err := decodeResourceGrant(f[10])
+		if err != nil {
+			return nil, err
+		}
 		out[i] = &Connection{
 			ID: f[0], MerchantID: f[1], ClientID: f[2], Scopes: strings.Fields(f[3]), Status: ConnectionStatus(f[4]),
 			CreatedAt: num(5), LastUsed: num(6), RevokedAt: num(7), RevokedBy: Actor(f[8]), AppGeneration: gen,
+			Resources: grant,
 		}
 	}
 	return out, nil

@@ -54,6 +54,7 @@ type ExchangeResult struct {
 	MerchantID string `json:"merchant_id"`
 	Scopes     string `json:"scopes"`
 	CreatedAt  Millis `json:"created_at"`
+	Resources  string `json:"resources"`
 }
 
 var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange", true)
@@ -96,6 +97,11 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		return nil, err
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))
+	g, err := decodeResourceGrant(res.Resources)
+	if err != nil {
+		return nil, err
+	}
+	iss.Resources = g.For(iss.Scopes)
 	s.observe(Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
 		Actor: ActorClient(x.ClientID)})
 	return iss, nil

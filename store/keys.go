@@ -119,6 +119,9 @@ import (
 //	access_ttl                  access lifetime (ms) of a connection whose tokens
 //	                            live shorter than the default (password sign-ins)
 //	revoked_at, revoked_by      when and by whom (an Actor)
+//	resources                   the resource grant (resourcegrant.go): JSON,
+//	                            scope → chosen resource ids; absent when
+//	                            every scope reaches all of its resources
 //
 // Times are Unix milliseconds; digests are hex SHA-256 of the whole
 // credential.
@@ -335,4 +338,4 @@ const (
 
 // connFields are the connection hash fields a Connection is read from.
 var connFields = []string{"id", "merchant_id", "client_id", "scopes", "status", "created_at", "last_used",
-	"revoked_at", "revoked_by", "gen"}
+	"revoked_at", "revoked_by", "gen", "resources"}

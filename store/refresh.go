@@ -56,6 +56,7 @@ type RefreshResult struct {
 	CreatedAt  Millis `json:"created_at"`
 	AccessExp  Millis `json:"access_exp"`
 	Sealed     string `json:"sealed"`
+	Resources  string `json:"resources"`
 }
 
 var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh", true)
@@ -108,6 +109,13 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		return nil, err
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = res.MerchantID, strings.Fields(res.Scopes), fromMS(int64(res.CreatedAt))
+	// The grant as it stands, for the pair's scopes: a refresh never
+	// widens it.
+	g, err := decodeResourceGrant(res.Resources)
+	if err != nil {
+		return nil, err
+	}
+	iss.Resources = g.For(iss.Scopes)
 	if res.AccessExp > 0 {
 		// The access expiry the script used: a connection may have its own
 		// access lifetime.

@@ -11,6 +11,8 @@
 --            code_exp      its expiry, ms (also the record's, until exchanged)
 --            redirect_uri  the authorization request's
 --            challenge     its S256 PKCE challenge, "" without PKCE
+--            resources     the resource grant (resourcegrant.go), JSON; ""
+--                          when every scope reaches all of its resources
 --            actor         who approved (an Actor), for the audit event
 --            audit_max     the shard stream's bound
 --
@@ -29,6 +31,7 @@ redis.call('HSET', KEYS[1],
   'created_at', a.now, 'status', 'pending', 'exp', a.code_exp,
   'code', a.code, 'code_exp', a.code_exp, 'code_used', '0',
   'redirect_uri', a.redirect_uri, 'code_challenge', a.challenge)
+if a.resources ~= nil and a.resources ~= '' then redis.call('HSET', KEYS[1], 'resources', a.resources) end
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)
 app_count(a.client_id, a.gen, 1)

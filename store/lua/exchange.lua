@@ -37,14 +37,16 @@
 local INVALID_GRANT = 'invalid_grant'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
-  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid', 'id', 'gen', 'exp')
+  'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid', 'id', 'gen', 'exp',
+  'resources')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(description)
   return cjson.encode({outcome = 'refused', code = INVALID_GRANT, description = description})
 end
 local function ok()
-  return cjson.encode({outcome = 'ok', merchant_id = field(8), scopes = field(9), created_at = field(10)})
+  return cjson.encode({outcome = 'ok', merchant_id = field(8), scopes = field(9), created_at = field(10),
+    resources = field(15)})
 end
 if not c[1] or c[1] ~= a.code then
   return refused('the authorization code is unknown or expired')
