@@ -85,7 +85,7 @@ func BenchmarkRenderRFCToken(b *testing.B) {
 	iss := benchIssued()
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := json.Marshal(rfcResponse(iss)); err != nil {
+		if _, err := json.Marshal(rfcResponse(iss, nil)); err != nil {
 			b.Fatal(err)
 		}
 	}

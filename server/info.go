@@ -66,8 +66,9 @@ func (s *Server) info(c *gin.Context) {
 		MerchantAppID: ai.ConnectionID,
 		App:           infoApp{ID: app.ClientID, Name: app.Name},
 		Merchant:      infoMerchant{ID: m.ID, Name: m.Name, Email: m.Email},
-		Scopes:        grantedScopes(ai.Scopes),
+		Scopes:        grantedScopes(ai.Scopes, ai.Resources),
 		Scope:         strings.Join(ai.Scopes, " "),
+		Details:       authorizationDetails(ai.Scopes, ai.Resources, s.cfg.Scopes),
 		ExpiresAt:     ai.ExpiresAt.UTC().Format(tokenTime),
 	})
 }
@@ -84,6 +85,9 @@ type infoAnswer struct {
 	Scopes        scopeGrants  `json:"scopes"`
 	Scope         string       `json:"scope"`
 	ExpiresAt     string       `json:"expiresAt"`
+	// Details is the resource grant in RFC 9396's form, when a scope is
+	// limited to some resources.
+	Details []authorizationDetail `json:"authorization_details,omitempty"`
 }
 
 type infoApp struct {
@@ -98,17 +102,59 @@ type infoMerchant struct {
 }
 
 // scopeGrants is the Multivende scopes object: each granted scope, and
-// for which of the merchant's resources ({"all": true}: every one).
-type scopeGrants map[string]scopeGrant
+// for which of the merchant's resources: {"all": true} for every one (the
+// ones added later too), {"all": false, "W1": true} for those chosen.
+type scopeGrants map[string]map[string]bool
 
-type scopeGrant struct {
-	All bool `json:"all"`
-}
+var allResources = map[string]bool{"all": true}
 
-func grantedScopes(scopes []string) scopeGrants {
+func grantedScopes(scopes []string, g store.ResourceGrant) scopeGrants {
 	out := make(scopeGrants, len(scopes))
 	for _, sc := range scopes {
-		out[sc] = scopeGrant{All: true}
+		ids, limited := g.Limited(sc)
+		if !limited {
+			out[sc] = allResources
+			continue
+		}
+		m := make(map[string]bool, len(ids)+1)
+		m["all"] = false
+		for _, id := range ids {
+			m[id] = true
+		}
+		out[sc] = m
+	}
+	return out
+}
+
+// authorizationDetail is one entry of RFC 9396 authorization_details: the
+// scopes (actions) granted on one resource of a type.
+type authorizationDetail struct {
+	Type       string   `json:"type"`
+	Actions    []string `json:"actions"`
+	Identifier string   `json:"identifier"`
+}
+
+// authorizationDetails is the grant in RFC 9396's form, one entry per
+// resource with the scopes limited to it, in the order of scopes and ids;
+// nil when every scope reaches all of its resources.
+func authorizationDetails(scopes []string, g store.ResourceGrant, cat store.Catalogue) []authorizationDetail {
+	var out []authorizationDetail
+	at := map[[2]string]int{}
+	for _, sc := range scopes {
+		ids, limited := g.Limited(sc)
+		if !limited {
+			continue
+		}
+		typ := cat.ResourceOf(sc)
+		for _, id := range ids {
+			k := [2]string{typ, id}
+			if i, ok := at[k]; ok {
+				out[i].Actions = append(out[i].Actions, sc)
+				continue
+			}
+			at[k] = len(out)
+			out = append(out, authorizationDetail{Type: typ, Actions: []string{sc}, Identifier: id})
+		}
 	}
 	return out
 }

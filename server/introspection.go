@@ -58,6 +58,7 @@ func (s *Server) introspect(c *gin.Context) {
 		Iss:           s.cfg.Issuer,
 		ConnectionID:  info.ConnectionID,
 		MerchantAppID: info.ConnectionID,
+		Details:       authorizationDetails(info.Scopes, info.Resources, s.cfg.Scopes),
 	})
 }
 
@@ -74,6 +75,8 @@ type introspection struct {
 	Iss           string `json:"iss"`
 	ConnectionID  string `json:"connection_id"`
 	MerchantAppID string `json:"MerchantAppId"`
+	// Details is the resource grant (RFC 9396), when a scope is limited.
+	Details []authorizationDetail `json:"authorization_details,omitempty"`
 }
 
 // authenticateIntrospector returns "" for a configured resource server

@@ -45,7 +45,7 @@ func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 		case d == multivende:
 			c.JSON(http.StatusOK, multivendeResponse(res.Issued))
 		default:
-			c.JSON(http.StatusOK, rfcResponse(res.Issued))
+			c.JSON(http.StatusOK, rfcResponse(res.Issued, s.cfg.Scopes))
 		}
 	}
 }
@@ -164,7 +164,7 @@ type multivendeToken struct {
 }
 
 func multivendeResponse(iss *store.Issued) multivendeToken {
-	scopes := grantedScopes(iss.Scopes)
+	scopes := grantedScopes(iss.Scopes, iss.Resources)
 	at := iss.IssuedAt.UTC().Format(tokenTime)
 	return multivendeToken{
 		ID:                    iss.TokenID,
@@ -192,9 +192,12 @@ type rfcToken struct {
 	Scope        string `json:"scope"`
 	ConnectionID string `json:"connection_id"`
 	MerchantID   string `json:"merchant_id"`
+	// Details is the resource grant in RFC 9396's form, when a scope is
+	// limited to some resources (the scope list stays the names).
+	Details []authorizationDetail `json:"authorization_details,omitempty"`
 }
 
-func rfcResponse(iss *store.Issued) rfcToken {
+func rfcResponse(iss *store.Issued, cat store.Catalogue) rfcToken {
 	return rfcToken{
 		AccessToken:  iss.AccessToken,
 		TokenType:    "Bearer",
@@ -203,6 +206,7 @@ func rfcResponse(iss *store.Issued) rfcToken {
 		Scope:        strings.Join(iss.Scopes, " "),
 		ConnectionID: iss.ConnectionID,
 		MerchantID:   iss.MerchantID,
+		Details:      authorizationDetails(iss.Scopes, iss.Resources, cat),
 	}
 }
 

@@ -1,0 +1,118 @@
+package server_test
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// TestResourceGrantAnswers (issue 17): a connection whose read:stocks
+// reaches warehouse W1 only answers so in every dialect: the Multivende
+// scopes object {"all": false, "W1": true} (and {"all": true} for the
+// other scopes), the RFC 6749 scope names with RFC 9396
+// authorization_details, introspection and /api/d/info the same; the
+// resource middleware lets W1 through and refuses W2 with 403
+// insufficient_scope, while a grant of all covers any warehouse.
+func TestResourceGrantAnswers(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app, secret, err := e.st.CreateApp(ctx, store.AppSpec{Name: "Bodegas", RedirectURIs: []string{appRedirect},
+		Scopes: []string{"read:stocks", "write:stocks", "read:products"}}, e.cfg.Scopes.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	approve := func(g store.ResourceGrant) string {
+		t.Helper()
+		_, code, err := e.st.Approve(ctx, store.Grant{ClientID: app.ClientID, MerchantID: e.merchant.ID, RedirectURI: appRedirect,
+			Scopes: []string{"read:stocks", "write:stocks", "read:products"}, Resources: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return code
+	}
+	limited := store.ResourceGrant{"read:stocks": {"W1"}, "write:stocks": {"W1", "W3"}}
+
+	// RFC 6749 dialect.
+	r := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {approve(limited)},
+		"redirect_uri": {appRedirect}}, app.ClientID, secret)
+	if r.status != http.StatusOK || r.json["scope"] != "read:stocks write:stocks read:products" {
+		t.Fatalf("exchange: %d %s", r.status, r.raw)
+	}
+	// (Members in the order json.Marshal gives a decoded object.)
+	wantDetails := `[{"actions":["read:stocks","write:stocks"],"identifier":"W1","type":"warehouse"},` +
+		`{"actions":["write:stocks"],"identifier":"W3","type":"warehouse"}]`
+	if got, _ := json.Marshal(r.json["authorization_details"]); string(got) != wantDetails {
+		t.Fatalf("authorization_details: %s", got)
+	}
+	access := r.json["access_token"].(string)
+	intro := e.form("/oauth/introspect", url.Values{"token": {access}}, app.ClientID, secret)
+	if got, _ := json.Marshal(intro.json["authorization_details"]); intro.json["active"] != true || string(got) != wantDetails {
+		t.Fatalf("introspection: %s", intro.raw)
+	}
+	info := e.info(access)
+	wantScopes := `{"read:products":{"all":true},"read:stocks":{"W1":true,"all":false},"write:stocks":{"W1":true,"W3":true,"all":false}}`
+	if got, _ := json.Marshal(info.json["scopes"]); string(got) != wantScopes {
+		t.Fatalf("/api/d/info scopes: %s", got)
+	}
+	if got, _ := json.Marshal(info.json["authorization_details"]); string(got) != wantDetails {
+		t.Fatalf("/api/d/info authorization_details: %s", got)
+	}
+
+	// Multivende dialect: the scopes object says exactly what was granted.
+	body, _ := json.Marshal(map[string]string{"client_id": app.ClientID, "client_secret": secret,
+		"grant_type": "authorization_code", "code": approve(limited)})
+	mv := e.postToken("/oauth/access-token", "application/json", string(body))
+	if got, _ := json.Marshal(mv.json["scopes"]); mv.status != http.StatusOK || string(got) != wantScopes {
+		t.Fatalf("the Multivende answer: %d %s", mv.status, mv.raw)
+	}
+	// And after a refresh, the same.
+	body, _ = json.Marshal(map[string]string{"client_id": app.ClientID, "client_secret": secret,
+		"grant_type": "refresh_token", "refresh_token": mv.json["refreshToken"].(string)})
+	if again := e.postToken("/oauth/access-token", "application/json", string(body)); again.status != http.StatusOK {
+		t.Fatalf("refresh: %s", again.raw)
+	} else if got, _ := json.Marshal(again.json["scopes"]); string(got) != wantScopes {
+		t.Fatalf("the refreshed answer's scopes: %s", got)
+	}
+
+	// A grant of all: no authorization_details, every scope {"all": true}.
+	all := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {approve(nil)},
+		"redirect_uri": {appRedirect}}, app.ClientID, secret)
+	if _, ok := all.json["authorization_details"]; all.status != http.StatusOK || ok {
+		t.Fatalf("a grant of all: %s", all.raw)
+	}
+
+	// The resource middleware, as an API team mounts it.
+	gin.SetMode(gin.ReleaseMode)
+	api := gin.New()
+	verifier := resource.NewVerifier(e.st, store.NewAppCache(e.st, time.Minute))
+	warehouse := func(r *http.Request) string { return strings.Split(r.URL.Path, "/")[2] } // /warehouses/{id}/stock
+	api.GET("/warehouses/:id/stock", resource.Authenticate(verifier), resource.RequireResource("read:stocks", warehouse),
+		func(c *gin.Context) { c.String(http.StatusOK, "ok") })
+	call := func(tok, w string) (int, string) {
+		req := httptest.NewRequest(http.MethodGet, "/warehouses/"+w+"/stock", nil)
+		req.Header.Set("Authorization", "Bearer "+tok)
+		rec := httptest.NewRecorder()
+		api.ServeHTTP(rec, req)
+		return rec.Code, rec.Header().Get("WWW-Authenticate")
+	}
+	if code, _ := call(access, "W1"); code != http.StatusOK {
+		t.Fatalf("W1 with a W1 grant: %d", code)
+	}
+	if code, challenge := call(access, "W2"); code != http.StatusForbidden || challenge == "" {
+		t.Fatalf("W2 with a W1 grant: %d %q", code, challenge)
+	}
+	if code, _ := call(all.json["access_token"].(string), "W2"); code != http.StatusOK {
+		t.Fatalf("W2 with a grant of all: %d", code)
+	}
+}
