@@ -29,6 +29,10 @@ type AuthorizeRequest struct {
 	// App is the app as the request was checked against it: its identity
 	// for the consent page, and who may connect it.
 	App *store.App
+	// Preselect are the resources the app asked for (RFC 9396
+	// authorization_details), by scope: the consent page offers them
+	// chosen, and the merchant still decides.
+	Preselect store.ResourceGrant
 }
 
 // ErrNotTestMerchant is an approval of an app in development by a merchant
@@ -52,9 +56,12 @@ type Authorizer interface {
 	// ParseAuthorize validates the request's query; a refusal is an
 	// *AuthorizeError, any other error a failure of the store.
 	ParseAuthorize(r *http.Request) (*AuthorizeRequest, error)
-	// Approve records a new connection with the granted scopes and returns
-	// where to send the browser: the redirect URI with code, state and iss.
-	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string) (string, error)
+	// Approve records a new connection with the granted scopes, limited to
+	// the resources the merchant chose (nil: every scope reaches all), and
+	// returns where to send the browser: the redirect URI with code, state
+	// and iss. A choice of resources that is not the merchant's, or of a
+	// scope not bound to a resource type, wraps store.ErrInvalid.
+	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string, resources store.ResourceGrant) (string, error)
 	// Deny returns the redirect URI with error=access_denied, state and iss.
 	Deny(req *AuthorizeRequest) string
 }
@@ -226,7 +233,7 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, true)
 		return
 	}
-	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted)
+	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted, nil)
 	if errors.Is(err, ErrNotTestMerchant) {
 		h.notTestMerchant(c, req)
 		return

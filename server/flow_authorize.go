@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/url"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -123,7 +124,7 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 }
 
 // Approve records a new connection and returns the redirect with its code.
-func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, merchantID string, granted []string) (string, error) {
+func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, merchantID string, granted []string, resources store.ResourceGrant) (string, error) {
 	// An app in development connects only to its test merchants; the
 	// consent page says so before, and this holds for a forged post too.
 	if req.App != nil && !req.App.MayConnect(merchantID) {
@@ -132,11 +133,15 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 	// The app's generation as Redis has it now, not as this instance's
 	// cache may still have it: an approval made after an app-wide
 	// revocation is of the new generation, and lives.
+	if err := s.checkResourceChoice(ctx, merchantID, granted, resources); err != nil {
+		return "", err
+	}
 	gen, err := s.store.AppGeneration(ctx, req.ClientID)
 	if err != nil {
 		return "", fmt.Errorf("approve: %w", err)
 	}
 	conn, code, err := s.store.Approve(ctx, store.Grant{
+		Resources:     resources,
 		AppGeneration: gen,
 		ClientID:      req.ClientID,
 		MerchantID:    merchantID,
@@ -178,4 +183,33 @@ func (s *Server) redirectWith(redirectURI string, params url.Values, state strin
 	q.Set("iss", s.cfg.Issuer)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// checkResourceChoice refuses a choice of resources that the consent page
+// could not have offered: for a scope that is not granted or not bound to
+// a resource type, or of a resource that is not the merchant's (now).
+func (s *Server) checkResourceChoice(ctx context.Context, merchantID string, granted []string, g store.ResourceGrant) error {
+	if len(g) == 0 {
+		return nil
+	}
+	var types []string
+	for sc := range g {
+		typ := s.cfg.Scopes.ResourceOf(sc)
+		if typ == "" || !slices.Contains(granted, sc) {
+			return fmt.Errorf("%w: %q is not a granted scope bound to a resource type", store.ErrInvalid, sc)
+		}
+		types = append(types, typ)
+	}
+	have, err := s.store.Resources(ctx, merchantID, s.cfg.ResourceTypes, types...)
+	if err != nil {
+		return fmt.Errorf("approve: %w", err)
+	}
+	for sc, ids := range g {
+		for _, id := range ids {
+			if !slices.ContainsFunc(have[s.cfg.Scopes.ResourceOf(sc)], func(r store.Resource) bool { return r.ID == id }) {
+				return fmt.Errorf("%w: %q is not one of the merchant's resources", store.ErrInvalid, id)
+			}
+		}
+	}
+	return nil
 }
