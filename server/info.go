@@ -63,6 +63,8 @@ func (s *Server) info(c *gin.Context) {
 	c.JSON(http.StatusOK, infoAnswer{
 		OauthClientID: app.ClientID,
 		MerchantID:    m.ID,
+		CreatedByID:   m.ID,
+		OwnerID:       m.ID,
 		MerchantAppID: ai.ConnectionID,
 		App:           infoApp{ID: app.ClientID, Name: app.Name},
 		Merchant:      infoMerchant{ID: m.ID, Name: m.Name, Email: m.Email},
@@ -77,8 +79,11 @@ func (s *Server) info(c *gin.Context) {
 // it was a tenth of the call's CPU as a map (sorting, reflection on each
 // value).
 type infoAnswer struct {
-	OauthClientID string       `json:"OauthClientId"`
-	MerchantID    string       `json:"MerchantId"`
+	OauthClientID string `json:"OauthClientId"`
+	MerchantID    string `json:"MerchantId"`
+	// CreatedByID and OwnerID: as in the Multivende token answer.
+	CreatedByID   string       `json:"CreatedById"`
+	OwnerID       string       `json:"OwnerId"`
 	MerchantAppID string       `json:"MerchantAppId"`
 	App           infoApp      `json:"app"`
 	Merchant      infoMerchant `json:"merchant"`

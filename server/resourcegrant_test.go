@@ -76,6 +76,10 @@ func TestResourceGrantAnswers(t *testing.T) {
 	if got, _ := json.Marshal(mv.json["scopes"]); mv.status != http.StatusOK || string(got) != wantScopes {
 		t.Fatalf("the Multivende answer: %d %s", mv.status, mv.raw)
 	}
+	if mv.json["CreatedById"] != e.merchant.ID || mv.json["OwnerId"] != e.merchant.ID || info.json["CreatedById"] != e.merchant.ID ||
+		info.json["OwnerId"] != e.merchant.ID {
+		t.Fatalf("CreatedById and OwnerId: %s / %s", mv.raw, info.raw)
+	}
 	// And after a refresh, the same.
 	body, _ = json.Marshal(map[string]string{"client_id": app.ClientID, "client_secret": secret,
 		"grant_type": "refresh_token", "refresh_token": mv.json["refreshToken"].(string)})

@@ -157,10 +157,15 @@ type multivendeToken struct {
 	RefreshTokenExpiresAt string      `json:"refreshTokenExpiresAt"`
 	Scopes                scopeGrants `json:"scopes"`
 	MerchantID            string      `json:"MerchantId"`
-	OauthClientID         string      `json:"OauthClientId"`
-	MerchantAppID         string      `json:"MerchantAppId"`
-	CreatedAt             string      `json:"createdAt"`
-	UpdatedAt             string      `json:"updatedAt"`
+	// CreatedByID is the merchant who approved the connection and OwnerID
+	// the account that owns the store ("Scopes en profundidad"): one and
+	// the same while an account has one user.
+	CreatedByID   string `json:"CreatedById"`
+	OwnerID       string `json:"OwnerId"`
+	OauthClientID string `json:"OauthClientId"`
+	MerchantAppID string `json:"MerchantAppId"`
+	CreatedAt     string `json:"createdAt"`
+	UpdatedAt     string `json:"updatedAt"`
 }
 
 func multivendeResponse(iss *store.Issued) multivendeToken {
@@ -175,6 +180,8 @@ func multivendeResponse(iss *store.Issued) multivendeToken {
 		RefreshTokenExpiresAt: iss.RefreshExpiresAt.UTC().Format(tokenTime),
 		Scopes:                scopes,
 		MerchantID:            iss.MerchantID,
+		CreatedByID:           iss.MerchantID,
+		OwnerID:               iss.MerchantID,
 		OauthClientID:         iss.ClientID,
 		MerchantAppID:         iss.ConnectionID,
 		CreatedAt:             at,
