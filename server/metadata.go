@@ -2,8 +2,11 @@ package server
 
 import (
 	"net/http"
+	"slices"
 
 	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // metadata is the RFC 8414 authorization server metadata. The issuer is
@@ -29,5 +32,18 @@ func (s *Server) metadata(c *gin.Context) {
 		"introspection_endpoint_auth_methods_supported":  []string{"client_secret_basic", "client_secret_post"},
 		"authorization_response_iss_parameter_supported": true,
 		"ui_locales_supported":                           []string{"es", "en"},
+		"authorization_details_types_supported":          s.boundResourceTypes(),
 	})
+}
+
+// boundResourceTypes are the resource types some scope of the catalogue
+// is bound to: the RFC 9396 authorization_details types enlace takes.
+func (s *Server) boundResourceTypes() []string {
+	out := []string{}
+	for _, t := range s.cfg.ResourceTypes {
+		if slices.ContainsFunc(s.cfg.Scopes, func(sc store.Scope) bool { return sc.Resource == t.Name }) {
+			out = append(out, t.Name)
+		}
+	}
+	return out
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -118,5 +119,51 @@ func TestResourceGrantAnswers(t *testing.T) {
 	}
 	if code, _ := call(all.json["access_token"].(string), "W2"); code != http.StatusOK {
 		t.Fatalf("W2 with a grant of all: %d", code)
+	}
+}
+
+// TestAuthorizationDetailsRequest: an app may ask for specific resources
+// with RFC 9396 authorization_details on the authorize request; they reach
+// the consent page as its preselection, by scope. A malformed or
+// inconsistent one is answered invalid_authorization_details at the
+// redirect URI. The metadata lists the types enlace takes.
+func TestAuthorizationDetailsRequest(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app, _, err := e.st.CreateApp(context.Background(), store.AppSpec{Name: "Bodegas", RedirectURIs: []string{appRedirect},
+		Scopes: []string{"read:stocks", "write:stocks", "read:products"}}, e.cfg.Scopes.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	query := func(details string) string {
+		return "/apps/authorize?" + url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {appRedirect},
+			"scope": {"read:stocks write:stocks read:products"}, "state": {"s1"}, "authorization_details": {details}}.Encode()
+	}
+	req := httptest.NewRequest(http.MethodGet, query(`[{"type":"warehouse","actions":["read:stocks"],"identifier":"W1"},
+		{"type":"warehouse","identifier":"W2"}, {"type":"warehouse"}]`), nil)
+	ar, err := e.srv.ParseAuthorize(req)
+	want := store.ResourceGrant{"read:stocks": {"W1", "W2"}, "write:stocks": {"W2"}}
+	if err != nil || !reflect.DeepEqual(ar.Preselect, want) {
+		t.Fatalf("preselect: %+v %v", ar, err)
+	}
+	for name, details := range map[string]string{
+		"not JSON":           `[{"type":`,
+		"not an array":       `{"type":"warehouse"}`,
+		"empty":              `[]`,
+		"unknown type":       `[{"type":"galaxy","identifier":"W1"}]`,
+		"a scope not asked":  `[{"type":"warehouse","actions":["write:products"],"identifier":"W1"}]`,
+		"a scope of another": `[{"type":"warehouse","actions":["read:products"],"identifier":"W1"}]`,
+		"a duplicate member": `[{"type":"warehouse","type":"channel"}]`,
+		"a long identifier":  `[{"type":"warehouse","identifier":"` + strings.Repeat("w", 200) + `"}]`,
+	} {
+		p := e.browser().get(query(details))
+		u, _ := url.Parse(p.location)
+		if p.status != http.StatusFound || u.Query().Get("error") != "invalid_authorization_details" || u.Query().Get("state") != "s1" {
+			t.Errorf("%s: %d %s", name, p.status, p.location)
+		}
+	}
+	md := e.get("/.well-known/oauth-authorization-server")
+	if got, _ := json.Marshal(md.json["authorization_details_types_supported"]); string(got) != `["warehouse","channel"]` {
+		t.Fatalf("authorization_details_types_supported: %s", got)
 	}
 }

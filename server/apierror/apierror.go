@@ -33,6 +33,10 @@ var (
 	TemporarilyUnavailable  = Code(oerrors.ErrTemporarilyUnavailable.Error())
 )
 
+// InvalidAuthorizationDetails refuses an authorization request's
+// authorization_details (RFC 9396 §5).
+const InvalidAuthorizationDetails Code = "invalid_authorization_details"
+
 // Dynamic client registration codes (RFC 7591 §3.2.2), answered by
 // /oauth/register and its RFC 7592 management.
 const (
