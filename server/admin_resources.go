@@ -107,7 +107,7 @@ func (s *Server) apiSetResources(c *gin.Context) {
 	}
 	ctx := c.Request.Context()
 	stored, err := s.store.SetResources(ctx, store.ResourceSet{MerchantID: c.Param("id"), Type: typ, Resources: rs,
-		By: actor(c)}, s.cfg.ResourceTypes)
+		By: actor(c), Scopes: s.cfg.Scopes.BoundTo(typ)}, s.cfg.ResourceTypes)
 	if err != nil {
 		s.resourcesFailed(c, "set resources", err)
 		return

@@ -26,6 +26,9 @@ const (
 	// type (resources.go); MerchantID says whose, Detail the type and
 	// what changed.
 	EventResources EventType = "resources"
+	// EventNarrow: a connection's scopes were limited to fewer resources
+	// (narrow.go).
+	EventNarrow EventType = "narrow"
 )
 
 // Actor is who caused an event or a revocation. Make one with the Actor*

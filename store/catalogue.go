@@ -53,6 +53,17 @@ func (c Catalogue) Lookup(name string) (Scope, bool) {
 	return Scope{}, false
 }
 
+// BoundTo returns the scopes bound to resource type typ.
+func (c Catalogue) BoundTo(typ string) []string {
+	var out []string
+	for _, s := range c {
+		if s.Resource == typ && typ != "" {
+			out = append(out, s.Name)
+		}
+	}
+	return out
+}
+
 // ResourceOf returns the resource type the scope is bound to, "" for a
 // scope granted whole (or one not in the catalogue).
 func (c Catalogue) ResourceOf(scope string) string {

@@ -83,3 +83,81 @@ func TestResourceGrant(t *testing.T) {
 		}
 	})
 }
+
+// TestNarrowResources: a connection's grant narrows (from a list to part
+// of it, from all to some), never widens, and bites at the next token
+// check; a resource the platform removes from the merchant leaves every
+// grant at once (a scope left with none reaches none); each change is
+// audited.
+func TestNarrowResources(t *testing.T) {
+	t.Parallel()
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		conn, code, err := f.st.Approve(ctx, store.Grant{ClientID: f.app.ClientID, MerchantID: f.merchant.ID,
+			RedirectURI: "https://app.example.com/cb", Scopes: []string{"read:products", "read:checkouts"},
+			Resources: store.ResourceGrant{"read:products": {"W1", "W2"}}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		iss, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: f.app.ClientID, RedirectURI: "https://app.example.com/cb"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		by := store.ActorMerchant(f.merchant.ID)
+		before := redistest.Snapshot(t, rdb)
+		for name, g := range map[string]store.ResourceGrant{
+			"wider":              {"read:products": {"W1", "W3"}},
+			"a scope it has not": {"write:products": {"W1"}},
+			"none":               {"read:products": {}},
+		} {
+			if _, err := f.st.NarrowResources(ctx, conn.ID, g, by); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+		got, err := f.st.NarrowResources(ctx, conn.ID, store.ResourceGrant{"read:products": {"W2"}, "read:checkouts": {"C1"}}, by)
+		want := store.ResourceGrant{"read:products": {"W2"}, "read:checkouts": {"C1"}}
+		if err != nil || !reflect.DeepEqual(got.Resources, want) {
+			t.Fatalf("narrow: %+v %v", got, err)
+		}
+		info, err := f.st.LookupAccess(ctx, iss.AccessToken)
+		if err != nil || info.Resources.Allows("read:products", "W1") || !info.Resources.Allows("read:products", "W2") ||
+			info.Resources.Allows("read:checkouts", "C2") {
+			t.Fatalf("the next check after narrowing: %+v %v", info, err)
+		}
+		events, _, _ := f.st.ListAudit(ctx, store.AuditFilter{ConnectionID: conn.ID}, "", 1)
+		if len(events) != 1 || events[0].Type != store.EventNarrow || events[0].Actor != by {
+			t.Fatalf("the narrowing's event: %+v", events)
+		}
+
+		// The platform drops W2 (bound to read:products here): the grant
+		// of read:products reaches nothing, read:checkouts is untouched.
+		types := store.ResourceTypes{{Name: "warehouse", ES: "Bodegas", EN: "Warehouses"}}
+		set := func(ids ...string) {
+			t.Helper()
+			var rs []store.Resource
+			for _, id := range ids {
+				rs = append(rs, store.Resource{ID: id, Name: "Bodega " + id})
+			}
+			if _, err := f.st.SetResources(ctx, store.ResourceSet{MerchantID: f.merchant.ID, Type: "warehouse", Resources: rs,
+				By: store.ActorCLI, Scopes: []string{"read:products"}}, types); err != nil {
+				t.Fatal(err)
+			}
+		}
+		set("W1", "W2")
+		set("W1")
+		info, err = f.st.LookupAccess(ctx, iss.AccessToken)
+		if err != nil || info.Resources.Allows("read:products", "W2") || info.Resources.Allows("read:products", "W1") ||
+			!info.Resources.Allows("read:checkouts", "C1") {
+			t.Fatalf("after the platform removed W2: %+v %v", info, err)
+		}
+		if err := f.st.RevokeConnection(ctx, conn.ID, by); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.st.NarrowResources(ctx, conn.ID, store.ResourceGrant{"read:checkouts": {"C1"}}, by); !errors.Is(err, store.ErrNotFound) {
+			t.Fatalf("a revoked connection: %v", err)
+		}
+	})
+}

@@ -141,6 +141,8 @@ type ResourcesResult struct {
 	Added   int `json:"added"`
 	Removed int `json:"removed"`
 	Renamed int `json:"renamed"`
+	// RemovedIDs are the ids of the set that went.
+	RemovedIDs []string `json:"removed_ids"`
 }
 
 var resourcesScript = newScript[ResourcesArgs, ResourcesResult]("resources", false)
@@ -154,6 +156,10 @@ type ResourceSet struct {
 	Resources []Resource
 	// By is who replaced it, for the audit event.
 	By Actor
+	// Scopes are the catalogue's scopes bound to Type
+	// (Catalogue.BoundTo): a resource that leaves the set leaves the
+	// merchant's grants for them at once.
+	Scopes []string
 }
 
 // SetResources replaces the merchant's resources of one type with
@@ -197,6 +203,9 @@ func (s *Store) SetResources(ctx context.Context, set ResourceSet, types Resourc
 		s.observe(Event{Type: EventResources, MerchantID: set.MerchantID, Actor: set.By,
 			Detail: fmt.Sprintf("%s: %d resources; %d added, %d removed, %d renamed", set.Type, res.Count,
 				res.Added, res.Removed, res.Renamed)})
+		if err := s.dropFromGrants(ctx, set.MerchantID, set.Scopes, res.RemovedIDs, set.By); err != nil {
+			return nil, err
+		}
 	}
 	return rs, nil
 }

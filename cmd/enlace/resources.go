@@ -106,7 +106,7 @@ names trimmed, sorted by name.`,
 					return err
 				}
 				stored, err := st.SetResources(ctx, store.ResourceSet{MerchantID: m.ID, Type: typ, Resources: rs,
-					By: store.ActorCLI}, cfg.ResourceTypes)
+					By: store.ActorCLI, Scopes: cfg.Scopes.BoundTo(typ)}, cfg.ResourceTypes)
 				if err != nil {
 					return err
 				}

@@ -13,7 +13,7 @@
 --            audit_max  the shard stream's bound
 --
 -- Returns JSON ResourcesResult:
---   {outcome="ok", count, added, removed, renamed}  replaced, and the
+--   {outcome="ok", count, added, removed, renamed, removed_ids}  replaced, and the
 --                                                   event written
 --   {outcome="already", count}  the stored set is this one, names
 --                               included: nothing written, no event
@@ -37,6 +37,12 @@ for _, r in ipairs(new) do
   end
 end
 local removed = #h / 2 - (#new - added)
+-- The ids that go, for the caller to take out of the merchant's grants.
+local keep, removed_ids = {}, {}
+for _, r in ipairs(new) do keep[r.id] = true end
+for id in pairs(old) do
+  if not keep[id] then removed_ids[#removed_ids + 1] = id end
+end
 if added == 0 and removed == 0 and renamed == 0 then
   return cjson.encode({outcome = 'already', count = #new})
 end
@@ -55,4 +61,7 @@ local detail = string.format('%s: %d resources; %d added, %d removed, %d renamed
   renamed)
 redis.call('XADD', KEYS[2], 'MAXLEN', '~', tostring(a.audit_max), '*', 'type', 'resources', 't', a.now,
   'merchant_id', a.merchant_id, 'actor', a.actor, 'detail', detail)
-return cjson.encode({outcome = 'ok', count = #new, added = added, removed = removed, renamed = renamed})
+local answer = {outcome = 'ok', count = #new, added = added, removed = removed, renamed = renamed}
+-- (An empty table would be encoded as an object: left out then.)
+if #removed_ids > 0 then answer.removed_ids = removed_ids end
+return cjson.encode(answer)
