@@ -283,7 +283,7 @@ func NewRevocationView(r *store.Revocation) RevocationView {
 func connectionJSON(c *store.Connection) gin.H {
 	return gin.H{"id": c.ID, "client_id": c.ClientID, "merchant_id": c.MerchantID, "scopes": c.Scopes,
 		"status": c.Status, "created_at": timeOrNil(c.CreatedAt), "last_used": timeOrNil(c.LastUsed),
-		"revoked_at": timeOrNil(c.RevokedAt), "revoked_by": c.RevokedBy}
+		"revoked_at": timeOrNil(c.RevokedAt), "revoked_by": c.RevokedBy, "resources": resourcesOrAll(c.Resources)}
 }
 
 func (s *Server) apiApps(c *gin.Context) {
@@ -712,4 +712,14 @@ func (s *Server) apiResendDelivery(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "webhook delivery resent", "client_id", a.ClientID, "delivery", id, "by", actor(c))
 	c.JSON(http.StatusAccepted, NewDeliveryView(d))
+}
+
+// resourcesOrAll is a connection's resource grant as the admin API shows
+// it: scope → ids for the scopes limited to some, {} when every scope
+// reaches all.
+func resourcesOrAll(g store.ResourceGrant) store.ResourceGrant {
+	if g == nil {
+		return store.ResourceGrant{}
+	}
+	return g
 }

@@ -171,3 +171,53 @@ func ParseResources(body []byte) ([]store.Resource, error) {
 	}
 	return out, nil
 }
+
+// apiNarrowResources is PUT /admin/api/connections/{id}/resources with
+// {"scope": ["id", …], …}: the connection's scopes named reach only those
+// of the merchant's resources from the next token check on (the others are
+// left as they are). It narrows and never widens: 400 for a resource a
+// scope does not reach now, or that is not the merchant's; 404 for an
+// unknown or revoked connection; 409 when it changed meanwhile.
+func (s *Server) apiNarrowResources(c *gin.Context) {
+	if mt, _, err := mime.ParseMediaType(c.GetHeader("Content-Type")); err != nil || mt != "application/json" {
+		writeOAuth(c, apierror.New(apierror.UnsupportedMediaType, `send {"scope": ["resource id", …]} as application/json`))
+		return
+	}
+	body, err := io.ReadAll(c.Request.Body)
+	if err != nil {
+		writeOAuth(c, apierror.Request("the request body is too large"))
+		return
+	}
+	var g store.ResourceGrant
+	if err := strictJSON(body); err != nil {
+		writeOAuth(c, apierror.Request("the body is not valid JSON: "+err.Error()))
+		return
+	}
+	if err := json.Unmarshal(body, &g); err != nil || len(g) == 0 {
+		writeOAuth(c, apierror.Request(`the body must be an object {"scope": ["resource id", …]} with at least one scope`))
+		return
+	}
+	ctx := c.Request.Context()
+	cn, err := s.store.GetConnection(ctx, c.Param("id"))
+	if err == nil {
+		err = s.checkResourceChoice(ctx, cn.MerchantID, cn.Scopes, g)
+	}
+	if err == nil {
+		cn, err = s.store.NarrowResources(ctx, c.Param("id"), g, actor(c))
+	}
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writeOAuth(c, apierror.New(apierror.NotFound, "no live connection with this id"))
+	case errors.Is(err, store.ErrInvalid):
+		writeOAuth(c, apierror.Request(strings.TrimPrefix(err.Error(), store.ErrInvalid.Error()+": ")))
+	case errors.Is(err, store.ErrConflict):
+		e := apierror.Request(strings.TrimPrefix(err.Error(), store.ErrConflict.Error()+": "))
+		e.Status = http.StatusConflict
+		writeOAuth(c, e)
+	case err != nil:
+		s.apiUnavailable(c, "narrow resources", err)
+	default:
+		s.log.InfoContext(ctx, "connection narrowed", "connection_id", cn.ID, "by", actor(c))
+		c.JSON(http.StatusOK, connectionJSON(cn))
+	}
+}

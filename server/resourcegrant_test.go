@@ -15,6 +15,7 @@ import (
 
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
+	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // TestResourceGrantAnswers (issue 17): a connection whose read:stocks
@@ -165,5 +166,84 @@ func TestAuthorizationDetailsRequest(t *testing.T) {
 	md := e.get("/.well-known/oauth-authorization-server")
 	if got, _ := json.Marshal(md.json["authorization_details_types_supported"]); string(got) != `["warehouse","channel"]` {
 		t.Fatalf("authorization_details_types_supported: %s", got)
+	}
+}
+
+// TestNarrowResourcesAPI: an admin narrows a connection through the API
+// (PUT /admin/api/connections/{id}/resources); the token refuses W1 at
+// its next check; a widening, a resource that is not the merchant's, a
+// scope not bound to a type, a malformed body and an unknown connection
+// are refused with nothing written. A resource the platform removes from
+// the merchant (PUT merchants/{id}/resources/warehouse) leaves the grant
+// at once.
+func TestNarrowResourcesAPI(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	key, _, err := e.st.CreateAdminKey(ctx, "platform", 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(method, path, body string) response {
+		t.Helper()
+		req, _ := http.NewRequest(method, e.url+"/admin/api"+path, strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Authorization", "Bearer "+key)
+		return e.send(req)
+	}
+	if r := call(http.MethodPut, "/merchants/"+e.merchant.ID+"/resources/warehouse",
+		`[{"id":"W1","name":"Bodega Central"},{"id":"W2","name":"Bodega Norte"},{"id":"W3","name":"Bodega Sur"}]`); r.status != http.StatusOK {
+		t.Fatalf("set the warehouses: %d %s", r.status, r.raw)
+	}
+	app, secret, err := e.st.CreateApp(ctx, store.AppSpec{Name: "Bodegas", RedirectURIs: []string{appRedirect},
+		Scopes: []string{"read:stocks", "read:products"}}, e.cfg.Scopes.Names())
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, code, err := e.st.Approve(ctx, store.Grant{ClientID: app.ClientID, MerchantID: e.merchant.ID, RedirectURI: appRedirect,
+		Scopes: []string{"read:stocks", "read:products"}, Resources: store.ResourceGrant{"read:stocks": {"W1", "W2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {appRedirect}},
+		app.ClientID, secret).json["access_token"].(string)
+	path := "/connections/" + conn.ID + "/resources"
+	before := redistest.Snapshot(t, e.rdb)
+	for name, body := range map[string]string{
+		"wider":               `{"read:stocks":["W1","W3"]}`,
+		"not the merchant's":  `{"read:stocks":["W9"]}`,
+		"not bound to a type": `{"read:products":["W1"]}`,
+		"empty choice":        `{"read:stocks":[]}`,
+		"no scope":            `{}`,
+		"not an object":       `["W1"]`,
+		"duplicate member":    `{"read:stocks":["W1"],"read:stocks":["W2"]}`,
+	} {
+		if r := call(http.MethodPut, path, body); r.status != http.StatusBadRequest {
+			t.Errorf("%s: %d %s", name, r.status, r.raw)
+		}
+	}
+	if r := call(http.MethodPut, "/connections/nope/resources", `{"read:stocks":["W1"]}`); r.status != http.StatusNotFound {
+		t.Errorf("an unknown connection: %d %s", r.status, r.raw)
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, e.rdb))
+
+	r := call(http.MethodPut, path, `{"read:stocks":["W2"]}`)
+	if got, _ := json.Marshal(r.json["resources"]); r.status != http.StatusOK || string(got) != `{"read:stocks":["W2"]}` {
+		t.Fatalf("narrow: %d %s", r.status, r.raw)
+	}
+	details := func() string {
+		got, _ := json.Marshal(e.info(tok).json["scopes"].(map[string]any)["read:stocks"])
+		return string(got)
+	}
+	if got := details(); got != `{"W2":true,"all":false}` {
+		t.Fatalf("the next check after narrowing: %s", got)
+	}
+	// The platform drops W2: the grant of read:stocks reaches nothing.
+	if r := call(http.MethodPut, "/merchants/"+e.merchant.ID+"/resources/warehouse",
+		`[{"id":"W1","name":"Bodega Central"},{"id":"W3","name":"Bodega Sur"}]`); r.status != http.StatusOK {
+		t.Fatalf("drop W2: %d %s", r.status, r.raw)
+	}
+	if got := details(); got != `{"all":false}` {
+		t.Fatalf("after the platform removed W2: %s", got)
 	}
 }

@@ -148,6 +148,7 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	api.GET("/connections", s.apiConnections)
 	api.GET("/connections/:id", s.apiConnection)
 	api.DELETE("/connections/:id", s.apiRevokeConnection)
+	api.PUT("/connections/:id/resources", s.apiNarrowResources)
 	api.GET("/audit", s.apiAudit)
 
 	// Operations.

@@ -33,7 +33,7 @@ func TestRouteTable(t *testing.T) {
 		"GET /developers", "POST /developers/apps", "GET /apps/:client_id/logo/:fingerprint",
 		"POST /developers/apps/:client_id/webhook", "GET /developers/apps/:client_id/deliveries",
 		"GET /admin/apps/:id/deliveries", "GET /admin/api/apps/:id/deliveries",
-		"POST /admin/api/apps/:id/deliveries/:delivery_id/resend"} {
+		"POST /admin/api/apps/:id/deliveries/:delivery_id/resend", "PUT /admin/api/connections/:id/resources"} {
 		if !routes[want] {
 			t.Errorf("the table lacks %s", want)
 		}
