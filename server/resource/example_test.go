@@ -69,6 +69,35 @@ func ExampleHandler() {
 	log.Fatal(http.ListenAndServe(":8082", mux))
 }
 
+// Per-resource grants (issue 17): a merchant may grant read:stocks for
+// some warehouses only. RequireResource reads the warehouse the request
+// names and answers 403 insufficient_scope for one outside the grant;
+// with net/http's ServeMux, ResourceHandler after Handler does the same.
+func ExampleRequireResource() {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	v := newVerifier(ctx)
+
+	r := gin.New()
+	warehouse := func(req *http.Request) string { return req.URL.Query().Get("warehouse") }
+	r.GET("/api/stock", resource.Authenticate(v), resource.RequireResource("read:stocks", warehouse),
+		func(c *gin.Context) { c.JSON(http.StatusOK, gin.H{"warehouse": c.Query("warehouse")}) })
+
+	mux := http.NewServeMux()
+	stock := http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		// Or decide in the handler, for requests that name several.
+		if !resource.Allows(req.Context(), "read:stocks", req.PathValue("id")) {
+			http.Error(w, "not this warehouse", http.StatusForbidden)
+			return
+		}
+		fmt.Fprintln(w, "stock of", req.PathValue("id"))
+	})
+	mux.Handle("GET /warehouses/{id}/stock", resource.Handler(v, stock, "read:stocks"))
+	mux.Handle("GET /warehouses/{id}/orders", resource.Handler(v, resource.ResourceHandler(stock, "read:stocks",
+		func(req *http.Request) string { return req.PathValue("id") }), "read:stocks"))
+	log.Fatal(http.ListenAndServe(":8083", mux))
+}
+
 // A resource server checking enlace's tokens, runnable as it is: here
 // enlace's Redis is an embedded one and the token is issued through the
 // store, as the token endpoint would.
