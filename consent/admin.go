@@ -468,7 +468,7 @@ func (h *AdminPages) Connections(c *gin.Context) {
 		h.Unavailable(c, "admin connections", err)
 		return
 	}
-	views := h.connectionViews(c, conns.Connections)
+	views := h.connectionViews(c, conns.Connections, nil)
 	rows := make([]adminConnection, len(views))
 	for i, v := range views {
 		rows[i] = adminConnection{connectionView: v, MerchantEmail: emails[v.MerchantID]}
@@ -525,7 +525,7 @@ func (h *AdminPages) ConfirmRevoke(c *gin.Context) {
 		h.Unavailable(c, "admin confirm", err)
 		return
 	}
-	view := h.connectionViews(c, []*store.Connection{cn})[0]
+	view := h.connectionViews(c, []*store.Connection{cn}, nil)[0]
 	back := connectionsBack(c.Query("back"))
 	back = strings.Replace(back, "notice=revoked", "", 1)
 	v := confirmView{TitleID: "admin_confirm_revoke_title", TextID: "admin_confirm_revoke_one",

@@ -76,10 +76,17 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format("2006-01-02 15:04 UTC")
 }
 
-func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []connectionView {
+// connectionViews are the rows of conns. have are the merchant's resources
+// of the types the connections' limited scopes are bound to, to name them
+// (nil: the ids stand for the names).
+func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection, have map[string][]store.Resource) []connectionView {
 	loc := k.i18n.localizer(k.i18n.pick(c.Request))
 	out := make([]connectionView, 0, len(conns))
 	for _, cn := range conns {
+		scopes := k.describeScopes(c, cn.Scopes)
+		for i := range scopes {
+			scopes[i].Reach = k.reach(loc, scopes[i].Name, cn.Resources, have)
+		}
 		name := cn.ClientID
 		ident := appIdentity{Name: name, ClientID: cn.ClientID, Initials: initials(name)}
 		if app, err := k.opts.Apps(c.Request.Context(), cn.ClientID); err == nil {
@@ -87,12 +94,23 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection) []conne
 		}
 		out = append(out, connectionView{
 			ID: cn.ID, AppName: name, App: ident, ClientID: cn.ClientID, MerchantID: cn.MerchantID,
-			Scopes: k.describeScopes(c, cn.Scopes), Status: "status_" + string(cn.Status),
+			Scopes: scopes, Status: "status_" + string(cn.Status),
 			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
 			CreatedAt: loc.localTime(cn.CreatedAt), LastUsedAt: loc.localTime(cn.LastUsed),
 		})
 	}
 	return out
+}
+
+// namedResources reads the merchant's current resources of the types the
+// connections' limited scopes are bound to (one pipelined read, none when
+// every scope reaches all), so that the page names what each grant reaches.
+func (h *MerchantPages) namedResources(c *gin.Context, m *store.Merchant, conns []*store.Connection) (map[string][]store.Resource, error) {
+	types := h.limitedTypes(conns)
+	if len(types) == 0 {
+		return map[string][]store.Resource{}, nil
+	}
+	return h.store.Resources(c.Request.Context(), m.ID, h.opts.ResourceTypes, types...)
 }
 
 // Connections lists the merchant's connections, latest expiry (the most
@@ -112,12 +130,17 @@ func (h *MerchantPages) Connections(c *gin.Context) {
 		h.Unavailable(c, "list connections", err)
 		return
 	}
+	have, err := h.namedResources(c, m, page.Connections)
+	if err != nil {
+		h.Unavailable(c, "list connections", err)
+		return
+	}
 	next := ""
 	if page.Next != "" {
 		next = "/connections?" + url.Values{"cursor": {page.Next}}.Encode()
 	}
 	h.Render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
-		"Email": m.Email, "Apps": groupByApp(h.connectionViews(c, page.Connections)), "Total": page.Total,
+		"Email": m.Email, "Apps": groupByApp(h.connectionViews(c, page.Connections, have)), "Total": page.Total,
 		"Revoked": revokedCount(c.Query("revoked")), "Next": next,
 		// A page of a longer list: an app's group may go on over the page
 		// break, so its count is this page's.
@@ -193,8 +216,13 @@ func (h *MerchantPages) ConfirmRevoke(c *gin.Context) {
 	if !ok {
 		return
 	}
+	have, err := h.namedResources(c, m, []*store.Connection{cn})
+	if err != nil {
+		h.Unavailable(c, "get connection", err)
+		return
+	}
 	h.Render(c, http.StatusOK, "confirm_revoke", "revoke", sess, map[string]any{
-		"Connection": h.connectionViews(c, []*store.Connection{cn})[0],
+		"Connection": h.connectionViews(c, []*store.Connection{cn}, have)[0],
 	})
 }
 

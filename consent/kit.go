@@ -42,8 +42,12 @@ type KitOptions struct {
 	Assets map[string]string
 	// SecureCookies marks cookies Secure (an https issuer).
 	SecureCookies bool
-	// Catalogue describes the scopes on the pages.
+	// Catalogue describes the scopes on the pages, and binds scopes to
+	// resource types.
 	Catalogue store.Catalogue
+	// ResourceTypes are the configured resource types, named on the
+	// consent page's choice of resources (issue 17).
+	ResourceTypes store.ResourceTypes
 	// Issuer is enlace's public address, for the links the pages hand
 	// out (a developer invitation's).
 	Issuer string
@@ -308,6 +312,9 @@ func (k *Kit) endSession(c *gin.Context, sess *sessions.Session) bool {
 type scopeView struct {
 	Name        string
 	Description string
+	// Reach, on the connections pages, says which of the merchant's
+	// resources a resource-bound scope reaches ("solo en Bodega Central").
+	Reach string
 }
 
 // describeScopes returns each scope with its catalogue description in the

@@ -73,6 +73,8 @@ type MerchantStore interface {
 	ListConnections(ctx context.Context, f store.ConnectionFilter, p store.Page) (*store.ConnectionPage, error)
 	GetConnection(ctx context.Context, id string) (*store.Connection, error)
 	RevokeConnection(ctx context.Context, id string, by store.Actor) error
+	// Resources returns the merchant's resources of the named types.
+	Resources(ctx context.Context, merchantID string, types store.ResourceTypes, names ...string) (map[string][]store.Resource, error)
 }
 
 // MerchantPages are a merchant's pages: login, the consent page of the
@@ -131,17 +133,33 @@ func (h *MerchantPages) Authorize(c *gin.Context) {
 	if !ok {
 		return
 	}
-	h.consentPage(c, http.StatusOK, req, sess, m, false)
+	h.consentPage(c, http.StatusOK, req, sess, m, consentAgain{})
+}
+
+// consentAgain is how the consent page is shown again after an approval it
+// could not take: the form as posted (nil on a first showing), and why.
+type consentAgain struct {
+	posted url.Values
+	// sel are the choices of resources as posted.
+	sel map[string]resourceSelection
+	// nothingTicked: no scope was ticked.
+	nothingTicked bool
+	// noResource is the scope whose "only these" had nothing ticked.
+	noResource string
+	// resourceGone: a chosen resource is no longer the merchant's.
+	resourceGone bool
 }
 
 // consentPage renders the consent page of req. Read and write scopes start
 // ticked, as they always have (apps rely on a merchant's plain "Autorizar"
 // granting what they asked for); manage scopes, which can delete or cancel,
-// start unticked: the merchant grants them deliberately. nothingTicked is
-// the answer to an approval with no scope: every box as the merchant left
-// it (none) and a message saying why nothing happened.
+// start unticked: the merchant grants them deliberately. A resource-bound
+// scope's choice starts at "all" unless the app asked for specific
+// resources (req.Preselect). Shown again (again.posted set), every box and
+// choice is as the merchant left it, with a message saying why nothing
+// happened.
 func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRequest, sess *sessions.Session,
-	m *store.Merchant, nothingTicked bool) {
+	m *store.Merchant, again consentAgain) {
 	if req.App != nil && !req.App.MayConnect(m.ID) {
 		h.notTestMerchant(c, req)
 		return
@@ -151,8 +169,36 @@ func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRe
 		h.Unavailable(c, "count connections", err)
 		return
 	}
+	have, err := h.merchantResources(c.Request.Context(), m.ID, req.Scopes)
+	if err != nil {
+		h.Unavailable(c, "consent page", err)
+		return
+	}
 	loc := h.i18n.localizer(h.i18n.pick(c.Request))
-	groups := h.groupScopes(c, req.Scopes, loc, !nothingTicked)
+	var groups []scopeGroup
+	sel := preselection(req.Preselect)
+	if again.posted != nil {
+		groups = h.groupScopesTicked(c, req.Scopes, loc, again.posted["granted"])
+		sel = again.sel
+	} else {
+		groups = h.groupScopes(c, req.Scopes, loc, true)
+	}
+	choices := h.resourceChoices(loc, req.Scopes, have, sel)
+	var reaches []scopeReach
+	for i := range groups {
+		for j := range groups[i].Scopes {
+			gs := &groups[i].Scopes[j]
+			gs.Choice = choices[gs.Name]
+			if gs.Choice != nil {
+				gs.Choice.Invalid = again.noResource == gs.Name
+				reaches = append(reaches, scopeReach{Scope: gs.Name, Description: gs.Description, Choice: gs.Choice})
+			}
+		}
+	}
+	noResource := ""
+	if again.noResource != "" {
+		noResource = loc.T("consent_no_resource", "Scope", h.describeScopes(c, []string{again.noResource})[0].Description)
+	}
 	h.Render(c, status, "consent", "authorize", sess, map[string]any{
 		"AppName":       req.AppName,
 		"Initials":      initials(req.AppName),
@@ -160,11 +206,23 @@ func (h *MerchantPages) consentPage(c *gin.Context, status int, req *AuthorizeRe
 		"Host":          redirectHost(req.RedirectURI),
 		"Email":         m.Email,
 		"Groups":        groups,
+		"Reaches":       reaches,
 		"Total":         len(req.Scopes),
 		"Before":        before,
-		"NothingTicked": nothingTicked,
+		"NothingTicked": again.nothingTicked,
+		"NoResource":    noResource,
+		"ResourceGone":  again.resourceGone,
+		"And":           loc.T("resource_and"),
 		"Self":          c.Request.URL.RequestURI(),
 	})
+}
+
+// scopeReach is a line of the consent page's summary: what a
+// resource-bound scope reaches as the page stands.
+type scopeReach struct {
+	Scope       string
+	Description string
+	Choice      *resourceChoice
 }
 
 // connectedBefore is how often the merchant has connected the app already:
@@ -200,8 +258,10 @@ func (h *MerchantPages) connectedBefore(c *gin.Context, merchantID, clientID str
 	return &connectedBefore{Count: n, AtLeast: page.Next != ""}, nil
 }
 
-// Decide handles the consent form: approve with the ticked scopes, or
-// cancel. The authorization request is re-validated from the query string.
+// Decide handles the consent form: approve with the ticked scopes, each
+// resource-bound one limited to the resources chosen for it, or cancel
+// (which always works: nothing of the choice is read). The authorization
+// request is re-validated from the query string.
 func (h *MerchantPages) Decide(c *gin.Context) {
 	req := h.parse(c)
 	if req == nil {
@@ -226,16 +286,46 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 		c.Redirect(http.StatusSeeOther, h.auth.Deny(req))
 		return
 	}
+	have, err := h.merchantResources(c.Request.Context(), m.ID, req.Scopes)
+	if err != nil {
+		h.Unavailable(c, "approve", err)
+		return
+	}
+	resources, sel, noResource, err := h.parseResourceChoice(c.Request.PostForm, req.Scopes, granted, have)
+	if err != nil {
+		// Only a forged form (or one posted after the platform changed
+		// the merchant's set under it) chooses what was not offered.
+		h.Logger().InfoContext(c.Request.Context(), "consent form refused", "merchant_id", m.ID, "err", err)
+		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return
+	}
+	again := consentAgain{posted: c.Request.PostForm, sel: sel}
 	if len(granted) == 0 {
 		// "Autorizar" with every box unticked is no decision to deny: the
 		// merchant pressed the button that connects. Say so and ask again,
 		// rather than send them back to the app as if they had cancelled.
-		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, true)
+		again.nothingTicked = true
+		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, again)
 		return
 	}
-	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted, nil)
+	if noResource != "" {
+		// "Only these" with none of them ticked grants nothing of the
+		// scope; granting all instead would be the opposite of the choice.
+		again.noResource = noResource
+		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, again)
+		return
+	}
+	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted, resources)
 	if errors.Is(err, ErrNotTestMerchant) {
 		h.notTestMerchant(c, req)
+		return
+	}
+	if errors.Is(err, store.ErrInvalid) {
+		// A resource chosen was removed from the merchant's set after
+		// the form was read: the page shows the set as it is now.
+		h.Logger().InfoContext(c.Request.Context(), "approval refused: resources changed", "merchant_id", m.ID, "err", err)
+		again.resourceGone = true
+		h.consentPage(c, http.StatusConflict, req, sess, m, again)
 		return
 	}
 	if err != nil {

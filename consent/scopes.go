@@ -2,6 +2,7 @@ package consent
 
 import (
 	"net/url"
+	"slices"
 	"strings"
 	"unicode"
 
@@ -28,6 +29,8 @@ type groupedScope struct {
 	scopeView
 	// Checked is whether the box starts ticked.
 	Checked bool
+	// Choice is the scope's choice of resources, nil when it has none.
+	Choice *resourceChoice
 }
 
 // scopeLevel is the level of a "level:resource" scope; "" for a scope
@@ -45,10 +48,20 @@ func scopeLevel(name string) string {
 // without a level start ticked and manage scopes do not; without it
 // nothing does.
 func (k *Kit) groupScopes(c *gin.Context, names []string, loc localizer, tick bool) []scopeGroup {
+	return k.groupScopesBy(c, names, loc, func(name string) bool { return tick && scopeLevel(name) != "manage" })
+}
+
+// groupScopesTicked is groupScopes with exactly the ticked scopes ticked
+// (a form shown again as it was posted).
+func (k *Kit) groupScopesTicked(c *gin.Context, names []string, loc localizer, ticked []string) []scopeGroup {
+	return k.groupScopesBy(c, names, loc, func(name string) bool { return slices.Contains(ticked, name) })
+}
+
+func (k *Kit) groupScopesBy(c *gin.Context, names []string, loc localizer, checked func(string) bool) []scopeGroup {
 	byLevel := map[string][]groupedScope{}
 	for _, v := range k.describeScopes(c, names) {
 		level := scopeLevel(v.Name)
-		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Checked: tick && level != "manage"})
+		byLevel[level] = append(byLevel[level], groupedScope{scopeView: v, Checked: checked(v.Name)})
 	}
 	var groups []scopeGroup
 	// Least risk first, so the page reads from "see" to "delete"; the

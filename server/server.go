@@ -139,6 +139,7 @@ func New(opts Options) (*Server, error) {
 		Assets:         static.links,
 		SecureCookies:  opts.Config.Secure(),
 		Catalogue:      opts.Config.Scopes,
+		ResourceTypes:  opts.Config.ResourceTypes,
 		Issuer:         opts.Config.Issuer,
 		Apps:           s.apps,
 		Limiter:        opts.Store,
