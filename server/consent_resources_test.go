@@ -323,3 +323,28 @@ func TestConsentResourceChoiceNone(t *testing.T) {
 		t.Fatalf("without warehouses: %s", got)
 	}
 }
+
+// TestConsentResourcePreselect: resources an app asks for with RFC 9396
+// authorization_details on the authorize request are offered chosen on
+// the consent page (one the merchant does not have is left out); the
+// merchant still decides, and what the form posts is what is granted.
+func TestConsentResourcePreselect(t *testing.T) {
+	t.Parallel()
+	ra := newResourceApp(t, appRedirect)
+	e := ra.e
+	asked := ra.authorize + "&" + url.Values{"authorization_details": {
+		`[{"type":"warehouse","actions":["read:stocks"],"identifier":"W1"},{"type":"warehouse","actions":["read:stocks"],"identifier":"W9"}]`}}.Encode()
+	b := e.browser()
+	p := b.loginAndConsentPage(asked)
+	mode, ticked, _ := choicesOf(p.body)
+	if mode["read:stocks"] != "some" || strings.Join(ticked["read:stocks"], " ") != "W1" || mode["write:stocks"] != "all" {
+		t.Fatalf("the preselection: %v %v", mode, ticked)
+	}
+	// The merchant widens it to both: their choice, not the app's, counts.
+	code := codeOf(t, b.postConsent(asked, p, url.Values{"granted": {"read:stocks"},
+		"resources_mode.read:stocks": {"some"}, "resources.read:stocks": {"W1", "W2"}}))
+	mv := ra.mvExchange(code)
+	if got := jsonOf(mv.json["scopes"]); got != `{"read:stocks":{"W1":true,"W2":true,"all":false}}` {
+		t.Fatalf("the grant: %s", got)
+	}
+}
