@@ -67,6 +67,9 @@ type connectionView struct {
 	LastUsed   string
 	CreatedAt  localTime
 	LastUsedAt localTime
+	// Narrowable: a scope is bound to a resource type, so the merchant may
+	// limit what it reaches (narrow.go).
+	Narrowable bool
 }
 
 func formatTime(t time.Time) string {
@@ -97,6 +100,7 @@ func (k *Kit) connectionViews(c *gin.Context, conns []*store.Connection, have ma
 			Scopes: scopes, Status: "status_" + string(cn.Status),
 			Created: formatTime(cn.CreatedAt), LastUsed: formatTime(cn.LastUsed),
 			CreatedAt: loc.localTime(cn.CreatedAt), LastUsedAt: loc.localTime(cn.LastUsed),
+			Narrowable: cn.Status != store.StatusRevoked && len(k.boundTypes(cn.Scopes)) > 0,
 		})
 	}
 	return out
@@ -141,7 +145,7 @@ func (h *MerchantPages) Connections(c *gin.Context) {
 	}
 	h.Render(c, http.StatusOK, "connections", "connections_title", sess, map[string]any{
 		"Email": m.Email, "Apps": groupByApp(h.connectionViews(c, page.Connections, have)), "Total": page.Total,
-		"Revoked": revokedCount(c.Query("revoked")), "Next": next,
+		"Revoked": revokedCount(c.Query("revoked")), "Narrowed": c.Query("narrowed") == "1", "Next": next,
 		// A page of a longer list: an app's group may go on over the page
 		// break, so its count is this page's.
 		"Paged": page.Next != "" || c.Query("cursor") != "",

@@ -73,6 +73,7 @@ type MerchantStore interface {
 	ListConnections(ctx context.Context, f store.ConnectionFilter, p store.Page) (*store.ConnectionPage, error)
 	GetConnection(ctx context.Context, id string) (*store.Connection, error)
 	RevokeConnection(ctx context.Context, id string, by store.Actor) error
+	NarrowResources(ctx context.Context, id string, g store.ResourceGrant, by store.Actor) (*store.Connection, error)
 	// Resources returns the merchant's resources of the named types.
 	Resources(ctx context.Context, merchantID string, types store.ResourceTypes, names ...string) (map[string][]store.Resource, error)
 }

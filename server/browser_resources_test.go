@@ -159,9 +159,10 @@ func TestBrowserResourceGrant(t *testing.T) {
 	if n := eval[int](c, `document.querySelectorAll('fieldset.resource-choice').length`); n != 1 {
 		t.Fatalf("%d choices of resources, want read:stocks' alone", n)
 	}
-	c.do("choose W1", chromedp.Click(chromedp.CSS(byID("mode-some-read:stocks"))),
-		chromedp.Click(chromedp.CSS(`input[name="resources.read:stocks"][value="W1"]`)))
-	if got := reachText(c, "read:stocks"); got != "solo en Bodega Central" {
+	c.do("choose W1 and W2", chromedp.Click(chromedp.CSS(byID("mode-some-read:stocks"))),
+		chromedp.Click(chromedp.CSS(`input[name="resources.read:stocks"][value="W1"]`)),
+		chromedp.Click(chromedp.CSS(`input[name="resources.read:stocks"][value="W2"]`)))
+	if got := reachText(c, "read:stocks"); !strings.HasPrefix(got, "solo en Bodega Central") || !strings.Contains(got, "Bodega Norte") {
 		t.Fatalf("the summary: %q", got)
 	}
 	c.screenshot("consent")
@@ -172,7 +173,8 @@ func TestBrowserResourceGrant(t *testing.T) {
 	if err != nil {
 		t.Fatalf("exchange: %v", err)
 	}
-	const wantDetails = `[{"actions":["read:stocks"],"identifier":"W1","type":"warehouse"}]`
+	const wantDetails = `[{"actions":["read:stocks"],"identifier":"W1","type":"warehouse"},` +
+		`{"actions":["read:stocks"],"identifier":"W2","type":"warehouse"}]`
 	if got := jsonOf(tok.Extra("authorization_details")); tok.Extra("scope") != "read:stocks read:products" || got != wantDetails {
 		t.Fatalf("the token answer: scope %v, authorization_details %s", tok.Extra("scope"), got)
 	}
@@ -180,7 +182,7 @@ func TestBrowserResourceGrant(t *testing.T) {
 	if intro.json["active"] != true || jsonOf(intro.json["authorization_details"]) != wantDetails {
 		t.Fatalf("introspection: %s", intro.raw)
 	}
-	if got := jsonOf(e.info(tok.AccessToken).json["scopes"]); got != `{"read:products":{"all":true},"read:stocks":{"W1":true,"all":false}}` {
+	if got := jsonOf(e.info(tok.AccessToken).json["scopes"]); got != `{"read:products":{"all":true},"read:stocks":{"W1":true,"W2":true,"all":false}}` {
 		t.Fatalf("/api/d/info scopes: %s", got)
 	}
 
@@ -203,8 +205,11 @@ func TestBrowserResourceGrant(t *testing.T) {
 	if code, _ := call("W1"); code != http.StatusOK {
 		t.Fatalf("W1: %d", code)
 	}
-	if code, body := call("W2"); code != http.StatusForbidden || body["error"] != "insufficient_scope" {
-		t.Fatalf("W2: %d %v", code, body)
+	if code, _ := call("W2"); code != http.StatusOK {
+		t.Fatalf("W2: %d", code)
+	}
+	if code, body := call("W3"); code != http.StatusForbidden || body["error"] != "insufficient_scope" {
+		t.Fatalf("W3, outside the grant: %d %v", code, body)
 	}
 
 	c.do("open /connections", chromedp.Navigate(e.url+"/connections"), chromedp.WaitVisible(chromedp.CSS(`.connection`)))
@@ -212,4 +217,18 @@ func TestBrowserResourceGrant(t *testing.T) {
 		t.Fatalf("/connections:\n%s", txt)
 	}
 	c.screenshot("connections")
+
+	// The merchant takes W1 away from /connections: the next check
+	// refuses it, W2 still passes.
+	c.do("narrow", chromedp.Click(chromedp.CSS(`a[href$="/resources"]`)),
+		chromedp.WaitVisible(chromedp.CSS(`input[name="resources.read:stocks"][value="W1"]`)))
+	checkPortalPage(t, c, 1280, "narrow")
+	c.do("untick W1 and save", chromedp.Click(chromedp.CSS(`input[name="resources.read:stocks"][value="W1"]`)),
+		chromedp.Click(chromedp.CSS(`form.consent button[type="submit"]`)), chromedp.WaitVisible(chromedp.CSS(`#narrowed`)))
+	if code, body := call("W1"); code != http.StatusForbidden || body["error"] != "insufficient_scope" {
+		t.Fatalf("W1 after narrowing: %d %v", code, body)
+	}
+	if code, _ := call("W2"); code != http.StatusOK {
+		t.Fatalf("W2 after narrowing: %d", code)
+	}
 }

@@ -348,3 +348,79 @@ func TestConsentResourcePreselect(t *testing.T) {
 		t.Fatalf("the grant: %s", got)
 	}
 }
+
+// TestConnectionsNarrow: from /connections the merchant narrows a live
+// connection: read:stocks from W1 and W2 to W2, write:stocks from all to
+// W1. The token's next check says so (/api/d/info); the page offers
+// nothing wider (a limited scope has no "all", its options are what it
+// reaches) and a forged field is 400, "only these" with nothing ticked
+// 422, another merchant's connection 404, each with nothing written.
+func TestConnectionsNarrow(t *testing.T) {
+	t.Parallel()
+	ra := newResourceApp(t, appRedirect)
+	e := ra.e
+	ctx := context.Background()
+	conn, code, err := e.st.Approve(ctx, store.Grant{ClientID: ra.app.ClientID, MerchantID: e.merchant.ID, RedirectURI: appRedirect,
+		Scopes: stockScopes, Resources: store.ResourceGrant{"read:stocks": {"W1", "W2"}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tok := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code}, "redirect_uri": {appRedirect}},
+		ra.app.ClientID, ra.secret).json["access_token"].(string)
+
+	b := e.browser()
+	b.loginAndConsentPage(ra.authorize)
+	list := b.get("/connections")
+	if !strings.Contains(list.body, `href="/connections/`+conn.ID+`/resources"`) {
+		t.Fatalf("/connections offers no narrowing:\n%s", list.body)
+	}
+	path := "/connections/" + conn.ID + "/resources"
+	p := b.get(path)
+	mode, ticked, offered := choicesOf(p.body)
+	if p.status != http.StatusOK || mode["read:stocks"] != "" || strings.Join(ticked["read:stocks"], " ") != "W1 W2" ||
+		mode["write:stocks"] != "all" || strings.Join(offered["write:stocks"], " ") != "W1 W2" {
+		t.Fatalf("the narrowing page: %d %v %v %v\n%s", p.status, mode, ticked, offered, p.body)
+	}
+	csrf := csrfOf(t, p)
+	other, err := e.st.CreateMerchant(ctx, "otra@tienda.cl", "Otra", password)
+	if err != nil {
+		t.Fatal(err)
+	}
+	theirs, _, err := e.st.Approve(ctx, store.Grant{ClientID: ra.app.ClientID, MerchantID: other.ID, RedirectURI: appRedirect,
+		Scopes: stockScopes})
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := redistest.Snapshot(t, e.rdb)
+	for name, form := range map[string]url.Values{
+		"all for a limited scope": {"resources_mode.read:stocks": {"all"}},
+		"an id it does not reach": {"resources.read:stocks": {"W1", "W3"}},
+		"ids without a mode":      {"resources.write:stocks": {"W1"}},
+		"an unknown mode":         {"resources_mode.write:stocks": {"most"}},
+	} {
+		form.Set("csrf_token", csrf)
+		if p := b.post(path, form); p.status != http.StatusBadRequest {
+			t.Errorf("%s: %d", name, p.status)
+		}
+	}
+	if p := b.post(path, url.Values{"csrf_token": {csrf}, "resources_mode.write:stocks": {"all"}}); p.status != http.StatusUnprocessableEntity ||
+		!strings.Contains(p.body, "Marca al menos un recurso") {
+		t.Fatalf("read:stocks with nothing ticked: %d\n%s", p.status, p.body)
+	}
+	if p := b.get("/connections/" + theirs.ID + "/resources"); p.status != http.StatusNotFound {
+		t.Fatalf("another merchant's connection: %d", p.status)
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, e.rdb))
+
+	p = b.post(path, url.Values{"csrf_token": {csrf}, "resources.read:stocks": {"W2"},
+		"resources_mode.write:stocks": {"some"}, "resources.write:stocks": {"W1"}})
+	if p.status != http.StatusSeeOther || p.location != "/connections?narrowed=1" {
+		t.Fatalf("narrow: %d %s\n%s", p.status, p.location, p.body)
+	}
+	if got := jsonOf(e.info(tok).json["scopes"]); got != `{"read:products":{"all":true},"read:stocks":{"W2":true,"all":false},"write:stocks":{"W1":true,"all":false}}` {
+		t.Fatalf("the next check after narrowing: %s", got)
+	}
+	if list := b.get("/connections?narrowed=1"); !strings.Contains(list.body, `id="narrowed"`) {
+		t.Fatal("no notice after narrowing")
+	}
+}

@@ -121,6 +121,19 @@ func TestResourceGrantAnswers(t *testing.T) {
 	if code, _ := call(all.json["access_token"].(string), "W2"); code != http.StatusOK {
 		t.Fatalf("W2 with a grant of all: %d", code)
 	}
+	// A grant of all covers a warehouse the platform adds afterwards; a
+	// grant of W1 does not.
+	if _, err := e.st.SetResources(ctx, store.ResourceSet{MerchantID: e.merchant.ID, Type: "warehouse",
+		Resources: []store.Resource{{ID: "W1", Name: "Central"}, {ID: "W9", Name: "Nueva"}}, By: store.ActorCLI,
+		Scopes: e.cfg.Scopes.BoundTo("warehouse")}, e.cfg.ResourceTypes); err != nil {
+		t.Fatal(err)
+	}
+	if code, _ := call(all.json["access_token"].(string), "W9"); code != http.StatusOK {
+		t.Fatalf("a warehouse added after a grant of all: %d", code)
+	}
+	if code, _ := call(access, "W9"); code != http.StatusForbidden {
+		t.Fatalf("a warehouse added after a grant of W1: %d", code)
+	}
 }
 
 // TestAuthorizationDetailsRequest: an app may ask for specific resources

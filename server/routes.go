@@ -43,6 +43,8 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.GET("/connections", m.Connections)
 	e.GET("/connections/:id/revoke", m.ConfirmRevoke)
 	e.POST("/connections/:id/revoke", m.Revoke)
+	e.GET("/connections/:id/resources", m.NarrowPage)
+	e.POST("/connections/:id/resources", m.Narrow)
 
 	// Admin pages (their own session).
 	e.GET("/admin/login", a.LoginPage)
