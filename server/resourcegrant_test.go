@@ -121,6 +121,25 @@ func TestResourceGrantAnswers(t *testing.T) {
 	if code, _ := call(all.json["access_token"].(string), "W2"); code != http.StatusOK {
 		t.Fatalf("W2 with a grant of all: %d", code)
 	}
+	// The same with net/http: Handler, then ResourceHandler.
+	mux := http.NewServeMux()
+	ok := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !resource.Allows(r.Context(), "read:stocks", r.PathValue("id")) {
+			t.Errorf("Allows disagrees with ResourceHandler on %s", r.PathValue("id"))
+		}
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.Handle("GET /w/{id}", resource.Handler(verifier, resource.ResourceHandler(ok, "read:stocks",
+		func(r *http.Request) string { return r.PathValue("id") }), "read:stocks"))
+	for w, want := range map[string]int{"W1": http.StatusOK, "W2": http.StatusForbidden} {
+		req := httptest.NewRequest(http.MethodGet, "/w/"+w, nil)
+		req.Header.Set("Authorization", "Bearer "+access)
+		rec := httptest.NewRecorder()
+		mux.ServeHTTP(rec, req)
+		if rec.Code != want {
+			t.Errorf("net/http %s: %d, want %d", w, rec.Code, want)
+		}
+	}
 	// A grant of all covers a warehouse the platform adds afterwards; a
 	// grant of W1 does not.
 	if _, err := e.st.SetResources(ctx, store.ResourceSet{MerchantID: e.merchant.ID, Type: "warehouse",
