@@ -4,7 +4,6 @@ import (
 	"errors"
 	"net/http"
 	"net/url"
-	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
@@ -18,17 +17,6 @@ import (
 
 func adminDeliveriesPath(clientID string) string {
 	return "/admin/apps/" + url.PathEscape(clientID) + "/deliveries"
-}
-
-// adminDeliveriesView is the admin deliveries page's data.
-type adminDeliveriesView struct {
-	App     *store.App
-	Webhook webhookState
-	Table   deliveriesTable
-	Total   int
-	Next    string
-	Notice  string
-	Error   string
 }
 
 // adminApp returns the app of the path; an unknown one is the 404 page.
@@ -60,22 +48,11 @@ func (h *AdminPages) Deliveries(c *gin.Context) {
 }
 
 func (h *AdminPages) deliveriesPage(c *gin.Context, status int, sess *sessions.Session, a *store.App, cursor, msg string) {
-	page, err := h.store.Deliveries(c.Request.Context(), a.ClientID, cursor, deliveriesPage)
-	if errors.Is(err, store.ErrInvalid) {
-		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+	v, ok := h.readDeliveries(c, h.store, a, cursor, adminDeliveriesPath(a.ClientID))
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.Unavailable(c, "admin deliveries", err)
-		return
-	}
-	loc := h.i18n.localizer(h.i18n.pick(c.Request))
-	v := adminDeliveriesView{App: a, Webhook: newWebhookState(loc, a.Webhook, time.Now()), Total: int(page.Total),
-		Table:  deliveriesTable{Rows: deliveryRows(loc, page.Deliveries), Resend: adminDeliveriesPath(a.ClientID)},
-		Notice: adminNotice(c.Query("notice")), Error: msg}
-	if page.Next != "" {
-		v.Next = adminDeliveriesPath(a.ClientID) + "?" + url.Values{"cursor": {page.Next}}.Encode()
-	}
+	v.Notice, v.Error = adminNotice(c.Query("notice")), msg
 	h.Render(c, status, "admin_deliveries", "admin_deliveries_title", sess, v)
 }
 

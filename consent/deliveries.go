@@ -1,10 +1,14 @@
 package consent
 
 import (
+	"context"
 	"errors"
 	"net/http"
+	"net/url"
 	"strconv"
 	"time"
+
+	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -134,4 +138,31 @@ func resendRefusal(err error) (string, int) {
 		return "developer_err_delivery_in_flight", http.StatusConflict
 	}
 	return "", 0
+}
+
+// deliveryLister is what a deliveries page reads of the store.
+type deliveryLister interface {
+	Deliveries(ctx context.Context, clientID, cursor string, limit int) (*store.DeliveryPage, error)
+}
+
+// readDeliveries reads the page of a's deliveries after cursor for the
+// portal's and the admins' deliveries pages, whose links go under base;
+// ok is false once an error page was sent (a bad cursor is 400).
+func (k *Kit) readDeliveries(c *gin.Context, st deliveryLister, a *store.App, cursor, base string) (deliveriesView, bool) {
+	page, err := st.Deliveries(c.Request.Context(), a.ClientID, cursor, deliveriesPage)
+	if errors.Is(err, store.ErrInvalid) {
+		k.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+		return deliveriesView{}, false
+	}
+	if err != nil {
+		k.Unavailable(c, "deliveries", err)
+		return deliveriesView{}, false
+	}
+	loc := k.i18n.localizer(k.i18n.pick(c.Request))
+	v := deliveriesView{App: a, Webhook: newWebhookState(loc, a.Webhook, time.Now()), Total: int(page.Total),
+		Table: deliveriesTable{Rows: deliveryRows(loc, page.Deliveries), Resend: base}}
+	if page.Next != "" {
+		v.Next = base + "?" + url.Values{"cursor": {page.Next}}.Encode()
+	}
+	return v, true
 }

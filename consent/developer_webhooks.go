@@ -3,7 +3,6 @@ package consent
 import (
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -264,22 +263,11 @@ func (h *DeveloperPages) Deliveries(c *gin.Context) {
 }
 
 func (h *DeveloperPages) deliveriesPage(c *gin.Context, status int, sess *sessions.Session, a *store.App, cursor, msg string) {
-	page, err := h.store.Deliveries(c.Request.Context(), a.ClientID, cursor, deliveriesPage)
-	if errors.Is(err, store.ErrInvalid) {
-		h.ErrorPage(c, http.StatusBadRequest, "err_bad_request")
+	v, ok := h.readDeliveries(c, h.store, a, cursor, deliveriesPath(a.ClientID))
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.Unavailable(c, "deliveries", err)
-		return
-	}
-	loc := h.i18n.localizer(h.i18n.pick(c.Request))
-	v := deliveriesView{App: a, Webhook: newWebhookState(loc, a.Webhook, time.Now()), Total: int(page.Total),
-		Table:  deliveriesTable{Rows: deliveryRows(loc, page.Deliveries), Resend: deliveriesPath(a.ClientID)},
-		Notice: developerNotice(c.Query("notice")), Error: msg}
-	if page.Next != "" {
-		v.Next = deliveriesPath(a.ClientID) + "?" + url.Values{"cursor": {page.Next}}.Encode()
-	}
+	v.Notice, v.Error = developerNotice(c.Query("notice")), msg
 	h.Render(c, status, "developer_deliveries", "developer_deliveries_title", sess, v)
 }
 
