@@ -88,6 +88,8 @@ type WebhookArgs struct {
 	Type         string `json:"type,omitempty"`
 	Payload      string `json:"payload,omitempty"`
 	Retention    int64  `json:"retention,omitempty"`
+	Member       string `json:"member,omitempty"`
+	Trim         string `json:"trim,omitempty"`
 	Claim        string `json:"claim,omitempty"`
 	Lease        int64  `json:"lease,omitempty"`
 	OK           bool   `json:"ok"`
@@ -274,7 +276,8 @@ func (s *Store) TransferOutbox(ctx context.Context, consumer string, shards Shar
 		}
 		id := "evt_" + e.msg.ID + "-" + strconv.Itoa(e.shard)
 		calls = append(calls, scriptCall[WebhookArgs]{keys: deliveryKeys(clientID, id), args: WebhookArgs{Op: "enqueue",
-			ID: id, Now: now, ClientID: clientID, Type: typ, Payload: string(payload), Retention: o.Retention.Milliseconds()}})
+			ID: id, Now: now, ClientID: clientID, Type: typ, Payload: string(payload), Retention: o.Retention.Milliseconds(),
+			Member: deliveriesMember(int64(now), id), Trim: deliveriesTrim(int64(now), o.Retention)}})
 		queued = append(queued, i)
 	}
 	results, errs := runPipelined(ctx, s.rdb, webhookScript, calls)
@@ -387,7 +390,8 @@ func (s *Store) SendPing(ctx context.Context, clientID string, o DeliveryOptions
 		return nil, fmt.Errorf("encode ping: %w", err)
 	}
 	res, err := webhookScript.run(ctx, s.rdb, deliveryKeys(clientID, id), WebhookArgs{Op: "enqueue", ID: id,
-		Now: MillisOf(now), ClientID: clientID, Type: WebhookPing, Payload: string(b), Retention: o.Retention.Milliseconds()})
+		Now: MillisOf(now), ClientID: clientID, Type: WebhookPing, Payload: string(b), Retention: o.Retention.Milliseconds(),
+		Member: deliveriesMember(ms(now), id), Trim: deliveriesTrim(ms(now), o.Retention)})
 	if err != nil {
 		return nil, fmt.Errorf("queue ping: %w", err)
 	}
@@ -557,35 +561,27 @@ func (s *Store) Deliveries(ctx context.Context, clientID, cursor string, limit i
 		limit = 50
 	}
 	limit = min(limit, MaxLimit)
-	maxScore, after := "+inf", ""
+	start := "-"
 	if cursor != "" {
-		score, id, ok := strings.Cut(cursor, "~")
-		if _, err := strconv.ParseInt(score, 10, 64); !ok || err != nil || !validDeliveryID(id) {
+		if _, id, ok := strings.Cut(cursor, ":"); !ok || len(cursor) != 14+len(id) || !validDeliveryID(id) {
 			return nil, fmt.Errorf("%w: the cursor %q is not one this listing made", ErrInvalid, cursor)
 		}
-		maxScore, after = score, id
+		start = "(" + cursor
 	}
 	key := deliveriesKey(clientID)
-	// Entries of the cursor's millisecond that came before it on the last
-	// page are read again and skipped: ask for enough to cover them.
-	zs, err := s.rdb.ZRangeArgsWithScores(ctx, redis.ZRangeArgs{Key: key, Start: maxScore, Stop: "-inf", ByScore: true,
-		Rev: true, Count: int64(limit + 1 + 16)}).Result()
+	members, err := s.rdb.ZRangeArgs(ctx, redis.ZRangeArgs{Key: key, Start: start, Stop: "+", ByLex: true,
+		Count: int64(limit + 1)}).Result()
 	if err != nil {
 		return nil, fmt.Errorf("list deliveries: %w", err)
 	}
-	var ids []string
-	var scores []int64
-	for _, z := range zs {
-		id := z.Member.(string)
-		if after != "" && strconv.FormatInt(int64(z.Score), 10) == maxScore && id >= after {
-			continue
-		}
-		ids, scores = append(ids, id), append(scores, int64(z.Score))
-	}
 	page := &DeliveryPage{}
-	if len(ids) > limit {
-		ids, scores = ids[:limit], scores[:limit]
-		page.Next = strconv.FormatInt(scores[limit-1], 10) + "~" + ids[limit-1]
+	if len(members) > limit {
+		members = members[:limit]
+		page.Next = members[limit-1]
+	}
+	ids := make([]string, len(members))
+	for i, m := range members {
+		_, ids[i], _ = strings.Cut(m, ":")
 	}
 	cmds := make([]*redis.MapStringStringCmd, len(ids))
 	total := new(redis.IntCmd)
@@ -765,3 +761,19 @@ func (s *Store) PruneOutboxConsumers(ctx context.Context, shard int, idle time.D
 	}
 	return n, nil
 }
+
+// deliveriesMember is a delivery's entry in its app's list: the time
+// inverted (13 digits, so that the newest sorts first) and the id, so
+// that a page is a lexicographic range from the last entry read, however
+// many deliveries share a millisecond.
+func deliveriesMember(createdMS int64, id string) string {
+	return fmt.Sprintf("%013d:%s", invertedMS(createdMS), id)
+}
+
+// deliveriesTrim is the first entry of an app's list too old to keep at
+// now: every entry from it on is.
+func deliveriesTrim(nowMS int64, retention time.Duration) string {
+	return fmt.Sprintf("%013d:", invertedMS(nowMS-retention.Milliseconds()))
+}
+
+func invertedMS(v int64) int64 { return 9999999999999 - v }

@@ -139,3 +139,61 @@ func TestOutboxAndDeliveries(t *testing.T) {
 		}
 	})
 }
+
+// TestDeliveriesPaging: an app's deliveries page newest first by cursor,
+// each exactly once, however many share a millisecond (an app-wide
+// revocation makes thousands at once); a cursor this listing did not make
+// is refused.
+func TestDeliveriesPaging(t *testing.T) {
+	t.Parallel()
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		st := store.New(rdb, store.Options{Now: f.clock.Now, EncryptionKey: testKey})
+		if _, _, err := st.SetWebhook(ctx, f.app.ClientID, "https://hooks.example/h", false, store.ActorCLI); err != nil {
+			t.Fatal(err)
+		}
+		if err := st.JoinOutbox(ctx); err != nil {
+			t.Fatal(err)
+		}
+		// The fixture's clock stands still: every event has one millisecond.
+		const n = 130
+		for range n {
+			f.approve(t, "")
+		}
+		queued := 0
+		for queued < n {
+			tr, err := st.TransferOutbox(ctx, "p", store.AllShards, false, store.DeliveryOptions{})
+			if err != nil || tr.Queued == 0 {
+				t.Fatalf("transfer: %+v %v after %d", tr, err, queued)
+			}
+			queued += tr.Queued
+		}
+		seen := map[string]bool{}
+		cursor := ""
+		for pages := 0; ; pages++ {
+			page, err := st.Deliveries(ctx, f.app.ClientID, cursor, 40)
+			if err != nil || pages > 5 || page.Total != n {
+				t.Fatalf("page %d: %v %+v", pages, err, page)
+			}
+			for _, d := range page.Deliveries {
+				if seen[d.ID] {
+					t.Fatalf("%s listed twice", d.ID)
+				}
+				seen[d.ID] = true
+			}
+			if page.Next == "" {
+				break
+			}
+			cursor = page.Next
+		}
+		if len(seen) != n {
+			t.Fatalf("%d deliveries listed, want %d", len(seen), n)
+		}
+		for _, bad := range []string{"x", "123:evt_1", "0000000000000:../../x"} {
+			if _, err := st.Deliveries(ctx, f.app.ClientID, bad, 10); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("cursor %q: %v", bad, err)
+			}
+		}
+	})
+}

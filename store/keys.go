@@ -63,9 +63,12 @@ import (
 //	webhook-delivery:{sNN}:<event id>  hash  TTL: webhooks.retention  one
 //	                           event on its way to an app's webhook, in the
 //	                           app's shard: payload, status, attempts, log
-//	webhook-deliveries:{sNN}:<client id>  zset  no TTL  the app's deliveries
-//	                           by creation (ms); entries older than the
-//	                           retention are trimmed as new ones come
+//	webhook-deliveries:{sNN}:<client id>  zset  no TTL  the app's deliveries,
+//	                           scores 0, "<9999999999999 - created ms, 13
+//	                           digits>:<event id>": newest first by member,
+//	                           a page a range from the last member read;
+//	                           entries older than the retention are trimmed
+//	                           as new ones come
 //	webhooks-due:{sNN}     zset  no TTL  deliveries by when their next attempt
 //	                           is due (a claimed one: the end of its lease)
 //	webhooks-undelivered:{sNN}  zset  no TTL  deliveries neither delivered nor

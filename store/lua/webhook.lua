@@ -3,7 +3,8 @@
 -- it again.
 --
 -- KEYS[1]  webhook-delivery:{sNN}:<id>     the delivery (store/keys.go)
--- KEYS[2]  webhook-deliveries:{sNN}:<client id>  the app's deliveries, by
+-- KEYS[2]  webhook-deliveries:{sNN}:<client id>  the app's deliveries, newest
+--                                          first (lexicographic; keys.go), by
 --                                          creation time
 -- KEYS[3]  webhooks-due:{sNN}              deliveries to attempt, by when
 -- KEYS[4]  webhooks-undelivered:{sNN}      deliveries not yet delivered or
@@ -14,7 +15,9 @@
 -- ARGV[1]  JSON WebhookArgs (deliveries.go):
 --            op            "enqueue" | "claim" | "result" | "resend"
 --            id, now (ms)
---            for enqueue: client_id, type, payload, retention (ms)
+--            for enqueue: client_id, type, payload, retention (ms), member
+--                         (the app's list entry) and trim (the list's
+--                         first entry too old to keep)
 --            for claim: claim (a fresh token), lease (ms)
 --            for result: claim, ok, status (HTTP, 0 for none), latency (ms),
 --                        error, next_at (ms; 0 when this was the last
@@ -54,9 +57,9 @@ if a.op == 'enqueue' then
   redis.call('HSET', KEYS[1], 'id', a.id, 'client_id', a.client_id, 'type', a.type, 'payload', a.payload,
     'created_at', a.now, 'status', 'pending', 'attempts', 0, 'round', 0, 'next_at', a.now, 'log', '[]')
   redis.call('PEXPIRE', KEYS[1], a.retention)
-  redis.call('ZADD', KEYS[2], a.now, a.id)
+  redis.call('ZADD', KEYS[2], 0, a.member)
   -- The app's list keeps what is younger than the records themselves.
-  redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', string.format('(%.0f', now - a.retention))
+  redis.call('ZREMRANGEBYLEX', KEYS[2], '[' .. a.trim, '+')
   redis.call('ZADD', KEYS[3], a.now, a.id)
   redis.call('ZADD', KEYS[4], a.now, a.id)
   return answer('ok')
