@@ -571,9 +571,8 @@ func (h *DeveloperPages) RotateSecret(c *gin.Context) {
 	if !ok {
 		return
 	}
-	hours, err := strconv.Atoi(c.DefaultPostForm("overlap", strconv.Itoa(int(store.DefaultSecretOverlap.Hours()))))
-	overlap := time.Duration(hours) * time.Hour
-	if err != nil || overlap <= 0 || overlap > store.MaxSecretOverlap {
+	overlap, ok := postedOverlap(c)
+	if !ok {
 		h.appPage(c, http.StatusBadRequest, sess, d, a, "developer_err_overlap", "")
 		return
 	}
@@ -646,4 +645,12 @@ func (h *DeveloperPages) Delete(c *gin.Context) {
 	}
 	h.Logger().InfoContext(c.Request.Context(), "app deleted", "client_id", a.ClientID, "generation", r.Generation, "developer_id", d.ID)
 	c.Redirect(http.StatusSeeOther, developerHome+"?notice=deleted")
+}
+
+// postedOverlap reads a rotation form's overlap, in hours (24 when the
+// form has none); ok is false outside (0, store.MaxSecretOverlap].
+func postedOverlap(c *gin.Context) (time.Duration, bool) {
+	hours, err := strconv.Atoi(c.DefaultPostForm("overlap", strconv.Itoa(int(store.DefaultSecretOverlap.Hours()))))
+	overlap := time.Duration(hours) * time.Hour
+	return overlap, err == nil && overlap > 0 && overlap <= store.MaxSecretOverlap
 }

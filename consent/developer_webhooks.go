@@ -170,9 +170,8 @@ func (h *DeveloperPages) RotateWebhookSecret(c *gin.Context) {
 	if !ok {
 		return
 	}
-	hours, err := strconv.Atoi(c.DefaultPostForm("overlap", strconv.Itoa(int(store.DefaultSecretOverlap.Hours()))))
-	overlap := time.Duration(hours) * time.Hour
-	if err != nil || overlap <= 0 || overlap > store.MaxSecretOverlap {
+	overlap, ok := postedOverlap(c)
+	if !ok {
 		h.appPage(c, http.StatusBadRequest, sess, d, a, "developer_err_overlap", "")
 		return
 	}

@@ -164,11 +164,9 @@ const (
 // when 0, at most MaxSecretOverlap), so the app can deploy the new one
 // without downtime. A secret replaced by an earlier rotation stops now.
 func (s *Store) RotateSecret(ctx context.Context, clientID string, overlap time.Duration, by Actor) (string, *App, error) {
-	if overlap == 0 {
-		overlap = DefaultSecretOverlap
-	}
-	if overlap < 0 || overlap > MaxSecretOverlap {
-		return "", nil, fmt.Errorf("%w: the overlap must be positive and at most %v", ErrInvalid, MaxSecretOverlap)
+	overlap, err := checkOverlap(overlap)
+	if err != nil {
+		return "", nil, err
 	}
 	a, err := s.GetApp(ctx, clientID)
 	if err != nil {
@@ -239,4 +237,16 @@ func (s *Store) lifecycle(ctx context.Context, clientID string, from, to AppStat
 		map[string]string{"status": string(to), "review_note": note, "detail": detail},
 		map[string]string{"status": string(from)})
 	return err
+}
+
+// checkOverlap is a rotation's overlap: DefaultSecretOverlap for 0, and
+// ErrInvalid outside (0, MaxSecretOverlap].
+func checkOverlap(overlap time.Duration) (time.Duration, error) {
+	if overlap == 0 {
+		overlap = DefaultSecretOverlap
+	}
+	if overlap < 0 || overlap > MaxSecretOverlap {
+		return 0, fmt.Errorf("%w: the overlap must be positive and at most %v", ErrInvalid, MaxSecretOverlap)
+	}
+	return overlap, nil
 }

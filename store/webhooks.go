@@ -142,11 +142,9 @@ func (s *Store) RemoveWebhook(ctx context.Context, clientID string, by Actor) er
 // DefaultSecretOverlap; at most MaxSecretOverlap), so a receiver can
 // switch without missing an event.
 func (s *Store) RotateWebhookSecret(ctx context.Context, clientID string, overlap time.Duration, by Actor) (string, *App, error) {
-	if overlap == 0 {
-		overlap = DefaultSecretOverlap
-	}
-	if overlap < 0 || overlap > MaxSecretOverlap {
-		return "", nil, fmt.Errorf("%w: the overlap must be positive and at most %v", ErrInvalid, MaxSecretOverlap)
+	overlap, err := checkOverlap(overlap)
+	if err != nil {
+		return "", nil, err
 	}
 	a, err := s.GetApp(ctx, clientID)
 	if err != nil {
