@@ -65,6 +65,74 @@ type App struct {
 	RegistrationDigest string
 	// Webhook is the app's webhook endpoint (webhooks.go).
 	Webhook Webhook
+	// IDTokenAlg is the algorithm the app's ID tokens are signed with
+	// (id_token_signed_response_alg) as stored: one of IDTokenAlgs, or ""
+	// for the default (records from before it, and apps that never chose);
+	// IDTokenSigningAlg is the one to sign with.
+	IDTokenAlg string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back (OpenID Connect RP-Initiated Logout 1.0), compared as
+	// exact strings (AllowsPostLogoutRedirect).
+	PostLogoutRedirectURIs []string
+}
+
+// The algorithms an app's ID tokens may be signed with
+// (id_token_signed_response_alg, OpenID Connect Dynamic Client
+// Registration 1.0 §2).
+const (
+	// AlgRS256 is RSASSA-PKCS1-v1_5 with SHA-256: the default, the one
+	// OpenID Connect Discovery 1.0 requires every provider to support.
+	AlgRS256 = "RS256"
+	// AlgES256 is ECDSA on P-256 with SHA-256.
+	AlgES256 = "ES256"
+)
+
+// IDTokenAlgs returns the algorithms an app's ID tokens may be signed
+// with, the default first.
+func IDTokenAlgs() []string { return []string{AlgRS256, AlgES256} }
+
+// MaxPostLogoutRedirectURIs bounds an app's post-logout redirect URIs.
+const MaxPostLogoutRedirectURIs = 20
+
+// IDTokenSigningAlg returns the algorithm the app's ID tokens are signed
+// with: AlgRS256 unless the app chose another.
+func (a *App) IDTokenSigningAlg() string {
+	if a.IDTokenAlg == "" {
+		return AlgRS256
+	}
+	return a.IDTokenAlg
+}
+
+// AllowsPostLogoutRedirect reports whether uri is one of the app's
+// post-logout redirect URIs, compared as exact strings, like
+// AllowsRedirect: "" never is.
+func (a *App) AllowsPostLogoutRedirect(uri string) bool {
+	return uri != "" && slices.Contains(a.PostLogoutRedirectURIs, uri)
+}
+
+// ValidateIDTokenAlg reports whether alg may be an app's ID token
+// signing algorithm: one of IDTokenAlgs, or "" for the default.
+func ValidateIDTokenAlg(alg string) error {
+	if alg == "" || slices.Contains(IDTokenAlgs(), alg) {
+		return nil
+	}
+	return fmt.Errorf("%w: ID token signing algorithm %q is not supported (%s)", ErrInvalid, alg,
+		strings.Join(IDTokenAlgs(), " or "))
+}
+
+// ValidatePostLogoutRedirectURIs enforces what an app's post-logout
+// redirect URIs must be: at most MaxPostLogoutRedirectURIs, each what a
+// redirect URI must be (ValidateRedirectURI).
+func ValidatePostLogoutRedirectURIs(uris []string) error {
+	if n := len(uniq(uris)); n > MaxPostLogoutRedirectURIs {
+		return fmt.Errorf("%w: an app has at most %d post-logout redirect URIs, not %d", ErrInvalid, MaxPostLogoutRedirectURIs, n)
+	}
+	for _, u := range uris {
+		if err := validateURI("post-logout redirect URI", u); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // AppGeneration reads the app's generation from Redis, not a cache: for a
@@ -111,6 +179,12 @@ type AppSpec struct {
 	Profile Profile
 	// TestMerchants may connect the app while it is in development.
 	TestMerchants []string
+	// IDTokenAlg is the ID token signing algorithm (one of IDTokenAlgs),
+	// "" for the default.
+	IDTokenAlg string
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back; none by default.
+	PostLogoutRedirectURIs []string
 	// By is who registers the app, for its audit event; none is the
 	// operator (ActorCLI).
 	By Actor
@@ -139,24 +213,28 @@ func (a *App) AllowsScope(scope string) bool { return slices.Contains(a.Scopes, 
 
 // ValidateRedirectURI enforces what a registered redirect URI must be: an
 // absolute http(s) URI with a host and without a fragment (RFC 6749 §3.1.2).
-func ValidateRedirectURI(raw string) error {
+func ValidateRedirectURI(raw string) error { return validateURI("redirect URI", raw) }
+
+// validateURI is ValidateRedirectURI's rules, its refusals naming the URI
+// as what.
+func validateURI(what, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
-		return fmt.Errorf("%w: redirect URI %q does not parse: %v", ErrInvalid, raw, err)
+		return fmt.Errorf("%w: %s %q does not parse: %v", ErrInvalid, what, raw, err)
 	}
 	switch {
 	case !u.IsAbs():
-		return fmt.Errorf("%w: redirect URI %q is not absolute", ErrInvalid, raw)
+		return fmt.Errorf("%w: %s %q is not absolute", ErrInvalid, what, raw)
 	case u.Scheme != "https" && u.Scheme != "http":
-		return fmt.Errorf("%w: redirect URI %q must use https", ErrInvalid, raw)
+		return fmt.Errorf("%w: %s %q must use https", ErrInvalid, what, raw)
 	case u.Scheme == "http" && !isLoopback(u.Hostname()):
 		// RFC 9700 §2.6: plain http only for apps on the merchant's own
 		// machine; anywhere else the code would cross the network in clear.
-		return fmt.Errorf("%w: redirect URI %q must use https (http is only for localhost)", ErrInvalid, raw)
+		return fmt.Errorf("%w: %s %q must use https (http is only for localhost)", ErrInvalid, what, raw)
 	case u.Host == "":
-		return fmt.Errorf("%w: redirect URI %q has no host", ErrInvalid, raw)
+		return fmt.Errorf("%w: %s %q has no host", ErrInvalid, what, raw)
 	case u.Fragment != "" || strings.Contains(raw, "#"):
-		return fmt.Errorf("%w: redirect URI %q must not contain a fragment", ErrInvalid, raw)
+		return fmt.Errorf("%w: %s %q must not contain a fragment", ErrInvalid, what, raw)
 	}
 	return nil
 }
@@ -207,6 +285,9 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		Status:        status,
 		Profile:       profile,
 		TestMerchants: uniq(spec.TestMerchants),
+
+		IDTokenAlg:             spec.IDTokenAlg,
+		PostLogoutRedirectURIs: uniq(spec.PostLogoutRedirectURIs),
 	}
 	uris, err := json.Marshal(app.RedirectURIs)
 	if err != nil {
@@ -227,6 +308,9 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		"status":         string(app.Status),
 		"test_merchants": jsonList(app.TestMerchants),
 		"detail":         "created",
+
+		"id_token_alg":              app.IDTokenAlg,
+		"post_logout_redirect_uris": jsonList(app.PostLogoutRedirectURIs),
 	}
 	for k, v := range profileFields(app.Profile) {
 		fields[k] = fmt.Sprint(v)
@@ -283,6 +367,12 @@ func validateSpec(spec AppSpec, catalogue []string) error {
 		if err := ValidateRedirectURI(u); err != nil {
 			return err
 		}
+	}
+	if err := ValidatePostLogoutRedirectURIs(spec.PostLogoutRedirectURIs); err != nil {
+		return err
+	}
+	if err := ValidateIDTokenAlg(spec.IDTokenAlg); err != nil {
+		return err
 	}
 	if len(spec.Scopes) == 0 {
 		return fmt.Errorf("%w: the app needs at least one scope", ErrInvalid)
@@ -431,6 +521,12 @@ func decodeApp(m map[string]string) (*App, error) {
 		a.PrevSecretUntil = fromMS(until)
 	}
 	a.RegistrationDigest = m["registration"]
+	a.IDTokenAlg = m["id_token_alg"]
+	if v := m["post_logout_redirect_uris"]; v != "" {
+		if err := json.Unmarshal([]byte(v), &a.PostLogoutRedirectURIs); err != nil {
+			return nil, fmt.Errorf("decode app %s post-logout redirect URIs: %w", a.ClientID, err)
+		}
+	}
 	return a, nil
 }
 
@@ -552,6 +648,12 @@ type AppUpdate struct {
 	// AddTestMerchants and RemoveTestMerchants change them as they are.
 	TestMerchants                         []string
 	AddTestMerchants, RemoveTestMerchants []string
+	// IDTokenAlg sets the ID token signing algorithm (one of
+	// IDTokenAlgs; "" for the default).
+	IDTokenAlg *string
+	// PostLogoutRedirectURIs replaces the post-logout redirect URIs whole;
+	// an empty, non-nil list removes them all.
+	PostLogoutRedirectURIs []string
 }
 
 // UpdateApp changes an app's registration and profile, with CreateApp's
@@ -567,7 +669,8 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		return nil, err
 	}
 	spec := AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, Public: a.Public,
-		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty}
+		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, IDTokenAlg: a.IDTokenAlg,
+		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs}
 	fields := map[string]string{}
 	var changed []string
 	if u.Name != nil {
@@ -603,6 +706,16 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		spec.RequirePKCE = *u.RequirePKCE
 		fields["require_pkce"] = boolField(*u.RequirePKCE)
 		changed = append(changed, "PKCE rule")
+	}
+	if u.IDTokenAlg != nil {
+		spec.IDTokenAlg = *u.IDTokenAlg
+		fields["id_token_alg"] = *u.IDTokenAlg
+		changed = append(changed, "ID token algorithm")
+	}
+	if u.PostLogoutRedirectURIs != nil {
+		spec.PostLogoutRedirectURIs = u.PostLogoutRedirectURIs
+		fields["post_logout_redirect_uris"] = jsonList(uniq(u.PostLogoutRedirectURIs))
+		changed = append(changed, "post-logout redirect URIs")
 	}
 	profile := a.Profile
 	profileChanged := false
@@ -720,10 +833,12 @@ const (
 	FieldSupportEmail
 )
 
-// Changes is the update that gives the app spec's name, redirect URIs and
-// scopes and the profile fields named in fields, holding only the parts
-// that differ from what the app has (compared as the store keeps them:
-// trimmed, the email normalised); ok is false when none does. An edit
+// Changes is the update that gives the app spec's name, redirect URIs,
+// scopes, ID token algorithm (compared as the one signed with: "" is
+// AlgRS256) and post-logout redirect URIs (none when spec has none) and
+// the profile fields named in fields, holding only the parts that differ
+// from what the app has (compared as the store keeps them: trimmed, the
+// email normalised); ok is false when none does. An edit
 // that replaces a registration whole (a form, an RFC 7592 PUT) goes
 // through it, so the audit trail names what changed, and an edit that
 // changes nothing writes nothing.
@@ -736,6 +851,13 @@ func (a *App) Changes(spec AppSpec, fields ...ProfileField) (u AppUpdate, ok boo
 	}
 	if !sameSet(spec.Scopes, a.Scopes) {
 		u.Scopes, ok = spec.Scopes, true
+	}
+	if want := (&App{IDTokenAlg: spec.IDTokenAlg}).IDTokenSigningAlg(); want != a.IDTokenSigningAlg() {
+		alg := spec.IDTokenAlg
+		u.IDTokenAlg, ok = &alg, true
+	}
+	if uris := uniq(spec.PostLogoutRedirectURIs); !slices.Equal(uris, a.PostLogoutRedirectURIs) {
+		u.PostLogoutRedirectURIs, ok = uris, true
 	}
 	p := spec.Profile
 	p.Description, p.Publisher = strings.TrimSpace(p.Description), strings.TrimSpace(p.Publisher)

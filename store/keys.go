@@ -86,6 +86,10 @@ import (
 //	                           webhook_secret (and webhook_prev_secret,
 //	                           webhook_prev_until), webhook_failing_since and
 //	                           webhook_disabled_at (webhooks.go)
+//	                           id_token_alg: the ID token signing algorithm
+//	                           (RS256, ES256; absent or "" is RS256)
+//	                           post_logout_redirect_uris: JSON list, where
+//	                           RP-initiated logout may return (absent: none)
 //	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
 //	                           app's last app-wide revocation: generation,
 //	                           shard, cursor, progress (cleanup.go)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -167,6 +168,151 @@ func TestAppRoundTripAndSecretDigest(t *testing.T) {
 			t.Fatalf("list apps: %v %+v", err, apps)
 		}
 	})
+}
+
+// TestAppOpenIDSettings: an app's ID token algorithm (RS256 unless it
+// chose ES256) and its post-logout redirect URIs (exact strings, the
+// rules of a redirect URI) round-trip through create, update and the
+// records from before them; a bad value is refused and writes nothing.
+func TestAppOpenIDSettings(t *testing.T) {
+	t.Parallel()
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		f := newFixture(t, rdb)
+		ctx := context.Background()
+		if algs := store.IDTokenAlgs(); !slices.Equal(algs, []string{"RS256", "ES256"}) {
+			t.Fatalf("IDTokenAlgs: %v", algs)
+		}
+		store.IDTokenAlgs()[0] = "none"
+		if store.IDTokenAlgs()[0] != store.AlgRS256 {
+			t.Fatal("IDTokenAlgs shares its slice")
+		}
+
+		// The defaults, and a record from before the settings.
+		a, err := f.st.GetApp(ctx, f.app.ClientID)
+		if err != nil || a.IDTokenAlg != "" || a.IDTokenSigningAlg() != store.AlgRS256 || len(a.PostLogoutRedirectURIs) != 0 ||
+			a.AllowsPostLogoutRedirect("") || a.AllowsPostLogoutRedirect("https://app.example.com/cb") {
+			t.Fatalf("a new app's defaults: %+v %v", a, err)
+		}
+		if err := rdb.HDel(ctx, store.AppKey(f.app.ClientID), "id_token_alg", "post_logout_redirect_uris").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if a, err := f.st.GetApp(ctx, f.app.ClientID); err != nil || a.IDTokenAlg != "" || a.IDTokenSigningAlg() != store.AlgRS256 ||
+			a.PostLogoutRedirectURIs != nil {
+			t.Fatalf("a record without the fields: %+v %v", a, err)
+		}
+
+		good := store.AppSpec{Name: "OIDC", RedirectURIs: []string{"https://rp.example.com/cb"}, Scopes: []string{"read:products"}}
+		before := redistest.Snapshot(t, rdb)
+		for name, change := range map[string]func(s *store.AppSpec){
+			"HS256":           func(s *store.AppSpec) { s.IDTokenAlg = "HS256" },
+			"none":            func(s *store.AppSpec) { s.IDTokenAlg = "none" },
+			"lower case":      func(s *store.AppSpec) { s.IDTokenAlg = "es256" },
+			"http, not local": func(s *store.AppSpec) { s.PostLogoutRedirectURIs = []string{"http://rp.example.com/bye"} },
+			"relative":        func(s *store.AppSpec) { s.PostLogoutRedirectURIs = []string{"/bye"} },
+			"fragment":        func(s *store.AppSpec) { s.PostLogoutRedirectURIs = []string{"https://rp.example.com/bye#x"} },
+			"empty":           func(s *store.AppSpec) { s.PostLogoutRedirectURIs = []string{""} },
+			"one bad of two": func(s *store.AppSpec) {
+				s.PostLogoutRedirectURIs = []string{"https://rp.example.com/bye", "ftp://rp.example.com/"}
+			},
+			"more than allowed": func(s *store.AppSpec) { s.PostLogoutRedirectURIs = manyURIs(store.MaxPostLogoutRedirectURIs + 1) },
+		} {
+			spec := good
+			change(&spec)
+			_, _, err := f.st.CreateApp(ctx, spec, catalogue)
+			if !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("create, %s: want ErrInvalid, got %v", name, err)
+			}
+			if spec.IDTokenAlg != "" && (err == nil || !strings.Contains(err.Error(), "RS256 or ES256")) {
+				t.Errorf("create, %s: the refusal does not name the allowed algorithms: %v", name, err)
+			}
+			if spec.PostLogoutRedirectURIs != nil && (err == nil || !strings.Contains(err.Error(), "post-logout redirect URI")) {
+				t.Errorf("create, %s: the refusal does not name the field: %v", name, err)
+			}
+		}
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+		spec := good
+		spec.IDTokenAlg = store.AlgES256
+		spec.PostLogoutRedirectURIs = []string{"https://rp.example.com/bye", "http://localhost:8080/bye", "https://rp.example.com/bye"}
+		spec.PostLogoutRedirectURIs = append(spec.PostLogoutRedirectURIs, manyURIs(store.MaxPostLogoutRedirectURIs-2)...)
+		created, _, err := f.st.CreateApp(ctx, spec, catalogue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		a, err = f.st.GetApp(ctx, created.ClientID)
+		if err != nil || a.IDTokenAlg != store.AlgES256 || a.IDTokenSigningAlg() != store.AlgES256 ||
+			len(a.PostLogoutRedirectURIs) != store.MaxPostLogoutRedirectURIs ||
+			!slices.Equal(a.PostLogoutRedirectURIs[:2], []string{"https://rp.example.com/bye", "http://localhost:8080/bye"}) {
+			t.Fatalf("round trip: %+v %v", a, err)
+		}
+		for uri, want := range map[string]bool{"https://rp.example.com/bye": true, "http://localhost:8080/bye": true,
+			"https://rp.example.com/bye/": false, "https://RP.example.com/bye": false, "https://rp.example.com/bye?x=1": false,
+			"https://rp.example.com": false, "": false} {
+			if got := a.AllowsPostLogoutRedirect(uri); got != want {
+				t.Errorf("AllowsPostLogoutRedirect(%q) = %v", uri, got)
+			}
+		}
+
+		// Updates: each part named in the audit trail; a bad one writes
+		// nothing.
+		before = redistest.Snapshot(t, rdb)
+		for name, u := range map[string]store.AppUpdate{
+			"HS256":           {IDTokenAlg: ptr("HS256")},
+			"bad URI":         {PostLogoutRedirectURIs: []string{"https://rp.example.com/bye#frag"}},
+			"too many":        {PostLogoutRedirectURIs: manyURIs(store.MaxPostLogoutRedirectURIs + 1)},
+			"good and bad":    {IDTokenAlg: ptr(store.AlgRS256), PostLogoutRedirectURIs: []string{"rp.example.com/bye"}},
+			"bad and a name":  {Name: ptr("Renamed"), IDTokenAlg: ptr("PS256")},
+			"http, not local": {PostLogoutRedirectURIs: []string{"http://rp.example.com/bye"}},
+		} {
+			if _, err := f.st.UpdateApp(ctx, a.ClientID, u, catalogue, store.ActorCLI); !errors.Is(err, store.ErrInvalid) {
+				t.Errorf("update, %s: want ErrInvalid, got %v", name, err)
+			}
+		}
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+		a, err = f.st.UpdateApp(ctx, a.ClientID, store.AppUpdate{IDTokenAlg: ptr(store.AlgRS256),
+			PostLogoutRedirectURIs: []string{"https://rp.example.com/logged-out"}}, catalogue, store.ActorCLI)
+		if err != nil || a.IDTokenAlg != store.AlgRS256 || !slices.Equal(a.PostLogoutRedirectURIs, []string{"https://rp.example.com/logged-out"}) ||
+			a.AllowsPostLogoutRedirect("https://rp.example.com/bye") {
+			t.Fatalf("update: %+v %v", a, err)
+		}
+		events, _, err := f.st.ListAudit(ctx, store.AuditFilter{ClientID: a.ClientID}, "", 1)
+		if err != nil || len(events) != 1 || events[0].Detail != "updated: ID token algorithm, post-logout redirect URIs" {
+			t.Fatalf("the update's audit event: %+v %v", events, err)
+		}
+		if a, err = f.st.UpdateApp(ctx, a.ClientID, store.AppUpdate{PostLogoutRedirectURIs: []string{}}, catalogue, store.ActorCLI); err != nil ||
+			len(a.PostLogoutRedirectURIs) != 0 || a.IDTokenAlg != store.AlgRS256 {
+			t.Fatalf("clearing the post-logout redirect URIs: %+v %v", a, err)
+		}
+
+		// Changes compares the algorithm signed with: "" is RS256.
+		if _, ok := a.Changes(store.AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes}); ok {
+			t.Fatal("RS256 and the default are a change")
+		}
+		u, ok := a.Changes(store.AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, IDTokenAlg: store.AlgES256,
+			PostLogoutRedirectURIs: []string{"https://rp.example.com/bye"}})
+		if !ok || u.IDTokenAlg == nil || *u.IDTokenAlg != store.AlgES256 || !slices.Equal(u.PostLogoutRedirectURIs, []string{"https://rp.example.com/bye"}) ||
+			u.Name != nil || u.RedirectURIs != nil || u.Scopes != nil {
+			t.Fatalf("Changes: %+v %v", u, ok)
+		}
+		if a, err = f.st.UpdateApp(ctx, a.ClientID, u, catalogue, store.ActorCLI); err != nil {
+			t.Fatal(err)
+		}
+		// A spec without them (an RFC 7592 update that left them out) goes
+		// back to the defaults.
+		u, ok = a.Changes(store.AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes})
+		if !ok || u.IDTokenAlg == nil || *u.IDTokenAlg != "" || u.PostLogoutRedirectURIs == nil || len(u.PostLogoutRedirectURIs) != 0 {
+			t.Fatalf("Changes back to the defaults: %+v %v", u, ok)
+		}
+	})
+}
+
+// manyURIs is n distinct valid post-logout redirect URIs.
+func manyURIs(n int) []string {
+	out := make([]string, n)
+	for i := range out {
+		out[i] = fmt.Sprintf("https://rp.example.com/bye/%d", i)
+	}
+	return out
 }
 
 func TestMerchants(t *testing.T) {
