@@ -21,9 +21,15 @@ package server
 //     client_secret_basic (the default), client_secret_post or none (a
 //     public app, which must use PKCE); grant_types only
 //     authorization_code and refresh_token, response_types only code.
-//   - Bad metadata is 400 invalid_redirect_uri or invalid_client_metadata
-//     (§3.2.2), and nothing is written: everything is checked, and the
-//     logo fetched and decoded, before the app is created.
+//     OpenID Connect Dynamic Client Registration 1.0 §2:
+//     id_token_signed_response_alg is RS256 (the default) or ES256 (the
+//     answer always names the one in force); post_logout_redirect_uris
+//     (RP-Initiated Logout 1.0 §3.1) are at most
+//     store.MaxPostLogoutRedirectURIs, each with a redirect URI's rules.
+//   - Bad metadata is 400 invalid_redirect_uri (redirect_uris only) or
+//     invalid_client_metadata (§3.2.2), and nothing is written:
+//     everything is checked, and the logo fetched and decoded, before the
+//     app is created.
 //   - logo_uri is fetched once, at registration or when an update changes
 //     it, through safefetch (https, public addresses only, checked at the
 //     dial; no redirects; 5 s; at most store.MaxLogoBytes), decoded and
@@ -108,6 +114,11 @@ type clientMetadata struct {
 	ClientSecret string `json:"client_secret"`
 	// WebhookURL is enlace's extension: the app's webhook endpoint.
 	WebhookURL string `json:"webhook_url"`
+	// IDTokenSignedResponseAlg and PostLogoutRedirectURIs are OpenID
+	// Connect's (Dynamic Client Registration 1.0 §2, RP-Initiated Logout
+	// 1.0 §3.1).
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
 }
 
 // registration is the answer of every registration call: RFC 7591
@@ -134,6 +145,10 @@ type registration struct {
 	// secret, in the answer that made it only.
 	WebhookURL    string `json:"webhook_url,omitempty"`
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// IDTokenSignedResponseAlg is the algorithm in force, the default
+	// included.
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
 }
 
 // checkWebhook refuses a registration's webhook_url that breaks the
@@ -491,6 +506,12 @@ func (s *Server) registrationSpec(md *clientMetadata) (store.AppSpec, *apierror.
 			return bad(storeDescription(err))
 		}
 	}
+	if err := store.ValidateIDTokenAlg(md.IDTokenSignedResponseAlg); err != nil {
+		return bad("id_token_signed_response_alg: " + storeDescription(err))
+	}
+	if err := store.ValidatePostLogoutRedirectURIs(md.PostLogoutRedirectURIs); err != nil {
+		return bad("post_logout_redirect_uris: " + storeDescription(err))
+	}
 	support := ""
 	if len(md.Contacts) > 0 {
 		support = store.NormalizeEmail(md.Contacts[0])
@@ -505,6 +526,8 @@ func (s *Server) registrationSpec(md *clientMetadata) (store.AppSpec, *apierror.
 		Public:       md.TokenEndpointAuthMethod == authNone,
 		Profile: store.Profile{Homepage: md.ClientURI, PrivacyPolicy: md.PolicyURI, Terms: md.TosURI,
 			SupportEmail: support},
+		IDTokenAlg:             md.IDTokenSignedResponseAlg,
+		PostLogoutRedirectURIs: md.PostLogoutRedirectURIs,
 	}, nil
 }
 
@@ -579,6 +602,7 @@ func (s *Server) answerRegistration(c *gin.Context, status int, app *store.App, 
 		GrantTypes:              []string{"authorization_code", "refresh_token"},
 		ResponseTypes:           []string{"code"},
 	}
+	r.IDTokenSignedResponseAlg, r.PostLogoutRedirectURIs = app.IDTokenSigningAlg(), app.PostLogoutRedirectURIs
 	if app.Public {
 		r.TokenEndpointAuthMethod = authNone
 	} else {

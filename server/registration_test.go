@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"image"
 	"image/color"
 	"image/png"
@@ -626,5 +627,108 @@ func TestDynamicRegistrationUpdateAudit(t *testing.T) {
 	if a := r.getApp(clientID); a.Name != "My Renamed Client" || a.Profile.SupportEmail != "help@client.example.org" ||
 		!slices.Equal(a.RedirectURIs, []string{"https://client.example.org/callback2"}) {
 		t.Fatalf("the app after the updates: %+v", a)
+	}
+}
+
+// TestDynamicRegistrationOpenIDMetadata: id_token_signed_response_alg
+// (OpenID Connect Dynamic Client Registration 1.0 §2) and
+// post_logout_redirect_uris (RP-Initiated Logout 1.0 §3.1) are registered,
+// answered, read back and replaced by an RFC 7592 update; a bad value of
+// either is 400 invalid_client_metadata naming the member, and writes
+// nothing.
+func TestDynamicRegistrationOpenIDMetadata(t *testing.T) {
+	t.Parallel()
+	r := newRegEnv(t)
+	ctx := context.Background()
+	md := r.rfcExample()
+	delete(md, "logo_uri")
+
+	// Without them: RS256 is answered, and no post-logout redirect URI.
+	plain := r.call(http.MethodPost, "/oauth/register", r.iat, md)
+	assertRegistration(t, plain, http.StatusCreated, true)
+	if _, ok := plain.json["post_logout_redirect_uris"]; ok || plain.json["id_token_signed_response_alg"] != "RS256" {
+		t.Fatalf("the defaults: %s", plain.raw)
+	}
+
+	md["id_token_signed_response_alg"] = "ES256"
+	md["post_logout_redirect_uris"] = []string{"https://client.example.org/logged-out", "http://localhost:8080/bye"}
+	res := r.call(http.MethodPost, "/oauth/register", r.iat, md)
+	assertRegistration(t, res, http.StatusCreated, true)
+	clientID, rat, regURI := res.json["client_id"].(string), res.json["registration_access_token"].(string), res.json["registration_client_uri"].(string)
+	wantURIs := []string{"https://client.example.org/logged-out", "http://localhost:8080/bye"}
+	check := func(what string, res response, alg string, uris []string) {
+		t.Helper()
+		got, _ := res.json["post_logout_redirect_uris"].([]any)
+		if res.json["id_token_signed_response_alg"] != alg || len(got) != len(uris) || (len(uris) > 0 && !slices.Equal(strs(got), uris)) {
+			t.Fatalf("%s: want %s and %v, got %s", what, alg, uris, res.raw)
+		}
+		a := r.getApp(clientID)
+		if a.IDTokenSigningAlg() != alg || !slices.Equal(a.PostLogoutRedirectURIs, uris) {
+			t.Fatalf("%s: the app holds %q and %v", what, a.IDTokenAlg, a.PostLogoutRedirectURIs)
+		}
+	}
+	check("register", res, "ES256", wantURIs)
+	if a := r.getApp(clientID); !a.AllowsPostLogoutRedirect("http://localhost:8080/bye") || a.AllowsPostLogoutRedirect("http://localhost:8080/bye/") {
+		t.Fatal("the post-logout redirect URIs are not compared as exact strings")
+	}
+	got := r.call(http.MethodGet, regURI, rat, nil)
+	assertRegistration(t, got, http.StatusOK, false)
+	check("read back", got, "ES256", wantURIs)
+
+	// Refusals, on registration and on update, write nothing.
+	md["client_id"] = clientID
+	before := redistest.Snapshot(t, r.rdb)
+	for name, c := range map[string]struct {
+		value any
+		field string
+	}{
+		"HS256":               {"HS256", "id_token_signed_response_alg"},
+		"none":                {"none", "id_token_signed_response_alg"},
+		"lower case":          {"es256", "id_token_signed_response_alg"},
+		"alg not a string":    {256, "id_token_signed_response_alg"},
+		"http, not localhost": {[]string{"http://client.example.org/bye"}, "post_logout_redirect_uris"},
+		"fragment":            {[]string{"https://client.example.org/bye#x"}, "post_logout_redirect_uris"},
+		"relative":            {[]string{"/bye"}, "post_logout_redirect_uris"},
+		"empty string":        {[]string{""}, "post_logout_redirect_uris"},
+		"a string, no list":   {"https://client.example.org/bye", "post_logout_redirect_uris"},
+		"more than 20": {func() []string {
+			var out []string
+			for i := range store.MaxPostLogoutRedirectURIs + 1 {
+				out = append(out, fmt.Sprintf("https://client.example.org/bye/%d", i))
+			}
+			return out
+		}(), "post_logout_redirect_uris"},
+	} {
+		m := copyObject(md)
+		m[c.field] = c.value
+		for _, call := range []struct{ method, path, token string }{
+			{http.MethodPost, "/oauth/register", r.iat}, {http.MethodPut, regURI, rat}} {
+			res := r.call(call.method, call.path, call.token, m)
+			assertOAuthError(t, res, http.StatusBadRequest, "invalid_client_metadata")
+			if desc, _ := res.json["error_description"].(string); !strings.Contains(desc, c.field) {
+				t.Errorf("%s, %s: the description does not name %s: %s", name, call.method, c.field, res.raw)
+			}
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, r.rdb))
+
+	// RFC 7592 §2.2: an update replaces both, and the audit trail names
+	// them; one that leaves them out goes back to the defaults.
+	md["id_token_signed_response_alg"] = "RS256"
+	md["post_logout_redirect_uris"] = []string{"https://client.example.org/logged-out"}
+	put := r.call(http.MethodPut, regURI, rat, md)
+	assertRegistration(t, put, http.StatusOK, false)
+	check("update", put, "RS256", []string{"https://client.example.org/logged-out"})
+	events, _, err := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 1)
+	if err != nil || len(events) != 1 || events[0].Detail != "updated: ID token algorithm, post-logout redirect URIs" {
+		t.Fatalf("the update's audit event: %+v %v", events, err)
+	}
+	delete(md, "id_token_signed_response_alg")
+	delete(md, "post_logout_redirect_uris")
+	put = r.call(http.MethodPut, regURI, rat, md)
+	assertRegistration(t, put, http.StatusOK, false)
+	check("update without them", put, "RS256", nil)
+	if events, _, _ := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 1); events[0].Detail != "updated: post-logout redirect URIs" {
+		t.Fatalf("RS256 and the default are one algorithm, not a change: %+v", events)
 	}
 }
