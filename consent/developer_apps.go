@@ -68,6 +68,11 @@ type appForm struct {
 	RedirectURIs string
 	Scopes       []string
 	Public       bool
+	// IDTokenAlg is the ID token signing algorithm chosen (one of
+	// store.IDTokenAlgs; "" is the default); PostLogoutRedirectURIs are
+	// one per line, none by default.
+	IDTokenAlg             string
+	PostLogoutRedirectURIs string
 }
 
 func readAppForm(c *gin.Context) appForm {
@@ -75,14 +80,16 @@ func readAppForm(c *gin.Context) appForm {
 		Publisher: c.PostForm("publisher"), Homepage: strings.TrimSpace(c.PostForm("homepage")),
 		PrivacyPolicy: strings.TrimSpace(c.PostForm("privacy_policy")), Terms: strings.TrimSpace(c.PostForm("terms")),
 		SupportEmail: strings.TrimSpace(c.PostForm("support_email")), RedirectURIs: c.PostForm("redirect_uris"),
-		Scopes: c.PostFormArray("scopes"), Public: c.PostForm("client_type") == "public"}
+		Scopes: c.PostFormArray("scopes"), Public: c.PostForm("client_type") == "public",
+		IDTokenAlg: strings.TrimSpace(c.PostForm("id_token_alg")), PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris")}
 }
 
 func formOf(a *store.App) appForm {
 	return appForm{Name: a.Name, Description: a.Profile.Description, Publisher: a.Profile.Publisher,
 		Homepage: a.Profile.Homepage, PrivacyPolicy: a.Profile.PrivacyPolicy, Terms: a.Profile.Terms,
 		SupportEmail: a.Profile.SupportEmail, RedirectURIs: strings.Join(a.RedirectURIs, "\n"),
-		Scopes: a.Scopes, Public: a.Public}
+		Scopes: a.Scopes, Public: a.Public, IDTokenAlg: a.IDTokenSigningAlg(),
+		PostLogoutRedirectURIs: strings.Join(a.PostLogoutRedirectURIs, "\n")}
 }
 
 // changes is the update that makes a what the edit form says, with only
@@ -90,6 +97,7 @@ func formOf(a *store.App) appForm {
 // names each part an update sets), and whether there is any.
 func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
 	return a.Changes(store.AppSpec{Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
+		IDTokenAlg: f.IDTokenAlg, PostLogoutRedirectURIs: f.postLogoutList(),
 		Profile: store.Profile{Description: f.Description, Publisher: f.Publisher, Homepage: f.Homepage,
 			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail}},
 		store.FieldDescription, store.FieldPublisher, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms,
@@ -98,9 +106,16 @@ func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
 
 // redirectList is the form's redirect URIs, one per line, blank lines
 // left out.
-func (f appForm) redirectList() []string {
+func (f appForm) redirectList() []string { return lineList(f.RedirectURIs) }
+
+// postLogoutList is the form's post-logout redirect URIs, as
+// redirectList.
+func (f appForm) postLogoutList() []string { return lineList(f.PostLogoutRedirectURIs) }
+
+// lineList is a textarea's lines, trimmed, blank ones left out.
+func lineList(text string) []string {
 	var out []string
-	for line := range strings.Lines(f.RedirectURIs) {
+	for line := range strings.Lines(text) {
 		if v := strings.TrimSpace(line); v != "" {
 			out = append(out, v)
 		}
@@ -125,6 +140,15 @@ func (f appForm) check(catalogue []string) (string, string) {
 			return "developer_err_redirect", u
 		}
 	}
+	post := f.postLogoutList()
+	for _, u := range post {
+		if err := store.ValidateRedirectURI(u); err != nil {
+			return "developer_err_post_logout", u
+		}
+	}
+	if len(slices.Compact(slices.Sorted(slices.Values(post)))) > store.MaxPostLogoutRedirectURIs {
+		return "developer_err_post_logout_many", strconv.Itoa(store.MaxPostLogoutRedirectURIs)
+	}
 	if len(f.Scopes) == 0 {
 		return "developer_err_scope_none", ""
 	}
@@ -132,6 +156,9 @@ func (f appForm) check(catalogue []string) (string, string) {
 		if !slices.Contains(catalogue, sc) {
 			return "developer_err_scope", sc
 		}
+	}
+	if store.ValidateIDTokenAlg(f.IDTokenAlg) != nil {
+		return "developer_err_id_token_alg", f.IDTokenAlg
 	}
 	for _, l := range []struct{ name, v string }{{"homepage", f.Homepage}, {"privacy policy", f.PrivacyPolicy}, {"terms", f.Terms}} {
 		if l.v != "" && store.ValidateHTTPSURL(l.name, l.v) != nil {
@@ -150,10 +177,17 @@ type scopeChoice struct {
 	Checked bool
 }
 
+// algChoice is one option of the form's ID token algorithm.
+type algChoice struct {
+	Value, LabelID string
+	Selected       bool
+}
+
 // appFormView is the form page's data.
 type appFormView struct {
 	Form     appForm
 	Choices  []scopeChoice
+	Algs     []algChoice
 	Action   string
 	ClientID string
 	Edit     bool
@@ -164,6 +198,10 @@ type appFormView struct {
 func (h *DeveloperPages) renderForm(c *gin.Context, status int, sess *sessions.Session, v appFormView) {
 	for _, sc := range h.describeScopes(c, h.catalogue()) {
 		v.Choices = append(v.Choices, scopeChoice{scopeView: sc, Checked: slices.Contains(v.Form.Scopes, sc.Name)})
+	}
+	chosen := (&store.App{IDTokenAlg: v.Form.IDTokenAlg}).IDTokenSigningAlg()
+	for _, alg := range store.IDTokenAlgs() {
+		v.Algs = append(v.Algs, algChoice{Value: alg, LabelID: "developer_alg_" + strings.ToLower(alg), Selected: alg == chosen})
 	}
 	title := "developer_new_app"
 	if v.Edit {
@@ -211,6 +249,7 @@ func (h *DeveloperPages) CreateApp(c *gin.Context) {
 	}
 	a, secret, err := h.store.CreateApp(c.Request.Context(), store.AppSpec{
 		Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes, Public: f.Public, Owner: d.ID,
+		IDTokenAlg: f.IDTokenAlg, PostLogoutRedirectURIs: f.postLogoutList(),
 		Profile: store.Profile{Description: f.Description, Publisher: f.Publisher, Homepage: f.Homepage,
 			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail},
 		By: store.ActorDeveloper(d.ID),
@@ -245,7 +284,8 @@ func (h *DeveloperPages) EditPage(c *gin.Context) {
 }
 
 // Edit changes an app's registration and profile, keeping its client id:
-// redirect URIs added to or removed from the list, scopes ticked or not.
+// redirect URIs added to or removed from the list, scopes ticked or not,
+// the ID token algorithm, the post-logout redirect URIs.
 func (h *DeveloperPages) Edit(c *gin.Context) {
 	sess, d, a, ok := h.requireOwnApp(c)
 	if !ok {

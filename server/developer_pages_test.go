@@ -13,6 +13,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -503,6 +504,105 @@ func TestDeveloperApps(t *testing.T) {
 	if p := b.get(base); p.status != http.StatusNotFound {
 		t.Fatalf("a deleted app's page: %d", p.status)
 	}
+}
+
+// TestDeveloperAppOpenIDSettings: the app form's ID token algorithm (a
+// select, RS256 unless ES256 is chosen) and post-logout redirect URIs (one
+// per line) on create and edit; a bad value is refused naming the field in
+// the page's language and writes nothing.
+func TestDeveloperAppOpenIDSettings(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	b, _ := e.developer("oidc@example.com")
+	csrf := b.devCSRF()
+
+	form := b.get("/developers/apps/new")
+	for _, want := range []string{`<select id="id_token_alg" name="id_token_alg"`, `<option value="RS256" selected>`,
+		`<option value="ES256">`, `name="post_logout_redirect_uris"`, "Algoritmo de firma del token de ID"} {
+		if !strings.Contains(html.UnescapeString(form.body), want) {
+			t.Fatalf("the new-app form lacks %s:\n%s", want, form.body)
+		}
+	}
+	many := make([]string, store.MaxPostLogoutRedirectURIs+1)
+	for i := range many {
+		many[i] = "https://bodegas.example/adios/" + strconv.Itoa(i)
+	}
+	refusals := []struct{ field, value, want string }{
+		{"post_logout_redirect_uris", "https://bodegas.example/adios\nhttp://bodegas.example/adios",
+			"La URI de redirección tras cerrar sesión http://bodegas.example/adios no es válida"},
+		{"post_logout_redirect_uris", "https://bodegas.example/adios#x", "https://bodegas.example/adios#x no es válida"},
+		{"post_logout_redirect_uris", "/adios", "La URI de redirección tras cerrar sesión /adios no es válida"},
+		{"post_logout_redirect_uris", strings.Join(many, "\n"), "a lo sumo 20 URI de redirección tras cerrar sesión"},
+		{"id_token_alg", "HS256", "El algoritmo de firma del token de ID «HS256» no está disponible: elige RS256 o ES256"},
+		{"id_token_alg", "none", "«none» no está disponible"},
+	}
+	for _, tc := range refusals {
+		f := appForm(csrf)
+		f.Set(tc.field, tc.value)
+		e.refused(b, "/developers/apps", f, http.StatusBadRequest, tc.want)
+	}
+
+	f := appForm(csrf)
+	f.Set("id_token_alg", "ES256")
+	f.Set("post_logout_redirect_uris", "https://bodegas.example/adios\r\n\r\nhttp://localhost:8080/adios\r\n")
+	a, _ := e.createDevApp(b, f)
+	if a.IDTokenAlg != store.AlgES256 || !slices.Equal(a.PostLogoutRedirectURIs, []string{"https://bodegas.example/adios", "http://localhost:8080/adios"}) {
+		t.Fatalf("the created app: %q %v", a.IDTokenAlg, a.PostLogoutRedirectURIs)
+	}
+	base := "/developers/apps/" + a.ClientID
+	if page := b.get(base); !strings.Contains(page.body, `id="id-token-alg">ES256<`) || !strings.Contains(page.body, "http://localhost:8080/adios") {
+		t.Fatalf("the app page does not show the settings:\n%s", page.body)
+	}
+	edit := b.get(base + "/edit")
+	if !strings.Contains(edit.body, `<option value="ES256" selected>`) || strings.Contains(edit.body, `<option value="RS256" selected>`) ||
+		!strings.Contains(edit.body, "https://bodegas.example/adios\nhttp://localhost:8080/adios</textarea>") {
+		t.Fatalf("the edit form is not filled in:\n%s", edit.body)
+	}
+
+	// Edit refusals, each naming the field, writing nothing.
+	for _, tc := range refusals {
+		f := appForm(csrf)
+		f.Set(tc.field, tc.value)
+		e.refused(b, base+"/edit", f, http.StatusBadRequest, tc.want)
+	}
+
+	// The edit sets both; the activity names them.
+	f = appForm(csrf)
+	f.Set("id_token_alg", "RS256")
+	f.Set("post_logout_redirect_uris", "https://bodegas.example/logout-ok")
+	if p := b.post(base+"/edit", f); p.status != http.StatusSeeOther || p.location != base+"?notice=updated" {
+		t.Fatalf("edit: %d %s\n%s", p.status, p.location, p.body)
+	}
+	a = e.getApp(a.ClientID)
+	if a.IDTokenSigningAlg() != store.AlgRS256 || !slices.Equal(a.PostLogoutRedirectURIs, []string{"https://bodegas.example/logout-ok"}) ||
+		a.AllowsPostLogoutRedirect("https://bodegas.example/adios") {
+		t.Fatalf("after the edit: %q %v", a.IDTokenAlg, a.PostLogoutRedirectURIs)
+	}
+	if page := b.get(base); !strings.Contains(html.UnescapeString(page.body),
+		"Actualizada: algoritmo del token de ID, URI de redirección tras cerrar sesión</td>") {
+		t.Fatalf("the activity does not name the edit's parts:\n%s", page.body)
+	}
+	// A form without them (saved with the list emptied) clears the list.
+	f = appForm(csrf)
+	f.Set("id_token_alg", "RS256")
+	if p := b.post(base+"/edit", f); p.status != http.StatusSeeOther {
+		t.Fatalf("edit: %d\n%s", p.status, p.body)
+	}
+	if a = e.getApp(a.ClientID); len(a.PostLogoutRedirectURIs) != 0 || a.IDTokenSigningAlg() != store.AlgRS256 {
+		t.Fatalf("after emptying the list: %q %v", a.IDTokenAlg, a.PostLogoutRedirectURIs)
+	}
+	events, _, err := e.st.ListAudit(ctx, store.AuditFilter{ClientID: a.ClientID}, "", 1)
+	if err != nil || len(events) != 1 || events[0].Detail != "updated: post-logout redirect URIs" {
+		t.Fatalf("the last edit's audit event: %+v %v", events, err)
+	}
+	// In English (the choice sticks, so last).
+	f = appForm(csrf)
+	f.Set("post_logout_redirect_uris", "http://bodegas.example/bye")
+	e.refused(b, base+"/edit?lang=en", f, http.StatusBadRequest, "The post-logout redirect URI http://bodegas.example/bye is not valid")
+	f = appForm(csrf)
+	f.Set("id_token_alg", "PS256")
+	e.refused(b, base+"/edit?lang=en", f, http.StatusBadRequest, "The ID token signing algorithm “PS256” is not available: choose RS256 or ES256")
 }
 
 // TestDeveloperOnlyOwnApps: every page and action of an app answers 404
