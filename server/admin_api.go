@@ -178,6 +178,12 @@ type AppView struct {
 	Generation              int64 `json:"generation"`
 	// Webhook is the app's endpoint, nil when it has none.
 	Webhook *WebhookView `json:"webhook"`
+	// IDTokenSignedResponseAlg is the algorithm the app's ID tokens are
+	// signed with (the default, RS256, included).
+	IDTokenSignedResponseAlg string `json:"id_token_signed_response_alg"`
+	// PostLogoutRedirectURIs are where RP-initiated logout may send the
+	// browser back; [] when none.
+	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
 }
 
 // WebhookView is an app's webhook endpoint as the admin API and the CLI
@@ -232,6 +238,8 @@ func NewAppView(a *store.App, now time.Time, ownerEmail string, merchantEmails m
 		v.PreviousSecretExpiresAt = timeOrNil(a.PrevSecretUntil)
 	}
 	v.Webhook = NewWebhookView(a.Webhook, now)
+	v.IDTokenSignedResponseAlg = a.IDTokenSigningAlg()
+	v.PostLogoutRedirectURIs = append([]string{}, a.PostLogoutRedirectURIs...)
 	return v
 }
 

@@ -94,6 +94,19 @@ func TestAdminAPIReviewAndSecrets(t *testing.T) {
 	if strings.Contains(r.raw, "secret\":\"") || strings.Contains(r.raw, app.SecretDigest) {
 		t.Fatalf("GET app shows a secret: %s", r.raw)
 	}
+	// The OpenID Connect settings: the algorithm in force, the default
+	// included, and the post-logout redirect URIs ([] for none).
+	if r.json["id_token_signed_response_alg"] != "RS256" || !strings.Contains(r.raw, `"post_logout_redirect_uris":[]`) {
+		t.Fatalf("GET app, the OpenID Connect defaults: %s", r.raw)
+	}
+	if _, err := e.st.UpdateApp(ctx, id, store.AppUpdate{IDTokenAlg: new(store.AlgES256),
+		PostLogoutRedirectURIs: []string{"https://sync.example.com/bye"}}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	if r := call(http.MethodGet, "/apps/"+id, key, ""); r.json["id_token_signed_response_alg"] != "ES256" ||
+		!strings.Contains(r.raw, `"post_logout_redirect_uris":["https://sync.example.com/bye"]`) {
+		t.Fatalf("GET app, the OpenID Connect settings: %s", r.raw)
+	}
 	// The list carries status, owner and profile too.
 	r = call(http.MethodGet, "/apps?limit=10", key, "")
 	var listed map[string]any
