@@ -116,14 +116,23 @@ type appJSON struct {
 	// secret, only in the answer that made it.
 	WebhookURL    string `json:"webhook_url,omitempty"`
 	WebhookSecret string `json:"webhook_secret,omitempty"`
+	// IDTokenSignedResponseAlg is the algorithm the app's ID tokens are
+	// signed with, the default (RS256) included.
+	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
+	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
 }
 
 func toAppJSON(a *store.App, secret string) appJSON {
 	return appJSON{ClientID: a.ClientID, ClientSecret: secret, Name: a.Name, RedirectURIs: a.RedirectURIs,
 		Scopes: a.Scopes, CreatedAt: rfc3339(a.CreatedAt), Disabled: a.Disabled, Public: a.Public,
 		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Status: a.Status, Owner: a.Owner,
-		WebhookURL: a.Webhook.URL}
+		WebhookURL: a.Webhook.URL, IDTokenSignedResponseAlg: a.IDTokenSigningAlg(),
+		PostLogoutRedirectURIs: append([]string{}, a.PostLogoutRedirectURIs...)}
 }
+
+// idTokenAlgUsage is the help of --id-token-alg.
+var idTokenAlgUsage = "the algorithm the app's ID tokens are signed with (OpenID Connect): " +
+	strings.Join(store.IDTokenAlgs(), " or ")
 
 // splitScopes reads a --scopes value: space- or comma-separated.
 func splitScopes(v string) []string {
@@ -140,8 +149,8 @@ func (e *env) appCommand() *cobra.Command {
 
 func (e *env) appCreateCommand() *cobra.Command {
 	var (
-		name, scopes                    string
-		uris                            []string
+		name, scopes, idTokenAlg        string
+		uris, postLogout                []string
 		public, requirePKCE, firstParty bool
 		asJSON                          bool
 	)
@@ -158,7 +167,8 @@ func (e *env) appCreateCommand() *cobra.Command {
 			}
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
 				app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: name, RedirectURIs: uris, Scopes: splitScopes(scopes),
-					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty, By: store.ActorCLI}, cfg.Scopes.Names())
+					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty, IDTokenAlg: idTokenAlg,
+					PostLogoutRedirectURIs: postLogout, By: store.ActorCLI}, cfg.Scopes.Names())
 				if err != nil {
 					return err
 				}
@@ -182,6 +192,9 @@ func (e *env) appCreateCommand() *cobra.Command {
 	f.BoolVar(&public, "public", false, "a public app (browser or mobile): no secret, PKCE required")
 	f.BoolVar(&requirePKCE, "require-pkce", false, "require PKCE on every authorization request")
 	f.BoolVar(&firstParty, "first-party", false, "one of the platform's own apps: may sign merchants in with the password grant (redirect URIs optional)")
+	f.StringVar(&idTokenAlg, "id-token-alg", "", idTokenAlgUsage+"; "+store.AlgRS256+" when not given")
+	f.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil,
+		"where OpenID Connect RP-initiated logout may send the browser back, a redirect URI's rules (repeat for more)")
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
@@ -240,16 +253,16 @@ func profileFlags() []profileFlag {
 
 func (e *env) appUpdateCommand() *cobra.Command {
 	var (
-		name, scopes, webhook string
-		uris, addURIs, rmURIs []string
-		addTest, rmTest       []string
-		requirePKCE           bool
-		asJSON                bool
+		name, scopes, webhook, idTokenAlg string
+		uris, addURIs, rmURIs, postLogout []string
+		addTest, rmTest                   []string
+		requirePKCE, clearPostLogout      bool
+		asJSON                            bool
 	)
 	profile := map[string]*string{}
 	c := &cobra.Command{
 		Use:   "update CLIENT_ID [flags]",
-		Short: "Change an app's name, redirect URIs, scopes, PKCE rule, profile or test merchants",
+		Short: "Change an app's name, redirect URIs, scopes, PKCE rule, OpenID Connect settings, profile or test merchants",
 		Long: "Change an app's registration; flags not given are left as they are. --redirect-uri and --scopes\n" +
 			"replace the lists whole; --add-redirect-uri and --remove-redirect-uri change the list as it is\n" +
 			"(the client id stays). A removed redirect URI is refused from the next request on, on every\n" +
@@ -257,7 +270,9 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			"approvals, and a removed one leaves their tokens at the next refresh. --test-merchant adds a\n" +
 			"merchant (by email) who may connect the app while it is in development. A profile flag given\n" +
 			"as \"\" clears that field. --webhook-url sets the app's webhook endpoint (https, on a public\n" +
-			"address) and prints its signing secret the first time (webhook_secret with --json); \"\" removes it.",
+			"address) and prints its signing secret the first time (webhook_secret with --json); \"\" removes it.\n" +
+			"--id-token-alg chooses how the app's ID tokens are signed (RS256 or ES256); --post-logout-redirect-uri\n" +
+			"replaces the post-logout redirect URIs whole, and --clear-post-logout-redirect-uris removes them all.",
 		Example: `  enlace app update 3f0c… --add-redirect-uri https://sync.example.com/v2/callback \
     --remove-redirect-uri https://sync.example.com/callback
   enlace app update 3f0c… --publisher "Sync SpA" --homepage https://sync.example.com \
@@ -285,6 +300,17 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			}
 			if f.Changed("require-pkce") {
 				u.RequirePKCE = &requirePKCE
+			}
+			if f.Changed("id-token-alg") {
+				u.IDTokenAlg = &idTokenAlg
+			}
+			switch {
+			case clearPostLogout && f.Changed("post-logout-redirect-uri"):
+				return usageError{"give --post-logout-redirect-uri or --clear-post-logout-redirect-uris, not both"}
+			case clearPostLogout:
+				u.PostLogoutRedirectURIs = []string{}
+			case f.Changed("post-logout-redirect-uri"):
+				u.PostLogoutRedirectURIs = postLogout
 			}
 			for _, pf := range profileFlags() {
 				if f.Changed(pf.name) {
@@ -348,6 +374,9 @@ func (e *env) appUpdateCommand() *cobra.Command {
 	f.StringArrayVar(&rmURIs, "remove-redirect-uri", nil, "remove a redirect URI (repeat for more)")
 	f.StringVar(&scopes, "scopes", "", "the scopes the app may ask for, all of them")
 	f.BoolVar(&requirePKCE, "require-pkce", false, "require PKCE on every authorization request")
+	f.StringVar(&idTokenAlg, "id-token-alg", "", idTokenAlgUsage)
+	f.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "the post-logout redirect URIs, all of them (repeat for more)")
+	f.BoolVar(&clearPostLogout, "clear-post-logout-redirect-uris", false, "remove every post-logout redirect URI")
 	for _, pf := range profileFlags() {
 		v := new(string)
 		profile[pf.name] = v

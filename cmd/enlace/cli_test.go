@@ -10,6 +10,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -173,6 +175,95 @@ func TestAppUpdateAndDelete(t *testing.T) {
 	}
 	if r := runCmd(t, environ, "", "app", "update", app.ClientID, "--name", "Back"); r.code != 1 || !strings.Contains(r.stderr, "no app with client id") {
 		t.Errorf("updating a deleted app: %d %s", r.code, r.stderr)
+	}
+}
+
+// TestAppOpenIDSettings: app create and app update take the ID token
+// algorithm and the post-logout redirect URIs (update replaces the list
+// whole, or clears it), app show prints them, and a bad value is refused
+// with the store's message, writing nothing.
+func TestAppOpenIDSettings(t *testing.T) {
+	t.Parallel()
+	srv := redistest.Start(t)
+	rdb := srv.Client(t)
+	st := store.New(rdb, store.Options{})
+	ctx := context.Background()
+	environ := []string{"ENLACE_REDIS_ADDR=" + srv.Addr}
+	create := []string{"app", "create", "--name", "RP", "--redirect-uri", "https://rp.example.com/cb", "--scopes", "read:products"}
+
+	r := runCmd(t, environ, "", "app", "list") // the schema marker, before the snapshot
+	before := redistest.Snapshot(t, rdb)
+	for _, c := range []struct {
+		name, want string
+		args       []string
+	}{
+		{"HS256", `"HS256" is not supported (RS256 or ES256)`, []string{"--id-token-alg", "HS256"}},
+		{"lower case", `"rs256" is not supported`, []string{"--id-token-alg", "rs256"}},
+		{"http, not localhost", "post-logout redirect URI \"http://rp.example.com/bye\" must use https", []string{"--post-logout-redirect-uri", "http://rp.example.com/bye"}},
+		{"empty", "post-logout redirect URI \"\" is not absolute", []string{"--post-logout-redirect-uri", ""}},
+	} {
+		if r := runCmd(t, environ, "", append(slices.Clone(create), c.args...)...); r.code != 1 || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("create, %s: want exit 1 saying %q, got %d %s", c.name, c.want, r.code, r.stderr)
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+	r = runCmd(t, environ, "", append(slices.Clone(create), "--id-token-alg", "ES256", "--post-logout-redirect-uri",
+		"https://rp.example.com/bye", "--post-logout-redirect-uri", "http://localhost:9000/bye", "--json")...)
+	var app struct {
+		ClientID   string   `json:"client_id"`
+		Alg        string   `json:"id_token_signed_response_alg"`
+		PostLogout []string `json:"post_logout_redirect_uris"`
+	}
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &app) != nil || app.Alg != "ES256" ||
+		!slices.Equal(app.PostLogout, []string{"https://rp.example.com/bye", "http://localhost:9000/bye"}) {
+		t.Fatalf("app create: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if a, err := st.GetApp(ctx, app.ClientID); err != nil || a.IDTokenAlg != store.AlgES256 || !a.AllowsPostLogoutRedirect("http://localhost:9000/bye") {
+		t.Fatalf("stored: %+v %v", a, err)
+	}
+	if r := runCmd(t, environ, "", "app", "show", app.ClientID); r.code != 0 || !regexp.MustCompile(`ID token algorithm:\s+ES256\n`).MatchString(r.stdout) ||
+		!regexp.MustCompile(`post-logout redirect URIs:\s+https://rp.example.com/bye http://localhost:9000/bye\n`).MatchString(r.stdout) {
+		t.Fatalf("app show: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+
+	before = redistest.Snapshot(t, rdb)
+	for _, c := range []struct {
+		name, want string
+		code       int
+		args       []string
+	}{
+		{"none", `"none" is not supported (RS256 or ES256)`, 1, []string{"--id-token-alg", "none"}},
+		{"fragment", `post-logout redirect URI "https://rp.example.com/bye#x" must not contain a fragment`, 1,
+			[]string{"--post-logout-redirect-uri", "https://rp.example.com/bye#x"}},
+		{"both", "not both", 2, []string{"--post-logout-redirect-uri", "https://rp.example.com/bye", "--clear-post-logout-redirect-uris"}},
+	} {
+		if r := runCmd(t, environ, "", append([]string{"app", "update", app.ClientID}, c.args...)...); r.code != c.code || !strings.Contains(r.stderr, c.want) {
+			t.Errorf("update, %s: want exit %d saying %q, got %d %s", c.name, c.code, c.want, r.code, r.stderr)
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+
+	// The list is replaced whole; the audit event names both parts.
+	r = runCmd(t, environ, "", "app", "update", app.ClientID, "--id-token-alg", "RS256",
+		"--post-logout-redirect-uri", "https://rp.example.com/logged-out", "--json")
+	if r.code != 0 || json.Unmarshal([]byte(r.stdout), &app) != nil || app.Alg != "RS256" ||
+		!slices.Equal(app.PostLogout, []string{"https://rp.example.com/logged-out"}) {
+		t.Fatalf("app update: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	events, _, err := st.ListAudit(ctx, store.AuditFilter{ClientID: app.ClientID}, "", 1)
+	if err != nil || len(events) != 1 || events[0].Detail != "updated: ID token algorithm, post-logout redirect URIs" {
+		t.Fatalf("the update's audit event: %+v %v", events, err)
+	}
+	if r := runCmd(t, environ, "", "app", "update", app.ClientID, "--clear-post-logout-redirect-uris"); r.code != 0 {
+		t.Fatalf("clear: %d %s", r.code, r.stderr)
+	}
+	r = runCmd(t, environ, "", "app", "show", app.ClientID, "--json")
+	if r.code != 0 || !strings.Contains(r.stdout, `"id_token_signed_response_alg": "RS256"`) || !strings.Contains(r.stdout, `"post_logout_redirect_uris": []`) {
+		t.Fatalf("app show --json after clearing: %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	if a, _ := st.GetApp(ctx, app.ClientID); len(a.PostLogoutRedirectURIs) != 0 || a.AllowsPostLogoutRedirect("https://rp.example.com/logged-out") {
+		t.Fatalf("stored after clearing: %v", a.PostLogoutRedirectURIs)
 	}
 }
 
