@@ -288,6 +288,16 @@ func (k *Kit) startSession(c *gin.Context, sess *sessions.Session, key, id strin
 // keyLoginAt is when the session's login was accepted (Unix ms).
 const keyLoginAt = "login_at"
 
+// loginAt is when the session's login was accepted (zero without one).
+func loginAt(sess *sessions.Session) time.Time {
+	v, _ := sess.Values[keyLoginAt].(string)
+	at, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || at <= 0 {
+		return time.Time{}
+	}
+	return time.UnixMilli(at)
+}
+
 // sessionCurrent reports whether a logged-in session may still act for a:
 // not once an operator has set a new password since its login.
 func sessionCurrent(sess *sessions.Session, a *store.Account) bool {
@@ -302,11 +312,16 @@ func (k *Kit) endSession(c *gin.Context, sess *sessions.Session) bool {
 	if !k.CSRFOK(c, sess) {
 		return false
 	}
+	k.dropSession(c, sess)
+	return true
+}
+
+// dropSession deletes the session on the server and clears its cookie.
+func (k *Kit) dropSession(c *gin.Context, sess *sessions.Session) {
 	sess.Options.MaxAge = -1
 	if err := sess.Save(c.Request, c.Writer); err != nil {
 		k.opts.Logger.ErrorContext(c.Request.Context(), "end session", "err", err)
 	}
-	return true
 }
 
 type scopeView struct {

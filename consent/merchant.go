@@ -9,6 +9,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/gin-gonic/gin"
 	"github.com/gorilla/sessions"
@@ -33,6 +34,19 @@ type AuthorizeRequest struct {
 	// authorization_details), by scope: the consent page offers them
 	// chosen, and the merchant still decides.
 	Preselect store.ResourceGrant
+
+	// The OpenID Connect parameters (Core §3.1.2.1), checked.
+	// Nonce goes into the code's ID token.
+	Nonce string
+	// Prompt are the prompt values: none, login, consent, select_account.
+	Prompt []string
+	// MaxAge is max_age in seconds, nil when the request had none.
+	MaxAge *int64
+	// LoginHint pre-fills the login page's email.
+	LoginHint string
+	// AuthTime is when the merchant logged in; the consent page sets it
+	// before Approve, for the ID tokens' auth_time.
+	AuthTime time.Time
 }
 
 // ErrNotTestMerchant is an approval of an app in development by a merchant
@@ -64,6 +78,14 @@ type Authorizer interface {
 	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string, resources store.ResourceGrant) (string, error)
 	// Deny returns the redirect URI with error=access_denied, state and iss.
 	Deny(req *AuthorizeRequest) string
+	// Refuse returns the redirect URI with the error code (an OpenID
+	// Connect one: login_required, consent_required), its description,
+	// state and iss.
+	Refuse(req *AuthorizeRequest, code, description string) string
+	// ParseLogout validates an RP-initiated logout request (its query, or
+	// its form on a POST); a refusal is an *AuthorizeError with a
+	// Message, any other error a failure of the store.
+	ParseLogout(r *http.Request) (*LogoutRequest, error)
 }
 
 // MerchantStore is what the merchant pages need of the store.
@@ -127,7 +149,7 @@ func (h *MerchantPages) parse(c *gin.Context) *AuthorizeRequest {
 // Authorize shows the consent page, or the login page first.
 func (h *MerchantPages) Authorize(c *gin.Context) {
 	req := h.parse(c)
-	if req == nil {
+	if req == nil || !h.interaction(c, req) {
 		return
 	}
 	sess, m, ok := h.requireMerchant(c)
@@ -316,6 +338,7 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 		h.consentPage(c, http.StatusUnprocessableEntity, req, sess, m, again)
 		return
 	}
+	req.AuthTime = loginAt(sess)
 	to, err := h.auth.Approve(c.Request.Context(), req, m.ID, granted, resources)
 	if errors.Is(err, ErrNotTestMerchant) {
 		h.notTestMerchant(c, req)
@@ -368,21 +391,30 @@ const (
 
 func isAuthorizePath(p string) bool { return p == AuthorizePath || p == AuthorizeAlias }
 
-// appNameFor returns the app name of a pending authorization request, for
-// the login page's sentence; empty when next is not one.
-func (h *MerchantPages) appNameFor(c *gin.Context, next string) string {
+// pendingFor returns the pending authorization request next is, for the
+// login page's sentence and its login_hint; nil when next is not one.
+func (h *MerchantPages) pendingFor(c *gin.Context, next string) *AuthorizeRequest {
 	u, err := url.Parse(next)
 	if err != nil || !isAuthorizePath(u.Path) {
-		return ""
+		return nil
 	}
 	r := c.Request.Clone(c.Request.Context())
 	r.URL = u
 	r.Form, r.PostForm = nil, nil
 	req, err := h.auth.ParseAuthorize(r)
 	if err != nil {
-		return ""
+		return nil
 	}
-	return req.AppName
+	return req
+}
+
+// appNameFor returns the app name of a pending authorization request, for
+// the login page's sentence; empty when next is not one.
+func (h *MerchantPages) appNameFor(c *gin.Context, next string) string {
+	if req := h.pendingFor(c, next); req != nil {
+		return req.AppName
+	}
+	return ""
 }
 
 // LoginPage shows the merchant login form.
@@ -392,9 +424,12 @@ func (h *MerchantPages) LoginPage(c *gin.Context) {
 		return
 	}
 	next := safeNext(c.Query("next"))
-	h.Render(c, http.StatusOK, "login", "login_title", sess, map[string]any{
-		"Next": next, "AppName": h.appNameFor(c, next), "Expired": c.Query("expired") == "1",
-	})
+	page := map[string]any{"Next": next, "Expired": c.Query("expired") == "1", "Again": c.Query("again") == "1"}
+	if req := h.pendingFor(c, next); req != nil {
+		// OpenID Connect's login_hint: the email the app expects.
+		page["AppName"], page["Email"] = req.AppName, req.LoginHint
+	}
+	h.Render(c, http.StatusOK, "login", "login_title", sess, page)
 }
 
 // signedInCookie marks a browser that signed in and has not signed out.

@@ -33,6 +33,12 @@ func (a *fakeAuthorizer) Approve(_ context.Context, _ *AuthorizeRequest, _ strin
 	a.approved = g
 	return "https://app.example/cb?code=x", a.err
 }
+func (a *fakeAuthorizer) Refuse(*AuthorizeRequest, string, string) string { return "" }
+
+func (a *fakeAuthorizer) ParseLogout(*http.Request) (*LogoutRequest, error) {
+	return &LogoutRequest{}, nil
+}
+
 func (a *fakeAuthorizer) Deny(*AuthorizeRequest) string {
 	return "https://app.example/cb?error=access_denied"
 }

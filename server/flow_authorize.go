@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 	"unicode/utf8"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -30,7 +32,15 @@ import (
 //   - scope (spaces or commas; absent means the app's registered scopes)
 //     must name only scopes the app is registered for;
 //   - approving records a new connection, never reusing one
-//     (store/lua/approve.lua), and redirects with code, state and iss.
+//     (store/lua/approve.lua), and redirects with code, state and iss;
+//   - OpenID Connect (Core §3.1.2.1): openid is refused while OpenID
+//     Connect is off (no encryption.key); nonce is at most
+//     store.MaxNonce bytes and, with openid, one use per app while a code
+//     can live (a nonce seen before is invalid_request at the approval);
+//     prompt takes none, login, consent and select_account, none alone;
+//     max_age is a whole number of seconds; login_hint at most 254
+//     bytes. What prompt and max_age do is the consent pages'
+//     (consent/oidc.go).
 
 // ParseAuthorize validates an authorization request (GET or the consent
 // form's POST; only the query string is read). The app and the redirect URI
@@ -113,6 +123,14 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	if sc := app.Unregistered(scopes); sc != "" {
 		return nil, fail(apierror.InvalidScope, "scope "+sc+" is not registered for this app")
 	}
+	oidc, desc := s.parseOIDCParams(q, scopes)
+	if desc != "" {
+		code := apierror.InvalidRequest
+		if slices.Contains(scopes, scopeOpenID) && s.keys == nil {
+			code = apierror.InvalidScope
+		}
+		return nil, fail(code, desc)
+	}
 	var preselect store.ResourceGrant
 	if raw := q.Get("authorization_details"); raw != "" {
 		var desc string
@@ -121,6 +139,10 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 		}
 	}
 	return &consent.AuthorizeRequest{
+		Nonce:         oidc.Nonce,
+		Prompt:        oidc.Prompt,
+		MaxAge:        oidc.MaxAge,
+		LoginHint:     oidc.LoginHint,
 		Preselect:     preselect,
 		ClientID:      app.ClientID,
 		AppName:       app.Name,
@@ -149,7 +171,23 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 	if err != nil {
 		return "", fmt.Errorf("approve: %w", err)
 	}
+	nonce := ""
+	if slices.Contains(granted, scopeOpenID) && req.Nonce != "" {
+		// One use: an authorization request replayed with its nonce gets
+		// no second ID token carrying it.
+		fresh, err := s.store.ClaimNonce(ctx, req.ClientID, req.Nonce, s.cfg.Tokens.Code)
+		if err != nil {
+			return "", fmt.Errorf("approve: %w", err)
+		}
+		if !fresh {
+			return s.redirectError(req.RedirectURI, req.State, apierror.InvalidRequest,
+				"this nonce was used in an earlier authorization request; start a new one with a fresh nonce"), nil
+		}
+		nonce = req.Nonce
+	}
 	conn, code, err := s.store.Approve(ctx, store.Grant{
+		Nonce:         nonce,
+		AuthTime:      req.AuthTime,
 		Resources:     resources,
 		AppGeneration: gen,
 		ClientID:      req.ClientID,
@@ -168,6 +206,12 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 // Deny returns the redirect that tells the app the merchant said no.
 func (s *Server) Deny(req *consent.AuthorizeRequest) string {
 	return s.redirectError(req.RedirectURI, req.State, apierror.AccessDenied, "the merchant did not authorize the app")
+}
+
+// Refuse returns the redirect that tells the app why no page was shown
+// (prompt=none's login_required and consent_required).
+func (s *Server) Refuse(req *consent.AuthorizeRequest, code, description string) string {
+	return s.redirectError(req.RedirectURI, req.State, apierror.Code(code), description)
 }
 
 func (s *Server) redirectError(redirectURI, state string, code apierror.Code, desc string) string {
@@ -283,4 +327,52 @@ func (s *Server) parseAuthorizationDetails(raw string, scopes []string) (store.R
 		}
 	}
 	return g, ""
+}
+
+// oidcParams are an authorization request's OpenID Connect parameters.
+type oidcParams struct {
+	Nonce     string
+	Prompt    []string
+	MaxAge    *int64
+	LoginHint string
+}
+
+// maxLoginHint bounds login_hint: an email address is at most 254 bytes.
+const maxLoginHint = 254
+
+// parseOIDCParams checks nonce, prompt, max_age and login_hint; desc is
+// why they are refused, "" when they are not.
+func (s *Server) parseOIDCParams(q url.Values, scopes []string) (p oidcParams, desc string) {
+	if slices.Contains(scopes, scopeOpenID) && s.keys == nil {
+		return p, oidcOff().Description
+	}
+	p.Nonce, p.LoginHint = q.Get("nonce"), q.Get("login_hint")
+	if len(p.Nonce) > store.MaxNonce {
+		return p, fmt.Sprintf("nonce is longer than %d bytes", store.MaxNonce)
+	}
+	if len(p.LoginHint) > maxLoginHint {
+		return p, fmt.Sprintf("login_hint is longer than %d bytes", maxLoginHint)
+	}
+	if raw, ok := q["prompt"]; ok {
+		p.Prompt = strings.Fields(raw[0])
+		if len(p.Prompt) == 0 {
+			return p, "prompt is empty"
+		}
+		for _, v := range p.Prompt {
+			if !slices.Contains([]string{"none", "login", "consent", "select_account"}, v) {
+				return p, "prompt " + v + " is not supported (none, login, consent, select_account)"
+			}
+		}
+		if slices.Contains(p.Prompt, "none") && len(p.Prompt) > 1 {
+			return p, "prompt none cannot be combined with other values"
+		}
+	}
+	if raw, ok := q["max_age"]; ok {
+		n, err := strconv.ParseInt(raw[0], 10, 64)
+		if err != nil || n < 0 || raw[0] == "" || raw[0][0] == '+' {
+			return p, "max_age must be a whole number of seconds"
+		}
+		p.MaxAge = &n
+	}
+	return p, ""
 }

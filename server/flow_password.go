@@ -37,6 +37,9 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 	if len(scopes) == 0 {
 		return nil, nil, apierror.New(apierror.InvalidScope, "no scope requested")
 	}
+	if slices.Contains(scopes, scopeOpenID) && s.keys == nil {
+		return nil, nil, oidcOff()
+	}
 	limits := s.loginLimits()
 	wait, err := s.store.LoginAttempt(ctx, "merchant", tr.Username, clientIP, limits)
 	if err != nil {

@@ -193,6 +193,7 @@ func startEnvWith(t *testing.T, redisArgs []string, seed func(*config.Config, *s
 		Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
 		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(logs, nil))), Extensions: exts,
+		KeyReload: 50 * time.Millisecond,
 	}
 	if adjust != nil {
 		adjust(&so)

@@ -9,13 +9,15 @@ import (
 	"github.com/enlace-oauth/enlace/store"
 )
 
-// metadata is the RFC 8414 authorization server metadata. The issuer is
-// the configured one, character for character, as the iss parameter is.
+// metadata is the RFC 8414 authorization server metadata, and with
+// OpenID Connect on, the OpenID Provider configuration too (idtoken.go):
+// one document at both addresses. The issuer is the configured one,
+// character for character, as the iss parameter is.
 func (s *Server) metadata(c *gin.Context) {
 	iss := s.cfg.Issuer
 	auth := []string{"client_secret_basic", "client_secret_post", "none"}
 	c.Header("Cache-Control", "public, max-age=3600")
-	c.JSON(http.StatusOK, gin.H{
+	h := gin.H{
 		"issuer":                                         iss,
 		"authorization_endpoint":                         iss + "/apps/authorize",
 		"token_endpoint":                                 iss + "/oauth/token",
@@ -33,7 +35,11 @@ func (s *Server) metadata(c *gin.Context) {
 		"authorization_response_iss_parameter_supported": true,
 		"ui_locales_supported":                           []string{"es", "en"},
 		"authorization_details_types_supported":          s.boundResourceTypes(),
-	})
+	}
+	if s.keys != nil {
+		s.oidcMetadata(h)
+	}
+	c.JSON(http.StatusOK, h)
 }
 
 // boundResourceTypes are the resource types some scope of the catalogue

@@ -118,6 +118,16 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/oauth/introspect", s.introspect)
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 
+	// OpenID Connect (idtoken.go, userinfo.go, logout.go): discovery, the
+	// signing keys, userinfo (GET and POST, Core §5.3.1) and RP-initiated
+	// logout, whose confirmation is a page.
+	e.GET(discoveryPath, s.discovery)
+	e.GET(jwksPath, s.jwks)
+	e.GET(userinfoPath, s.userinfo)
+	e.POST(userinfoPath, s.userinfo)
+	e.GET(endSessionPath, m.EndSession)
+	e.POST(endSessionPath, m.EndSession)
+
 	// Dynamic client registration (RFC 7591) with an initial access
 	// token, and its management (RFC 7592) with the registration access
 	// token it answered (registration.go).

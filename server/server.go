@@ -24,6 +24,7 @@ import (
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/server/safefetch"
+	"github.com/enlace-oauth/enlace/server/signing"
 	"github.com/enlace-oauth/enlace/server/webhooks"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -50,6 +51,9 @@ type Options struct {
 	// (a registration's logo_uri); the zero value is the production
 	// setting, and only tests set it (to reach a TLS server on loopback).
 	Fetch safefetch.Options
+	// KeyReload is how often the ID-token signing keys are read again
+	// (signing.Options.Reload; 10 s when 0). Tests shorten it.
+	KeyReload time.Duration
 }
 
 // Extension mounts routes that are not part of enlace's HTTP surface —
@@ -87,8 +91,11 @@ type Server struct {
 	// its settings that a resend applies.
 	webhooks   *webhooks.Deliverer
 	deliveries store.DeliveryOptions
-	log        *slog.Logger
-	engine     *gin.Engine
+	// keys sign ID tokens; nil without encryption.key (OpenID Connect
+	// off).
+	keys   *signing.Keys
+	log    *slog.Logger
+	engine *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -103,6 +110,12 @@ func New(opts Options) (*Server, error) {
 		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,
 		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}
 
+	if opts.Store.CanSeal() {
+		s.keys = signing.New(opts.Store, signing.Options{Policy: opts.Config.OIDC.KeyPolicy(),
+			Reload: opts.KeyReload, Logger: opts.Logger})
+	} else {
+		opts.Logger.Warn("OpenID Connect is off: encryption.key is not set, so there are no ID-token signing keys")
+	}
 	wc := opts.Config.Webhooks
 	s.webhooks = webhooks.New(opts.Store, webhooks.Options{Timeout: wc.Timeout, Schedule: wc.RetrySchedule,
 		DisableAfter: wc.DisableAfter, Concurrency: wc.Concurrency, PollInterval: wc.PollInterval,
@@ -253,6 +266,9 @@ func (s *Server) Run(ctx context.Context, ready chan<- struct{}) {
 	wg.Go(func() { s.appCache.Run(ctx, ready) })
 	wg.Go(func() { s.store.RunMaintenance(ctx, s.maintenance) })
 	wg.Go(func() { s.webhooks.Run(ctx) })
+	if s.keys != nil {
+		wg.Go(func() { s.keys.Run(ctx) })
+	}
 	wg.Wait()
 }
 

@@ -41,20 +41,27 @@ func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 		apierror.NoStore(c.Writer.Header())
 		switch {
 		case res.signedIn != nil:
-			c.JSON(http.StatusOK, signInResponse(res.Issued, res.signedIn))
+			t := signInResponse(res.Issued, res.signedIn)
+			t.IDToken = res.idToken
+			c.JSON(http.StatusOK, t)
 		case d == multivende:
-			c.JSON(http.StatusOK, multivendeResponse(res.Issued))
+			t := multivendeResponse(res.Issued)
+			t.IDToken = res.idToken
+			c.JSON(http.StatusOK, t)
 		default:
-			c.JSON(http.StatusOK, rfcResponse(res.Issued, s.cfg.Scopes))
+			t := rfcResponse(res.Issued, s.cfg.Scopes)
+			t.IDToken = res.idToken
+			c.JSON(http.StatusOK, t)
 		}
 	}
 }
 
 // grantResult is what a grant issued; signedIn is the merchant of a
-// password-grant sign-in.
+// password-grant sign-in, idToken the ID token when openid is granted.
 type grantResult struct {
 	*store.Issued
 	signedIn *store.Merchant
+	idToken  string
 }
 
 func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error) {
@@ -96,6 +103,9 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	}
 	if err != nil {
 		return nil, s.grantError(ctx, tr.GrantType, app.ClientID, err)
+	}
+	if res.idToken, err = s.idToken(ctx, app, res.Issued, res.signedIn); err != nil {
+		return nil, s.idTokenFailure(ctx, err)
 	}
 	s.log.InfoContext(ctx, "tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
 		"connection_id", res.ConnectionID, "token_id", res.TokenID)
@@ -166,6 +176,8 @@ type multivendeToken struct {
 	MerchantAppID string `json:"MerchantAppId"`
 	CreatedAt     string `json:"createdAt"`
 	UpdatedAt     string `json:"updatedAt"`
+	// IDToken is the OpenID Connect ID token, when openid is granted.
+	IDToken string `json:"idToken,omitempty"`
 }
 
 func multivendeResponse(iss *store.Issued) multivendeToken {
@@ -202,6 +214,8 @@ type rfcToken struct {
 	// Details is the resource grant in RFC 9396's form, when a scope is
 	// limited to some resources (the scope list stays the names).
 	Details []authorizationDetail `json:"authorization_details,omitempty"`
+	// IDToken is the OpenID Connect ID token, when openid is granted.
+	IDToken string `json:"id_token,omitempty"`
 }
 
 func rfcResponse(iss *store.Issued, cat store.Catalogue) rfcToken {
@@ -228,6 +242,7 @@ type signInToken struct {
 	FirstName    string `json:"first_name"`
 	LastName     string `json:"last_name"`
 	UID          string `json:"uid"`
+	IDToken      string `json:"id_token,omitempty"`
 }
 
 func signInResponse(iss *store.Issued, m *store.Merchant) signInToken {

@@ -21,7 +21,16 @@ type Grant struct {
 	// Resources limits scopes to resources the merchant chose; a scope
 	// not in it reaches all of its type's.
 	Resources ResourceGrant
+	// Nonce is the OpenID Connect nonce of the authorization request
+	// ("" for none): the code's ID token carries it.
+	Nonce string
+	// AuthTime is when the merchant logged in (the ID tokens' auth_time).
+	AuthTime time.Time
 }
+
+// MaxNonce bounds an authorization request's nonce, which the connection
+// keeps until its code is exchanged.
+const MaxNonce = 512
 
 // ApproveArgs are the arguments of lua/approve.lua.
 type ApproveArgs struct {
@@ -37,6 +46,8 @@ type ApproveArgs struct {
 	Gen         int64  `json:"gen"`
 	Actor       Actor  `json:"actor"`
 	Resources   string `json:"resources"`
+	Nonce       string `json:"nonce"`
+	AuthTime    Millis `json:"auth_time"`
 	// AuditMax is set by Transitions.
 	AuditMax int64 `json:"audit_max"`
 }
@@ -60,6 +71,9 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 	if g.ClientID == "" || g.MerchantID == "" || g.RedirectURI == "" || len(g.Scopes) == 0 {
 		return nil, "", fmt.Errorf("%w: a grant needs an app, a merchant, a redirect URI and scopes", ErrInvalid)
 	}
+	if len(g.Nonce) > MaxNonce {
+		return nil, "", fmt.Errorf("%w: the nonce is longer than %d bytes", ErrInvalid, MaxNonce)
+	}
 	resources, err := checkResourceGrant(g.Resources, g.Scopes)
 	if err != nil {
 		return nil, "", err
@@ -80,7 +94,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
 		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(s.lifetimes.Code)),
 		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge, Gen: g.AppGeneration, Actor: ActorMerchant(conn.MerchantID),
-		Resources: resources.encode(),
+		Resources: resources.encode(), Nonce: g.Nonce, AuthTime: MillisOf(g.AuthTime),
 	})
 	if err == nil {
 		err = res.check("approve", OutcomeOK)

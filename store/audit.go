@@ -29,6 +29,9 @@ const (
 	// EventNarrow: a connection's scopes were limited to fewer resources
 	// (narrow.go).
 	EventNarrow EventType = "narrow"
+	// EventKeys: an ID-token signing key was added (a rotation) or
+	// retired keys were pruned (signingkeys.go).
+	EventKeys EventType = "keys"
 )
 
 // Actor is who caused an event or a revocation. Make one with the Actor*
@@ -46,6 +49,9 @@ const (
 	// ActorDeliverer disables a webhook endpoint that failed too long
 	// (store/lua/webhook.lua).
 	ActorDeliverer Actor = "deliverer"
+	// ActorKeyRotation adds and prunes ID-token signing keys on schedule
+	// (signingkeys.go).
+	ActorKeyRotation Actor = "key-rotation"
 )
 
 // ActorMerchant is a merchant acting on the pages or a sign-in.

@@ -54,6 +54,11 @@ type Issued struct {
 	ConnectionCreatedAt time.Time
 	// Resources is which resources the pair's scopes reach.
 	Resources ResourceGrant
+	// Nonce is the authorization request's OpenID Connect nonce, on the
+	// code's exchange only ("" otherwise): the ID token carries it.
+	Nonce string
+	// AuthTime is when the merchant logged in for the connection.
+	AuthTime time.Time
 }
 
 func (s *Store) newIssued(connID, clientID string) *Issued {

@@ -3,7 +3,9 @@ package store
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
+	"time"
 )
 
 // CodeExchange is an authorization-code grant at the token endpoint, after
@@ -55,6 +57,9 @@ type ExchangeResult struct {
 	Scopes     string `json:"scopes"`
 	CreatedAt  Millis `json:"created_at"`
 	Resources  string `json:"resources"`
+	Nonce      string `json:"nonce"`
+	// AuthTime is "" when the approval recorded none.
+	AuthTime string `json:"auth_time"`
 }
 
 var exchangeScript = newScript[ExchangeArgs, ExchangeResult]("exchange", true)
@@ -102,7 +107,17 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		return nil, err
 	}
 	iss.Resources = g.For(iss.Scopes)
+	iss.Nonce, iss.AuthTime = res.Nonce, authTime(res.AuthTime, iss.ConnectionCreatedAt)
 	s.observe(Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
 		Actor: ActorClient(x.ClientID)})
 	return iss, nil
+}
+
+// authTime is a connection's auth_time field, or created (the approval, or
+// the password sign-in that was its login) when it has none.
+func authTime(field string, created time.Time) time.Time {
+	if v, _ := strconv.ParseInt(field, 10, 64); v > 0 {
+		return fromMS(v)
+	}
+	return created
 }

@@ -95,6 +95,14 @@ import (
 //	                           shard, cursor, progress (cleanup.go)
 //	app-revocations:{sNN}  zset  no TTL  client ids of the shard's apps
 //	                           with a clean-up to run, by start time
+//	signing-keys:{s00}     hash  no TTL  the ID-token signing keys
+//	                           (signingkeys.go): key id → JSON {kid, alg,
+//	                           created_at, active_from, withdrawn_at,
+//	                           sealed}, the private key sealed under
+//	                           encryption.key. In shard 0's slot so that a
+//	                           rotation and its audit event (audit:{s00})
+//	                           are one script (lua/keys.lua); a key leaves
+//	                           when its retention is over
 //	resources:{sNN}:<merchant id>:<type>  hash  no TTL  the merchant's
 //	                           resources of one type, as the platform last
 //	                           set them (resources.go): resource id → name;
@@ -116,6 +124,12 @@ import (
 //	code, code_exp, code_used   code digest, expiry, "1" once exchanged
 //	redirect_uri                the authorization request's, checked at exchange
 //	code_challenge              S256 PKCE challenge, "" without PKCE
+//	nonce                       the OpenID Connect nonce of the authorization
+//	                            request, put in the code's ID token; absent
+//	                            without one
+//	auth_time                   when the merchant logged in for the approval
+//	                            (the ID tokens' auth_time); absent for a
+//	                            password sign-in, whose created_at it is
 //	tid                         id of the current token record (the _id answered)
 //	at, at_exp, at_scopes       current access token digest, expiry, scopes
 //	rt, rt_exp                  current refresh token digest, expiry
@@ -158,6 +172,8 @@ import (
 //	merchants, admins         zset    no TTL   ids by creation time
 //	session:<digest>          string  TTL: session.lifetime   a browser session's
 //	                                  values, under the digest of its id
+//	nonce:<client id>:<digest>  string  TTL: tokens.code_lifetime  an OpenID
+//	                                  Connect nonce an approval used (nonces.go)
 //	lease:maintenance         string  TTL: maintenance.lease (30 s)  the instance that
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
@@ -254,6 +270,15 @@ func appRevocationKey(clientID string) string {
 }
 func appRevocationsKey(shard int) string { return "app-revocations:" + shardTag(shard) }
 func sessionKey(digest string) string    { return "session:" + digest }
+func nonceKey(clientID, digest string) string {
+	return "nonce:" + clientID + ":" + digest
+}
+
+// signingKeysKey holds the ID-token signing keys, in shard 0's slot;
+// signingKeysKeys are the keys of lua/keys.lua.
+const signingKeysKey = "signing-keys:{s00}"
+
+func signingKeysKeys() []string { return []string{signingKeysKey, auditKey(0)} }
 
 // resourcesKey is a merchant's resources of one type, in the merchant's
 // shard; resourceKeys are the keys of lua/resources.lua (with the shard's

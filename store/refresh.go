@@ -57,6 +57,7 @@ type RefreshResult struct {
 	AccessExp  Millis `json:"access_exp"`
 	Sealed     string `json:"sealed"`
 	Resources  string `json:"resources"`
+	AuthTime   string `json:"auth_time"`
 }
 
 var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh", true)
@@ -116,6 +117,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		return nil, err
 	}
 	iss.Resources = g.For(iss.Scopes)
+	iss.AuthTime = authTime(res.AuthTime, iss.ConnectionCreatedAt)
 	if res.AccessExp > 0 {
 		// The access expiry the script used: a connection may have its own
 		// access lifetime.

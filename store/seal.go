@@ -66,3 +66,52 @@ func unseal(token, sealed string) ([]byte, error) {
 	}
 	return pt, nil
 }
+
+// CanSeal reports whether the store has encryption.key, without which
+// webhook secrets and ID-token signing keys cannot be stored.
+func (s *Store) CanSeal() bool { return len(s.encryptionKey) > 0 }
+
+// atRestAEAD is AES-256-GCM under encryption.key: for what enlace must
+// read back (webhook signing secrets, ID-token signing keys), which a
+// reader of Redis must not.
+func (s *Store) atRestAEAD() (cipher.AEAD, error) {
+	if len(s.encryptionKey) == 0 {
+		return nil, ErrNoEncryptionKey
+	}
+	block, err := aes.NewCipher(s.encryptionKey)
+	if err != nil {
+		return nil, fmt.Errorf("encryption.key cipher: %w", err)
+	}
+	return cipher.NewGCM(block)
+}
+
+// sealAtRest seals plaintext under encryption.key; label (the purpose
+// and the owner's id) is the additional data, so that a sealed value
+// copied to another record does not open.
+func (s *Store) sealAtRest(label string, plaintext []byte) (string, error) {
+	aead, err := s.atRestAEAD()
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, aead.NonceSize())
+	_, _ = rand.Read(nonce)
+	return base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, plaintext, []byte(label))), nil
+}
+
+// openAtRest reverses sealAtRest.
+func (s *Store) openAtRest(label, sealed string) ([]byte, error) {
+	aead, err := s.atRestAEAD()
+	if err != nil {
+		return nil, err
+	}
+	raw, err := base64.RawStdEncoding.DecodeString(sealed)
+	if err != nil || len(raw) < aead.NonceSize() {
+		return nil, errors.New("not a sealed value")
+	}
+	plain, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(label))
+	if err != nil {
+		// The key changed, or the value was tampered with.
+		return nil, errors.New("it does not open under encryption.key")
+	}
+	return plain, nil
+}

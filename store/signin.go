@@ -64,6 +64,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 		iss.AccessExpiresAt = iss.IssuedAt.Add(g.AccessLifetime)
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = g.MerchantID, uniq(g.Scopes), iss.IssuedAt
+	iss.AuthTime = iss.IssuedAt
 	scopes := strings.Join(iss.Scopes, " ")
 	res, err := s.Transitions().SignIn(ctx, SignInArgs{
 		ID: iss.ConnectionID, MerchantID: g.MerchantID, ClientID: g.ClientID, Scopes: scopes,

@@ -2,8 +2,6 @@ package store
 
 import (
 	"context"
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/rand"
 	"encoding/base64"
 	"errors"
@@ -58,9 +56,10 @@ func atoi64(v string) int64 {
 	return n
 }
 
-// ErrNoEncryptionKey is a webhook set up on a server without
-// encryption.key: its signing secret could not be stored sealed.
-var ErrNoEncryptionKey = errors.New("store: encryption.key is not configured, so webhook secrets cannot be stored")
+// ErrNoEncryptionKey is a webhook set up, or an ID-token signing key
+// made, on a server without encryption.key: the secret could not be
+// stored sealed.
+var ErrNoEncryptionKey = errors.New("store: encryption.key is not configured, so webhook secrets and ID-token signing keys cannot be stored")
 
 // WebhookSecretPrefix starts a signing secret, as the Standard Webhooks
 // specification writes one: whsec_ and the key in base64.
@@ -198,40 +197,14 @@ func (s *Store) WebhookSecrets(clientID string, w Webhook, now time.Time) ([]str
 // added, so a sealed secret copied to another app does not open.
 const webhookSealLabel = "enlace/webhook-secret/v1:"
 
-func (s *Store) webhookAEAD() (cipher.AEAD, error) {
-	if len(s.encryptionKey) == 0 {
-		return nil, ErrNoEncryptionKey
-	}
-	block, err := aes.NewCipher(s.encryptionKey)
-	if err != nil {
-		return nil, fmt.Errorf("webhook secret cipher: %w", err)
-	}
-	return cipher.NewGCM(block)
-}
-
 func (s *Store) sealWebhookSecret(clientID, secret string) (string, error) {
-	aead, err := s.webhookAEAD()
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, aead.NonceSize())
-	_, _ = rand.Read(nonce)
-	return base64.RawStdEncoding.EncodeToString(aead.Seal(nonce, nonce, []byte(secret), []byte(webhookSealLabel+clientID))), nil
+	return s.sealAtRest(webhookSealLabel+clientID, []byte(secret))
 }
 
 func (s *Store) openWebhookSecret(clientID, sealed string) (string, error) {
-	aead, err := s.webhookAEAD()
+	plain, err := s.openAtRest(webhookSealLabel+clientID, sealed)
 	if err != nil {
-		return "", err
-	}
-	raw, err := base64.RawStdEncoding.DecodeString(sealed)
-	if err != nil || len(raw) < aead.NonceSize() {
-		return "", errors.New("webhook secret: not a sealed value")
-	}
-	plain, err := aead.Open(nil, raw[:aead.NonceSize()], raw[aead.NonceSize():], []byte(webhookSealLabel+clientID))
-	if err != nil {
-		// The key changed, or the value was tampered with.
-		return "", errors.New("webhook secret: it does not open under encryption.key")
+		return "", fmt.Errorf("webhook secret: %w", err)
 	}
 	return string(plain), nil
 }

@@ -47,6 +47,31 @@ type Config struct {
 	Developers    Developers    `yaml:"developers" envPrefix:"DEVELOPERS_"`
 	Webhooks      Webhooks      `yaml:"webhooks" envPrefix:"WEBHOOKS_"`
 	Encryption    Encryption    `yaml:"encryption" envPrefix:"ENCRYPTION_"`
+	OIDC          OIDC          `yaml:"oidc" envPrefix:"OIDC_"`
+}
+
+// OIDC configures enlace as an OpenID Provider: its ID tokens and the
+// keys that sign them.
+type OIDC struct {
+	// IDTokenLifetime is how long an ID token is valid.
+	IDTokenLifetime time.Duration `yaml:"id_token_lifetime" env:"ID_TOKEN_LIFETIME"`
+	Keys            OIDCKeys      `yaml:"keys" envPrefix:"KEYS_"`
+}
+
+// OIDCKeys is the schedule of the ID-token signing keys.
+type OIDCKeys struct {
+	// RotateEvery is how long a key signs before the next takes over.
+	RotateEvery time.Duration `yaml:"rotate_every" env:"ROTATE_EVERY"`
+	// PublishAhead is how long a new key is in the JWKS before it signs.
+	PublishAhead time.Duration `yaml:"publish_ahead" env:"PUBLISH_AHEAD"`
+}
+
+// KeyPolicy is the signing keys' schedule: a superseded key stays
+// published as long as an ID token it signed can live, plus five minutes
+// for the clocks of those who verify.
+func (o OIDC) KeyPolicy() store.KeyPolicy {
+	return store.KeyPolicy{RotateEvery: o.Keys.RotateEvery, PublishAhead: o.Keys.PublishAhead,
+		Retain: o.IDTokenLifetime + 5*time.Minute}
 }
 
 // Webhooks configures the delivery of apps' lifecycle webhooks.
@@ -416,6 +441,12 @@ func (c *Config) validate() error {
 	}
 	if _, err := c.Encryption.KeyBytes(); err != nil {
 		return err
+	}
+	if o := c.OIDC; o.IDTokenLifetime < time.Minute || o.IDTokenLifetime > 24*time.Hour {
+		return errors.New("config: oidc.id_token_lifetime must be from 1m to 24h")
+	}
+	if k := c.OIDC.Keys; k.PublishAhead < time.Minute || k.RotateEvery < 2*k.PublishAhead {
+		return errors.New("config: oidc.keys.publish_ahead must be at least 1m and oidc.keys.rotate_every at least twice as long")
 	}
 	if c.Developers.AppsPerDay < 1 {
 		return fmt.Errorf("config: developers.apps_per_day %d must be at least 1", c.Developers.AppsPerDay)

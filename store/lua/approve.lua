@@ -13,6 +13,8 @@
 --            challenge     its S256 PKCE challenge, "" without PKCE
 --            resources     the resource grant (resourcegrant.go), JSON; ""
 --                          when every scope reaches all of its resources
+--            nonce         the OpenID Connect nonce, "" for none
+--            auth_time     when the merchant logged in, ms (0: unknown)
 --            actor         who approved (an Actor), for the audit event
 --            audit_max     the shard stream's bound
 --
@@ -32,6 +34,8 @@ redis.call('HSET', KEYS[1],
   'code', a.code, 'code_exp', a.code_exp, 'code_used', '0',
   'redirect_uri', a.redirect_uri, 'code_challenge', a.challenge)
 if a.resources ~= nil and a.resources ~= '' then redis.call('HSET', KEYS[1], 'resources', a.resources) end
+if a.nonce ~= nil and a.nonce ~= '' then redis.call('HSET', KEYS[1], 'nonce', a.nonce) end
+if (tonumber(a.auth_time) or 0) > 0 then redis.call('HSET', KEYS[1], 'auth_time', a.auth_time) end
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)
 app_count(a.client_id, a.gen, 1)

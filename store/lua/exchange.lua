@@ -20,7 +20,7 @@
 --            audit_max     the shard stream's bound
 --
 -- Returns JSON ExchangeResult:
---   {outcome="ok", merchant_id, scopes, created_at}
+--   {outcome="ok", merchant_id, scopes, created_at, resources, nonce, auth_time}
 --   {outcome="refused", code="invalid_grant", description}     nothing changed
 --   {outcome="reuse", code="invalid_grant", description, merchant_id}
 --       the code was exchanged before: this replay revoked the connection
@@ -38,7 +38,7 @@ local INVALID_GRANT = 'invalid_grant'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
   'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid', 'id', 'gen', 'exp',
-  'resources')
+  'resources', 'nonce', 'auth_time')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(description)
@@ -46,7 +46,7 @@ local function refused(description)
 end
 local function ok()
   return cjson.encode({outcome = 'ok', merchant_id = field(8), scopes = field(9), created_at = field(10),
-    resources = field(15)})
+    resources = field(15), nonce = field(16), auth_time = field(17)})
 end
 if not c[1] or c[1] ~= a.code then
   return refused('the authorization code is unknown or expired')

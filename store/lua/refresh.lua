@@ -24,7 +24,7 @@
 --            audit_max     the shard stream's bound
 --
 -- Returns JSON RefreshResult:
---   {outcome="ok", merchant_id, scopes, created_at, access_exp}
+--   {outcome="ok", merchant_id, scopes, created_at, access_exp, resources, auth_time}
 --       access_exp is the one used: a connection with its own access_ttl
 --       (a password sign-in) gets that lifetime instead of ARGV's
 --   {outcome="retry", merchant_id, scopes, created_at, access_exp, sealed}
@@ -47,7 +47,7 @@ local INVALID_GRANT, INVALID_SCOPE = 'invalid_grant', 'invalid_scope'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
   'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
-  'at_exp', 'access_ttl', 'tid', 'id', 'gen', 'exp', 'resources')
+  'at_exp', 'access_ttl', 'tid', 'id', 'gen', 'exp', 'resources', 'auth_time')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(code, description)
@@ -55,7 +55,7 @@ local function refused(code, description)
 end
 local function answer(outcome, scopes, access_exp, sealed)
   return cjson.encode({outcome = outcome, merchant_id = field(6), scopes = scopes or '', created_at = field(7),
-    access_exp = access_exp or '', sealed = sealed, resources = field(19)})
+    access_exp = access_exp or '', sealed = sealed, resources = field(19), auth_time = field(20)})
 end
 local unknown = 'the refresh token is unknown, expired, already used or revoked'
 if c[4] ~= 'active' or (tonumber(c[17]) or 0) < a.gen then return refused(INVALID_GRANT, unknown) end

@@ -1,0 +1,19 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"time"
+)
+
+// ClaimNonce records the first approval of an authorization request that
+// carries nonce for the app, for ttl (the life of its code); it reports
+// false when the app's nonce was claimed already. Only the nonce's digest
+// is kept. One SET NX: claiming is atomic across instances.
+func (s *Store) ClaimNonce(ctx context.Context, clientID, nonce string, ttl time.Duration) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, nonceKey(clientID, Digest(nonce)), "1", ttl).Result()
+	if err != nil {
+		return false, fmt.Errorf("claim nonce: %w", err)
+	}
+	return ok, nil
+}
