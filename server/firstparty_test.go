@@ -237,7 +237,8 @@ func TestPasswordGrant(t *testing.T) {
 		t.Fatalf("sign-in: %d %s", r.status, r.raw)
 	}
 	keys := slices.Sorted(maps.Keys(r.json))
-	if want := []string{"access_token", "expires_in", "first_name", "last_name", "refresh_token", "scope", "token_type", "uid"}; !slices.Equal(keys, want) {
+	// With openid, an ID token too (OpenID Connect; oidc_test.go checks it).
+	if want := []string{"access_token", "expires_in", "first_name", "id_token", "last_name", "refresh_token", "scope", "token_type", "uid"}; !slices.Equal(keys, want) {
 		t.Fatalf("answer fields %v, want %v", keys, want)
 	}
 	uid, _ := r.json["uid"].(string)

@@ -259,9 +259,18 @@ func (s *Server) Handler() http.Handler { return s.engine }
 // read from Redis every time), and takes its turn at the store's
 // maintenance (the clean-up after app-wide revocations, the trimming of
 // indexes), which one instance at a time does, and delivers the apps'
-// webhooks, sharing the work with the other instances. ready, if not nil,
-// is closed once the cache listens. Run returns after all have stopped.
+// webhooks, sharing the work with the other instances, and keeps the
+// ID-token signing keys (server/signing). ready, if not nil, is closed
+// once the signing keys have been tended and the cache listens. Run
+// returns after all have stopped.
 func (s *Server) Run(ctx context.Context, ready chan<- struct{}) {
+	if s.keys != nil {
+		// The signing keys first: a new deployment makes its first keys
+		// before it reports ready, rather than on its first ID token.
+		if err := s.keys.Tend(ctx); err != nil {
+			s.log.Warn("signing keys: could not tend the key set; the loop retries", "err", err)
+		}
+	}
 	var wg sync.WaitGroup
 	wg.Go(func() { s.appCache.Run(ctx, ready) })
 	wg.Go(func() { s.store.RunMaintenance(ctx, s.maintenance) })

@@ -32,10 +32,6 @@ import (
 // A scheduled rotation stores the next key PublishAhead before it signs,
 // so that a client's cached JWKS has it by the time a token carries it.
 
-// ErrKeyPending is a rotation asked for while a key of the algorithm is
-// already waiting to sign.
-var ErrKeyPending = fmt.Errorf("%w: a new key of this algorithm is already published and waiting to sign", ErrConflict)
-
 // SigningKey is one ID-token signing key.
 type SigningKey struct {
 	ID  string

@@ -120,7 +120,7 @@ then ENLACE_* environment variables (see config.yaml for every key).`,
 	}
 	root.AddCommand(serve, e.healthcheckCommand(), e.migrateCommand(), e.versionCommand())
 	for _, c := range []*cobra.Command{e.appCommand(), e.developerCommand(), e.merchantCommand(),
-		e.connectionCommand(), e.adminCommand(), e.demoCommand()} {
+		e.connectionCommand(), e.adminCommand(), e.keysCommand(), e.demoCommand()} {
 		c.GroupID = "admin"
 		root.AddCommand(c)
 	}

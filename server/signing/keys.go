@@ -78,7 +78,7 @@ func (k *Keys) Run(ctx context.Context) {
 	defer t.Stop()
 	failing := false
 	for {
-		err := k.tend(ctx)
+		err := k.Tend(ctx)
 		switch {
 		case err != nil && !failing && ctx.Err() == nil:
 			k.opts.Logger.Warn("signing keys: could not tend the key set; retrying", "err", err)
@@ -95,8 +95,9 @@ func (k *Keys) Run(ctx context.Context) {
 	}
 }
 
-// tend reads the set, adds what is due and prunes what is over.
-func (k *Keys) tend(ctx context.Context) error {
+// Tend reads the set, adds what is due and prunes what is over: what Run
+// does every Reload.
+func (k *Keys) Tend(ctx context.Context) error {
 	ring, err := k.reload(ctx)
 	if err != nil {
 		return err
@@ -175,7 +176,7 @@ func (k *Keys) signer(ctx context.Context, alg string) (jose.Signer, error) {
 	}
 	key := ring.Signing(alg, k.st.Now())
 	if key == nil {
-		if err := k.tend(ctx); err != nil {
+		if err := k.Tend(ctx); err != nil {
 			return nil, err
 		}
 		k.mu.Lock()
