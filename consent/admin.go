@@ -581,7 +581,7 @@ type auditRow struct {
 func eventLabel(t store.EventType) string {
 	switch t {
 	case store.EventGrant, store.EventExchange, store.EventSignIn, store.EventRefresh, store.EventRevoke,
-		store.EventReuse, store.EventApp, store.EventResources:
+		store.EventReuse, store.EventApp, store.EventResources, store.EventKeys:
 		return "admin_event_" + string(t)
 	}
 	return ""

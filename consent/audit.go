@@ -8,7 +8,8 @@ import (
 // The details of audit events, in the page's language. The store writes
 // an event's detail in fixed English words (store/apps.go,
 // store/appprofile.go, store/logos.go, store/registration.go,
-// store/cleanup.go, store/lua/app.lua, exchange.lua, refresh.lua); the
+// store/cleanup.go, store/signingkeys.go, store/lua/app.lua, exchange.lua,
+// refresh.lua); the
 // admin audit page and the developer portal's activity name them through
 // describeDetail, so that both pages read the same. A detail this version
 // does not know, and the scopes of a grant or a refresh, are shown as
@@ -55,12 +56,16 @@ var fixedDetails = map[string]string{
 	"created": "audit_detail_created",
 	"webhook disabled after failing too long": "audit_detail_webhook_disabled",
 	"webhook removed":                         "audit_detail_webhook_removed",
+	"RS256 signing key added, signing at once; older RS256 keys withdrawn": "audit_detail_key_withdrawn_rs256",
+	"ES256 signing key added, signing at once; older ES256 keys withdrawn": "audit_detail_key_withdrawn_es256",
 }
 
 // datedDetails are the details that end in a date (RFC 3339), by prefix.
 var datedDetails = map[string]string{
 	"secret rotated; the previous one works until ":         "audit_detail_rotated",
 	"webhook secret rotated; the previous one signs until ": "audit_detail_webhook_rotated",
+	"RS256 signing key added; it signs from ":               "audit_detail_key_added_rs256",
+	"ES256 signing key added; it signs from ":               "audit_detail_key_added_es256",
 }
 
 // describeDetail names a detail as the store writes it.

@@ -212,9 +212,10 @@ func (s *Store) AddSigningKey(ctx context.Context, k NewSigningKey) (*SigningKey
 	if by == "" {
 		by = ActorCLI
 	}
-	detail := fmt.Sprintf("%s key %s added, signing from %s", key.Alg, key.ID, key.ActiveFrom.Format(time.RFC3339))
+	// Fixed words (consent/audit.go reads them), the moment last.
+	detail := fmt.Sprintf("%s signing key added; it signs from %s", key.Alg, key.ActiveFrom.Format(time.RFC3339))
 	if k.Withdraw {
-		detail += "; older keys withdrawn"
+		detail = fmt.Sprintf("%s signing key added, signing at once; older %s keys withdrawn", key.Alg, key.Alg)
 	}
 	res, err := keysScript.run(ctx, s.rdb, signingKeysKeys(), KeysArgs{Op: "add", Key: string(raw), Kid: key.ID, Alg: key.Alg,
 		After: k.After, Withdraw: k.Withdraw, Detail: detail, Now: MillisOf(now), Actor: by, AuditMax: s.Transitions().auditMax})

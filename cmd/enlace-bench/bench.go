@@ -47,11 +47,16 @@ import (
 // report gives the ratio to it too.
 
 // benchScenarios are the scenarios, in the order they run.
-var benchScenarios = []string{"exchange", "refresh", "introspect", "info", "middleware", "consent", "flow"}
+var benchScenarios = []string{"exchange", "exchange-openid", "exchange-es256", "refresh", "introspect", "info", "middleware", "consent", "flow"}
 
 // twinScenarios are the scenarios that also run against the twin: the
 // token endpoint's and the token checks'.
-var twinScenarios = []string{"exchange", "refresh", "introspect", "info", "middleware"}
+var twinScenarios = []string{"exchange", "exchange-openid", "exchange-es256", "refresh", "introspect", "info", "middleware"}
+
+// oidcScopes are added to the grants of the exchange-openid scenarios:
+// the exchange then signs an ID token (RS256, or ES256 for the second
+// app) with the profile and email claims.
+var oidcScopes = []string{"openid", "profile", "email"}
 
 // benchScopes are what the benchmark's app is registered for and asks for.
 var benchScopes = []string{"read:products", "write:products", "read:checkouts"}
@@ -317,6 +322,9 @@ type benchRun struct {
 
 	app       *store.App
 	secret    string
+	// esApp signs its ID tokens with ES256 (b.app with RS256).
+	esApp     *store.App
+	esSecret  string
 	merchants []*store.Merchant
 	password  string
 	// access holds one live access token per worker.
@@ -392,9 +400,17 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 // authorize request.
 func (b *benchRun) prepareCommon(ctx context.Context) error {
 	var err error
+	name := "enlace bench " + time.Now().UTC().Format(time.RFC3339)
 	b.app, b.secret, err = b.st.CreateApp(ctx, store.AppSpec{
-		Name: "enlace bench " + time.Now().UTC().Format(time.RFC3339), RedirectURIs: []string{benchRedirect}, Scopes: benchScopes,
+		Name: name, RedirectURIs: []string{benchRedirect}, Scopes: append(slices.Clone(benchScopes), oidcScopes...),
 		By: store.ActorCLI,
+	}, b.catalogue)
+	if err != nil {
+		return fmt.Errorf("create the benchmark app: %w", err)
+	}
+	b.esApp, b.esSecret, err = b.st.CreateApp(ctx, store.AppSpec{
+		Name: name + " ES256", RedirectURIs: []string{benchRedirect}, Scopes: append(slices.Clone(benchScopes), oidcScopes...),
+		IDTokenAlg: store.AlgES256, By: store.ActorCLI,
 	}, b.catalogue)
 	if err != nil {
 		return fmt.Errorf("create the benchmark app: %w", err)
@@ -459,11 +475,17 @@ func (b *benchRun) grant(i int) store.Grant {
 		RedirectURI: benchRedirect, Scopes: benchScopes}
 }
 
-// codes prepares n unused authorization codes.
-func (b *benchRun) codes(ctx context.Context, n int) (*pool, error) {
+// codes prepares n unused authorization codes of the benchmark app, or
+// with openid of app.
+func (b *benchRun) codes(ctx context.Context, n int, app *store.App) (*pool, error) {
 	out := make([]string, n)
 	err := parallel(ctx, n, 32, func(i int) error {
-		_, code, err := b.st.Approve(ctx, b.grant(i))
+		g := b.grant(i)
+		if app != nil {
+			g.ClientID, g.Scopes = app.ClientID, append(slices.Clone(benchScopes), oidcScopes...)
+			g.Nonce, g.AuthTime = store.NewSecret()[:16], time.Now()
+		}
+		_, code, err := b.st.Approve(ctx, g)
 		out[i] = code
 		return err
 	})
@@ -669,9 +691,18 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 	twin.urls = b.opts.TwinURLs
 	requests := 1
 	switch name {
-	case "exchange", "refresh":
+	case "exchange", "exchange-openid", "exchange-es256", "refresh":
 		grant, field := "authorization_code", "code"
-		prepare := func() (*pool, error) { return b.codes(ctx, b.opts.Pool) }
+		auth := b.basic
+		var app *store.App
+		switch name {
+		case "exchange-openid":
+			app = b.app
+		case "exchange-es256":
+			app = b.esApp
+			auth = func(h http.Header) { h.Set("Authorization", "Basic "+basicAuth(b.esApp.ClientID, b.esSecret)) }
+		}
+		prepare := func() (*pool, error) { return b.codes(ctx, b.opts.Pool, app) }
 		if name == "refresh" {
 			grant, field = "refresh_token", "refresh_token"
 			prepare = func() (*pool, error) { return b.refreshTokens(ctx, b.opts.Pool, rep) }
@@ -697,12 +728,15 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 					return err
 				}
 				form := "grant_type=" + grant + "&" + field + "=" + url.QueryEscape(cred)
-				a, err := b.do(ctx, w, nil, http.MethodPost, path(), &form, b.basic)
+				a, err := b.do(ctx, w, nil, http.MethodPost, path(), &form, auth)
 				if err != nil {
 					return err
 				}
 				if err := a.expect(http.StatusOK, "token"); err != nil {
 					return err
+				}
+				if app != nil && path() == "/oauth/token" && !bytes.Contains(a.body, []byte(`"id_token":"`)) {
+					return fmt.Errorf("token: no id_token in %s", a.body)
 				}
 				sz.add(0, a)
 				return nil
@@ -767,7 +801,7 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		// The flow's floor makes six requests per code: it needs fewer.
 		n := max(b.opts.Pool/6, min(b.opts.Pool, 1000))
 		b.logf("flow: preparing %d codes for the floor", n)
-		floorPool, err := b.codes(ctx, n)
+		floorPool, err := b.codes(ctx, n, nil)
 		if err != nil {
 			return nil, err
 		}
