@@ -320,8 +320,8 @@ type benchRun struct {
 	progress  io.Writer
 	transport *http.Transport
 
-	app       *store.App
-	secret    string
+	app    *store.App
+	secret string
 	// esApp signs its ID tokens with ES256 (b.app with RS256).
 	esApp     *store.App
 	esSecret  string
