@@ -44,9 +44,12 @@ type Keys struct {
 	st   Store
 	opts Options
 
-	mu     sync.Mutex
-	ring   store.KeyRing
-	loaded time.Time
+	// reloading lets one caller at a time read the set on the request
+	// path (current).
+	reloading sync.Mutex
+	mu        sync.Mutex
+	ring      store.KeyRing
+	loaded    time.Time
 	// signers are go-jose signers by key id, made once per key.
 	signers map[string]jose.Signer
 }
@@ -151,14 +154,24 @@ func (k *Keys) reload(ctx context.Context) (store.KeyRing, error) {
 	return ring, nil
 }
 
-// current returns the ring, read again when it is older than Reload (as
-// when Run is not running).
+// current returns the ring. Run reads it again every Reload; a ring older
+// than three of those (Run is not running, or Redis failed) is read again
+// here, by one caller at a time: under load, every request finding it
+// stale at once would each read and decrypt the set.
 func (k *Keys) current(ctx context.Context) (store.KeyRing, error) {
 	k.mu.Lock()
-	ring, fresh := k.ring, time.Since(k.loaded) < k.opts.Reload
+	ring, fresh := k.ring, time.Since(k.loaded) < 3*k.opts.Reload
 	k.mu.Unlock()
 	if fresh && ring.Keys != nil {
 		return ring, nil
+	}
+	k.reloading.Lock()
+	defer k.reloading.Unlock()
+	k.mu.Lock()
+	ring, fresh = k.ring, time.Since(k.loaded) < 3*k.opts.Reload
+	k.mu.Unlock()
+	if fresh && ring.Keys != nil {
+		return ring, nil // another caller read it meanwhile
 	}
 	return k.reload(ctx)
 }
