@@ -39,8 +39,9 @@ import (
 //     can live (a nonce seen before is invalid_request at the approval);
 //     prompt takes none, login, consent and select_account, none alone;
 //     max_age is a whole number of seconds; login_hint at most 254
-//     bytes. What prompt and max_age do is the consent pages'
-//     (consent/oidc.go).
+//     bytes; request, request_uri and registration are refused with
+//     their own errors (Core §3.1.2.6). What prompt and max_age do is the
+//     consent pages' (consent/oidc.go).
 
 // ParseAuthorize validates an authorization request (GET or the consent
 // form's POST; only the query string is read). The app and the redirect URI
@@ -122,6 +123,17 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	}
 	if sc := app.Unregistered(scopes); sc != "" {
 		return nil, fail(apierror.InvalidScope, "scope "+sc+" is not registered for this app")
+	}
+	// Request objects (Core §6) are not taken: say so rather than act on
+	// the plain parameters alone.
+	if q.Has("request") {
+		return nil, fail(apierror.RequestNotSupported, "request objects are not supported; send the parameters in the query")
+	}
+	if q.Has("request_uri") {
+		return nil, fail(apierror.RequestURINotSupported, "request_uri is not supported; send the parameters in the query")
+	}
+	if q.Has("registration") {
+		return nil, fail(apierror.RegistrationUnsupported, "the registration parameter is not supported; register at "+registerPath)
 	}
 	oidc, desc := s.parseOIDCParams(q, scopes)
 	if desc != "" {

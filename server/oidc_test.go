@@ -352,6 +352,13 @@ func TestOpenIDPromptAndMaxAge(t *testing.T) {
 		}
 	}
 
+	for param, code := range map[string]string{"request": "request_not_supported", "request_uri": "request_uri_not_supported",
+		"registration": "registration_not_supported"} {
+		if q := redirectErr(b.get(auth(param, "x"))); q.Get("error") != code {
+			t.Fatalf("%s: %v", param, q)
+		}
+	}
+
 	// login_hint pre-fills the login page's email.
 	p := b.get(auth("login_hint", "ana@tienda.cl"))
 	login := b.get(p.location)

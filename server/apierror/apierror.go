@@ -44,6 +44,16 @@ const (
 	InvalidClientMetadata Code = "invalid_client_metadata"
 )
 
+// OpenID Connect's authorization errors (Core §3.1.2.6) that enlace
+// answers.
+const (
+	LoginRequired           Code = "login_required"
+	ConsentRequired         Code = "consent_required"
+	RequestNotSupported     Code = "request_not_supported"
+	RequestURINotSupported  Code = "request_uri_not_supported"
+	RegistrationUnsupported Code = "registration_not_supported"
+)
+
 // Bearer token codes (RFC 6750 §3.1) and enlace's own.
 const (
 	InvalidToken      Code = "invalid_token"
