@@ -286,6 +286,10 @@ func (h *MerchantPages) connectedBefore(c *gin.Context, merchantID, clientID str
 // (which always works: nothing of the choice is read). The authorization
 // request is re-validated from the query string.
 func (h *MerchantPages) Decide(c *gin.Context) {
+	if !asGET(c) {
+		// An authorization request sent as a form (Core §3.1.2.1).
+		return
+	}
 	req := h.parse(c)
 	if req == nil {
 		return

@@ -61,7 +61,8 @@ func (h *MerchantPages) interaction(c *gin.Context, req *AuthorizeRequest) bool 
 		h.Unavailable(c, "load merchant", err)
 		return false
 	}
-	stale := m != nil && req.MaxAge != nil && time.Since(loginAt(sess)) > time.Duration(*req.MaxAge)*time.Second
+	// In seconds: a huge max_age must not overflow a Duration.
+	stale := m != nil && req.MaxAge != nil && time.Since(loginAt(sess)).Seconds() > float64(*req.MaxAge)
 	if req.Prompted("none") {
 		if m == nil || stale {
 			c.Redirect(http.StatusFound, h.auth.Refuse(req, "login_required", "the merchant is not logged in"))
@@ -96,8 +97,35 @@ func withoutLoginPrompt(u *url.URL) string {
 	return u.Path + "?" + q.Encode()
 }
 
+// asGET answers a POST that is a request, not one of enlace's forms
+// (RP-Initiated Logout §2 and Core §3.1.2.1 let the app post its request),
+// with a 303 to the same request as a GET: the app's site posting to
+// enlace's carries no SameSite=Lax cookie, a top-level GET does, so the
+// merchant's session is seen. It reports false when it has answered.
+func asGET(c *gin.Context) bool {
+	if c.Request.Method != http.MethodPost {
+		return true
+	}
+	if err := c.Request.ParseForm(); err != nil {
+		return true // the handler refuses it
+	}
+	f := c.Request.PostForm
+	if f.Has("decision") || f.Has("csrf_token") {
+		return true
+	}
+	q := c.Request.URL.Query()
+	for k, v := range f {
+		q[k] = v
+	}
+	c.Redirect(http.StatusSeeOther, c.Request.URL.Path+"?"+q.Encode())
+	return false
+}
+
 // EndSession is the OpenID Provider's end_session_endpoint (GET or POST).
 func (h *MerchantPages) EndSession(c *gin.Context) {
+	if !asGET(c) {
+		return
+	}
 	req, err := h.auth.ParseLogout(c.Request)
 	var aerr *AuthorizeError
 	switch {
@@ -117,8 +145,8 @@ func (h *MerchantPages) EndSession(c *gin.Context) {
 		h.Unavailable(c, "load merchant", err)
 		return
 	}
-	// The confirmation form posts a decision; an app's own request
-	// (GET, or a POST of its form) has none.
+	// The confirmation form posts a decision; an app's own request (a GET,
+	// its POST turned into one by asGET) has none.
 	decision := c.Request.PostFormValue("decision")
 	switch {
 	case m == nil:

@@ -132,6 +132,9 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	if q.Has("request_uri") {
 		return nil, fail(apierror.RequestURINotSupported, "request_uri is not supported; send the parameters in the query")
 	}
+	if m := q.Get("response_mode"); q.Has("response_mode") && m != "query" {
+		return nil, fail(apierror.InvalidRequest, "response_mode must be query (or absent)")
+	}
 	if q.Has("registration") {
 		return nil, fail(apierror.RegistrationUnsupported, "the registration parameter is not supported; register at "+registerPath)
 	}
@@ -209,6 +212,13 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 		CodeChallenge: req.CodeChallenge,
 	})
 	if err != nil {
+		if nonce != "" {
+			// Nothing was issued with it: the same request may be tried
+			// again.
+			if rerr := s.store.ReleaseNonce(context.WithoutCancel(ctx), req.ClientID, nonce); rerr != nil {
+				s.log.WarnContext(ctx, "release nonce", "err", rerr)
+			}
+		}
 		return "", err
 	}
 	s.log.InfoContext(ctx, "connection approved", "client_id", req.ClientID, "merchant_id", merchantID, "connection_id", conn.ID)

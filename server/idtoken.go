@@ -175,7 +175,12 @@ func (s *Server) jwks(c *gin.Context) {
 		writeOAuth(c, apierror.Unavailable())
 		return
 	}
-	c.Header("Cache-Control", "public, max-age="+strconv.FormatInt(int64(s.keys.MaxAge()/time.Second), 10))
+	if len(set.Keys) == 0 {
+		// Not one to keep: the first keys sign as soon as they exist.
+		c.Header("Cache-Control", "no-store")
+	} else {
+		c.Header("Cache-Control", "public, max-age="+strconv.FormatInt(int64(s.keys.MaxAge()/time.Second), 10))
+	}
 	c.JSON(http.StatusOK, set)
 }
 

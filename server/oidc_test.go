@@ -680,3 +680,98 @@ func mustJSON(v any) string {
 	b, _ := json.Marshal(v)
 	return string(b)
 }
+
+// TestOpenIDPostsAndEdges: an authorization request and a logout request
+// sent as forms (Core §3.1.2.1, RP-Initiated Logout §2) are answered as
+// their GET; response_mode other than query and a huge max_age; and an
+// exchange that cannot sign refuses before it spends the code.
+func TestOpenIDPostsAndEdges(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	ctx := context.Background()
+	app, secret := e.oidcApp(store.AlgRS256)
+	rp := e.oidcClient(app, secret)
+	b := e.browser()
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {appRedirect},
+		"scope": {"openid email"}, "state": {"st"}, "nonce": {"post-1"}}
+
+	// The authorization request as a form post: a 303 to the same
+	// request as a GET, which is the login page's way in.
+	p := b.post("/apps/authorize", q)
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/apps/authorize?") {
+		t.Fatalf("POST authorize: %d %s", p.status, p.location)
+	}
+	got, _ := url.Parse(p.location)
+	if got.Query().Get("nonce") != "post-1" || got.Query().Get("client_id") != app.ClientID {
+		t.Fatalf("POST authorize became %s", p.location)
+	}
+	consent := b.loginAndConsentPage(p.location)
+	back := b.approve(p.location, consent, "openid", "email")
+	tok, err := rp.conf.Exchange(ctx, back.Query().Get("code"))
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	// response_mode other than query; a max_age no session is older than.
+	for mode, want := range map[string]string{"fragment": "invalid_request", "form_post": "invalid_request"} {
+		q2 := url.Values{}
+		for k, v := range q {
+			q2[k] = v
+		}
+		q2.Set("response_mode", mode)
+		p := b.get("/apps/authorize?" + q2.Encode())
+		u, _ := url.Parse(p.location)
+		if p.status != http.StatusFound || u.Query().Get("error") != want {
+			t.Fatalf("response_mode=%s: %d %s", mode, p.status, p.location)
+		}
+	}
+	q.Set("max_age", "99999999999999")
+	q.Set("nonce", "post-2")
+	if p := b.get("/apps/authorize?" + q.Encode()); p.status != http.StatusOK {
+		t.Fatalf("a huge max_age: %d %s", p.status, p.location)
+	}
+
+	// The logout request as a form post: answered as its GET, which with
+	// a hint of the session's merchant logs out.
+	p = b.post("/oauth/logout", url.Values{"id_token_hint": {tok.Extra("id_token").(string)},
+		"post_logout_redirect_uri": {postLogout}, "state": {"s"}})
+	if p.status != http.StatusSeeOther || !strings.HasPrefix(p.location, "/oauth/logout?") {
+		t.Fatalf("POST logout: %d %s", p.status, p.location)
+	}
+	if p = b.get(p.location); p.status != http.StatusSeeOther || p.location != postLogout+"?state=s" {
+		t.Fatalf("logout: %d %s", p.status, p.location)
+	}
+
+	// No key can be read: the exchange answers 503 and the code stays
+	// good; once the keys are back, the same code is exchanged.
+	code := e.oidcCode(app, "post-3")
+	if err := e.rdb.HSet(ctx, "signing-keys:{s00}", "broken", "not json").Err(); err != nil {
+		t.Fatal(err)
+	}
+	exchange := func() response {
+		return e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+			"redirect_uri": {appRedirect}}, app.ClientID, secret)
+	}
+	jwksStatus := func() int { return e.send(mustGet(e.url + "/.well-known/jwks.json")).status }
+	eventually(t, "the instance to read the broken set", func() bool { return jwksStatus() == http.StatusServiceUnavailable })
+	if r := exchange(); r.status != http.StatusServiceUnavailable {
+		t.Fatalf("an exchange that cannot sign: %d %s", r.status, r.raw)
+	}
+	if err := e.rdb.HDel(ctx, "signing-keys:{s00}", "broken").Err(); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the keys back", func() bool { return jwksStatus() == http.StatusOK })
+	if r := exchange(); r.status != http.StatusOK || r.json["id_token"] == nil {
+		t.Fatalf("the code after the keys came back: %d %s", r.status, r.raw)
+	}
+}
+
+// oidcCode runs the browser side for app with openid and returns a code.
+func (e *testEnv) oidcCode(app *store.App, nonce string) string {
+	e.t.Helper()
+	q := url.Values{"response_type": {"code"}, "client_id": {app.ClientID}, "redirect_uri": {appRedirect},
+		"scope": {"openid"}, "nonce": {nonce}}
+	authorize := "/apps/authorize?" + q.Encode()
+	b := e.browser()
+	return b.approve(authorize, b.loginAndConsentPage(authorize), "openid").Query().Get("code")
+}

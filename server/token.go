@@ -91,6 +91,14 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	if oe != nil {
 		return nil, oe
 	}
+	// An app that may be granted openid gets its ID tokens signed after
+	// the grant's script: a key must be there before anything is issued,
+	// or a client would hold a spent code and no answer.
+	if s.keys != nil && app.AllowsScope(scopeOpenID) {
+		if err := s.keys.Ready(ctx, app.IDTokenSigningAlg()); err != nil {
+			return nil, s.idTokenFailure(ctx, err)
+		}
+	}
 	res := &grantResult{}
 	var err error
 	switch oauth2.GrantType(tr.GrantType) {

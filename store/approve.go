@@ -29,7 +29,7 @@ type Grant struct {
 }
 
 // MaxNonce bounds an authorization request's nonce, which the connection
-// keeps until its code is exchanged.
+// keeps with its record.
 const MaxNonce = 512
 
 // ApproveArgs are the arguments of lua/approve.lua.

@@ -125,8 +125,9 @@ import (
 //	redirect_uri                the authorization request's, checked at exchange
 //	code_challenge              S256 PKCE challenge, "" without PKCE
 //	nonce                       the OpenID Connect nonce of the authorization
-//	                            request, put in the code's ID token; absent
-//	                            without one
+//	                            request, put in the code's ID token (and in
+//	                            the answer to a resend of the exchange, so it
+//	                            stays with the record); absent without one
 //	auth_time                   when the merchant logged in for the approval
 //	                            (the ID tokens' auth_time); absent for a
 //	                            password sign-in, whose created_at it is

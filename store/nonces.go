@@ -17,3 +17,12 @@ func (s *Store) ClaimNonce(ctx context.Context, clientID, nonce string, ttl time
 	}
 	return ok, nil
 }
+
+// ReleaseNonce undoes ClaimNonce for an approval that failed: nothing was
+// issued with the nonce.
+func (s *Store) ReleaseNonce(ctx context.Context, clientID, nonce string) error {
+	if err := s.rdb.Del(ctx, nonceKey(clientID, Digest(nonce))).Err(); err != nil {
+		return fmt.Errorf("release nonce: %w", err)
+	}
+	return nil
+}

@@ -45,8 +45,8 @@ type Keys struct {
 	opts Options
 
 	// reloading lets one caller at a time read the set on the request
-	// path (current).
-	reloading sync.Mutex
+	// path (current); tending, one Tend at a time.
+	reloading, tending sync.Mutex
 	mu        sync.Mutex
 	ring      store.KeyRing
 	loaded    time.Time
@@ -101,6 +101,10 @@ func (k *Keys) Run(ctx context.Context) {
 // Tend reads the set, adds what is due and prunes what is over: what Run
 // does every Reload.
 func (k *Keys) Tend(ctx context.Context) error {
+	// One at a time: on a new deployment every request would otherwise
+	// make its own RSA key, all but one to lose the compare-and-add.
+	k.tending.Lock()
+	defer k.tending.Unlock()
 	ring, err := k.reload(ctx)
 	if err != nil {
 		return err
@@ -134,6 +138,7 @@ func (k *Keys) Tend(ctx context.Context) error {
 
 // reload reads the key set from Redis.
 func (k *Keys) reload(ctx context.Context) (store.KeyRing, error) {
+	started := time.Now()
 	keys, err := k.st.SigningKeys(ctx)
 	if err != nil {
 		return store.KeyRing{}, fmt.Errorf("read signing keys: %w", err)
@@ -141,7 +146,11 @@ func (k *Keys) reload(ctx context.Context) (store.KeyRing, error) {
 	ring := store.KeyRing{Keys: keys, Policy: k.opts.Policy}
 	k.mu.Lock()
 	defer k.mu.Unlock()
-	k.ring, k.loaded = ring, time.Now()
+	if started.Before(k.loaded) {
+		// A read that began later finished first: its set is newer.
+		return k.ring, nil
+	}
+	k.ring, k.loaded = ring, started
 	live := map[string]bool{}
 	for _, key := range keys {
 		live[key.ID] = true
@@ -212,6 +221,14 @@ func (k *Keys) signer(ctx context.Context, alg string) (jose.Signer, error) {
 	}
 	k.signers[key.ID] = s
 	return s, nil
+}
+
+// Ready makes sure a key of alg signs now (tending the set when none
+// does), so that a grant can refuse before it issues anything rather
+// than fail to sign after.
+func (k *Keys) Ready(ctx context.Context, alg string) error {
+	_, err := k.signer(ctx, alg)
+	return err
 }
 
 // Sign signs claims (a JSON-encodable value) as a JWT with alg's key.
