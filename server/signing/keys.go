@@ -47,9 +47,9 @@ type Keys struct {
 	// reloading lets one caller at a time read the set on the request
 	// path (current); tending, one Tend at a time.
 	reloading, tending sync.Mutex
-	mu        sync.Mutex
-	ring      store.KeyRing
-	loaded    time.Time
+	mu                 sync.Mutex
+	ring               store.KeyRing
+	loaded             time.Time
 	// signers are go-jose signers by key id, made once per key.
 	signers map[string]jose.Signer
 }
