@@ -44,6 +44,9 @@ type AuthorizeRequest struct {
 	MaxAge *int64
 	// LoginHint pre-fills the login page's email.
 	LoginHint string
+	// HintSubject is the merchant an id_token_hint names ("" without
+	// one): a session of another merchant does not answer the request.
+	HintSubject string
 	// AuthTime is when the merchant logged in; the consent page sets it
 	// before Approve, for the ID tokens' auth_time.
 	AuthTime time.Time

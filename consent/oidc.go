@@ -23,6 +23,9 @@ import (
 //     is; the login page comes back to the request without those
 //     parameters, so that the fresh login satisfies it, and the ID token's
 //     auth_time is that login's;
+//   - an id_token_hint naming another merchant than the session's is
+//     handled as a session too old: login_required with prompt=none, a
+//     fresh login otherwise;
 //   - prompt=consent is what enlace always does;
 //   - a logout with a valid id_token_hint naming the session's merchant
 //     ends the session at once; any other asks first (a form with CSRF),
@@ -49,7 +52,7 @@ func (r *AuthorizeRequest) Prompted(v string) bool { return slices.Contains(r.Pr
 // interaction applies prompt and max_age before the consent page; when it
 // has answered (a redirect) it returns false.
 func (h *MerchantPages) interaction(c *gin.Context, req *AuthorizeRequest) bool {
-	if len(req.Prompt) == 0 && req.MaxAge == nil {
+	if len(req.Prompt) == 0 && req.MaxAge == nil && req.HintSubject == "" {
 		return true
 	}
 	sess, ok := h.Session(c, sessionName)
@@ -63,6 +66,9 @@ func (h *MerchantPages) interaction(c *gin.Context, req *AuthorizeRequest) bool 
 	}
 	// In seconds: a huge max_age must not overflow a Duration.
 	stale := m != nil && req.MaxAge != nil && time.Since(loginAt(sess)).Seconds() > float64(*req.MaxAge)
+	// An id_token_hint of another merchant than the session's: that
+	// merchant has to log in (Core §3.1.2.1).
+	stale = stale || (m != nil && req.HintSubject != "" && req.HintSubject != m.ID)
 	if req.Prompted("none") {
 		if m == nil || stale {
 			c.Redirect(http.StatusFound, h.auth.Refuse(req, "login_required", "the merchant is not logged in"))
@@ -81,11 +87,12 @@ func (h *MerchantPages) interaction(c *gin.Context, req *AuthorizeRequest) bool 
 	return false
 }
 
-// withoutLoginPrompt is the request's path and query without max_age and
-// without prompt's login and select_account.
+// withoutLoginPrompt is the request's path and query without max_age,
+// id_token_hint and prompt's login and select_account.
 func withoutLoginPrompt(u *url.URL) string {
 	q := u.Query()
 	q.Del("max_age")
+	q.Del("id_token_hint")
 	if p := q.Get("prompt"); p != "" {
 		kept := slices.DeleteFunc(strings.Fields(p), func(v string) bool { return v == "login" || v == "select_account" })
 		if len(kept) == 0 {

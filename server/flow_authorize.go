@@ -12,6 +12,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	"github.com/go-jose/go-jose/v4/jwt"
 	"github.com/go-oauth2/oauth2/v4"
 	oerrors "github.com/go-oauth2/oauth2/v4/errors"
 
@@ -139,6 +140,11 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 		return nil, fail(apierror.RegistrationUnsupported, "the registration parameter is not supported; register at "+registerPath)
 	}
 	oidc, desc := s.parseOIDCParams(q, scopes)
+	if desc == "" && q.Get("id_token_hint") != "" {
+		if oidc.HintSubject, desc = s.hintSubject(ctx, q.Get("id_token_hint"), app.ClientID); desc != "" {
+			return nil, fail(apierror.InvalidRequest, desc)
+		}
+	}
 	if desc != "" {
 		code := apierror.InvalidRequest
 		if slices.Contains(scopes, scopeOpenID) && s.keys == nil {
@@ -158,6 +164,7 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 		Prompt:        oidc.Prompt,
 		MaxAge:        oidc.MaxAge,
 		LoginHint:     oidc.LoginHint,
+		HintSubject:   oidc.HintSubject,
 		Preselect:     preselect,
 		ClientID:      app.ClientID,
 		AppName:       app.Name,
@@ -355,8 +362,9 @@ func (s *Server) parseAuthorizationDetails(raw string, scopes []string) (store.R
 type oidcParams struct {
 	Nonce     string
 	Prompt    []string
-	MaxAge    *int64
-	LoginHint string
+	MaxAge      *int64
+	LoginHint   string
+	HintSubject string
 }
 
 // maxLoginHint bounds login_hint: an email address is at most 254 bytes.
@@ -397,4 +405,23 @@ func (s *Server) parseOIDCParams(q url.Values, scopes []string) (p oidcParams, d
 		p.MaxAge = &n
 	}
 	return p, ""
+}
+
+// hintSubject verifies an authorization request's id_token_hint (an ID
+// token enlace issued to this app, expired or not) and returns its
+// subject, or why it is refused.
+func (s *Server) hintSubject(ctx context.Context, hint, clientID string) (string, string) {
+	if s.keys == nil {
+		return "", "id_token_hint cannot be checked: OpenID Connect is off on this server"
+	}
+	var c struct {
+		Issuer   string       `json:"iss"`
+		Subject  string       `json:"sub"`
+		Audience jwt.Audience `json:"aud"`
+	}
+	if err := s.keys.Verify(ctx, hint, &c); err != nil || c.Issuer != s.cfg.Issuer || c.Subject == "" ||
+		!c.Audience.Contains(clientID) {
+		return "", "id_token_hint is not an ID token this server issued to this app"
+	}
+	return c.Subject, ""
 }

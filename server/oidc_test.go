@@ -775,3 +775,67 @@ func (e *testEnv) oidcCode(app *store.App, nonce string) string {
 	b := e.browser()
 	return b.approve(authorize, b.loginAndConsentPage(authorize), "openid").Query().Get("code")
 }
+
+// TestOpenIDHintAtAuthorize: an id_token_hint at the authorization
+// endpoint must be one enlace issued to the app; the session of the
+// merchant it names answers, another merchant's does not.
+func TestOpenIDHintAtAuthorize(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app, secret := e.oidcApp(store.AlgES256)
+	rp := e.oidcClient(app, secret)
+	ana := e.browser()
+	tok, _ := rp.signIn(t, ana, "h1")
+	hint := tok.Extra("id_token").(string)
+	auth := func(extra ...string) string {
+		opts := []oauth2.AuthCodeOption{oauth2.SetAuthURLParam("nonce", store.NewSecret())}
+		for i := 0; i+1 < len(extra); i += 2 {
+			opts = append(opts, oauth2.SetAuthURLParam(extra[i], extra[i+1]))
+		}
+		return rp.conf.AuthCodeURL("st", opts...)
+	}
+	errorOf := func(p page) string {
+		t.Helper()
+		u, _ := url.Parse(p.location)
+		if p.status != http.StatusFound || !strings.HasPrefix(p.location, appRedirect) {
+			t.Fatalf("not sent back to the app: %d %s", p.status, p.location)
+		}
+		return u.Query().Get("error")
+	}
+
+	// Ana's own hint, Ana's session: the consent page.
+	if p := ana.get(auth("id_token_hint", hint)); p.status != http.StatusOK {
+		t.Fatalf("her own hint: %d %s", p.status, p.location)
+	}
+	// A hint that does not verify, or one issued to another app.
+	if code := errorOf(ana.get(auth("id_token_hint", hint[:len(hint)-4]+"AAAA"))); code != "invalid_request" {
+		t.Fatalf("tampered hint: %s", code)
+	}
+	other, otherSecret := e.oidcApp(store.AlgRS256)
+	otherTok, _ := e.oidcClient(other, otherSecret).signIn(t, ana, "h2")
+	if code := errorOf(ana.get(auth("id_token_hint", otherTok.Extra("id_token").(string)))); code != "invalid_request" {
+		t.Fatalf("another app's hint: %s", code)
+	}
+
+	// Another merchant's session: with prompt=none login_required, and
+	// otherwise the login page.
+	if _, err := e.st.CreateMerchant(context.Background(), "beto@tienda.cl", "Tienda de Beto", password); err != nil {
+		t.Fatal(err)
+	}
+	beto := e.browser()
+	login := beto.get("/login")
+	if p := beto.post("/login", url.Values{"csrf_token": {csrfOf(t, login)}, "email": {"beto@tienda.cl"},
+		"password": {password}, "next": {"/"}}); p.status != http.StatusSeeOther {
+		t.Fatalf("login: %d", p.status)
+	}
+	if code := errorOf(beto.get(auth("id_token_hint", hint, "prompt", "none"))); code != "login_required" {
+		t.Fatalf("another merchant, prompt=none: %s", code)
+	}
+	p := beto.get(auth("id_token_hint", hint))
+	if p.status != http.StatusFound || !strings.HasPrefix(p.location, "/login?") {
+		t.Fatalf("another merchant: %d %s", p.status, p.location)
+	}
+	if next, _ := url2(p.location); strings.Contains(next, "id_token_hint") {
+		t.Fatalf("the login comes back with the hint: %s", next)
+	}
+}
