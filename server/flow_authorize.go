@@ -360,8 +360,8 @@ func (s *Server) parseAuthorizationDetails(raw string, scopes []string) (store.R
 
 // oidcParams are an authorization request's OpenID Connect parameters.
 type oidcParams struct {
-	Nonce     string
-	Prompt    []string
+	Nonce       string
+	Prompt      []string
 	MaxAge      *int64
 	LoginHint   string
 	HintSubject string
