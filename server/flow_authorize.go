@@ -40,7 +40,9 @@ import (
 //     can live (a nonce seen before is invalid_request at the approval);
 //     prompt takes none, login, consent and select_account, none alone;
 //     max_age is a whole number of seconds; login_hint at most 254
-//     bytes; request, request_uri and registration are refused with
+//     bytes; id_token_hint an ID token this server issued to the app
+//     (its subject goes to the consent pages); response_mode query or
+//     absent; request, request_uri and registration are refused with
 //     their own errors (Core §3.1.2.6). What prompt and max_age do is the
 //     consent pages' (consent/oidc.go).
 
