@@ -14,6 +14,7 @@ import (
 	"github.com/coreos/go-oidc/v3/oidc"
 	"golang.org/x/oauth2"
 
+	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -837,5 +838,39 @@ func TestOpenIDHintAtAuthorize(t *testing.T) {
 	}
 	if next, _ := url2(p.location); strings.Contains(next, "id_token_hint") {
 		t.Fatalf("the login comes back with the hint: %s", next)
+	}
+}
+
+// TestOpenIDEmergencyRotationAnnounced: an emergency rotation made by
+// another process (the CLI) reaches a running instance at once, over
+// pub/sub, though its key set would be read again only in an hour.
+func TestOpenIDEmergencyRotationAnnounced(t *testing.T) {
+	t.Parallel()
+	e := startEnvWith(t, nil, nil, func(o *server.Options) { o.KeyReload = time.Hour })
+	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
+	ctx := context.Background()
+	app, secret := e.oidcApp(store.AlgRS256)
+	rp := e.oidcClient(app, secret)
+	b := e.browser()
+	tok, _ := rp.signIn(t, b, "before")
+	old := jwtHeader(t, tok.Extra("id_token").(string))["kid"]
+
+	keys, err := e.st.SigningKeys(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cli := e.secondInstance() // another process's store on the same Redis
+	urgent, err := cli.AddSigningKey(ctx, store.NewSigningKey{Alg: store.AlgRS256, Withdraw: true,
+		After: store.KeyRing{Keys: keys}.Newest(store.AlgRS256)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the withdrawn key out of the JWKS", func() bool {
+		r := e.send(mustGet(e.url + "/.well-known/jwks.json"))
+		return !strings.Contains(r.raw, old.(string)) && strings.Contains(r.raw, urgent.ID)
+	})
+	tok, _ = rp.signIn(t, b, "after")
+	if kid := jwtHeader(t, tok.Extra("id_token").(string))["kid"]; kid != urgent.ID {
+		t.Fatalf("signed by %v after the emergency rotation, want %s", kid, urgent.ID)
 	}
 }

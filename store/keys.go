@@ -367,6 +367,9 @@ const (
 	// AppChannel is the pub/sub channel on which a changed app's client id
 	// is published, so every instance drops it from its cache.
 	AppChannel = "app-changed"
+	// KeysChannel is the pub/sub channel on which a change of the ID-token
+	// signing keys is announced, so every instance reads the set again.
+	KeysChannel = "signing-keys-changed"
 )
 
 // connFields are the connection hash fields a Connection is read from.

@@ -229,7 +229,45 @@ func (s *Store) AddSigningKey(ctx context.Context, k NewSigningKey) (*SigningKey
 		return nil, fmt.Errorf("%w: the newest %s key is %s now, not %q", ErrConflict, k.Alg, res.Newest, k.After)
 	}
 	s.observe(Event{Type: EventKeys, Actor: by, Detail: detail})
+	s.announceKeys(ctx)
 	return key, nil
+}
+
+// announceKeys tells every instance that the key set changed, so that an
+// emergency rotation is seen at once rather than at the next reload. A
+// lost announcement only waits for that reload.
+func (s *Store) announceKeys(ctx context.Context) {
+	if err := s.rdb.Publish(context.WithoutCancel(ctx), KeysChannel, "changed").Err(); err != nil {
+		s.log.Warn("announce signing keys", "err", err)
+	}
+}
+
+// WatchSigningKeys returns a channel that receives when the key set
+// changed (AddSigningKey, PruneSigningKeys, on any instance), until ctx
+// ends. go-redis keeps the subscription alive and resubscribes after a
+// broken connection; what is announced meanwhile is missed.
+func (s *Store) WatchSigningKeys(ctx context.Context) <-chan struct{} {
+	out := make(chan struct{}, 1)
+	ps := s.rdb.Subscribe(ctx, KeysChannel)
+	go func() {
+		defer ps.Close()
+		msgs := ps.Channel()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case _, ok := <-msgs:
+				if !ok {
+					return
+				}
+				select {
+				case out <- struct{}{}:
+				default: // one pending signal stands for any number
+				}
+			}
+		}
+	}()
+	return out
 }
 
 // PruneSigningKeys deletes the keys named, with one audit event.
@@ -243,7 +281,13 @@ func (s *Store) PruneSigningKeys(ctx context.Context, kids []string) error {
 	if err != nil {
 		return fmt.Errorf("prune signing keys: %w", err)
 	}
-	return res.check("keys", OutcomeOK, OutcomeAlready)
+	if err := res.check("keys", OutcomeOK, OutcomeAlready); err != nil {
+		return err
+	}
+	if res.Outcome == OutcomeOK {
+		s.announceKeys(ctx)
+	}
+	return nil
 }
 
 // KeyPolicy is the schedule of the signing keys.

@@ -109,8 +109,8 @@ sign is not replaced (the command says so).
 
 --now is for a key that leaked: the new key signs at once and every older key of the algorithm
 is withdrawn from the JWKS, so the ID tokens they signed stop verifying. Clients that cached the
-JWKS keep the old key up to its max-age (at most an hour); every instance signs with the new key
-within seconds.`,
+JWKS keep the old key up to its max-age (at most an hour); every running instance hears of the
+rotation over Redis pub/sub and signs with the new key at once.`,
 		Example: `  enlace keys rotate
   enlace keys rotate --alg RS256 --now`,
 		Args: noArgs,

@@ -25,6 +25,8 @@ type Store interface {
 	SigningKeys(ctx context.Context) ([]*store.SigningKey, error)
 	AddSigningKey(ctx context.Context, k store.NewSigningKey) (*store.SigningKey, error)
 	PruneSigningKeys(ctx context.Context, kids []string) error
+	// WatchSigningKeys receives when any instance changed the set.
+	WatchSigningKeys(ctx context.Context) <-chan struct{}
 	Now() time.Time
 }
 
@@ -74,11 +76,14 @@ func (k *Keys) MaxAge() time.Duration {
 }
 
 // Run keeps the key set fresh and the schedule kept until ctx ends: every
-// Reload it reads the set, adds the keys that are due and prunes those past
-// their retention.
+// Reload, and whenever an instance announces a change, it reads the set,
+// adds the keys that are due and prunes those past their retention.
 func (k *Keys) Run(ctx context.Context) {
 	t := time.NewTicker(k.opts.Reload)
 	defer t.Stop()
+	// A change announced by any instance (an emergency rotation above all)
+	// is read at once, not at the next tick.
+	changed := k.st.WatchSigningKeys(ctx)
 	failing := false
 	for {
 		err := k.Tend(ctx)
@@ -94,6 +99,7 @@ func (k *Keys) Run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		case <-changed:
 		}
 	}
 }
