@@ -208,7 +208,9 @@ import (
 //     the order they happened, and readers merge the shards by event id.
 //   - Rate-limit counters are one key each, updated atomically by
 //     redis_rate's script, so limits hold across instances.
-//   - PUBLISH on app-changed reaches the subscribers on every cluster node.
+//   - PUBLISH on app-changed reaches the subscribers on every cluster node;
+//     so does signing-keys-changed, after a change of the signing keys
+//     (a lost one waits for the instances' periodic reload).
 //   - A merchant's resources of one type are one key, replaced whole
 //     with its audit event by one script (lua/resources.lua): a reader
 //     sees the old set or the new one, never a mix. The merchant's record
