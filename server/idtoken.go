@@ -153,8 +153,7 @@ const (
 // discovery is the OpenID Provider configuration (Discovery 1.0 §4).
 func (s *Server) discovery(c *gin.Context) {
 	if s.keys == nil {
-		writeOAuth(c, &apierror.Error{Code: apierror.InvalidRequest, Status: http.StatusNotFound,
-			Description: "OpenID Connect is off on this server (encryption.key is not set)"})
+		oidcNotFound(c)
 		return
 	}
 	s.metadata(c)
@@ -165,8 +164,7 @@ func (s *Server) discovery(c *gin.Context) {
 // signs.
 func (s *Server) jwks(c *gin.Context) {
 	if s.keys == nil {
-		writeOAuth(c, &apierror.Error{Code: apierror.InvalidRequest, Status: http.StatusNotFound,
-			Description: "OpenID Connect is off on this server (encryption.key is not set)"})
+		oidcNotFound(c)
 		return
 	}
 	set, err := s.keys.JWKS(c.Request.Context())
@@ -192,4 +190,11 @@ func (s *Server) idTokenFailure(ctx context.Context, err error) *apierror.Error 
 	}
 	s.log.ErrorContext(ctx, "sign ID token", "err", err)
 	return apierror.Unavailable()
+}
+
+// oidcNotFound answers discovery and the JWKS on a server without signing
+// keys.
+func oidcNotFound(c *gin.Context) {
+	writeOAuth(c, &apierror.Error{Code: apierror.InvalidRequest, Status: http.StatusNotFound,
+		Description: "OpenID Connect is off on this server (encryption.key is not set)"})
 }

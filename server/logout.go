@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -95,22 +96,33 @@ func (s *Server) ParseLogout(r *http.Request) (*consent.LogoutRequest, error) {
 // audience (one app).
 func (s *Server) verifyHint(r *http.Request, hint string) (sub, aud string, err error) {
 	bad := &consent.AuthorizeError{Message: "err_bad_logout"}
-	if s.keys == nil {
+	sub, auds, err := s.hintClaims(r.Context(), hint)
+	if errors.Is(err, signing.ErrUnverified) || (err == nil && len(auds) != 1) {
 		return "", "", bad
+	}
+	if err != nil {
+		return "", "", err
+	}
+	return sub, auds[0], nil
+}
+
+// hintClaims verifies an id_token_hint — an ID token this server issued,
+// expired or not — and returns its subject and audience. A hint that is
+// not one (or OpenID Connect off) is signing.ErrUnverified.
+func (s *Server) hintClaims(ctx context.Context, hint string) (string, jwt.Audience, error) {
+	if s.keys == nil {
+		return "", nil, signing.ErrUnverified
 	}
 	var c struct {
 		Issuer   string       `json:"iss"`
 		Subject  string       `json:"sub"`
 		Audience jwt.Audience `json:"aud"`
 	}
-	if err := s.keys.Verify(r.Context(), hint, &c); err != nil {
-		if errors.Is(err, signing.ErrUnverified) {
-			return "", "", bad
-		}
-		return "", "", err
+	if err := s.keys.Verify(ctx, hint, &c); err != nil {
+		return "", nil, err
 	}
-	if c.Issuer != s.cfg.Issuer || c.Subject == "" || len(c.Audience) != 1 {
-		return "", "", bad
+	if c.Issuer != s.cfg.Issuer || c.Subject == "" {
+		return "", nil, signing.ErrUnverified
 	}
-	return c.Subject, c.Audience[0], nil
+	return c.Subject, c.Audience, nil
 }
