@@ -26,6 +26,9 @@ type Grant struct {
 	Nonce string
 	// AuthTime is when the merchant logged in (the ID tokens' auth_time).
 	AuthTime time.Time
+	// CodeLifetime, when set and shorter than the store's, is how long
+	// the code lives (FAPI2CodeLifetime for an app on the fapi2 profile).
+	CodeLifetime time.Duration
 }
 
 // MaxNonce bounds an authorization request's nonce, which the connection
@@ -89,10 +92,14 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		Resources:  resources,
 	}
 	code := NewCredential(KindCode, conn.ID)
+	codeLife := s.lifetimes.Code
+	if g.CodeLifetime > 0 && g.CodeLifetime < codeLife {
+		codeLife = g.CodeLifetime
+	}
 	scopes := strings.Join(conn.Scopes, " ")
 	res, err := s.Transitions().Approve(ctx, ApproveArgs{
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
-		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(s.lifetimes.Code)),
+		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(codeLife)),
 		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge, Gen: g.AppGeneration, Actor: ActorMerchant(conn.MerchantID),
 		Resources: resources.encode(), Nonce: g.Nonce, AuthTime: MillisOf(g.AuthTime),
 	})

@@ -74,6 +74,16 @@ type App struct {
 	// browser back (OpenID Connect RP-Initiated Logout 1.0), compared as
 	// exact strings (AllowsPostLogoutRedirect).
 	PostLogoutRedirectURIs []string
+
+	// RequirePAR, RequireDPoP and FAPI2 are the app's switches of issue
+	// 19 (appsecurity.go): pushed authorization requests only, DPoP-bound
+	// access tokens only, the FAPI 2.0 Security Profile (both, and more).
+	RequirePAR, RequireDPoP, FAPI2 bool
+	// AuthMethod is "" (the secret; none for a public app) or
+	// AuthPrivateKeyJWT, with the app's keys in JWKS (a JWK Set, JSON) or
+	// at JWKSURI.
+	AuthMethod    string
+	JWKS, JWKSURI string
 }
 
 // The algorithms an app's ID tokens may be signed with
@@ -156,7 +166,7 @@ func (a *App) Revoked(gen int64) bool { return gen < a.Generation }
 
 // NeedsPKCE reports whether every authorization request of the app must
 // carry a PKCE challenge.
-func (a *App) NeedsPKCE() bool { return a.Public || a.RequirePKCE }
+func (a *App) NeedsPKCE() bool { return a.Public || a.RequirePKCE || a.FAPI2 }
 
 // AppSpec is what an admin supplies to register an app.
 type AppSpec struct {
@@ -185,6 +195,9 @@ type AppSpec struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser back; none by default.
 	PostLogoutRedirectURIs []string
+	// Security is the app's PAR, DPoP, FAPI 2.0 and client-key settings
+	// (appsecurity.go); the zero value is the Multivende defaults.
+	Security Security
 	// By is who registers the app, for its audit event; none is the
 	// operator (ActorCLI).
 	By Actor
@@ -289,6 +302,11 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 		IDTokenAlg:             spec.IDTokenAlg,
 		PostLogoutRedirectURIs: uniq(spec.PostLogoutRedirectURIs),
 	}
+	jwks, err := ValidateSecurity(spec.Security, spec.Public, spec.FirstParty)
+	if err != nil {
+		return nil, "", err
+	}
+	app.setSecurity(spec.Security, jwks)
 	uris, err := json.Marshal(app.RedirectURIs)
 	if err != nil {
 		return nil, "", fmt.Errorf("encode redirect URIs: %w", err)
@@ -311,6 +329,9 @@ func (s *Store) CreateApp(ctx context.Context, spec AppSpec, catalogue []string)
 
 		"id_token_alg":              app.IDTokenAlg,
 		"post_logout_redirect_uris": jsonList(app.PostLogoutRedirectURIs),
+	}
+	for k, v := range securityFields(app) {
+		fields[k] = v
 	}
 	for k, v := range profileFields(app.Profile) {
 		fields[k] = fmt.Sprint(v)
@@ -522,6 +543,8 @@ func decodeApp(m map[string]string) (*App, error) {
 	}
 	a.RegistrationDigest = m["registration"]
 	a.IDTokenAlg = m["id_token_alg"]
+	a.RequirePAR, a.RequireDPoP, a.FAPI2 = m["require_par"] == "1", m["require_dpop"] == "1", m["fapi2"] == "1"
+	a.AuthMethod, a.JWKS, a.JWKSURI = m["auth_method"], m["jwks"], m["jwks_uri"]
 	if v := m["post_logout_redirect_uris"]; v != "" {
 		if err := json.Unmarshal([]byte(v), &a.PostLogoutRedirectURIs); err != nil {
 			return nil, fmt.Errorf("decode app %s post-logout redirect URIs: %w", a.ClientID, err)
@@ -654,6 +677,12 @@ type AppUpdate struct {
 	// PostLogoutRedirectURIs replaces the post-logout redirect URIs whole;
 	// an empty, non-nil list removes them all.
 	PostLogoutRedirectURIs []string
+	// RequirePAR, RequireDPoP and FAPI2 turn the app's switches on or off.
+	RequirePAR, RequireDPoP, FAPI2 *bool
+	// AuthMethod sets the client authentication method ("" for the
+	// secret, AuthPrivateKeyJWT); JWKS and JWKSURI set where its keys are
+	// ("" clears one). The result is checked whole (ValidateSecurity).
+	AuthMethod, JWKS, JWKSURI *string
 }
 
 // UpdateApp changes an app's registration and profile, with CreateApp's
@@ -716,6 +745,18 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		spec.PostLogoutRedirectURIs = u.PostLogoutRedirectURIs
 		fields["post_logout_redirect_uris"] = jsonList(uniq(u.PostLogoutRedirectURIs))
 		changed = append(changed, "post-logout redirect URIs")
+	}
+	if sec, ok := u.security(a); ok {
+		jwks, err := ValidateSecurity(sec, a.Public, a.FirstParty)
+		if err != nil {
+			return nil, err
+		}
+		b := *a
+		b.setSecurity(sec, jwks)
+		for k, v := range securityFields(&b) {
+			fields[k] = v
+		}
+		changed = append(changed, "security")
 	}
 	profile := a.Profile
 	profileChanged := false

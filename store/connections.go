@@ -59,6 +59,9 @@ type Issued struct {
 	Nonce string
 	// AuthTime is when the merchant logged in for the connection.
 	AuthTime time.Time
+	// JKT is the thumbprint of the DPoP key the access token is bound to
+	// (RFC 9449), "" for a bearer token.
+	JKT string
 }
 
 func (s *Store) newIssued(connID, clientID string) *Issued {
@@ -90,6 +93,10 @@ type TokenInfo struct {
 	AppGeneration int64
 	// Resources is which resources the token's scopes reach.
 	Resources ResourceGrant
+	// JKT is the thumbprint of the DPoP key the token is bound to (RFC
+	// 9449 cnf.jkt), "" for a bearer token: a bound token is good only
+	// with a proof of that key.
+	JKT string
 }
 
 // LookupAccess returns what a live access token grants, or ErrNotFound when
@@ -112,15 +119,28 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 	if !ok {
 		return nil, ErrNotFound
 	}
-	digestField, expField, scopeField := "at", "at_exp", "at_scopes"
-	if kind == KindRefresh {
-		digestField, expField, scopeField = "rt", "rt_exp", "scopes"
-	}
-	v, err := s.rdb.HMGet(ctx, connKey(connID),
-		digestField, expField, "status", "client_id", "merchant_id", scopeField, "tid", "issued_at", "gen", "resources").Result()
+	v, err := s.rdb.HMGet(ctx, connKey(connID), lookupFields(kind)...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("look up token: %w", err)
 	}
+	return s.tokenInfo(kind, token, connID, v)
+}
+
+// Fields of a token's lookup, by kind.
+var (
+	accessLookup  = []string{"at", "at_exp", "status", "client_id", "merchant_id", "at_scopes", "tid", "issued_at", "gen", "resources", "at_jkt"}
+	refreshLookup = []string{"rt", "rt_exp", "status", "client_id", "merchant_id", "scopes", "tid", "issued_at", "gen", "resources", "rt_jkt"}
+)
+
+func lookupFields(kind Kind) []string {
+	if kind == KindRefresh {
+		return refreshLookup
+	}
+	return accessLookup
+}
+
+// tokenInfo reads a token's lookup fields (lookupFields, in order).
+func (s *Store) tokenInfo(kind Kind, token, connID string, v []any) (*TokenInfo, error) {
 	f := make([]string, len(v))
 	for i, x := range v {
 		f[i], _ = x.(string)
@@ -147,6 +167,7 @@ func (s *Store) lookup(ctx context.Context, kind Kind, token string) (*TokenInfo
 		Scopes:        scopes,
 		IssuedAt:      fromMS(issued),
 		ExpiresAt:     fromMS(exp),
+		JKT:           f[10],
 	}, nil
 }
 

@@ -24,6 +24,11 @@ type CodeExchange struct {
 	// issued for one the app has since removed is refused. Nil skips the
 	// check.
 	AppRedirectURIs []string
+	// JKT is the thumbprint of the DPoP key the tokens are bound to (RFC
+	// 9449), "" for bearer tokens; BindRefresh binds the refresh token too
+	// (a public app's, which has no other proof of who it is).
+	JKT         string
+	BindRefresh bool
 }
 
 // ExchangeArgs are the arguments of lua/exchange.lua.
@@ -42,6 +47,10 @@ type ExchangeArgs struct {
 	// (ActorCodeReuse).
 	ReuseBy Actor `json:"reuse_by"`
 	Gen     int64 `json:"gen"`
+	// JKT is the DPoP key's thumbprint the access token is bound to, ""
+	// for a bearer token; BindRefresh binds the refresh token to it too.
+	JKT         string `json:"jkt"`
+	BindRefresh bool   `json:"bind_refresh"`
 	// RedirectURIs are the app's registered redirect URIs (nil: no check).
 	RedirectURIs []string `json:"redirect_uris,omitempty"`
 	// Actor is the client, for the audit event.
@@ -90,6 +99,7 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 		Now: MillisOf(iss.IssuedAt), Access: Digest(iss.AccessToken), Refresh: Digest(iss.RefreshToken),
 		AccessExp: MillisOf(iss.AccessExpiresAt), RefreshExp: MillisOf(iss.RefreshExpiresAt), TokenID: iss.TokenID,
 		Gen: x.AppGeneration, Actor: ActorClient(x.ClientID), RedirectURIs: x.AppRedirectURIs,
+		JKT: x.JKT, BindRefresh: x.BindRefresh && x.JKT != "",
 	})
 	if err != nil {
 		return nil, fmt.Errorf("exchange code: %w", err)
@@ -108,6 +118,7 @@ func (s *Store) ExchangeCode(ctx context.Context, x CodeExchange) (*Issued, erro
 	}
 	iss.Resources = g.For(iss.Scopes)
 	iss.Nonce, iss.AuthTime = res.Nonce, authTime(res.AuthTime, iss.ConnectionCreatedAt)
+	iss.JKT = x.JKT
 	s.observe(Event{Type: EventExchange, ConnectionID: connID, ClientID: x.ClientID, MerchantID: iss.MerchantID,
 		Actor: ActorClient(x.ClientID)})
 	return iss, nil

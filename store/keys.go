@@ -90,6 +90,10 @@ import (
 //	                           (RS256, ES256; absent or "" is RS256)
 //	                           post_logout_redirect_uris: JSON list, where
 //	                           RP-initiated logout may return (absent: none)
+//	                           require_par, require_dpop, fapi2 ("1"/"0"),
+//	                           auth_method ("" or private_key_jwt), jwks (a
+//	                           JWK Set of public keys, JSON), jwks_uri
+//	                           (appsecurity.go; absent: the defaults)
 //	app-revocation:{sNN}:<client id>  hash  no TTL  the clean-up of the
 //	                           app's last app-wide revocation: generation,
 //	                           shard, cursor, progress (cleanup.go)
@@ -140,6 +144,11 @@ import (
 //	used_rts                    the last 16 used refresh digests, newest first
 //	access_ttl                  access lifetime (ms) of a connection whose tokens
 //	                            live shorter than the default (password sign-ins)
+//	at_jkt                      thumbprint of the DPoP key the current access
+//	                            token is bound to (RFC 9449); "" or absent:
+//	                            a bearer token
+//	rt_jkt                      the same for the refresh token (a public
+//	                            app's, bound at the exchange and for good)
 //	revoked_at, revoked_by      when and by whom (an Actor)
 //	resources                   the resource grant (resourcegrant.go): JSON,
 //	                            scope → chosen resource ids; absent when
@@ -175,6 +184,20 @@ import (
 //	                                  values, under the digest of its id
 //	nonce:<client id>:<digest>  string  TTL: tokens.code_lifetime  an OpenID
 //	                                  Connect nonce an approval used (nonces.go)
+//	par:<digest>              hash    TTL: 60 s (oauth.par_lifetime) until
+//	                                  claimed, then the consent's window
+//	                                  (session.lifetime): a pushed
+//	                                  authorization request (pushed.go):
+//	                                  client_id, params, created_at,
+//	                                  claimed; one script (lua/par.lua)
+//	dpop-proof:<digest>       string  TTL: the proof's acceptance window
+//	                                  a DPoP proof seen (digest of its key's
+//	                                  thumbprint and jti): a replay is refused
+//	assertion:<client id>:<digest>  string  TTL: until the assertion
+//	                                  expires   a client assertion's jti the
+//	                                  app used (RFC 7523)
+//	dpop-nonce-secret         string  no TTL   what DPoP nonces are derived
+//	                                  from, the same on every instance
 //	lease:maintenance         string  TTL: maintenance.lease (30 s)  the instance that
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
@@ -276,6 +299,13 @@ func sessionKey(digest string) string    { return "session:" + digest }
 func nonceKey(clientID, digest string) string {
 	return "nonce:" + clientID + ":" + digest
 }
+func pushedKey(digest string) string { return "par:" + digest }
+func proofKey(jkt, jti string) string {
+	return "dpop-proof:" + Digest(jkt+" "+jti)
+}
+func assertionKey(clientID, digest string) string {
+	return "assertion:" + clientID + ":" + digest
+}
 
 // signingKeysKey holds the ID-token signing keys, in shard 0's slot;
 // signingKeysKeys are the keys of lua/keys.lua.
@@ -366,6 +396,7 @@ const (
 	developersIndexKey = "developers"
 	leaseKey           = "lease:maintenance"
 	schemaKey          = "enlace-schema"
+	nonceSecretKey     = "dpop-nonce-secret"
 	// AppChannel is the pub/sub channel on which a changed app's client id
 	// is published, so every instance drops it from its cache.
 	AppChannel = "app-changed"

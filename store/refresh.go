@@ -20,6 +20,9 @@ type RefreshRequest struct {
 	// scope the app no longer has is dropped from the connection's grant
 	// at this refresh. Nil keeps the grant as it is.
 	AppScopes []string
+	// JKT is the thumbprint of the request's DPoP key ("" without a
+	// proof): the new access token is bound to it.
+	JKT string
 }
 
 // RefreshArgs are the arguments of lua/refresh.lua.
@@ -42,6 +45,7 @@ type RefreshArgs struct {
 	// AppScopes are the app's registered scopes, space-separated; the
 	// grant keeps only those ("" keeps it as it is).
 	AppScopes string `json:"app_scopes"`
+	JKT       string `json:"jkt"`
 	// Actor is the client, for the audit event.
 	Actor Actor `json:"actor"`
 	// AuditMax is set by Transitions.
@@ -80,6 +84,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		return nil, &Refusal{Code: RefusedGrant, Description: "the refresh token is unknown, expired, already used or revoked"}
 	}
 	iss := s.newIssued(connID, r.ClientID)
+	iss.JKT = r.JKT
 	sealed, err := iss.seal(r.RefreshToken)
 	if err != nil {
 		return nil, err
@@ -91,6 +96,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
 		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID), AppScopes: strings.Join(r.AppScopes, " "),
+		JKT:        r.JKT,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
@@ -139,11 +145,13 @@ type sealedPair struct {
 	AccessExp    int64  `json:"ate"`
 	RefreshExp   int64  `json:"rte"`
 	IssuedAt     int64  `json:"iat"`
+	// JKT is the DPoP key the access token was bound to.
+	JKT string `json:"jkt,omitempty"`
 }
 
 func (iss *Issued) seal(oldRefresh string) (string, error) {
 	b, err := json.Marshal(sealedPair{iss.TokenID, iss.AccessToken, iss.RefreshToken,
-		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), ms(iss.IssuedAt)})
+		ms(iss.AccessExpiresAt), ms(iss.RefreshExpiresAt), ms(iss.IssuedAt), iss.JKT})
 	if err != nil {
 		return "", fmt.Errorf("seal refresh answer: %w", err)
 	}
@@ -161,5 +169,6 @@ func (iss *Issued) unseal(oldRefresh, sealed string) error {
 	}
 	iss.TokenID, iss.AccessToken, iss.RefreshToken = p.TokenID, p.AccessToken, p.RefreshToken
 	iss.AccessExpiresAt, iss.RefreshExpiresAt, iss.IssuedAt = fromMS(p.AccessExp), fromMS(p.RefreshExp), fromMS(p.IssuedAt)
+	iss.JKT = p.JKT
 	return nil
 }

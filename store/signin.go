@@ -18,6 +18,9 @@ type SignInGrant struct {
 	AccessLifetime time.Duration
 	// AppGeneration is the app's Generation as the caller read it (Grant).
 	AppGeneration int64
+	// JKT is the thumbprint of the DPoP key the access token is bound to,
+	// "" for a bearer token.
+	JKT string
 }
 
 // SignInArgs are the arguments of lua/signin.lua.
@@ -30,6 +33,7 @@ type SignInArgs struct {
 	TokenID    string `json:"token_id"`
 	Access     string `json:"access"`
 	AccessExp  Millis `json:"access_exp"`
+	JKT        string `json:"jkt"`
 	Refresh    string `json:"refresh"`
 	RefreshExp Millis `json:"refresh_exp"`
 	AccessTTL  Millis `json:"access_ttl"`
@@ -64,6 +68,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 		iss.AccessExpiresAt = iss.IssuedAt.Add(g.AccessLifetime)
 	}
 	iss.MerchantID, iss.Scopes, iss.ConnectionCreatedAt = g.MerchantID, uniq(g.Scopes), iss.IssuedAt
+	iss.JKT = g.JKT
 	iss.AuthTime = iss.IssuedAt
 	scopes := strings.Join(iss.Scopes, " ")
 	res, err := s.Transitions().SignIn(ctx, SignInArgs{
@@ -72,6 +77,7 @@ func (s *Store) SignIn(ctx context.Context, g SignInGrant) (*Issued, error) {
 		Access: Digest(iss.AccessToken), AccessExp: MillisOf(iss.AccessExpiresAt),
 		Refresh: Digest(iss.RefreshToken), RefreshExp: MillisOf(iss.RefreshExpiresAt),
 		AccessTTL: Millis(max(0, g.AccessLifetime.Milliseconds())), Gen: g.AppGeneration, Actor: ActorMerchant(g.MerchantID),
+		JKT: g.JKT,
 	})
 	if err == nil {
 		err = res.check("signin", OutcomeOK)

@@ -13,6 +13,10 @@
 --            access, refresh            digests of the new pair
 --            access_exp, refresh_exp    their expiries, ms
 --            token_id      id of the new token record
+--            jkt           thumbprint of the DPoP key the access token is
+--                          bound to (RFC 9449), "" for a bearer token
+--            bind_refresh  the refresh token is bound to it too (a public
+--                          app's, RFC 9449 §5)
 --            reuse_by      who revokes the connection on a replay (an Actor)
 --            gen           the app's generation (apps.go): a connection of an
 --                          older one was revoked with all of the app's
@@ -104,7 +108,8 @@ end
 local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[2])))
 redis.call('HSET', KEYS[1], 'code_used', '1', 'status', 'active', 'tid', a.token_id,
   'at', a.access, 'at_exp', a.access_exp, 'at_scopes', field(9),
-  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp)
+  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp,
+  'at_jkt', a.jkt or '', 'rt_jkt', (a.bind_refresh and a.jkt) or '')
 redis.call('PEXPIREAT', KEYS[1], exp)
 index_remove(conn.id, conn.merchant_id, conn.client_id, conn.gen, conn.exp)
 index_add(conn.id, conn.merchant_id, conn.client_id, conn.gen, exp)

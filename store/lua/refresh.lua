@@ -14,6 +14,10 @@
 --            scopes        requested scopes, space-separated; "" keeps the grant
 --            sealed        this answer, sealed under the presented token
 --            retry_until   end of its retry window, ms
+--            jkt           thumbprint of the request's DPoP key, "" without
+--                          a proof: the new access token is bound to it, and
+--                          a refresh token bound to a key (rt_jkt) is good
+--                          only with a proof of that key
 --            reuse_by      who revokes the connection on a replay (an Actor)
 --            gen           the app's generation (apps.go): a connection of an
 --                          older one was revoked with all of the app's
@@ -47,7 +51,7 @@ local INVALID_GRANT, INVALID_SCOPE = 'invalid_grant', 'invalid_scope'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'rt', 'rt_exp', 'client_id', 'status', 'scopes',
   'merchant_id', 'created_at', 'code_exp', 'prev_rt', 'prev_until', 'prev_scopes', 'used_rts',
-  'at_exp', 'access_ttl', 'tid', 'id', 'gen', 'exp', 'resources', 'auth_time')
+  'at_exp', 'access_ttl', 'tid', 'id', 'gen', 'exp', 'resources', 'auth_time', 'rt_jkt')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(code, description)
@@ -72,6 +76,11 @@ if c[3] ~= a.client_id then
     return refused(INVALID_GRANT, 'the refresh token was issued to another client')
   end
   return refused(INVALID_GRANT, unknown)
+end
+-- A bound refresh token without its key is refused before anything else:
+-- whoever copied it cannot use it, nor end the connection by replaying it.
+if field(21) ~= '' and field(21) ~= a.jkt and (c[1] == a.refresh or c[9] == a.refresh) then
+  return refused(INVALID_GRANT, 'the refresh token is bound to a DPoP key; send a DPoP proof of that key')
 end
 if c[1] ~= a.refresh then
   if c[9] == a.refresh and tonumber(c[10]) > tonumber(a.now) then
@@ -128,7 +137,8 @@ end
 local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[8] or '0')))
 redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
   'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp,
-  'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '))
+  'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '),
+  'at_jkt', a.jkt or '')
 if narrowed_grant then redis.call('HSET', KEYS[1], 'scopes', grant) end
 local window = tonumber(a.retry_until) - tonumber(a.now)
 if window > 0 then

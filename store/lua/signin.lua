@@ -11,6 +11,8 @@
 --            token_id      id of the token record
 --            access, refresh            digests of the pair
 --            access_exp, refresh_exp    their expiries, ms
+--            jkt           the DPoP key's thumbprint the access token is
+--                          bound to, "" for a bearer token
 --            access_ttl    the connection's own access lifetime, ms ("0":
 --                          the default, for the first and every refresh)
 --            actor         who signed in (an Actor), for the audit event
@@ -28,7 +30,7 @@ redis.call('HSET', KEYS[1],
   'id', a.id, 'merchant_id', a.merchant_id, 'client_id', a.client_id, 'gen', a.gen, 'scopes', a.scopes,
   'created_at', a.now, 'status', 'active', 'code_used', '1', 'exp', a.refresh_exp,
   'tid', a.token_id, 'at', a.access, 'at_exp', a.access_exp, 'at_scopes', a.scopes,
-  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now)
+  'rt', a.refresh, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'at_jkt', a.jkt or '')
 if a.access_ttl ~= '0' then
   redis.call('HSET', KEYS[1], 'access_ttl', a.access_ttl)
 end
