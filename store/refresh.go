@@ -96,7 +96,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
 		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID), AppScopes: strings.Join(r.AppScopes, " "),
-		JKT:        r.JKT,
+		JKT: r.JKT,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
