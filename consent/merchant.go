@@ -27,6 +27,9 @@ type AuthorizeRequest struct {
 	// the request named none), all of them registered for the app.
 	Scopes        []string
 	CodeChallenge string
+	// RequestURI is the pushed request (RFC 9126) this request came from,
+	// "" for one sent in the query: the decision consumes it.
+	RequestURI string
 	// App is the app as the request was checked against it: its identity
 	// for the consent page, and who may connect it.
 	App *store.App
@@ -80,7 +83,8 @@ type Authorizer interface {
 	// scope not bound to a resource type, wraps store.ErrInvalid.
 	Approve(ctx context.Context, req *AuthorizeRequest, merchantID string, granted []string, resources store.ResourceGrant) (string, error)
 	// Deny returns the redirect URI with error=access_denied, state and iss.
-	Deny(req *AuthorizeRequest) string
+	// A pushed request (RequestURI) is over with it.
+	Deny(ctx context.Context, req *AuthorizeRequest) string
 	// Refuse returns the redirect URI with the error code (an OpenID
 	// Connect one: login_required, consent_required), its description,
 	// state and iss.
@@ -313,7 +317,7 @@ func (h *MerchantPages) Decide(c *gin.Context) {
 		}
 	}
 	if c.Request.PostFormValue("decision") != "approve" {
-		c.Redirect(http.StatusSeeOther, h.auth.Deny(req))
+		c.Redirect(http.StatusSeeOther, h.auth.Deny(c.Request.Context(), req))
 		return
 	}
 	have, err := h.merchantResources(c.Request.Context(), m.ID, req.Scopes)
@@ -531,5 +535,5 @@ func identity(req *AuthorizeRequest) appIdentity {
 // with a way back to it that says they did not connect (access_denied).
 func (h *MerchantPages) notTestMerchant(c *gin.Context, req *AuthorizeRequest) {
 	h.Render(c, http.StatusForbidden, "error", "error_title", nil, map[string]string{
-		"Message": "err_app_in_development", "Retry": h.auth.Deny(req), "RetryLabel": "back_to_app"})
+		"Message": "err_app_in_development", "Retry": h.auth.Deny(c.Request.Context(), req), "RetryLabel": "back_to_app"})
 }

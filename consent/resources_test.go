@@ -39,7 +39,7 @@ func (a *fakeAuthorizer) ParseLogout(*http.Request) (*LogoutRequest, error) {
 	return &LogoutRequest{}, nil
 }
 
-func (a *fakeAuthorizer) Deny(*AuthorizeRequest) string {
+func (a *fakeAuthorizer) Deny(context.Context, *AuthorizeRequest) string {
 	return "https://app.example/cb?error=access_denied"
 }
 

@@ -10,6 +10,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/go-oauth2/oauth2/v4"
@@ -53,23 +54,24 @@ import (
 // redirector) after a host-suffix match. After that, errors go back to the
 // app with state and iss.
 func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, error) {
-	return s.parseAuthorize(r.Context(), r.URL.RawQuery, s.apps)
+	return s.parseAuthorize(r.Context(), r.URL.RawQuery, s.apps, s.claimPushed)
 }
 
-// parseAuthorize is ParseAuthorize over a raw query string and an app
-// lookup, so that it can be fuzzed without Redis.
+// claimPushed is the pushed request behind a request_uri (par.go): its
+// parameters, for the app that pushed it; once presented, the merchant
+// has the session's lifetime to decide.
+func (s *Server) claimPushed(ctx context.Context, requestURI, clientID string) (string, error) {
+	return s.store.ClaimPushed(ctx, requestURI, clientID, s.cfg.Session.Lifetime)
+}
+
+// parseAuthorize is ParseAuthorize over a raw query string, an app lookup
+// and a pushed-request lookup, so that it can be fuzzed without Redis.
 func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
-	apps func(context.Context, string) (*store.App, error)) (*consent.AuthorizeRequest, error) {
-	q, err := url.ParseQuery(rawQuery)
+	apps func(context.Context, string) (*store.App, error),
+	pushed func(ctx context.Context, requestURI, clientID string) (string, error)) (*consent.AuthorizeRequest, error) {
+	q, err := parseQuery(rawQuery)
 	if err != nil {
 		return nil, &consent.AuthorizeError{Message: "err_bad_request"}
-	}
-	for k, v := range q {
-		for _, x := range v {
-			if !utf8.ValidString(k) || !utf8.ValidString(x) {
-				return nil, &consent.AuthorizeError{Message: "err_bad_request"}
-			}
-		}
 	}
 	clientID := q.Get("client_id")
 	if len(q["client_id"]) != 1 || clientID == "" {
@@ -82,6 +84,25 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	if err != nil {
 		return nil, fmt.Errorf("load app: %w", err)
 	}
+	requestURI := ""
+	if q.Has("request_uri") {
+		// RFC 9126 §4: the pushed parameters, and only those, are the
+		// request; the query's client_id must be the app that pushed it.
+		if len(q["request_uri"]) != 1 {
+			return nil, &consent.AuthorizeError{Message: "err_bad_request"}
+		}
+		requestURI = q.Get("request_uri")
+		params, err := pushed(ctx, requestURI, clientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return nil, &consent.AuthorizeError{Message: "err_request_uri"}
+		}
+		if err != nil {
+			return nil, fmt.Errorf("pushed authorization request: %w", err)
+		}
+		if q, err = parseQuery(params); err != nil || q.Get("client_id") != clientID {
+			return nil, &consent.AuthorizeError{Message: "err_request_uri"}
+		}
+	}
 	redirectURI := q.Get("redirect_uri")
 	if len(q["redirect_uri"]) != 1 || !app.AllowsRedirect(redirectURI) {
 		return nil, &consent.AuthorizeError{Message: "err_invalid_redirect_uri"}
@@ -89,9 +110,42 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 
 	// From here on the redirect URI is trusted.
 	state := q.Get("state")
-	fail := func(code apierror.Code, desc string) error {
-		return &consent.AuthorizeError{RedirectTo: s.redirectError(redirectURI, state, code, desc)}
+	if requestURI == "" && (app.PARRequired() || s.cfg.PAR.Require) {
+		return nil, &consent.AuthorizeError{RedirectTo: s.redirectError(redirectURI, state, apierror.InvalidRequest,
+			"this app must push its authorization requests to "+s.cfg.Issuer+parPath+" and send the request_uri (RFC 9126)")}
 	}
+	req, e := s.checkAuthorize(ctx, q, app)
+	if e != nil {
+		return nil, &consent.AuthorizeError{RedirectTo: s.redirectError(redirectURI, state, e.Code, e.Description)}
+	}
+	req.RequestURI = requestURI
+	return req, nil
+}
+
+// parseQuery reads a query string, refusing one that is malformed or not
+// UTF-8.
+func parseQuery(raw string) (url.Values, error) {
+	q, err := url.ParseQuery(raw)
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range q {
+		for _, x := range v {
+			if !utf8.ValidString(k) || !utf8.ValidString(x) {
+				return nil, errors.New("not UTF-8")
+			}
+		}
+	}
+	return q, nil
+}
+
+// checkAuthorize applies the rules of an authorization request to q, for
+// app, once its client and redirect URI are known good: what the consent
+// page shows, or the error to send back (to the redirect URI, or, at the
+// PAR endpoint, as JSON).
+func (s *Server) checkAuthorize(ctx context.Context, q url.Values, app *store.App) (*consent.AuthorizeRequest, *apierror.Error) {
+	redirectURI, state := q.Get("redirect_uri"), q.Get("state")
+	fail := func(code apierror.Code, desc string) *apierror.Error { return apierror.New(code, desc) }
 	for k, v := range q {
 		if len(v) > 1 {
 			return nil, fail(apierror.InvalidRequest, "parameter "+k+" is repeated")
@@ -132,7 +186,8 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 		return nil, fail(apierror.RequestNotSupported, "request objects are not supported; send the parameters in the query")
 	}
 	if q.Has("request_uri") {
-		return nil, fail(apierror.RequestURINotSupported, "request_uri is not supported; send the parameters in the query")
+		// Only a pushed request (par.go) can get here with one.
+		return nil, fail(apierror.InvalidRequest, "a pushed authorization request cannot carry request_uri")
 	}
 	if m := q.Get("response_mode"); q.Has("response_mode") && m != "query" {
 		return nil, fail(apierror.InvalidRequest, "response_mode must be query (or absent)")
@@ -194,6 +249,22 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 	if err != nil {
 		return "", fmt.Errorf("approve: %w", err)
 	}
+	if req.RequestURI != "" {
+		// One pushed request, one code: of two decisions (a double
+		// submit, a replayed form) only the first goes on.
+		err := s.store.ConsumePushed(ctx, req.RequestURI, req.ClientID)
+		if errors.Is(err, store.ErrNotFound) {
+			return s.redirectError(req.RedirectURI, req.State, apierror.InvalidRequest,
+				"this pushed authorization request was used already; push a new one"), nil
+		}
+		if err != nil {
+			return "", fmt.Errorf("approve: %w", err)
+		}
+	}
+	codeLife := time.Duration(0)
+	if req.App != nil && req.App.FAPI2 {
+		codeLife = store.FAPI2CodeLifetime
+	}
 	nonce := ""
 	if slices.Contains(granted, scopeOpenID) && req.Nonce != "" {
 		// One use: an authorization request replayed with its nonce gets
@@ -218,6 +289,7 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 		RedirectURI:   req.RedirectURI,
 		Scopes:        granted,
 		CodeChallenge: req.CodeChallenge,
+		CodeLifetime:  codeLife,
 	})
 	if err != nil {
 		if nonce != "" {
@@ -234,7 +306,13 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 }
 
 // Deny returns the redirect that tells the app the merchant said no.
-func (s *Server) Deny(req *consent.AuthorizeRequest) string {
+func (s *Server) Deny(ctx context.Context, req *consent.AuthorizeRequest) string {
+	if req.RequestURI != "" {
+		// The merchant decided: the pushed request starts nothing more.
+		if err := s.store.ConsumePushed(ctx, req.RequestURI, req.ClientID); err != nil && !errors.Is(err, store.ErrNotFound) {
+			s.log.WarnContext(ctx, "consume pushed request", "err", err)
+		}
+	}
 	return s.redirectError(req.RedirectURI, req.State, apierror.AccessDenied, "the merchant did not authorize the app")
 }
 

@@ -16,12 +16,14 @@ import (
 //     to, and PKCE binds it to the client that asked);
 //   - a code_verifier must match the code's S256 challenge; a verifier
 //     without a challenge, or a challenge without a verifier, is refused;
+//   - with a DPoP proof (dpopbind.go), the access token is bound to its
+//     key, and a public app's refresh token too;
 //   - the first exchange wins; any later one is refused and revokes what
 //     the code issued (RFC 6749 §4.1.2), since the code has leaked.
 //
 // go-oauth2's manager reads the code and deletes it in two steps, so two
 // concurrent exchanges would both succeed there; it is not used.
-func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequest) (*store.Issued, error) {
+func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequest, jkt string) (*store.Issued, error) {
 	if tr.Code == "" {
 		return nil, apierror.Request("code is missing")
 	}
@@ -39,6 +41,9 @@ func (s *Server) exchangeCode(ctx context.Context, app *store.App, tr *tokenRequ
 		// A redirect URI the app has removed stops working at once, for
 		// the codes already issued to it too.
 		AppRedirectURIs: app.RedirectURIs,
+		// A public app's refresh token is bound to the key too: it has no
+		// other proof of who presents it (RFC 9449 §5).
+		JKT: jkt, BindRefresh: app.Public,
 	})
 }
 

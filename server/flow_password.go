@@ -19,7 +19,7 @@ import (
 // and per client address, counted before the password is checked), and a
 // wrong email and a wrong password are the same answer. Each sign-in is a
 // new connection whose access tokens live tokens.password_access_lifetime.
-func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.App, tr *tokenRequest) (*store.Issued, *store.Merchant, error) {
+func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.App, tr *tokenRequest, jkt string) (*store.Issued, *store.Merchant, error) {
 	if !app.FirstParty {
 		return nil, nil, apierror.New(apierror.UnauthorizedClient,
 			"the password grant is only for the platform's own apps; use the authorization code flow")
@@ -73,7 +73,7 @@ func (s *Server) passwordGrant(ctx context.Context, clientIP string, app *store.
 		return nil, nil, err
 	}
 	iss, err := s.store.SignIn(ctx, store.SignInGrant{ClientID: app.ClientID, MerchantID: m.ID,
-		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess, AppGeneration: gen})
+		Scopes: slices.Clone(scopes), AccessLifetime: s.cfg.Tokens.PasswordAccess, AppGeneration: gen, JKT: jkt})
 	if err != nil {
 		return nil, nil, err
 	}

@@ -19,8 +19,12 @@ import (
 //     client that lost it; after the window, or any older token of the
 //     connection, is a replay and revokes the connection (RFC 9700
 //     §4.14.2);
-//   - a disabled app's connections refresh nothing (authenticateClient).
-func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest) (*store.Issued, error) {
+//   - a disabled app's connections refresh nothing (authenticateClient);
+//   - a refresh token bound to a DPoP key (a public app's) refreshes only
+//     with a proof of that key, and is refused, without revoking
+//     anything, otherwise; the new access token is bound to the
+//     request's proof, if it has one (dpopbind.go).
+func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest, jkt string) (*store.Issued, error) {
 	if tr.RefreshToken == "" {
 		return nil, apierror.Request("refresh_token is missing")
 	}
@@ -35,5 +39,6 @@ func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest) 
 		// From the cached app: a connection approved before an app-wide
 		// revocation refreshes nothing.
 		AppGeneration: app.Generation, AppScopes: app.Scopes,
+		JKT: jkt,
 	})
 }

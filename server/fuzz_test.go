@@ -9,6 +9,7 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -91,7 +92,8 @@ func FuzzParseAuthorize(f *testing.F) {
 			}
 			return nil, store.ErrNotFound
 		}
-		req, err := s.parseAuthorize(context.Background(), rawQuery, lookup)
+		noPushed := func(context.Context, string, string) (string, error) { return "", store.ErrNotFound }
+		req, err := s.parseAuthorize(context.Background(), rawQuery, lookup, noPushed)
 		q, qerr := url.ParseQuery(rawQuery)
 
 		if err == nil {
@@ -293,7 +295,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("the body alone is refused (%v) but accepted with Authorization", e)
 		}
 		if !tr.Basic {
-			if *bodyOnly != *tr {
+			if !reflect.DeepEqual(bodyOnly, tr) {
 				t.Fatalf("parses differ: %+v vs %+v", bodyOnly, tr)
 			}
 			return
@@ -309,7 +311,7 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("body client_id %q overridden by Basic %q", bodyOnly.ClientID, id)
 		}
 		bodyOnly.ClientID, bodyOnly.ClientSecret, bodyOnly.Basic = tr.ClientID, tr.ClientSecret, true
-		if *bodyOnly != *tr {
+		if !reflect.DeepEqual(bodyOnly, tr) {
 			t.Fatalf("parses differ: %+v vs %+v", bodyOnly, tr)
 		}
 	})

@@ -1,14 +1,12 @@
 package server
 
 import (
-	"errors"
 	"net/http"
 	"strings"
 
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/server/apierror"
-	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -17,23 +15,22 @@ func invalidToken(c *gin.Context, desc string) {
 	writeBearer(c, apierror.New(apierror.InvalidToken, desc))
 }
 
-// bearer checks the request's bearer access token and returns what it
-// grants; otherwise it has answered (401, or unavailable when Redis
-// cannot be asked) and returns false.
+// bearer checks the request's access token — a bearer token, or a
+// DPoP-bound one with its proof (resource.Verifier.VerifyRequest) — and
+// returns what it grants; otherwise it has answered (401, or unavailable
+// when Redis cannot be asked) and returns false.
 func (s *Server) bearer(c *gin.Context, unavailable func(*gin.Context)) (*store.TokenInfo, bool) {
-	tok, ok := resource.BearerToken(c.Request)
-	if !ok {
-		invalidToken(c, "an Authorization: Bearer access token is required")
-		return nil, false
-	}
-	ai, err := s.verifier.VerifyAccess(c.Request.Context(), tok)
-	if errors.Is(err, resource.ErrInactive) {
-		invalidToken(c, "the access token is unknown, expired or revoked")
-		return nil, false
-	}
-	if err != nil {
-		s.log.ErrorContext(c.Request.Context(), "look up access token", "err", err)
+	ai, refusal, cause := s.verifier.VerifyRequest(c.Request)
+	switch {
+	case cause != nil:
+		s.log.ErrorContext(c.Request.Context(), "look up access token", "err", cause)
 		unavailable(c)
+		return nil, false
+	case refusal != nil && refusal.Status == http.StatusServiceUnavailable:
+		unavailable(c)
+		return nil, false
+	case refusal != nil:
+		writeBearer(c, refusal)
 		return nil, false
 	}
 	return ai, true

@@ -44,8 +44,17 @@ func (s *Server) introspect(c *gin.Context) {
 		return
 	}
 	tokenType := "Bearer"
-	if info.Kind == store.KindRefresh {
+	var cnf *confirmation
+	switch {
+	case info.Kind == store.KindRefresh:
 		tokenType = "refresh_token"
+	case info.JKT != "":
+		tokenType = "DPoP"
+	}
+	if info.JKT != "" {
+		// RFC 9449 §6.2: a resource server that introspects learns which
+		// key the proofs must be made with.
+		cnf = &confirmation{JKT: info.JKT}
 	}
 	c.JSON(http.StatusOK, introspection{
 		Active:        true,
@@ -59,7 +68,14 @@ func (s *Server) introspect(c *gin.Context) {
 		ConnectionID:  info.ConnectionID,
 		MerchantAppID: info.ConnectionID,
 		Details:       authorizationDetails(info.Scopes, info.Resources, s.cfg.Scopes),
+		Cnf:           cnf,
 	})
+}
+
+// confirmation is a bound token's cnf claim (RFC 7800): the JWK SHA-256
+// thumbprint of its DPoP key.
+type confirmation struct {
+	JKT string `json:"jkt"`
 }
 
 // introspection is an active token's RFC 7662 answer (a struct: cheaper
@@ -77,6 +93,7 @@ type introspection struct {
 	MerchantAppID string `json:"MerchantAppId"`
 	// Details is the resource grant (RFC 9396), when a scope is limited.
 	Details []authorizationDetail `json:"authorization_details,omitempty"`
+	Cnf     *confirmation         `json:"cnf,omitempty"`
 }
 
 // authenticateIntrospector returns "" for a configured resource server

@@ -355,11 +355,15 @@ func TestOpenIDPromptAndMaxAge(t *testing.T) {
 		}
 	}
 
-	for param, code := range map[string]string{"request": "request_not_supported", "request_uri": "request_uri_not_supported",
-		"registration": "registration_not_supported"} {
+	for param, code := range map[string]string{"request": "request_not_supported", "registration": "registration_not_supported"} {
 		if q := redirectErr(b.get(auth(param, "x"))); q.Get("error") != code {
 			t.Fatalf("%s: %v", param, q)
 		}
+	}
+	// A request_uri is only ever one of the PAR endpoint's (sender_test.go);
+	// any other is a page, since none of the request can be trusted.
+	if p := b.get(auth("request_uri", "x")); p.status != http.StatusBadRequest || p.location != "" {
+		t.Fatalf("request_uri=x: %d %s", p.status, p.location)
 	}
 
 	// login_hint pre-fills the login page's email.

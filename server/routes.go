@@ -116,6 +116,7 @@ func (s *Server) routes(e *gin.Engine, p pages, metrics bool) {
 	e.POST("/auth/v1/token", s.tokenEndpoint(firstParty)) // the platform's own apps, Multinexo style
 	e.POST("/oauth/revoke", s.revoke)
 	e.POST("/oauth/introspect", s.introspect)
+	e.POST(parPath, s.pushAuthorization) // pushed authorization requests (par.go)
 	e.GET("/.well-known/oauth-authorization-server", s.metadata)
 
 	// OpenID Connect (idtoken.go, userinfo.go, logout.go): discovery, the

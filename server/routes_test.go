@@ -28,7 +28,7 @@ func TestRouteTable(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"GET /apps/authorize", "POST /apps/authorize", "POST /oauth/token",
-		"POST /oauth/access-token", "POST /auth/v1/token", "POST /oauth/revoke", "POST /oauth/introspect",
+		"POST /oauth/access-token", "POST /auth/v1/token", "POST /oauth/revoke", "POST /oauth/introspect", "POST /oauth/par",
 		"GET /api/d/info", "GET /admin", "GET /admin/api/apps", "GET /metrics",
 		"GET /developers", "POST /developers/apps", "GET /apps/:client_id/logo/:fingerprint",
 		"POST /developers/apps/:client_id/webhook", "GET /developers/apps/:client_id/deliveries",

@@ -22,6 +22,7 @@ import (
 	"github.com/enlace-oauth/enlace/consent"
 	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/dpop"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/server/safefetch"
 	"github.com/enlace-oauth/enlace/server/signing"
@@ -93,9 +94,14 @@ type Server struct {
 	deliveries store.DeliveryOptions
 	// keys sign ID tokens; nil without encryption.key (OpenID Connect
 	// off).
-	keys   *signing.Keys
-	log    *slog.Logger
-	engine *gin.Engine
+	keys *signing.Keys
+	// dpop checks DPoP proofs, at the token endpoint and (through the
+	// verifier) at every resource check; clientKeys caches the keys of
+	// apps' jwks_uri (clientauth.go).
+	dpop       *dpop.Checker
+	clientKeys clientKeys
+	log        *slog.Logger
+	engine     *gin.Engine
 }
 
 // New builds the server and its routes.
@@ -104,8 +110,12 @@ func New(opts Options) (*Server, error) {
 		opts.Logger = slog.Default()
 	}
 	cache := store.NewAppCache(opts.Store, time.Minute)
-	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache,
-		verifier:  resource.NewVerifier(opts.Store, cache),
+	checker := &dpop.Checker{MaxAge: opts.Config.DPoP.ProofMaxAge, Skew: opts.Config.DPoP.ClockSkew, Now: opts.Store.Now}
+	if opts.Config.DPoP.RequireNonce {
+		checker.Nonces = dpop.NewNonces(opts.Store.NonceSecret, opts.Config.DPoP.NonceStep)
+	}
+	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, dpop: checker,
+		verifier:  resource.NewVerifierWith(opts.Store, cache, resource.Options{DPoP: checker, BaseURL: opts.Config.Issuer}),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
 		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,
 		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}

@@ -39,6 +39,7 @@ func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 			return
 		}
 		apierror.NoStore(c.Writer.Header())
+		s.offerNonce(c)
 		switch {
 		case res.signedIn != nil:
 			t := signInResponse(res.Issued, res.signedIn)
@@ -91,6 +92,10 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	if oe != nil {
 		return nil, oe
 	}
+	jkt, oe := s.tokenProof(c, app)
+	if oe != nil {
+		return nil, oe
+	}
 	// An app that may be granted openid gets its ID tokens signed after
 	// the grant's script: a key must be there before anything is issued,
 	// or a client would hold a spent code and no answer.
@@ -103,11 +108,11 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	var err error
 	switch oauth2.GrantType(tr.GrantType) {
 	case oauth2.AuthorizationCode:
-		res.Issued, err = s.exchangeCode(ctx, app, tr)
+		res.Issued, err = s.exchangeCode(ctx, app, tr, jkt)
 	case oauth2.Refreshing:
-		res.Issued, err = s.refresh(ctx, app, tr)
+		res.Issued, err = s.refresh(ctx, app, tr, jkt)
 	case oauth2.PasswordCredentials:
-		res.Issued, res.signedIn, err = s.passwordGrant(ctx, c.ClientIP(), app, tr)
+		res.Issued, res.signedIn, err = s.passwordGrant(ctx, c.ClientIP(), app, tr, jkt)
 	}
 	if err != nil {
 		return nil, s.grantError(ctx, tr.GrantType, app.ClientID, err)
@@ -129,8 +134,11 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 		e.Basic = tr.Basic
 		return e
 	}
+	if tr.Assertion != "" || tr.AssertionType != "" {
+		return s.authenticateAssertion(ctx, tr, fail)
+	}
 	if tr.ClientID == "" {
-		return nil, fail("client authentication is required (client_id and client_secret, or HTTP Basic)")
+		return nil, fail("client authentication is required (client_id and client_secret, HTTP Basic, or a client assertion)")
 	}
 	app, err := s.apps(ctx, tr.ClientID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
@@ -143,6 +151,9 @@ func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*sto
 		if tr.ClientSecret != "" {
 			return nil, fail("this app is public and has no client secret")
 		}
+	} else if app != nil && app.UsesPrivateKeyJWT() {
+		// Its secret, if it ever had one, does not authenticate it.
+		return nil, fail("this app authenticates with private_key_jwt: send client_assertion and client_assertion_type")
 	} else {
 		// Compare even for an unknown client, so timing does not tell them
 		// apart. During a rotation's overlap the previous secret works too.
@@ -186,6 +197,9 @@ type multivendeToken struct {
 	UpdatedAt     string `json:"updatedAt"`
 	// IDToken is the OpenID Connect ID token, when openid is granted.
 	IDToken string `json:"idToken,omitempty"`
+	// TokenType is "DPoP" for a DPoP-bound token (RFC 9449 §5); the
+	// dialect's tokens are otherwise bearer tokens and say nothing.
+	TokenType string `json:"tokenType,omitempty"`
 }
 
 func multivendeResponse(iss *store.Issued) multivendeToken {
@@ -206,7 +220,24 @@ func multivendeResponse(iss *store.Issued) multivendeToken {
 		MerchantAppID:         iss.ConnectionID,
 		CreatedAt:             at,
 		UpdatedAt:             at,
+		TokenType:             dpopType(iss),
 	}
+}
+
+// tokenType is the token_type of an answer: DPoP for a token bound to a
+// key, Bearer otherwise.
+func tokenType(iss *store.Issued) string {
+	if iss.JKT != "" {
+		return "DPoP"
+	}
+	return "Bearer"
+}
+
+func dpopType(iss *store.Issued) string {
+	if iss.JKT != "" {
+		return "DPoP"
+	}
+	return ""
 }
 
 // rfcToken is the RFC 6749 §5.1 success body; connection_id and
@@ -229,7 +260,7 @@ type rfcToken struct {
 func rfcResponse(iss *store.Issued, cat store.Catalogue) rfcToken {
 	return rfcToken{
 		AccessToken:  iss.AccessToken,
-		TokenType:    "Bearer",
+		TokenType:    tokenType(iss),
 		ExpiresIn:    int64(iss.AccessExpiresAt.Sub(iss.IssuedAt) / time.Second),
 		RefreshToken: iss.RefreshToken,
 		Scope:        strings.Join(iss.Scopes, " "),
@@ -258,7 +289,7 @@ func signInResponse(iss *store.Issued, m *store.Merchant) signInToken {
 	return signInToken{
 		AccessToken:  iss.AccessToken,
 		ExpiresIn:    int64(iss.AccessExpiresAt.Sub(iss.IssuedAt) / time.Second),
-		TokenType:    "Bearer",
+		TokenType:    tokenType(iss),
 		RefreshToken: iss.RefreshToken,
 		Scope:        strings.Join(iss.Scopes, " "),
 		FirstName:    first,

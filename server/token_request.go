@@ -36,12 +36,21 @@ type tokenRequest struct {
 	Username, Password string
 	// Basic is set when the client authenticated with HTTP Basic.
 	Basic bool
+	// Assertion and AssertionType are a private_key_jwt client
+	// authentication's (clientauth.go).
+	Assertion, AssertionType string
+	// Path is the endpoint's, which a client assertion's aud may name.
+	Path string
+	// form is a form body whole, for the endpoint that reads more than
+	// the token endpoint's parameters (PAR).
+	form url.Values
 }
 
 // tokenParams are the parameters the token endpoint reads; others are
 // ignored, as RFC 6749 §3.2 requires.
 var tokenParams = []string{"grant_type", "client_id", "client_secret", "code", "redirect_uri",
-	"code_verifier", "refresh_token", "scope", "token", "username", "password"}
+	"code_verifier", "refresh_token", "scope", "token", "username", "password", "client_assertion",
+	"client_assertion_type"}
 
 // parseTokenRequest reads a token request from a form body, or from a JSON
 // body when allowJSON is set (the Multivende dialect), and the client's
@@ -64,9 +73,10 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 		return nil, apierror.Request("the request body could not be read")
 	}
 	var values map[string]string
+	var form url.Values
 	switch {
 	case mediaType == "application/x-www-form-urlencoded":
-		values, err = parseFormBody(body)
+		values, form, err = parseFormBody(body)
 	case mediaType == "application/json" && allowJSON:
 		values, err = parseJSONBody(body)
 	case allowJSON:
@@ -94,6 +104,11 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 		Token:        values["token"],
 		Username:     values["username"],
 		Password:     values["password"],
+
+		Assertion:     values["client_assertion"],
+		AssertionType: values["client_assertion_type"],
+		Path:          r.URL.Path,
+		form:          form,
 	}
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, ok := parseBasic(h)
@@ -113,10 +128,10 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 	return tr, nil
 }
 
-func parseFormBody(body []byte) (map[string]string, error) {
+func parseFormBody(body []byte) (map[string]string, url.Values, error) {
 	vals, err := url.ParseQuery(string(body))
 	if err != nil {
-		return nil, errors.New("the form body is malformed")
+		return nil, nil, errors.New("the form body is malformed")
 	}
 	out := make(map[string]string, len(tokenParams))
 	for _, k := range tokenParams {
@@ -125,10 +140,10 @@ func parseFormBody(body []byte) (map[string]string, error) {
 		case 1:
 			out[k] = v[0]
 		default:
-			return nil, errors.New("parameter " + k + " is repeated")
+			return nil, nil, errors.New("parameter " + k + " is repeated")
 		}
 	}
-	return out, nil
+	return out, vals, nil
 }
 
 func parseJSONBody(body []byte) (map[string]string, error) {

@@ -9,7 +9,9 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/server/apierror"
+	"github.com/enlace-oauth/enlace/server/dpop"
 	"github.com/enlace-oauth/enlace/server/resource"
+	"github.com/enlace-oauth/enlace/store"
 )
 
 // userinfo is the OpenID Connect UserInfo endpoint (Core §5.3). Its rules:
@@ -23,20 +25,36 @@ import (
 //   - the claims are sub and those the token's scopes grant (profile,
 //     email), as in the ID token; JSON, not signed.
 func (s *Server) userinfo(c *gin.Context) {
-	tok, ok := userinfoToken(c)
-	if !ok {
-		return
-	}
 	ctx := c.Request.Context()
-	ai, err := s.verifier.VerifyAccess(ctx, tok)
-	if err != nil {
-		if errors.Is(err, resource.ErrInactive) {
-			invalidToken(c, "the access token is unknown, expired or revoked")
+	var ai *store.TokenInfo
+	if scheme, _, _ := strings.Cut(c.GetHeader("Authorization"), " "); strings.EqualFold(scheme, "DPoP") {
+		// A DPoP-bound token comes in the header only, with its proof.
+		var ok bool
+		if ai, ok = s.bearer(c, func(c *gin.Context) { writeBearer(c, apierror.Unavailable()) }); !ok {
 			return
 		}
-		s.log.ErrorContext(ctx, "look up access token", "err", err)
-		writeBearer(c, apierror.Unavailable())
-		return
+	} else {
+		tok, ok := userinfoToken(c)
+		if !ok {
+			return
+		}
+		var err error
+		ai, err = s.verifier.VerifyAccess(ctx, tok)
+		if err != nil {
+			if errors.Is(err, resource.ErrInactive) {
+				invalidToken(c, "the access token is unknown, expired or revoked")
+				return
+			}
+			s.log.ErrorContext(ctx, "look up access token", "err", err)
+			writeBearer(c, apierror.Unavailable())
+			return
+		}
+		if ai.JKT != "" {
+			e := apierror.New(apierror.InvalidToken, "the access token is DPoP-bound: send it as Authorization: DPoP, with a DPoP proof of its key")
+			e.DPoP, e.DPoPAlgs = true, dpop.AlgsHeader()
+			writeBearer(c, e)
+			return
+		}
 	}
 	if !slices.Contains(ai.Scopes, scopeOpenID) {
 		e := apierror.New(apierror.InsufficientScope, "the access token was not granted the openid scope")

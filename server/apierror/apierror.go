@@ -54,6 +54,14 @@ const (
 	RegistrationUnsupported Code = "registration_not_supported"
 )
 
+// DPoP's codes (RFC 9449 §5, §7.1, §8) and pushed authorization
+// requests' (RFC 9126 §2.3, RFC 9101 §7).
+const (
+	InvalidDPoPProof  Code = "invalid_dpop_proof"
+	UseDPoPNonce      Code = "use_dpop_nonce"
+	InvalidRequestURI Code = "invalid_request_uri"
+)
+
 // Bearer token codes (RFC 6750 §3.1) and enlace's own.
 const (
 	InvalidToken      Code = "invalid_token"
@@ -100,6 +108,13 @@ type Error struct {
 	Realm string
 	// Pointer is the JSON:API source.pointer of the member at fault.
 	Pointer string
+	// DPoP marks a resource refusal of a DPoP request or a DPoP-bound
+	// token: its challenge is DPoP's (RFC 9449 §7.1), with DPoPAlgs.
+	DPoP     bool
+	DPoPAlgs string
+	// DPoPNonce, when set, is sent as DPoP-Nonce: the nonce the next
+	// proof must carry (RFC 9449 §8).
+	DPoPNonce string
 }
 
 // Error is the code and description, for logs.
@@ -196,6 +211,15 @@ func WriteBearer(w http.ResponseWriter, e *Error) {
 	case e.Status == http.StatusServiceUnavailable:
 	case e.Anonymous:
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q`, realm))
+		if e.DPoPAlgs != "" {
+			// Both schemes are taken (RFC 9449 §7.1): say so to a client
+			// that sent nothing.
+			h.Add("WWW-Authenticate", fmt.Sprintf(`DPoP algs=%q`, e.DPoPAlgs))
+		}
+	case e.DPoP && e.Scope != "":
+		h.Set("WWW-Authenticate", fmt.Sprintf(`DPoP error=%q, scope=%q, algs=%q`, e.Code, e.Scope, e.DPoPAlgs))
+	case e.DPoP:
+		h.Set("WWW-Authenticate", fmt.Sprintf(`DPoP error=%q, algs=%q`, e.Code, e.DPoPAlgs))
 	case e.Scope != "":
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q, scope=%q`, realm, e.Code, e.Scope))
 	default:
@@ -277,6 +301,9 @@ func writeJSON(w http.ResponseWriter, status int, contentType string, e *Error, 
 	h := w.Header()
 	if e.RetryAfter > 0 {
 		SetRetryAfter(h, e.RetryAfter)
+	}
+	if e.DPoPNonce != "" {
+		h.Set("DPoP-Nonce", e.DPoPNonce)
 	}
 	NoStore(h)
 	h.Set("Content-Type", contentType)

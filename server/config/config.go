@@ -48,6 +48,29 @@ type Config struct {
 	Webhooks      Webhooks      `yaml:"webhooks" envPrefix:"WEBHOOKS_"`
 	Encryption    Encryption    `yaml:"encryption" envPrefix:"ENCRYPTION_"`
 	OIDC          OIDC          `yaml:"oidc" envPrefix:"OIDC_"`
+	PAR           PAR           `yaml:"par" envPrefix:"PAR_"`
+	DPoP          DPoP          `yaml:"dpop" envPrefix:"DPOP_"`
+}
+
+// PAR configures pushed authorization requests (RFC 9126).
+type PAR struct {
+	// Lifetime is how long a request_uri may wait to be presented at the
+	// authorization endpoint (its expires_in).
+	Lifetime time.Duration `yaml:"lifetime" env:"LIFETIME"`
+	// Require makes every app push its authorization requests.
+	Require bool `yaml:"require" env:"REQUIRE"`
+}
+
+// DPoP configures the checks of DPoP proofs (RFC 9449).
+type DPoP struct {
+	// ProofMaxAge is how old a proof's iat may be, and ClockSkew how far
+	// ahead; a proof's jti is remembered for their sum.
+	ProofMaxAge time.Duration `yaml:"proof_max_age" env:"PROOF_MAX_AGE"`
+	ClockSkew   time.Duration `yaml:"clock_skew" env:"CLOCK_SKEW"`
+	// RequireNonce makes every proof carry a nonce enlace handed out
+	// (DPoP-Nonce), which NonceStep renews.
+	RequireNonce bool          `yaml:"require_nonce" env:"REQUIRE_NONCE"`
+	NonceStep    time.Duration `yaml:"nonce_step" env:"NONCE_STEP"`
 }
 
 // OIDC configures enlace as an OpenID Provider: its ID tokens and the
@@ -447,6 +470,13 @@ func (c *Config) validate() error {
 	}
 	if k := c.OIDC.Keys; k.PublishAhead < time.Minute || k.RotateEvery < 2*k.PublishAhead {
 		return errors.New("config: oidc.keys.publish_ahead must be at least 1m and oidc.keys.rotate_every at least twice as long")
+	}
+	if p := c.PAR.Lifetime; p < 5*time.Second || p > 10*time.Minute {
+		return errors.New("config: par.lifetime must be from 5s to 10m")
+	}
+	if d := c.DPoP; d.ProofMaxAge < 5*time.Second || d.ProofMaxAge > 10*time.Minute || d.ClockSkew < 0 ||
+		d.ClockSkew > time.Minute || d.NonceStep < 10*time.Second {
+		return errors.New("config: dpop.proof_max_age must be from 5s to 10m, dpop.clock_skew from 0 to 1m, dpop.nonce_step at least 10s")
 	}
 	if c.Developers.AppsPerDay < 1 {
 		return fmt.Errorf("config: developers.apps_per_day %d must be at least 1", c.Developers.AppsPerDay)

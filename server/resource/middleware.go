@@ -2,7 +2,6 @@ package resource
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"net/http"
 	"slices"
@@ -91,7 +90,8 @@ func authorizeResource(r *http.Request, scope string, resourceID func(*http.Requ
 
 // Authenticate is gin middleware that lets a request through only with a
 // live access token in "Authorization: Bearer <token>" (any case of
-// "Bearer"). Refresh tokens are refused: they are for the token endpoint,
+// "Bearer"), or a DPoP-bound one in "Authorization: DPoP <token>" with
+// its proof (VerifyRequest). Refresh tokens are refused: they are for the token endpoint,
 // and accepting them would stretch an access grant to the refresh token's
 // lifetime. A missing, unknown, expired or revoked token, or one of a
 // disabled app, gets 401; a failure to reach Redis gets 503 and is attached
@@ -181,21 +181,12 @@ func errNoToken() *apierror.Error {
 	return e
 }
 
-// authenticate verifies the request's bearer token.
+// authenticate verifies the request's access token, bearer or DPoP
+// (Verifier.VerifyRequest).
 func authenticate(v *Verifier, r *http.Request) (*store.TokenInfo, *failure) {
-	tok, ok := BearerToken(r)
-	if !ok {
-		return nil, &failure{answer: errNoToken()}
-	}
-	info, err := v.VerifyAccess(r.Context(), tok)
-	switch {
-	case errors.Is(err, ErrInactive):
-		return nil, &failure{answer: apierror.New(apierror.InvalidToken, "the access token is unknown, expired or revoked")}
-	case err != nil:
-		return nil, &failure{
-			answer: apierror.New(apierror.TemporarilyUnavailable, "the token could not be checked; try again shortly"),
-			cause:  fmt.Errorf("verify access token: %w", err),
-		}
+	info, refusal, cause := v.VerifyRequest(r)
+	if refusal != nil {
+		return nil, &failure{answer: refusal, cause: cause}
 	}
 	return info, nil
 }

@@ -6,6 +6,10 @@ package resource
 import (
 	"context"
 	"errors"
+	"strings"
+	"time"
+
+	"github.com/enlace-oauth/enlace/server/dpop"
 
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -14,11 +18,15 @@ import (
 // revoked (alone or with all of its app's), or its app is disabled. Callers must not tell these apart.
 var ErrInactive = errors.New("token is not active")
 
-// Tokens finds what a token grants; *store.Store is one. Both methods
+// Tokens finds what a token grants; *store.Store is one. The lookups
 // answer store.ErrNotFound for a token that is not live.
 type Tokens interface {
 	LookupAccess(ctx context.Context, token string) (*store.TokenInfo, error)
 	LookupToken(ctx context.Context, token string) (*store.TokenInfo, error)
+	// LookupAccessProof is LookupAccess of a token presented with a DPoP
+	// proof, and the proof's first use (jkt and jti, remembered for ttl)
+	// in the same round trip: fresh is false for a replayed proof.
+	LookupAccessProof(ctx context.Context, token, jkt, jti string, ttl time.Duration) (info *store.TokenInfo, fresh bool, err error)
 }
 
 // Apps finds an app, to refuse the tokens of a disabled one;
@@ -31,13 +39,35 @@ type Apps interface {
 type Verifier struct {
 	tokens Tokens
 	apps   Apps
+	opts   Options
+}
+
+// Options tune how a Verifier checks DPoP requests (RFC 9449).
+type Options struct {
+	// DPoP checks the proofs; nil is a 60-second window, 5 seconds of
+	// clock skew and no nonces.
+	DPoP *dpop.Checker
+	// BaseURL, when set, is the scheme and host clients address this
+	// resource server by (https://api.example.com), for the proofs' htu;
+	// otherwise it is read from the request (its TLS and Host), which
+	// behind a proxy is the proxy's view: set it there.
+	BaseURL string
 }
 
 // NewVerifier returns a Verifier over tokens and apps: in a resource
 // server, the store on enlace's Redis and an app cache over it (whose Run
 // must be running for it to cache anything).
 func NewVerifier(tokens Tokens, apps Apps) *Verifier {
-	return &Verifier{tokens: tokens, apps: apps}
+	return NewVerifierWith(tokens, apps, Options{})
+}
+
+// NewVerifierWith is NewVerifier with Options.
+func NewVerifierWith(tokens Tokens, apps Apps, opts Options) *Verifier {
+	if opts.DPoP == nil {
+		opts.DPoP = &dpop.Checker{MaxAge: time.Minute, Skew: 5 * time.Second, Now: time.Now}
+	}
+	opts.BaseURL = strings.TrimSuffix(opts.BaseURL, "/")
+	return &Verifier{tokens: tokens, apps: apps, opts: opts}
 }
 
 // VerifyAccess returns what a live access token grants, or ErrInactive.
@@ -59,6 +89,12 @@ func (v *Verifier) check(ctx context.Context, lookup func(context.Context, strin
 	if err != nil {
 		return nil, err
 	}
+	return v.live(ctx, info)
+}
+
+// live refuses a token of a disabled app or of a connection that an
+// app-wide revocation ended.
+func (v *Verifier) live(ctx context.Context, info *store.TokenInfo) (*store.TokenInfo, error) {
 	app, err := v.apps.Get(ctx, info.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInactive

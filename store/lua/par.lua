@@ -9,7 +9,8 @@
 --            params     the request's parameters, a URL query (push)
 --            now        ms
 --            ttl        ms: the request_uri's life before it is claimed
---                       (push), the consent's window once claimed (claim)
+--                       (push), the consent's window once claimed (claim);
+--                       the record's exp field holds its end
 --
 -- Returns JSON PushedResult:
 --   {outcome="ok", params}     pushed, claimed (params of the request) or consumed
@@ -25,16 +26,21 @@
 local a = cjson.decode(ARGV[1])
 local function refused() return cjson.encode({outcome = 'refused'}) end
 if a.op == 'push' then
-  redis.call('HSET', KEYS[1], 'client_id', a.client_id, 'params', a.params, 'created_at', a.now, 'claimed', '0')
-  redis.call('PEXPIRE', KEYS[1], a.ttl)
+  local exp = string.format('%.0f', tonumber(a.now) + tonumber(a.ttl))
+  redis.call('HSET', KEYS[1], 'client_id', a.client_id, 'params', a.params, 'created_at', a.now, 'claimed', '0',
+    'exp', exp)
+  redis.call('PEXPIREAT', KEYS[1], exp)
   return cjson.encode({outcome = 'ok'})
 end
-local c = redis.call('HMGET', KEYS[1], 'client_id', 'params', 'claimed')
-if not c[1] or c[1] ~= a.client_id then return refused() end
+local c = redis.call('HMGET', KEYS[1], 'client_id', 'params', 'claimed', 'exp')
+-- exp is checked against the caller's clock too, as a code's is: the TTL
+-- only makes sure the record goes.
+if not c[1] or c[1] ~= a.client_id or tonumber(c[4]) <= tonumber(a.now) then return refused() end
 if a.op == 'claim' then
   if c[3] ~= '1' then
-    redis.call('HSET', KEYS[1], 'claimed', '1')
-    redis.call('PEXPIRE', KEYS[1], a.ttl)
+    local exp = string.format('%.0f', tonumber(a.now) + tonumber(a.ttl))
+    redis.call('HSET', KEYS[1], 'claimed', '1', 'exp', exp)
+    redis.call('PEXPIREAT', KEYS[1], exp)
   end
   return cjson.encode({outcome = 'ok', params = c[2]})
 end

@@ -1,0 +1,90 @@
+package server
+
+import (
+	"context"
+	"net/http"
+
+	"github.com/gin-gonic/gin"
+
+	"github.com/enlace-oauth/enlace/server/apierror"
+	"github.com/enlace-oauth/enlace/server/dpop"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// DPoP at the token endpoint (RFC 9449 §5), in both dialects. Its rules:
+//   - a request may carry one DPoP header; its proof (package dpop) must
+//     name POST and the endpoint's URL under the issuer, no ath, an iat
+//     within dpop.proof_max_age (and dpop.clock_skew ahead), and, with
+//     dpop.require_nonce, a nonce enlace handed out: without one the
+//     answer is use_dpop_nonce with the nonce in DPoP-Nonce;
+//   - its jti is used once: a replay is refused on every instance
+//     (store.ClaimProof) for as long as the proof would be accepted;
+//   - the tokens it gets are bound to its key: token_type DPoP, the
+//     key's thumbprint on the connection (cnf.jkt in introspection), and
+//     a public app's refresh token is bound as well;
+//   - an app that requires DPoP (require_dpop, or fapi2) gets nothing
+//     without a proof.
+// Every refusal is invalid_dpop_proof (400), and changes nothing.
+
+// tokenProof checks the DPoP proof of a token request of app and returns
+// its key's thumbprint, "" for a request without one.
+func (s *Server) tokenProof(c *gin.Context, app *store.App) (string, *apierror.Error) {
+	proofs := c.Request.Header.Values("DPoP")
+	switch {
+	case len(proofs) == 0 && app.DPoPRequired():
+		return "", apierror.New(apierror.InvalidDPoPProof, "this app's tokens are DPoP-bound: send a DPoP proof")
+	case len(proofs) == 0:
+		return "", nil
+	case len(proofs) > 1:
+		return "", apierror.New(apierror.InvalidDPoPProof, "send one DPoP header")
+	}
+	ctx := c.Request.Context()
+	p, err := s.dpop.Check(ctx, proofs[0], dpop.Request{Method: http.MethodPost, URL: s.cfg.Issuer + c.Request.URL.Path})
+	if err != nil {
+		return "", s.proofRefused(ctx, err)
+	}
+	fresh, err := s.store.ClaimProof(ctx, p.JKT, p.JTI, s.dpop.Window())
+	if err != nil {
+		s.log.ErrorContext(ctx, "claim DPoP proof", "err", err)
+		return "", apierror.Unavailable()
+	}
+	if !fresh {
+		return "", apierror.New(apierror.InvalidDPoPProof, "this DPoP proof was used before; sign a new one for each request")
+	}
+	return p.JKT, nil
+}
+
+// proofRefused answers a proof that failed its check at the token or PAR
+// endpoint.
+func (s *Server) proofRefused(ctx context.Context, err error) *apierror.Error {
+	pe, ok := dpop.AsError(err)
+	if !ok {
+		s.log.ErrorContext(ctx, "check DPoP proof", "err", err)
+		return apierror.Unavailable()
+	}
+	if !pe.Nonce {
+		return apierror.New(apierror.InvalidDPoPProof, pe.Description)
+	}
+	e := apierror.New(apierror.UseDPoPNonce, pe.Description)
+	e.DPoPNonce = s.currentNonce(ctx)
+	return e
+}
+
+// offerNonce puts the current DPoP nonce on a success answer, when nonces
+// are required, so the client's next proof can carry it (RFC 9449 §8.2).
+func (s *Server) offerNonce(c *gin.Context) {
+	if n := s.currentNonce(c.Request.Context()); n != "" {
+		c.Header("DPoP-Nonce", n)
+	}
+}
+
+func (s *Server) currentNonce(ctx context.Context) string {
+	if s.dpop.Nonces == nil {
+		return ""
+	}
+	n, err := s.dpop.Nonces.Current(ctx, s.store.Now())
+	if err != nil {
+		s.log.WarnContext(ctx, "DPoP nonce", "err", err)
+	}
+	return n
+}
