@@ -1,0 +1,233 @@
+package server_test
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"net/url"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+
+	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/safefetch"
+	"github.com/enlace-oauth/enlace/store"
+)
+
+// assertionForm is a token request's client authentication by
+// private_key_jwt.
+func assertionForm(v url.Values, assertion string) url.Values {
+	out := url.Values{"client_assertion_type": {"urn:ietf:params:oauth:client-assertion-type:jwt-bearer"},
+		"client_assertion": {assertion}}
+	for k, x := range v {
+		out[k] = x
+	}
+	return out
+}
+
+func TestPrivateKeyJWT(t *testing.T) {
+	t.Parallel()
+	key, stranger := newHolder(t, jose.PS256), newHolder(t, jose.PS256)
+	rotated := newHolder(t, jose.ES256)
+	// The app's keys at its jwks_uri, on a TLS server the fetcher may
+	// reach in this test only; the set can change, and fetches are counted.
+	var published atomic.Value
+	published.Store(key.jwks(t))
+	var fetches atomic.Int32
+	ks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write([]byte(published.Load().(string)))
+	}))
+	t.Cleanup(ks.Close)
+	addr := netip.MustParseAddrPort(ks.Listener.Addr().String())
+	e := startEnvWith(t, nil, nil, func(o *server.Options) {
+		o.Fetch = safefetch.Options{Allow: func(a netip.AddrPort) bool { return a == addr },
+			RootCAs: ks.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	})
+	e.app, e.secret = e.newApp("Sincronizador", appRedirect)
+	inline, secret := e.securedApp(false, store.Security{AuthMethod: store.AuthPrivateKeyJWT, JWKS: key.jwks(t)})
+	remote, _ := e.securedApp(false, store.Security{AuthMethod: store.AuthPrivateKeyJWT, JWKSURI: ks.URL + "/jwks.json"})
+	now := e.clock.Now
+
+	for _, app := range []*store.App{inline, remote} {
+		code := e.consentCode("/apps/authorize?"+authorizeParams(app.ClientID).Encode(), "read:products")
+		exchange := url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}}
+		// Refusals first: each is invalid_client and the code still works.
+		for name, form := range map[string]url.Values{
+			"the secret":       withSecret(exchange, app.ClientID, secret),
+			"unregistered key": assertionForm(exchange, stranger.assertion(t, now(), app.ClientID, e.cfg.Issuer)),
+			"another audience": assertionForm(exchange, key.assertion(t, now(), app.ClientID, "https://other.example")),
+			"expired":          assertionForm(exchange, key.assertion(t, now().Add(-5*time.Minute), app.ClientID, e.cfg.Issuer)),
+			"an hour ahead":    assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer, func(c map[string]any) { c["exp"] = now().Add(time.Hour).Unix() })),
+			"no jti":           assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer, func(c map[string]any) { delete(c, "jti") })),
+			"another client":   assertionForm(exchange, key.assertion(t, now(), e.app.ClientID, e.cfg.Issuer)),
+			"sub is not iss":   assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer, func(c map[string]any) { c["sub"] = "someone" })),
+			"wrong type": func() url.Values {
+				f := assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer))
+				f.Set("client_assertion_type", "x")
+				return f
+			}(),
+			"client_id differs": func() url.Values {
+				f := assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer))
+				f.Set("client_id", e.app.ClientID)
+				return f
+			}(),
+		} {
+			r := e.form("/oauth/token", form)
+			if r.status != http.StatusBadRequest && r.status != http.StatusUnauthorized || r.json["error"] != "invalid_client" {
+				t.Errorf("%s: %d %s", name, r.status, r.raw)
+			}
+		}
+		// A secret and an assertion together: one method only.
+		assertOAuthError(t, e.form("/oauth/token", assertionForm(exchange, key.assertion(t, now(), app.ClientID, e.cfg.Issuer)),
+			app.ClientID, secret), 400, "invalid_request")
+		a := key.assertion(t, now(), app.ClientID, e.cfg.Issuer)
+		r := e.form("/oauth/token", assertionForm(exchange, a))
+		if r.status != http.StatusOK || r.json["access_token"] == nil {
+			t.Fatalf("%s: exchange with an assertion: %d %s", app.Name, r.status, r.raw)
+		}
+		// The same assertion again: a replay, even for another grant.
+		refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.json["refresh_token"].(string)}}
+		assertOAuthError(t, e.form("/oauth/token", assertionForm(refresh, a)), 400, "invalid_client")
+		// aud may be the token endpoint's URL too (RFC 7523 §3).
+		r = e.form("/oauth/token", assertionForm(refresh, key.assertion(t, now(), app.ClientID, e.cfg.Issuer+"/oauth/token")))
+		if r.status != http.StatusOK {
+			t.Fatalf("refresh with an assertion: %d %s", r.status, r.raw)
+		}
+		// Revocation and introspection take the same authentication.
+		in := e.form("/oauth/introspect", assertionForm(url.Values{"token": {r.json["access_token"].(string)}},
+			key.assertion(t, now(), app.ClientID, e.cfg.Issuer)))
+		if in.status != http.StatusOK || in.json["active"] != true {
+			t.Fatalf("introspection with an assertion: %d %s", in.status, in.raw)
+		}
+	}
+
+	// The jwks_uri is fetched once and kept; a key it did not have when
+	// fetched makes it fetched again.
+	n := fetches.Load()
+	if n != 1 {
+		t.Errorf("jwks_uri fetched %d times, want once", n)
+	}
+	published.Store(rotated.jwks(t))
+	e.clock.Add(time.Minute)
+	code := e.consentCode("/apps/authorize?"+authorizeParams(remote.ClientID).Encode(), "read:products")
+	r := e.form("/oauth/token", assertionForm(url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"code_verifier": {verifier}}, rotated.assertion(t, now(), remote.ClientID, e.cfg.Issuer)))
+	if r.status != http.StatusOK || fetches.Load() != n+1 {
+		t.Fatalf("a rotated key at the jwks_uri: %d %s (fetches %d)", r.status, r.raw, fetches.Load())
+	}
+	// An app without private_key_jwt cannot send an assertion.
+	assertOAuthError(t, e.form("/oauth/token", assertionForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-x"}},
+		key.assertion(t, now(), e.app.ClientID, e.cfg.Issuer))), 400, "invalid_client")
+}
+
+func withSecret(v url.Values, id, secret string) url.Values {
+	out := url.Values{"client_id": {id}, "client_secret": {secret}}
+	for k, x := range v {
+		out[k] = x
+	}
+	return out
+}
+
+// TestFAPI2Profile walks an app on the fapi2 profile through the whole
+// flow — PAR, PKCE S256, DPoP, private_key_jwt — and each thing the
+// profile refuses.
+func TestFAPI2Profile(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	client, proofKey := newHolder(t, jose.ES256), newHolder(t, jose.ES256)
+	app, _ := e.securedApp(false, store.Security{FAPI2: true, AuthMethod: store.AuthPrivateKeyJWT, JWKS: client.jwks(t)})
+	now := e.clock.Now
+	parAuth := func(v url.Values) url.Values {
+		return assertionForm(v, client.assertion(t, now(), app.ClientID, e.cfg.Issuer))
+	}
+
+	// Not pushed: refused, back to the app.
+	p := e.browser().get("/apps/authorize?" + authorizeParams(app.ClientID).Encode())
+	if loc, _ := url.Parse(p.location); p.status != http.StatusFound || loc.Query().Get("error") != "invalid_request" {
+		t.Fatalf("unpushed: %d %s", p.status, p.location)
+	}
+	// Pushed without PKCE, or with a secret: refused.
+	noPKCE := authorizeParams(app.ClientID)
+	noPKCE.Del("code_challenge")
+	noPKCE.Del("code_challenge_method")
+	assertOAuthError(t, e.push(parAuth(noPKCE), nil), 400, "invalid_request")
+	assertOAuthError(t, e.push(withSecret(authorizeParams(app.ClientID), app.ClientID, "x"), nil), 400, "invalid_client")
+	// An RS256 assertion is not one FAPI 2.0 allows.
+	rs := newHolder(t, jose.RS256)
+	rsApp, _ := e.securedApp(false, store.Security{FAPI2: true, AuthMethod: store.AuthPrivateKeyJWT, JWKS: rs.jwks(t)})
+	assertOAuthError(t, e.push(assertionForm(authorizeParams(rsApp.ClientID), rs.assertion(t, now(), rsApp.ClientID, e.cfg.Issuer)), nil), 400, "invalid_client")
+
+	pushCode := func() string {
+		r := e.push(parAuth(authorizeParams(app.ClientID)), nil)
+		if r.status != http.StatusCreated {
+			t.Fatalf("push: %d %s", r.status, r.raw)
+		}
+		return e.consentCode("/apps/authorize?"+url.Values{"client_id": {app.ClientID}, "request_uri": {r.json["request_uri"].(string)}}.Encode(),
+			"read:products")
+	}
+	tokenURL := e.cfg.Issuer + "/oauth/token"
+	exchange := func(code string, dpopProof bool) response {
+		h := map[string]string{}
+		if dpopProof {
+			h["DPoP"] = proofKey.proof(t, now(), http.MethodPost, tokenURL)
+		}
+		return e.request(e.url, http.MethodPost, "/oauth/token", parAuth(url.Values{"grant_type": {"authorization_code"},
+			"code": {code}, "code_verifier": {verifier}}), h)
+	}
+	code := pushCode()
+	assertOAuthError(t, exchange(code, false), 400, "invalid_dpop_proof")
+	r := exchange(code, true)
+	if r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
+		t.Fatalf("FAPI 2.0 exchange: %d %s", r.status, r.raw)
+	}
+	access := r.json["access_token"].(string)
+	info := e.cfg.Issuer + "/api/d/info"
+	if r := e.request(e.url, http.MethodGet, "/api/d/info", nil, map[string]string{"Authorization": "DPoP " + access,
+		"DPoP": proofKey.proof(t, now(), http.MethodGet, info, ath(access))}); r.status != http.StatusOK {
+		t.Fatalf("FAPI 2.0 token at a resource: %d %s", r.status, r.raw)
+	}
+	// Its codes live 60 seconds, not the platform's 24 hours.
+	code = pushCode()
+	e.clock.Add(61 * time.Second)
+	assertOAuthError(t, exchange(code, true), 400, "invalid_grant")
+
+	// The profile cannot be put on an app it does not fit.
+	for name, sec := range map[string]store.Security{
+		"without private_key_jwt": {FAPI2: true},
+		"with a secret method":    {FAPI2: true, AuthMethod: "client_secret_basic"},
+	} {
+		if _, _, err := e.st.CreateApp(context.Background(), store.AppSpec{Name: name, RedirectURIs: []string{appRedirect},
+			Scopes: []string{"read:products"}, Security: sec}, e.cfg.Scopes.Names()); err == nil {
+			t.Errorf("fapi2 %s was registered", name)
+		}
+	}
+	// The metadata advertises what the profile needs.
+	m := e.send(mustGet(e.url + "/.well-known/oauth-authorization-server"))
+	if m.json["pushed_authorization_request_endpoint"] != e.cfg.Issuer+"/oauth/par" ||
+		m.json["require_pushed_authorization_requests"] != false ||
+		!containsAll(m.json["dpop_signing_alg_values_supported"], "ES256", "PS256", "EdDSA") ||
+		!containsAll(m.json["token_endpoint_auth_methods_supported"], "private_key_jwt") {
+		t.Errorf("metadata: %s", m.raw)
+	}
+}
+
+func containsAll(v any, want ...string) bool {
+	list, _ := v.([]any)
+	for _, w := range want {
+		found := false
+		for _, x := range list {
+			if x == w {
+				found = true
+			}
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
+}
