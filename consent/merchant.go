@@ -30,6 +30,8 @@ type AuthorizeRequest struct {
 	// RequestURI is the pushed request (RFC 9126) this request came from,
 	// "" for one sent in the query: the decision consumes it.
 	RequestURI string
+	// DPoPJKT binds the code to a DPoP key (dpop_jkt, RFC 9449 §10).
+	DPoPJKT string
 	// App is the app as the request was checked against it: its identity
 	// for the consent page, and who may connect it.
 	App *store.App

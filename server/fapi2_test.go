@@ -196,6 +196,27 @@ func TestFAPI2Profile(t *testing.T) {
 	e.clock.Add(61 * time.Second)
 	assertOAuthError(t, exchange(code, true), 400, "invalid_grant")
 
+	// A DPoP proof at PAR binds the code to its key (RFC 9449 §10.1): an
+	// exchange with a proof of another key is refused and the code still
+	// works with the right one.
+	parURL := e.cfg.Issuer + "/oauth/par"
+	other := newHolder(t, jose.ES256)
+	mismatch := parAuth(authorizeParams(app.ClientID))
+	mismatch.Set("dpop_jkt", other.thumbprint(t))
+	assertOAuthError(t, e.push(mismatch, map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, parURL)}), 400, "invalid_dpop_proof")
+	r = e.push(parAuth(authorizeParams(app.ClientID)), map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, parURL)})
+	if r.status != http.StatusCreated {
+		t.Fatalf("push with DPoP: %d %s", r.status, r.raw)
+	}
+	code = e.consentCode("/apps/authorize?"+url.Values{"client_id": {app.ClientID}, "request_uri": {r.json["request_uri"].(string)}}.Encode(),
+		"read:products")
+	wrongKey := e.request(e.url, http.MethodPost, "/oauth/token", parAuth(url.Values{"grant_type": {"authorization_code"},
+		"code": {code}, "code_verifier": {verifier}}), map[string]string{"DPoP": other.proof(t, now(), http.MethodPost, tokenURL)})
+	assertOAuthError(t, wrongKey, 400, "invalid_grant")
+	if r := exchange(code, true); r.status != http.StatusOK {
+		t.Fatalf("bound code with its key: %d %s", r.status, r.raw)
+	}
+
 	// The profile cannot be put on an app it does not fit.
 	for name, sec := range map[string]store.Security{
 		"without private_key_jwt": {FAPI2: true},

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -44,7 +45,15 @@ import (
 //     (its subject goes to the consent pages); response_mode query or
 //     absent; request, request_uri and registration are refused with
 //     their own errors (Core §3.1.2.6). What prompt and max_age do is the
-//     consent pages' (consent/oidc.go).
+//     consent pages' (consent/oidc.go);
+//   - request_uri is only ever one the PAR endpoint handed out (par.go),
+//     presented with the client_id that pushed it: its parameters are the
+//     request, and any other request_uri is an error page; an app that
+//     must push (or every app, with par.require) is refused a request in
+//     the query;
+//   - dpop_jkt, a JWK thumbprint, binds the code to that DPoP key (RFC
+//     9449 §10): the exchange needs a proof of it;
+//   - an app on the fapi2 profile gets codes that live 60 seconds.
 
 // ParseAuthorize validates an authorization request (GET or the consent
 // form's POST; only the query string is read). The app and the redirect URI
@@ -120,6 +129,13 @@ func (s *Server) parseAuthorize(ctx context.Context, rawQuery string,
 	}
 	req.RequestURI = requestURI
 	return req, nil
+}
+
+// validJKT reports whether s is shaped like a JWK SHA-256 thumbprint:
+// 32 bytes, base64url without padding.
+func validJKT(s string) bool {
+	b, err := base64.RawURLEncoding.DecodeString(s)
+	return err == nil && len(b) == 32
 }
 
 // parseQuery reads a query string, refusing one that is malformed or not
@@ -208,6 +224,10 @@ func (s *Server) checkAuthorize(ctx context.Context, q url.Values, app *store.Ap
 		}
 		return nil, fail(code, desc)
 	}
+	jkt := q.Get("dpop_jkt")
+	if q.Has("dpop_jkt") && !validJKT(jkt) {
+		return nil, fail(apierror.InvalidRequest, "dpop_jkt must be a JWK SHA-256 thumbprint (43 base64url characters)")
+	}
 	var preselect store.ResourceGrant
 	if raw := q.Get("authorization_details"); raw != "" {
 		var desc string
@@ -216,6 +236,7 @@ func (s *Server) checkAuthorize(ctx context.Context, q url.Values, app *store.Ap
 		}
 	}
 	return &consent.AuthorizeRequest{
+		DPoPJKT:       jkt,
 		Nonce:         oidc.Nonce,
 		Prompt:        oidc.Prompt,
 		MaxAge:        oidc.MaxAge,
@@ -290,6 +311,7 @@ func (s *Server) Approve(ctx context.Context, req *consent.AuthorizeRequest, mer
 		Scopes:        granted,
 		CodeChallenge: req.CodeChallenge,
 		CodeLifetime:  codeLife,
+		CodeJKT:       req.DPoPJKT,
 	})
 	if err != nil {
 		if nonce != "" {

@@ -18,6 +18,8 @@ import (
 //     the redirect URI one of the app's registered ones; a refusal is
 //     JSON (RFC 6749 §5.2), status 400, and stores nothing;
 //   - no parameter is repeated, and the request holds no request_uri;
+//   - a DPoP proof (its htu the PAR endpoint) binds the code to its key,
+//     as dpop_jkt does; both together must name the same key;
 //   - the answer is 201 with a request_uri
 //     (urn:ietf:params:oauth:request_uri:…, 256 random bits, kept only as
 //     a digest) and expires_in (par.lifetime, 60 s): it must reach
@@ -69,6 +71,20 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 		return
 	}
 	q.Set("client_id", app.ClientID)
+	// A DPoP proof at PAR binds the code to its key (RFC 9449 §10.1),
+	// as dpop_jkt does; when both come they must name the same key.
+	if len(c.Request.Header.Values("DPoP")) > 0 {
+		jkt, oe := s.tokenProof(c, app)
+		if oe != nil {
+			writeOAuth(c, oe)
+			return
+		}
+		if q.Has("dpop_jkt") && q.Get("dpop_jkt") != jkt {
+			writeOAuth(c, apierror.New(apierror.InvalidDPoPProof, "dpop_jkt is not the thumbprint of the DPoP proof's key"))
+			return
+		}
+		q.Set("dpop_jkt", jkt)
+	}
 	if !app.AllowsRedirect(q.Get("redirect_uri")) {
 		writeOAuth(c, apierror.Request("redirect_uri is missing or not one of the app's registered redirect URIs"))
 		return

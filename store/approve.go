@@ -29,6 +29,9 @@ type Grant struct {
 	// CodeLifetime, when set and shorter than the store's, is how long
 	// the code lives (FAPI2CodeLifetime for an app on the fapi2 profile).
 	CodeLifetime time.Duration
+	// CodeJKT binds the code to a DPoP key (RFC 9449 §10, dpop_jkt): only
+	// an exchange with a proof of that key redeems it. "" for none.
+	CodeJKT string
 }
 
 // MaxNonce bounds an authorization request's nonce, which the connection
@@ -51,6 +54,7 @@ type ApproveArgs struct {
 	Resources   string `json:"resources"`
 	Nonce       string `json:"nonce"`
 	AuthTime    Millis `json:"auth_time"`
+	CodeJKT     string `json:"code_jkt,omitempty"`
 	// AuditMax is set by Transitions.
 	AuditMax int64 `json:"audit_max"`
 }
@@ -101,7 +105,7 @@ func (s *Store) Approve(ctx context.Context, g Grant) (*Connection, string, erro
 		ID: conn.ID, MerchantID: conn.MerchantID, ClientID: conn.ClientID, Scopes: scopes,
 		Now: MillisOf(now), Code: Digest(code), CodeExp: MillisOf(now.Add(codeLife)),
 		RedirectURI: g.RedirectURI, Challenge: g.CodeChallenge, Gen: g.AppGeneration, Actor: ActorMerchant(conn.MerchantID),
-		Resources: resources.encode(), Nonce: g.Nonce, AuthTime: MillisOf(g.AuthTime),
+		Resources: resources.encode(), Nonce: g.Nonce, AuthTime: MillisOf(g.AuthTime), CodeJKT: g.CodeJKT,
 	})
 	if err == nil {
 		err = res.check("approve", OutcomeOK)

@@ -128,6 +128,8 @@ import (
 //	code, code_exp, code_used   code digest, expiry, "1" once exchanged
 //	redirect_uri                the authorization request's, checked at exchange
 //	code_challenge              S256 PKCE challenge, "" without PKCE
+//	code_jkt                    the DPoP key the code is bound to (dpop_jkt,
+//	                            RFC 9449 §10); absent without one
 //	nonce                       the OpenID Connect nonce of the authorization
 //	                            request, put in the code's ID token (and in
 //	                            the answer to a resend of the exchange, so it

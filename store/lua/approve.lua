@@ -15,6 +15,8 @@
 --                          when every scope reaches all of its resources
 --            nonce         the OpenID Connect nonce, "" for none
 --            auth_time     when the merchant logged in, ms (0: unknown)
+--            code_jkt      the DPoP key the code is bound to (RFC 9449 §10),
+--                          "" for none
 --            actor         who approved (an Actor), for the audit event
 --            audit_max     the shard stream's bound
 --
@@ -35,6 +37,7 @@ redis.call('HSET', KEYS[1],
   'redirect_uri', a.redirect_uri, 'code_challenge', a.challenge)
 if a.resources ~= nil and a.resources ~= '' then redis.call('HSET', KEYS[1], 'resources', a.resources) end
 if a.nonce ~= nil and a.nonce ~= '' then redis.call('HSET', KEYS[1], 'nonce', a.nonce) end
+if a.code_jkt ~= nil and a.code_jkt ~= '' then redis.call('HSET', KEYS[1], 'code_jkt', a.code_jkt) end
 if (tonumber(a.auth_time) or 0) > 0 then redis.call('HSET', KEYS[1], 'auth_time', a.auth_time) end
 redis.call('PEXPIREAT', KEYS[1], a.code_exp)
 index_add(a.id, a.merchant_id, a.client_id, a.gen, a.code_exp)

@@ -14,7 +14,9 @@
 --            access_exp, refresh_exp    their expiries, ms
 --            token_id      id of the new token record
 --            jkt           thumbprint of the DPoP key the access token is
---                          bound to (RFC 9449), "" for a bearer token
+--                          bound to (RFC 9449), "" for a bearer token; a
+--                          code bound to a key (code_jkt, from dpop_jkt)
+--                          must come with a proof of it
 --            bind_refresh  the refresh token is bound to it too (a public
 --                          app's, RFC 9449 §5)
 --            reuse_by      who revokes the connection on a replay (an Actor)
@@ -42,7 +44,7 @@ local INVALID_GRANT = 'invalid_grant'
 local a = cjson.decode(ARGV[1])
 local c = redis.call('HMGET', KEYS[1], 'code', 'code_exp', 'code_used', 'client_id',
   'redirect_uri', 'code_challenge', 'status', 'merchant_id', 'scopes', 'created_at', 'tid', 'id', 'gen', 'exp',
-  'resources', 'nonce', 'auth_time')
+  'resources', 'nonce', 'auth_time', 'code_jkt')
 -- A missing field is false, which cjson would encode as false.
 local function field(i) return c[i] or '' end
 local function refused(description)
@@ -60,6 +62,12 @@ if c[4] ~= a.client_id then
 end
 if c[3] == '1' and c[11] == a.token_id and c[7] == 'active' then
   return ok()
+end
+-- A code bound to a DPoP key (dpop_jkt) is redeemed only with a proof of
+-- that key; without one it is refused before anything else, so that who
+-- stole it can neither use it nor end the connection by replaying it.
+if field(18) ~= '' and field(18) ~= (a.jkt or '') then
+  return refused('the authorization code is bound to a DPoP key; send a DPoP proof of that key')
 end
 if c[7] == 'revoked' or (tonumber(c[13]) or 0) < a.gen then
   return refused('the connection of this authorization code was revoked')
