@@ -544,3 +544,36 @@ func TestDPoPNonces(t *testing.T) {
 		t.Fatalf("resource with the nonce on another instance: %d %s", r.status, r.raw)
 	}
 }
+
+// TestDPoPUserinfo: userinfo takes a DPoP-bound token with its proof, and
+// refuses it as a bearer token, in the header or the form.
+func TestDPoPUserinfo(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	app, secret := e.securedApp(false, store.Security{RequireDPoP: true}, "openid", "profile", "read:products")
+	key := newHolder(t, jose.ES256)
+	now := e.clock.Now
+	q := authorizeParams(app.ClientID)
+	q.Set("scope", "openid profile")
+	code := e.consentCode("/apps/authorize?"+q.Encode(), "openid", "profile")
+	r := e.request(e.url, http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"code_verifier": {verifier}}, withBasic(map[string]string{"DPoP": key.proof(t, now(), http.MethodPost, e.cfg.Issuer+"/oauth/token")}, app.ClientID, secret))
+	if r.status != http.StatusOK || r.json["id_token"] == nil {
+		t.Fatalf("exchange: %d %s", r.status, r.raw)
+	}
+	access := r.json["access_token"].(string)
+	ui := e.cfg.Issuer + "/oauth/userinfo"
+	got := e.request(e.url, http.MethodGet, "/oauth/userinfo", nil, map[string]string{"Authorization": "DPoP " + access,
+		"DPoP": key.proof(t, now(), http.MethodGet, ui, ath(access))})
+	if got.status != http.StatusOK || got.json["sub"] != e.merchant.ID {
+		t.Fatalf("userinfo with DPoP: %d %s", got.status, got.raw)
+	}
+	for name, res := range map[string]response{
+		"header": e.request(e.url, http.MethodGet, "/oauth/userinfo", nil, map[string]string{"Authorization": "Bearer " + access}),
+		"form":   e.request(e.url, http.MethodPost, "/oauth/userinfo", url.Values{"access_token": {access}}, nil),
+	} {
+		if res.status != http.StatusUnauthorized || res.json["error"] != "invalid_token" || !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "DPoP ") {
+			t.Errorf("bound token as bearer in the %s: %d %s", name, res.status, res.raw)
+		}
+	}
+}
