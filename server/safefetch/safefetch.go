@@ -1,6 +1,5 @@
 // Package safefetch fetches a URL that someone outside enlace gave it — an
-// app's logo_uri today; its jwks_uri and webhook endpoints next (issue 19)
-// — without letting that URL reach into the network enlace runs in
+// app's logo_uri, its jwks_uri, its webhook endpoint — without letting that URL reach into the network enlace runs in
 // (server-side request forgery). The rules, all on by default:
 //
 //   - https only, an absolute URL with a host and no credentials;
