@@ -47,7 +47,8 @@ import (
 // report gives the ratio to it too.
 
 // benchScenarios are the scenarios, in the order they run.
-var benchScenarios = []string{"exchange", "exchange-openid", "exchange-es256", "refresh", "introspect", "info", "middleware", "consent", "flow"}
+var benchScenarios = []string{"exchange", "exchange-openid", "exchange-es256", "refresh", "introspect", "info", "info-dpop",
+	"middleware", "consent", "flow"}
 
 // twinScenarios are the scenarios that also run against the twin: the
 // token endpoint's and the token checks'.
@@ -793,6 +794,11 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		floor.once = func() { floorURL = floorPath + sz.query(0) }
 		floor.op = op(func() string { return floorURL })
 		twin.op = op(func() string { return floorURL })
+	case "info-dpop":
+		var err error
+		if real, floor, err = b.dpopTargets(ctx, sz); err != nil {
+			return nil, err
+		}
 	case "consent":
 		requests = 2
 		real, floor = b.consentTargets(sz)
