@@ -10,6 +10,7 @@ import (
 	"crypto/rsa"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -575,5 +576,43 @@ func TestDPoPUserinfo(t *testing.T) {
 		if res.status != http.StatusUnauthorized || res.json["error"] != "invalid_token" || !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "DPoP ") {
 			t.Errorf("bound token as bearer in the %s: %d %s", name, res.status, res.raw)
 		}
+	}
+}
+
+// TestDPoPRoundTrips: a DPoP check of /api/d/info takes the one Redis
+// round trip of a bearer check (the token's lookup and the proof's replay
+// record in one pipeline); a DPoP exchange adds the proof's record to the
+// exchange's script.
+func TestDPoPRoundTrips(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.HTTP.TrustedProxies = []string{"127.0.0.1"} })
+	app, secret := e.securedApp(false, store.Security{RequireDPoP: true})
+	key := newHolder(t, jose.ES256)
+	now := e.clock.Now
+	n := 0
+	send := func(method, path string, v url.Values, h map[string]string) (response, int) {
+		n++
+		id := fmt.Sprintf("dpop-trips-%03d", n)
+		h["X-Request-Id"] = id
+		return e.request(e.url, method, path, v, h), e.calls.of(id)
+	}
+	// Warm up: the first exchange loads the script.
+	if w := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {e.code(nil)}}, e.app.ClientID, e.secret); w.status != http.StatusOK {
+		t.Fatalf("warm-up: %s", w.raw)
+	}
+	code := e.consentCode("/apps/authorize?"+authorizeParams(app.ClientID).Encode(), "read:products")
+	r, trips := send(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
+		"code_verifier": {verifier}}, withBasic(map[string]string{"DPoP": key.proof(t, now(), http.MethodPost, e.cfg.Issuer+"/oauth/token")}, app.ClientID, secret))
+	if r.status != http.StatusOK || trips != 2 {
+		t.Fatalf("DPoP exchange: %d round trips, %d %s", trips, r.status, r.raw)
+	}
+	access := r.json["access_token"].(string)
+	info := func() (response, int) {
+		return send(http.MethodGet, "/api/d/info", nil, map[string]string{"Authorization": "DPoP " + access,
+			"DPoP": key.proof(t, now(), http.MethodGet, e.cfg.Issuer+"/api/d/info", ath(access))})
+	}
+	info() // the merchant's cache is filled on the first
+	if r, trips := info(); r.status != http.StatusOK || trips != 1 {
+		t.Fatalf("DPoP check: %d round trips, %d %s", trips, r.status, r.raw)
 	}
 }
