@@ -131,7 +131,8 @@ func TestDeveloperAppSecuritySettings(t *testing.T) {
 	page := html.UnescapeString(b.get(base).body)
 	for _, want := range []string{"Actualizada: ajustes de seguridad</td>", `<dd id="auth-method">Aserción firmada (private_key_jwt)</dd>`,
 		`<code class="value">rsa-1</code> PS256`, `<code class="value">ec-1</code> ES256`,
-		"<li>Se exigen solicitudes de autorización enviadas antes (PAR)</li>"} {
+		"<li>Se exigen solicitudes de autorización enviadas antes (PAR)</li>",
+		"Esta app se autentica con private_key_jwt: el endpoint de tokens no le acepta un secreto."} {
 		if !strings.Contains(page, want) {
 			t.Fatalf("the app page lacks %s:\n%s", want, page)
 		}
@@ -174,7 +175,7 @@ func TestDeveloperAppSecuritySettings(t *testing.T) {
 		t.Fatalf("back to the defaults: %+v", a.Security())
 	}
 	if page := html.UnescapeString(b.get(base).body); !strings.Contains(page, "<li>Sin reglas además de las predeterminadas</li>") ||
-		!strings.Contains(page, `<dd id="auth-method">Secreto del cliente`) {
+		!strings.Contains(page, `<dd id="auth-method">Secreto del cliente`) || strings.Contains(page, `id="secret-pkj"`) {
 		t.Fatalf("the app page with the defaults:\n%s", page)
 	}
 
