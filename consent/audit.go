@@ -40,7 +40,8 @@ var partLabels = map[string]string{"name": "audit_part_name", "redirect URIs": "
 	"scopes": "audit_part_scopes", "PKCE rule": "audit_part_pkce", "profile": "audit_part_profile",
 	"test merchants": "audit_part_test_merchants", "logo": "audit_part_logo",
 	"registration metadata (RFC 7592)": "audit_part_registration", "webhook": "audit_part_webhook",
-	"ID token algorithm": "audit_part_id_token_alg", "post-logout redirect URIs": "audit_part_post_logout"}
+	"ID token algorithm": "audit_part_id_token_alg", "post-logout redirect URIs": "audit_part_post_logout",
+	"security": "audit_part_security"}
 
 // fixedDetails are the details written in the same words every time.
 var fixedDetails = map[string]string{

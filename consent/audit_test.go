@@ -44,11 +44,12 @@ func TestAuditDetails(t *testing.T) {
 		"updated: registration metadata (RFC 7592)": {ID: "audit_detail_updated", // registration.go
 			Parts: []changedPart{{ID: "audit_part_registration", Raw: "registration metadata (RFC 7592)"}}},
 		// apps.go UpdateApp, every part it names, and one it may name later.
-		"updated: name, redirect URIs, scopes, PKCE rule, ID token algorithm, post-logout redirect URIs, profile, test merchants, colours": {
+		"updated: name, redirect URIs, scopes, PKCE rule, ID token algorithm, post-logout redirect URIs, security, profile, test merchants, colours": {
 			ID: "audit_detail_updated",
 			Parts: []changedPart{{"audit_part_name", "name"}, {"audit_part_redirects", "redirect URIs"},
 				{"audit_part_scopes", "scopes"}, {"audit_part_pkce", "PKCE rule"},
 				{"audit_part_id_token_alg", "ID token algorithm"}, {"audit_part_post_logout", "post-logout redirect URIs"},
+				{"audit_part_security", "security"},
 				{"audit_part_profile", "profile"}, {"audit_part_test_merchants", "test merchants"}, {"", "colours"}}},
 		// Shown as stored.
 		"read:products read:checkouts":           {Raw: "read:products read:checkouts"},

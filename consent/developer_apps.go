@@ -1,6 +1,8 @@
 package consent
 
 import (
+	"bytes"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/url"
@@ -10,6 +12,7 @@ import (
 	"time"
 
 	"github.com/gin-gonic/gin"
+	"github.com/go-jose/go-jose/v4"
 	"github.com/gorilla/sessions"
 
 	"github.com/enlace-oauth/enlace/store"
@@ -73,6 +76,12 @@ type appForm struct {
 	// one per line, none by default.
 	IDTokenAlg             string
 	PostLogoutRedirectURIs string
+	// The security settings, on the edit form only (appsecurity.go in
+	// the store): the switches, the client authentication ("" the
+	// secret, or store.AuthPrivateKeyJWT), the JWK Set as text and the
+	// jwks_uri.
+	RequirePAR, RequireDPoP, FAPI2 bool
+	AuthMethod, JWKS, JWKSURI      string
 }
 
 func readAppForm(c *gin.Context) appForm {
@@ -81,27 +90,62 @@ func readAppForm(c *gin.Context) appForm {
 		PrivacyPolicy: strings.TrimSpace(c.PostForm("privacy_policy")), Terms: strings.TrimSpace(c.PostForm("terms")),
 		SupportEmail: strings.TrimSpace(c.PostForm("support_email")), RedirectURIs: c.PostForm("redirect_uris"),
 		Scopes: c.PostFormArray("scopes"), Public: c.PostForm("client_type") == "public",
-		IDTokenAlg: strings.TrimSpace(c.PostForm("id_token_alg")), PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris")}
+		IDTokenAlg: strings.TrimSpace(c.PostForm("id_token_alg")), PostLogoutRedirectURIs: c.PostForm("post_logout_redirect_uris"),
+		RequirePAR: c.PostForm("require_par") != "", RequireDPoP: c.PostForm("require_dpop") != "", FAPI2: c.PostForm("fapi2") != "",
+		AuthMethod: strings.TrimSpace(c.PostForm("auth_method")), JWKS: strings.TrimSpace(c.PostForm("jwks")),
+		JWKSURI: strings.TrimSpace(c.PostForm("jwks_uri"))}
 }
 
 func formOf(a *store.App) appForm {
-	return appForm{Name: a.Name, Description: a.Profile.Description, Publisher: a.Profile.Publisher,
+	f := appForm{Name: a.Name, Description: a.Profile.Description, Publisher: a.Profile.Publisher,
 		Homepage: a.Profile.Homepage, PrivacyPolicy: a.Profile.PrivacyPolicy, Terms: a.Profile.Terms,
 		SupportEmail: a.Profile.SupportEmail, RedirectURIs: strings.Join(a.RedirectURIs, "\n"),
 		Scopes: a.Scopes, Public: a.Public, IDTokenAlg: a.IDTokenSigningAlg(),
 		PostLogoutRedirectURIs: strings.Join(a.PostLogoutRedirectURIs, "\n")}
+	f.RequirePAR, f.RequireDPoP, f.FAPI2 = a.RequirePAR, a.RequireDPoP, a.FAPI2
+	f.AuthMethod, f.JWKS, f.JWKSURI = a.AuthMethod, indentJSON(a.JWKS), a.JWKSURI
+	return f
+}
+
+// indentJSON is the stored JWK Set indented for the form's textarea: the
+// store keeps it compact, and reads either back the same.
+func indentJSON(compact string) string {
+	var b bytes.Buffer
+	if compact == "" || json.Indent(&b, []byte(compact), "", "  ") != nil {
+		return compact
+	}
+	return b.String()
+}
+
+// security is the form's security settings.
+func (f appForm) security() store.Security {
+	return store.Security{RequirePAR: f.RequirePAR, RequireDPoP: f.RequireDPoP, FAPI2: f.FAPI2, AuthMethod: f.AuthMethod,
+		JWKS: f.JWKS, JWKSURI: f.JWKSURI}
 }
 
 // changes is the update that makes a what the edit form says, with only
 // the parts that differ (the form posts every field; the app's activity
 // names each part an update sets), and whether there is any.
 func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
-	return a.Changes(store.AppSpec{Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
+	u, changed := a.Changes(store.AppSpec{Name: f.Name, RedirectURIs: f.redirectList(), Scopes: f.Scopes,
 		IDTokenAlg: f.IDTokenAlg, PostLogoutRedirectURIs: f.postLogoutList(),
 		Profile: store.Profile{Description: f.Description, Publisher: f.Publisher, Homepage: f.Homepage,
 			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail}},
 		store.FieldDescription, store.FieldPublisher, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms,
 		store.FieldSupportEmail)
+	// App.Changes leaves the security settings out: they are compared
+	// here as the store keeps them (the JWK Set normalised), and set
+	// together, since the store checks them whole.
+	sec := f.security()
+	if jwks, err := store.ValidateSecurity(sec, a.Public, a.FirstParty); err == nil {
+		sec.JWKS = jwks
+	}
+	if sec != a.Security() {
+		u.RequirePAR, u.RequireDPoP, u.FAPI2 = &sec.RequirePAR, &sec.RequireDPoP, &sec.FAPI2
+		u.AuthMethod, u.JWKS, u.JWKSURI = &sec.AuthMethod, &sec.JWKS, &sec.JWKSURI
+		changed = true
+	}
+	return u, changed
 }
 
 // redirectList is the form's redirect URIs, one per line, blank lines
@@ -168,13 +212,64 @@ func (f appForm) check(catalogue []string) (string, string) {
 	if f.SupportEmail != "" && !store.ValidEmail(store.NormalizeEmail(f.SupportEmail)) {
 		return "developer_err_email", f.SupportEmail
 	}
-	return "", ""
+	return f.checkSecurity()
+}
+
+// checkSecurity names the field of the security settings that
+// store.ValidateSecurity refuses, in the order the store checks them;
+// a refusal it does not tell apart is the form's generic one.
+func (f appForm) checkSecurity() (string, string) {
+	sec := f.security()
+	if _, err := store.ValidateSecurity(sec, f.Public, false); err == nil {
+		return "", ""
+	}
+	pkj := sec.AuthMethod == store.AuthPrivateKeyJWT
+	switch {
+	case sec.AuthMethod != "" && !pkj:
+		return "developer_err_auth_method", sec.AuthMethod
+	case pkj && f.Public:
+		return "developer_err_auth_public", ""
+	case pkj && sec.JWKS == "" && sec.JWKSURI == "":
+		return "developer_err_keys_none", ""
+	case pkj && sec.JWKS != "" && sec.JWKSURI != "":
+		return "developer_err_keys_both", ""
+	case !pkj && (sec.JWKS != "" || sec.JWKSURI != ""):
+		return "developer_err_keys_unused", ""
+	case sec.JWKSURI != "" && store.ValidateRedirectURI(sec.JWKSURI) != nil:
+		// A jwks_uri has a redirect URI's rules.
+		return "developer_err_jwks_uri", sec.JWKSURI
+	case sec.JWKS != "":
+		if _, err := store.ValidateSecurity(store.Security{AuthMethod: store.AuthPrivateKeyJWT, JWKS: sec.JWKS}, false, false); err != nil {
+			var set jose.JSONWebKeySet
+			if json.Unmarshal([]byte(sec.JWKS), &set) == nil {
+				for i, k := range set.Keys {
+					if !k.IsPublic() {
+						return "developer_err_jwks_private", strconv.Itoa(i + 1)
+					}
+				}
+			}
+			return "developer_err_jwks", ""
+		}
+	}
+	switch {
+	case sec.FAPI2 && f.Public:
+		return "developer_err_fapi2_public", ""
+	case sec.FAPI2 && !pkj:
+		return "developer_err_fapi2_auth", ""
+	}
+	return "developer_err_invalid", ""
 }
 
 // scopeChoice is one checkbox of the form's scopes.
 type scopeChoice struct {
 	scopeView
 	Checked bool
+}
+
+// authChoice is one option of the form's client authentication.
+type authChoice struct {
+	Value, LabelID string
+	Selected       bool
 }
 
 // algChoice is one option of the form's ID token algorithm.
@@ -188,6 +283,7 @@ type appFormView struct {
 	Form     appForm
 	Choices  []scopeChoice
 	Algs     []algChoice
+	Auths    []authChoice
 	Action   string
 	ClientID string
 	Edit     bool
@@ -202,6 +298,9 @@ func (h *DeveloperPages) renderForm(c *gin.Context, status int, sess *sessions.S
 	chosen := (&store.App{IDTokenAlg: v.Form.IDTokenAlg}).IDTokenSigningAlg()
 	for _, alg := range store.IDTokenAlgs() {
 		v.Algs = append(v.Algs, algChoice{Value: alg, LabelID: "developer_alg_" + strings.ToLower(alg), Selected: alg == chosen})
+	}
+	for _, m := range []struct{ value, label string }{{"", "developer_auth_secret"}, {store.AuthPrivateKeyJWT, "developer_auth_private_key_jwt"}} {
+		v.Auths = append(v.Auths, authChoice{Value: m.value, LabelID: m.label, Selected: m.value == v.Form.AuthMethod})
 	}
 	title := "developer_new_app"
 	if v.Edit {
@@ -230,6 +329,9 @@ func (h *DeveloperPages) CreateApp(c *gin.Context) {
 		return
 	}
 	f := readAppForm(c)
+	// The security settings are the edit form's: a new app starts with
+	// the defaults, and a secret to show.
+	f.RequirePAR, f.RequireDPoP, f.FAPI2, f.AuthMethod, f.JWKS, f.JWKSURI = false, false, false, "", "", ""
 	v := appFormView{Form: f, Action: developerHome + "/apps"}
 	if v.Error, v.ErrorArg = f.check(h.catalogue()); v.Error != "" {
 		h.renderForm(c, http.StatusBadRequest, sess, v)
@@ -285,7 +387,8 @@ func (h *DeveloperPages) EditPage(c *gin.Context) {
 
 // Edit changes an app's registration and profile, keeping its client id:
 // redirect URIs added to or removed from the list, scopes ticked or not,
-// the ID token algorithm, the post-logout redirect URIs.
+// the ID token algorithm, the post-logout redirect URIs, the security
+// settings.
 func (h *DeveloperPages) Edit(c *gin.Context) {
 	sess, d, a, ok := h.requireOwnApp(c)
 	if !ok {
@@ -365,7 +468,13 @@ type appView struct {
 	// DisableAfter says how long an endpoint may fail before it is
 	// disabled, in the page's language.
 	DisableAfter string
+	// ClientKeys are the keys of the app's registered JWK Set, by kid
+	// and algorithm (either may be "").
+	ClientKeys []clientKeyView
 }
+
+// clientKeyView is one key of the app's JWK Set on its page.
+type clientKeyView struct{ ID, Alg string }
 
 // overlaps are the choices of a rotation's overlap, in hours: up to
 // store.MaxSecretOverlap.
@@ -415,6 +524,11 @@ func (h *DeveloperPages) appData(c *gin.Context, d *store.Developer, a *store.Ap
 	}
 	for _, id := range a.TestMerchants {
 		v.TestMerchants = append(v.TestMerchants, testMerchantView{ID: id, Email: emails[id]})
+	}
+	if keys, err := a.ClientKeys(); err == nil {
+		for _, k := range keys.Keys {
+			v.ClientKeys = append(v.ClientKeys, clientKeyView{ID: k.KeyID, Alg: k.Algorithm})
+		}
 	}
 	for _, e := range events {
 		v.Events = append(v.Events, developerAuditRow(e, d))

@@ -184,6 +184,22 @@ type AppView struct {
 	// PostLogoutRedirectURIs are where RP-initiated logout may send the
 	// browser back; [] when none.
 	PostLogoutRedirectURIs []string `json:"post_logout_redirect_uris"`
+	// RequirePushedAuthorizationRequests and DPoPBoundAccessTokens are the
+	// rules in force, under their RFC 9126 and RFC 9449 names: true too
+	// when FAPI2 (the FAPI 2.0 Security Profile) turns them on without
+	// their own switches.
+	RequirePushedAuthorizationRequests bool `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens              bool `json:"dpop_bound_access_tokens"`
+	FAPI2                              bool `json:"fapi2"`
+	// TokenEndpointAuthMethod is how the app authenticates, as RFC 7591
+	// names it: none (a public app), client_secret_basic (its secret,
+	// sent either way) or private_key_jwt.
+	TokenEndpointAuthMethod string `json:"token_endpoint_auth_method"`
+	// JWKS is a private_key_jwt app's registered JWK Set (public keys), null
+	// when it has none; JWKSURI where its keys are fetched instead, "" when
+	// none.
+	JWKS    json.RawMessage `json:"jwks"`
+	JWKSURI string          `json:"jwks_uri"`
 }
 
 // WebhookView is an app's webhook endpoint as the admin API and the CLI
@@ -240,6 +256,11 @@ func NewAppView(a *store.App, now time.Time, ownerEmail string, merchantEmails m
 	v.Webhook = NewWebhookView(a.Webhook, now)
 	v.IDTokenSignedResponseAlg = a.IDTokenSigningAlg()
 	v.PostLogoutRedirectURIs = append([]string{}, a.PostLogoutRedirectURIs...)
+	v.RequirePushedAuthorizationRequests, v.DPoPBoundAccessTokens, v.FAPI2 = a.PARRequired(), a.DPoPRequired(), a.FAPI2
+	v.TokenEndpointAuthMethod, v.JWKSURI = a.AuthMethodName(), a.JWKSURI
+	if a.JWKS != "" {
+		v.JWKS = json.RawMessage(a.JWKS)
+	}
 	return v
 }
 

@@ -107,6 +107,40 @@ func TestAdminAPIReviewAndSecrets(t *testing.T) {
 		!strings.Contains(r.raw, `"post_logout_redirect_uris":["https://sync.example.com/bye"]`) {
 		t.Fatalf("GET app, the OpenID Connect settings: %s", r.raw)
 	}
+	// The security settings: the defaults, then each, the rules in force
+	// under their RFC names.
+	if !strings.Contains(r.raw, `"require_pushed_authorization_requests":false,"dpop_bound_access_tokens":false,"fapi2":false,`+
+		`"token_endpoint_auth_method":"client_secret_basic","jwks":null,"jwks_uri":""`) {
+		t.Fatalf("GET app, the security defaults: %s", r.raw)
+	}
+	if r := call(http.MethodGet, "/apps/"+pub.ClientID, key, ""); r.json["token_endpoint_auth_method"] != "none" {
+		t.Fatalf("GET app, a public app's method: %s", r.raw)
+	}
+	jwks := settingsPublicJWKS(t)
+	if _, err := e.st.UpdateApp(ctx, id, store.AppUpdate{RequireDPoP: new(true), AuthMethod: new(store.AuthPrivateKeyJWT),
+		JWKS: new(jwks)}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	r = call(http.MethodGet, "/apps/"+id, key, "")
+	keys, _ := r.json["jwks"].(map[string]any)["keys"].([]any)
+	if r.json["require_pushed_authorization_requests"] != false || r.json["dpop_bound_access_tokens"] != true || r.json["fapi2"] != false ||
+		r.json["token_endpoint_auth_method"] != "private_key_jwt" || len(keys) != 2 || keys[1].(map[string]any)["kid"] != "ec-1" ||
+		r.json["jwks_uri"] != "" || !strings.Contains(r.raw, `"jwks":`+jwks) {
+		t.Fatalf("GET app, private_key_jwt with DPoP: %s", r.raw)
+	}
+	if _, err := e.st.UpdateApp(ctx, id, store.AppUpdate{FAPI2: new(true), RequireDPoP: new(false), JWKS: new(""),
+		JWKSURI: new("https://sync.example.com/jwks")}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	if r := call(http.MethodGet, "/apps/"+id, key, ""); r.json["require_pushed_authorization_requests"] != true ||
+		r.json["dpop_bound_access_tokens"] != true || r.json["fapi2"] != true || r.json["jwks"] != nil ||
+		r.json["jwks_uri"] != "https://sync.example.com/jwks" {
+		t.Fatalf("GET app, fapi2 with a jwks_uri: %s", r.raw)
+	}
+	if _, err := e.st.UpdateApp(ctx, id, store.AppUpdate{FAPI2: new(false), AuthMethod: new(""), JWKSURI: new("")},
+		e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
 	// The list carries status, owner and profile too.
 	r = call(http.MethodGet, "/apps?limit=10", key, "")
 	var listed map[string]any

@@ -155,6 +155,32 @@ func checkDeveloperPortal(t *testing.T, width int64, mobile bool) {
 			checkPortalPage(t, c, width, lang+"-"+pg.name)
 		}
 	}
+
+	// The security settings on (issue 19): the app page's lines, the edit
+	// form's fieldset with a JWK Set in it, and a refusal of it.
+	if _, err := e.st.UpdateApp(ctx, clientID, store.AppUpdate{FAPI2: new(true), AuthMethod: new(store.AuthPrivateKeyJWT),
+		JWKS: new(settingsPublicJWKS(t))}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	for _, lang := range []string{"es", "en"} {
+		for _, pg := range []struct{ name, path, wait string }{
+			{"app-security", base, `#security-rules`}, {"edit-security", base + "/edit", `#security`},
+		} {
+			c.do("open "+pg.path, chromedp.Navigate(e.url+pg.path+"?lang="+lang), chromedp.WaitVisible(chromedp.CSS(pg.wait)))
+			checkPortalPage(t, c, width, lang+"-"+pg.name)
+		}
+	}
+	c.do("refuse a FAPI 2.0 app without keys",
+		chromedp.Clear(chromedp.CSS(`#jwks`)),
+		chromedp.Click(chromedp.CSS(`#app-form button.primary`)),
+		chromedp.WaitVisible(chromedp.CSS(`p.alert`)))
+	if txt := c.bodyText(); !strings.Contains(txt, "private_key_jwt needs the app's public keys") {
+		t.Fatalf("the refused security form:\n%s", txt)
+	}
+	checkPortalPage(t, c, width, "en-edit-security-refused")
+	if a := e.getApp(clientID); !a.FAPI2 || a.JWKS == "" {
+		t.Fatalf("the refused form changed the app: %+v", a.Security())
+	}
 }
 
 // TestBrowserDeveloperPortalDesktop: the portal at 1280 px.

@@ -18,9 +18,16 @@ package server
 //     every one in the catalogue) are required. logo_uri, policy_uri,
 //     tos_uri and client_uri are absolute https URLs; the first of
 //     contacts is the support email. token_endpoint_auth_method is
-//     client_secret_basic (the default), client_secret_post or none (a
-//     public app, which must use PKCE); grant_types only
-//     authorization_code and refresh_token, response_types only code.
+//     client_secret_basic (the default), client_secret_post, none (a
+//     public app, which must use PKCE) or private_key_jwt (RFC 7523: the
+//     app signs an assertion with a key of its jwks, a JSON object, or of
+//     its jwks_uri, exactly one of the two; with another method both are
+//     ignored, since keys for anything else are not enlace's to use);
+//     grant_types only authorization_code and refresh_token,
+//     response_types only code. require_pushed_authorization_requests
+//     (RFC 9126 §6) and dpop_bound_access_tokens (RFC 9449 §5.2) are
+//     booleans, false when absent. The settings are checked together by
+//     store.ValidateSecurity, whose message a refusal answers.
 //     OpenID Connect Dynamic Client Registration 1.0 §2:
 //     id_token_signed_response_alg is RS256 (the default) or ES256 (the
 //     answer always names the one in force); post_logout_redirect_uris
@@ -39,7 +46,11 @@ package server
 //     what a name resolves to inside enlace's network.
 //   - The answer (201) has every field of RFC 7591 §3.2.1 and RFC 7592 §3:
 //     client_id, client_secret (unless public) and client_secret_expires_at
-//     (0: it does not expire), client_id_issued_at, the metadata as stored,
+//     (0: it does not expire; neither for private_key_jwt, whose secret
+//     could not authenticate it), client_id_issued_at, the metadata as
+//     stored (require_pushed_authorization_requests and
+//     dpop_bound_access_tokens as in force: true too when the app is on
+//     the FAPI 2.0 profile, which the portal sets),
 //     registration_access_token (a rat- token, shown only here and stored
 //     as a digest) and registration_client_uri. It is never cached.
 //   - GET, PUT and DELETE on the registration_client_uri need that app's
@@ -50,7 +61,11 @@ package server
 //     digest is kept). PUT replaces the metadata whole (RFC 7592 §2.2):
 //     client_id must be the app's; a client_secret, if sent, must be its
 //     current one; token_endpoint_auth_method cannot turn a confidential
-//     app public or back; a removed redirect URI is refused from the next
+//     app public or back, but may move between the secret methods and
+//     private_key_jwt: a registration that leaves private_key_jwt for a
+//     secret is answered a new secret (store.RotateSecret; RFC 7592 §3),
+//     since it never had one; the FAPI 2.0 profile, not a registration
+//     member, is kept as it is; a removed redirect URI is refused from the next
 //     request on; only the parts that differ are written, so the app's
 //     audit trail names what changed, and an update that changes nothing
 //     writes nothing. A logo the app got elsewhere (the portal) is not the
@@ -119,6 +134,14 @@ type clientMetadata struct {
 	// 1.0 §3.1).
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
+	// JWKS (a JWK Set, as a JSON object) and JWKSURI are the app's public
+	// keys (RFC 7591 §2), read only with private_key_jwt.
+	JWKS    json.RawMessage `json:"jwks"`
+	JWKSURI string          `json:"jwks_uri"`
+	// RequirePAR is RFC 9126 §6's require_pushed_authorization_requests;
+	// DPoPBoundAccessTokens RFC 9449 §5.2's dpop_bound_access_tokens.
+	RequirePAR            bool `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 }
 
 // registration is the answer of every registration call: RFC 7591
@@ -149,6 +172,12 @@ type registration struct {
 	// included.
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris,omitempty"`
+	// JWKS and JWKSURI are the keys of a private_key_jwt app, one of them.
+	JWKS    json.RawMessage `json:"jwks,omitempty"`
+	JWKSURI string          `json:"jwks_uri,omitempty"`
+	// RequirePAR and DPoPBoundAccessTokens are the rules in force.
+	RequirePAR            bool `json:"require_pushed_authorization_requests"`
+	DPoPBoundAccessTokens bool `json:"dpop_bound_access_tokens"`
 }
 
 // checkWebhook refuses a registration's webhook_url that breaks the
@@ -247,6 +276,11 @@ func (s *Server) registerClient(c *gin.Context) {
 		s.registrationFailed(c, "issue registration access token", err)
 		return
 	}
+	if app.UsesPrivateKeyJWT() {
+		// The store made a secret all the same; the token endpoint does
+		// not take it from this app, so it is not handed out.
+		secret = ""
+	}
 	s.log.InfoContext(ctx, "app registered (RFC 7591)", "client_id", app.ClientID, "developer_id", ia.DeveloperID)
 	s.answerRegistration(c, http.StatusCreated, app, meta, secret, rat, webhookSecret)
 }
@@ -292,6 +326,13 @@ func (s *Server) updateRegistration(c *gin.Context) {
 			"token_endpoint_auth_method cannot turn a confidential app public or a public one confidential; register a new app"))
 		return
 	}
+	// FAPI 2.0 is no registration member: an update keeps it, and is held
+	// to it (it needs private_key_jwt).
+	spec.Security.FAPI2 = app.FAPI2
+	if _, err := store.ValidateSecurity(spec.Security, app.Public, app.FirstParty); err != nil {
+		writeOAuth(c, apierror.New(apierror.InvalidClientMetadata, storeDescription(err)))
+		return
+	}
 	if md.WebhookURL != app.Webhook.URL {
 		if ae := s.checkWebhook(ctx, md.WebhookURL); ae != nil {
 			writeOAuth(c, ae)
@@ -333,6 +374,17 @@ func (s *Server) updateRegistration(c *gin.Context) {
 		}
 		newMeta.LogoURI, newMeta.LogoFingerprint = md.LogoURI, app.Profile.Logo
 	}
+	secret := ""
+	if meta.AuthMethod == store.AuthPrivateKeyJWT && !app.UsesPrivateKeyJWT() {
+		// The registration's client was never given a secret (see
+		// registerClient): now that it authenticates with one, it gets
+		// one. Before the metadata is written, so that a retry after a
+		// failure here still gets it.
+		if secret, app, err = s.store.RotateSecret(ctx, app.ClientID, 0, by); err != nil {
+			s.registrationFailed(c, "rotate secret", err)
+			return
+		}
+	}
 	if newMeta != *meta {
 		if err := s.store.SetRegistrationMeta(ctx, app.ClientID, newMeta, by); err != nil {
 			s.registrationFailed(c, "update registration metadata", err)
@@ -358,7 +410,7 @@ func (s *Server) updateRegistration(c *gin.Context) {
 		return
 	}
 	s.log.InfoContext(ctx, "registration updated (RFC 7592)", "client_id", app.ClientID)
-	s.answerRegistration(c, http.StatusOK, app, newMeta, "", rat, webhookSecret)
+	s.answerRegistration(c, http.StatusOK, app, newMeta, secret, rat, webhookSecret)
 }
 
 // registrationChanges is the update that makes app what an RFC 7592 update
@@ -367,7 +419,27 @@ func (s *Server) updateRegistration(c *gin.Context) {
 // an update that changes nothing writes nothing.
 func registrationChanges(app *store.App, spec store.AppSpec) (store.AppUpdate, bool) {
 	// RFC 7591 metadata carries no description or publisher: those stay.
-	return app.Changes(spec, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms, store.FieldSupportEmail)
+	u, changed := app.Changes(spec, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms, store.FieldSupportEmail)
+	if securityChanges(&u, app, spec.Security) {
+		changed = true
+	}
+	return u, changed
+}
+
+// securityChanges sets on u the security settings sec when they differ
+// from app's, compared as the store keeps them (the jwks normalised), and
+// reports whether they do. App.Changes leaves them out; the store checks
+// them whole, so all are set together.
+func securityChanges(u *store.AppUpdate, app *store.App, sec store.Security) bool {
+	if jwks, err := store.ValidateSecurity(sec, app.Public, app.FirstParty); err == nil {
+		sec.JWKS = jwks
+	}
+	if sec == app.Security() {
+		return false
+	}
+	u.RequirePAR, u.RequireDPoP, u.FAPI2 = &sec.RequirePAR, &sec.RequireDPoP, &sec.FAPI2
+	u.AuthMethod, u.JWKS, u.JWKSURI = &sec.AuthMethod, &sec.JWKS, &sec.JWKSURI
+	return true
 }
 
 // deleteRegistration is RFC 7592 §2.3: the app is deleted and every
@@ -479,10 +551,24 @@ func (s *Server) registrationSpec(md *clientMetadata) (store.AppSpec, *apierror.
 		}
 	}
 	switch md.TokenEndpointAuthMethod {
-	case "", authBasic, authPost, authNone:
+	case "", authBasic, authPost, authNone, store.AuthPrivateKeyJWT:
 	default:
-		return bad(fmt.Sprintf("token_endpoint_auth_method %q is not supported (client_secret_basic, client_secret_post or none)",
+		return bad(fmt.Sprintf("token_endpoint_auth_method %q is not supported (client_secret_basic, client_secret_post, private_key_jwt or none)",
 			md.TokenEndpointAuthMethod))
+	}
+	public := md.TokenEndpointAuthMethod == authNone
+	sec := store.Security{RequirePAR: md.RequirePAR, RequireDPoP: md.DPoPBoundAccessTokens}
+	if md.TokenEndpointAuthMethod == store.AuthPrivateKeyJWT {
+		sec.AuthMethod, sec.JWKSURI = store.AuthPrivateKeyJWT, md.JWKSURI
+		if raw := strings.TrimSpace(string(md.JWKS)); raw != "" && raw != "null" {
+			if !strings.HasPrefix(raw, "{") {
+				return bad("jwks must be a JSON object, a JWK Set (RFC 7591 §2)")
+			}
+			sec.JWKS = raw
+		}
+	}
+	if _, err := store.ValidateSecurity(sec, public, false); err != nil {
+		return bad(storeDescription(err))
 	}
 	for _, g := range md.GrantTypes {
 		if g != "authorization_code" && g != "refresh_token" {
@@ -523,11 +609,12 @@ func (s *Server) registrationSpec(md *clientMetadata) (store.AppSpec, *apierror.
 		Name:         name,
 		RedirectURIs: md.RedirectURIs,
 		Scopes:       scopes,
-		Public:       md.TokenEndpointAuthMethod == authNone,
+		Public:       public,
 		Profile: store.Profile{Homepage: md.ClientURI, PrivacyPolicy: md.PolicyURI, Terms: md.TosURI,
 			SupportEmail: support},
 		IDTokenAlg:             md.IDTokenSignedResponseAlg,
 		PostLogoutRedirectURIs: md.PostLogoutRedirectURIs,
+		Security:               sec,
 	}, nil
 }
 
@@ -603,12 +690,23 @@ func (s *Server) answerRegistration(c *gin.Context, status int, app *store.App, 
 		ResponseTypes:           []string{"code"},
 	}
 	r.IDTokenSignedResponseAlg, r.PostLogoutRedirectURIs = app.IDTokenSigningAlg(), app.PostLogoutRedirectURIs
-	if app.Public {
+	r.RequirePAR, r.DPoPBoundAccessTokens = app.PARRequired(), app.DPoPRequired()
+	switch {
+	case app.Public:
 		r.TokenEndpointAuthMethod = authNone
-	} else {
+	case app.UsesPrivateKeyJWT():
+		// Whatever the registration said last: the portal may have
+		// changed the method since.
+		r.TokenEndpointAuthMethod = store.AuthPrivateKeyJWT
+		if app.JWKS != "" {
+			r.JWKS = json.RawMessage(app.JWKS)
+		}
+		r.JWKSURI = app.JWKSURI
+	default:
 		never := int64(0)
 		r.ClientSecretExpiresAt = &never
-		if r.TokenEndpointAuthMethod == "" || r.TokenEndpointAuthMethod == authNone {
+		switch r.TokenEndpointAuthMethod {
+		case "", authNone, store.AuthPrivateKeyJWT:
 			r.TokenEndpointAuthMethod = authBasic
 		}
 	}

@@ -15,12 +15,14 @@ import (
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"reflect"
 	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/go-jose/go-jose/v4"
 	"golang.org/x/oauth2"
 
 	"github.com/enlace-oauth/enlace/server"
@@ -519,7 +521,11 @@ func TestDynamicRegistrationRefusals(t *testing.T) {
 		"implicit grant":     {r.iat, with(func(m map[string]any) { m["grant_types"] = []string{"implicit"} }), 400, "invalid_client_metadata"},
 		"client credentials": {r.iat, with(func(m map[string]any) { m["grant_types"] = []string{"authorization_code", "client_credentials"} }), 400, "invalid_client_metadata"},
 		"token response":     {r.iat, with(func(m map[string]any) { m["response_types"] = []string{"token"} }), 400, "invalid_client_metadata"},
-		"private_key_jwt":    {r.iat, with(func(m map[string]any) { m["token_endpoint_auth_method"] = "private_key_jwt" }), 400, "invalid_client_metadata"},
+		"private_key_jwt, no keys": {r.iat, with(func(m map[string]any) {
+			m["token_endpoint_auth_method"] = "private_key_jwt"
+			delete(m, "jwks_uri")
+		}), 400, "invalid_client_metadata"},
+		"client_secret_jwt":  {r.iat, with(func(m map[string]any) { m["token_endpoint_auth_method"] = "client_secret_jwt" }), 400, "invalid_client_metadata"},
 		"bad contact":        {r.iat, with(func(m map[string]any) { m["contacts"] = []string{"not an email"} }), 400, "invalid_client_metadata"},
 		"http policy_uri":    {r.iat, with(func(m map[string]any) { m["policy_uri"] = "http://client.example.org/privacy" }), 400, "invalid_client_metadata"},
 		"http tos_uri":       {r.iat, with(func(m map[string]any) { m["tos_uri"] = "http://client.example.org/terms" }), 400, "invalid_client_metadata"},
@@ -730,5 +736,201 @@ func TestDynamicRegistrationOpenIDMetadata(t *testing.T) {
 	check("update without them", put, "RS256", nil)
 	if events, _, _ := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 1); events[0].Detail != "updated: post-logout redirect URIs" {
 		t.Fatalf("RS256 and the default are one algorithm, not a change: %+v", events)
+	}
+}
+
+// TestDynamicRegistrationSecurity: private_key_jwt with jwks (an object)
+// or jwks_uri, require_pushed_authorization_requests and
+// dpop_bound_access_tokens are registered, answered, read back and
+// replaced by an RFC 7592 update (absent is false); a private_key_jwt app
+// is answered no secret, and one that leaves private_key_jwt for a secret
+// method is answered a new one; the FAPI 2.0 profile outlives an update
+// and holds it; every bad combination is 400 invalid_client_metadata with
+// the store's words, and writes nothing.
+func TestDynamicRegistrationSecurity(t *testing.T) {
+	t.Parallel()
+	r := newRegEnv(t)
+	ctx := context.Background()
+	jwks := settingsPublicJWKS(t)
+	var jwksObject map[string]any
+	if err := json.Unmarshal([]byte(jwks), &jwksObject); err != nil {
+		t.Fatal(err)
+	}
+	base := func() map[string]any {
+		md := r.rfcExample()
+		delete(md, "logo_uri")
+		delete(md, "jwks_uri")
+		return md
+	}
+
+	// A secret method's jwks_uri (the RFC's own example) is not enlace's
+	// to use: registered as before, neither stored nor answered.
+	res := r.call(http.MethodPost, "/oauth/register", r.iat, copyObject(r.rfcExample()))
+	assertRegistration(t, res, http.StatusCreated, true)
+	if _, ok := res.json["jwks_uri"]; ok || res.json["require_pushed_authorization_requests"] != false ||
+		res.json["dpop_bound_access_tokens"] != false {
+		t.Fatalf("the defaults: %s", res.raw)
+	}
+	if a := r.getApp(res.json["client_id"].(string)); a.JWKSURI != "" || a.UsesPrivateKeyJWT() {
+		t.Fatalf("a secret method's jwks_uri was stored: %+v", a.Security())
+	}
+
+	// private_key_jwt with a jwks: no secret in the answer, the keys as
+	// stored.
+	md := base()
+	md["token_endpoint_auth_method"] = "private_key_jwt"
+	md["jwks"] = jwksObject
+	res = r.call(http.MethodPost, "/oauth/register", r.iat, md)
+	assertRegistration(t, res, http.StatusCreated, false)
+	clientID, rat, regURI := res.json["client_id"].(string), res.json["registration_access_token"].(string), res.json["registration_client_uri"].(string)
+	check := func(what string, res response, method string, par, dpop bool, jwks, jwksURI string) {
+		t.Helper()
+		var want any // the jwks answered: the set as stored, or none
+		if jwks != "" {
+			_ = json.Unmarshal([]byte(jwks), &want)
+		}
+		wantURI := any(nil)
+		if jwksURI != "" {
+			wantURI = jwksURI
+		}
+		if res.json["token_endpoint_auth_method"] != method || res.json["require_pushed_authorization_requests"] != par ||
+			res.json["dpop_bound_access_tokens"] != dpop || !reflect.DeepEqual(res.json["jwks"], want) || res.json["jwks_uri"] != wantURI {
+			t.Fatalf("%s: want %s par %v dpop %v jwks %s jwks_uri %q, got %s", what, method, par, dpop, jwks, jwksURI, res.raw)
+		}
+		if _, ok := res.json["client_secret_expires_at"]; ok == (method == store.AuthPrivateKeyJWT) {
+			t.Fatalf("%s: client_secret_expires_at with %s: %s", what, method, res.raw)
+		}
+		a := r.getApp(clientID)
+		if a.PARRequired() != par || a.DPoPRequired() != dpop || a.JWKS != jwks || a.JWKSURI != jwksURI ||
+			a.UsesPrivateKeyJWT() != (method == store.AuthPrivateKeyJWT) {
+			t.Fatalf("%s: the app holds %+v", what, a.Security())
+		}
+	}
+	check("register with jwks", res, "private_key_jwt", false, false, jwks, "")
+	got := r.call(http.MethodGet, regURI, rat, nil)
+	assertRegistration(t, got, http.StatusOK, false)
+	check("read back", got, "private_key_jwt", false, false, jwks, "")
+
+	// Refusals, on registration and on update, write nothing.
+	md["client_id"] = clientID
+	k := settingsKeys()
+	before := redistest.Snapshot(t, r.rdb)
+	for name, c := range map[string]struct {
+		change func(m map[string]any)
+		want   string
+	}{
+		"no keys":     {func(m map[string]any) { delete(m, "jwks") }, "private_key_jwt needs the app's public keys: a jwks or a jwks_uri"},
+		"both":        {func(m map[string]any) { m["jwks_uri"] = "https://client.example.org/jwks" }, "a jwks or a jwks_uri, not both"},
+		"jwks a text": {func(m map[string]any) { m["jwks"] = jwks }, "jwks must be a JSON object"},
+		"jwks a list": {func(m map[string]any) { m["jwks"] = []any{jwksObject} }, "jwks must be a JSON object"},
+		"no JWK Set":  {func(m map[string]any) { m["jwks"] = map[string]any{"keys": "none"} }, "the jwks is not a JWK Set"},
+		"a private key": {func(m map[string]any) {
+			m["jwks"] = json.RawMessage(settingsJWKS(t, jose.JSONWebKey{Key: k.ec, KeyID: "oops"}))
+		}, "key 1 of the jwks: a private or symmetric key; register only the public half"},
+		"RSA of 1024 bits": {func(m map[string]any) {
+			m["jwks"] = json.RawMessage(settingsJWKS(t, jose.JSONWebKey{Key: &k.rsa1024.PublicKey}))
+		}, "an RSA key of fewer than 2048 bits"},
+		"http jwks_uri": {func(m map[string]any) {
+			delete(m, "jwks")
+			m["jwks_uri"] = "http://client.example.org/jwks"
+		}, `jwks_uri "http://client.example.org/jwks" must use https`},
+		"unknown method": {func(m map[string]any) { m["token_endpoint_auth_method"] = "tls_client_auth" }, `"tls_client_auth" is not supported`},
+		"PAR not a bool": {func(m map[string]any) { m["require_pushed_authorization_requests"] = "yes" },
+			"require_pushed_authorization_requests has the wrong type"},
+		"DPoP not a bool": {func(m map[string]any) { m["dpop_bound_access_tokens"] = 1 }, "dpop_bound_access_tokens has the wrong type"},
+	} {
+		m := copyObject(md)
+		c.change(m)
+		for _, call := range []struct{ method, path, token string }{
+			{http.MethodPost, "/oauth/register", r.iat}, {http.MethodPut, regURI, rat}} {
+			res := r.call(call.method, call.path, call.token, m)
+			assertOAuthError(t, res, http.StatusBadRequest, "invalid_client_metadata")
+			if desc, _ := res.json["error_description"].(string); !strings.Contains(desc, c.want) || strings.Contains(desc, "invalid input") {
+				t.Errorf("%s, %s: want %q, got %s", name, call.method, c.want, res.raw)
+			}
+		}
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, r.rdb))
+
+	// RFC 7592 §2.2: an update to a secret method is answered a new
+	// secret, which authenticates the app; the keys go.
+	m := copyObject(md)
+	m["token_endpoint_auth_method"] = "client_secret_post"
+	delete(m, "jwks")
+	m["require_pushed_authorization_requests"] = true
+	put := r.call(http.MethodPut, regURI, rat, m)
+	assertRegistration(t, put, http.StatusOK, true)
+	check("to a secret", put, "client_secret_post", true, false, "", "")
+	secret, _ := put.json["client_secret"].(string)
+	if a := r.getApp(clientID); !a.SecretMatches(secret, r.st.Now()) {
+		t.Fatal("the secret answered does not authenticate the app")
+	}
+	events, _, err := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 3)
+	var details []string
+	for _, ev := range events {
+		details = append(details, ev.Detail)
+	}
+	if err != nil || len(details) != 3 || details[2] != "updated: security" || !strings.HasPrefix(details[1], "secret rotated") ||
+		details[0] != "updated: registration metadata (RFC 7592)" {
+		t.Fatalf("the update's audit events: %q %v", details, err)
+	}
+	// Once it has one, the same update changes nothing more.
+	m["client_secret"] = secret
+	put = r.call(http.MethodPut, regURI, rat, m)
+	assertRegistration(t, put, http.StatusOK, false)
+	if events, _, _ := r.st.ListAudit(ctx, store.AuditFilter{ClientID: clientID}, "", 1); events[0].Detail != details[0] {
+		t.Fatalf("an update that changes nothing wrote %q", events[0].Detail)
+	}
+
+	// Back to private_key_jwt by jwks_uri, with DPoP; PAR left out is
+	// false again.
+	m = copyObject(md)
+	delete(m, "jwks")
+	m["jwks_uri"] = "https://client.example.org/jwks"
+	m["dpop_bound_access_tokens"] = true
+	put = r.call(http.MethodPut, regURI, rat, m)
+	assertRegistration(t, put, http.StatusOK, false)
+	check("to jwks_uri", put, "private_key_jwt", false, true, "", "https://client.example.org/jwks")
+
+	// The FAPI 2.0 profile (the portal's) is no registration member: an
+	// update keeps it, is answered the rules it turns on, and cannot
+	// leave private_key_jwt under it.
+	if _, err := r.st.UpdateApp(ctx, clientID, store.AppUpdate{FAPI2: new(true)}, r.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		t.Fatal(err)
+	}
+	delete(m, "dpop_bound_access_tokens")
+	put = r.call(http.MethodPut, regURI, rat, m)
+	assertRegistration(t, put, http.StatusOK, false)
+	check("on fapi2", put, "private_key_jwt", true, true, "", "https://client.example.org/jwks")
+	if a := r.getApp(clientID); !a.FAPI2 || a.RequireDPoP || a.RequirePAR {
+		t.Fatalf("fapi2 after the update: %+v", a.Security())
+	}
+	before = redistest.Snapshot(t, r.rdb)
+	m["token_endpoint_auth_method"] = "client_secret_basic"
+	res = r.call(http.MethodPut, regURI, rat, m)
+	assertOAuthError(t, res, http.StatusBadRequest, "invalid_client_metadata")
+	if desc, _ := res.json["error_description"].(string); !strings.Contains(desc, "FAPI 2.0 needs private_key_jwt") {
+		t.Fatalf("leaving private_key_jwt on fapi2: %s", res.raw)
+	}
+	redistest.AssertUnchanged(t, before, redistest.Snapshot(t, r.rdb))
+
+	// A public app may ask for PAR and DPoP (and its jwks, with "none",
+	// is ignored like a secret method's).
+	pub := base()
+	pub["jwks"] = jwksObject
+	pub["token_endpoint_auth_method"] = "none"
+	pub["require_pushed_authorization_requests"] = true
+	pub["dpop_bound_access_tokens"] = true
+	res = r.call(http.MethodPost, "/oauth/register", r.iat, pub)
+	assertRegistration(t, res, http.StatusCreated, false)
+	if res.json["token_endpoint_auth_method"] != "none" || res.json["require_pushed_authorization_requests"] != true ||
+		res.json["dpop_bound_access_tokens"] != true {
+		t.Fatalf("a public app with PAR and DPoP: %s", res.raw)
+	}
+	if a := r.getApp(res.json["client_id"].(string)); !a.RequirePAR || !a.RequireDPoP || !a.Public || a.JWKS != "" {
+		t.Fatalf("the public app: %+v", a.Security())
+	}
+	if strings.Contains(r.logs.String(), secret) {
+		t.Fatal("the secret is in the log")
 	}
 }

@@ -120,6 +120,8 @@ type appJSON struct {
 	// signed with, the default (RS256) included.
 	IDTokenSignedResponseAlg string   `json:"id_token_signed_response_alg"`
 	PostLogoutRedirectURIs   []string `json:"post_logout_redirect_uris"`
+	// The security settings, as AppView names them.
+	securityJSON
 }
 
 func toAppJSON(a *store.App, secret string) appJSON {
@@ -127,7 +129,7 @@ func toAppJSON(a *store.App, secret string) appJSON {
 		Scopes: a.Scopes, CreatedAt: rfc3339(a.CreatedAt), Disabled: a.Disabled, Public: a.Public,
 		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, Status: a.Status, Owner: a.Owner,
 		WebhookURL: a.Webhook.URL, IDTokenSignedResponseAlg: a.IDTokenSigningAlg(),
-		PostLogoutRedirectURIs: append([]string{}, a.PostLogoutRedirectURIs...)}
+		PostLogoutRedirectURIs: append([]string{}, a.PostLogoutRedirectURIs...), securityJSON: toSecurityJSON(a)}
 }
 
 // idTokenAlgUsage is the help of --id-token-alg.
@@ -153,30 +155,52 @@ func (e *env) appCreateCommand() *cobra.Command {
 		uris, postLogout                []string
 		public, requirePKCE, firstParty bool
 		asJSON                          bool
+		sec                             securityFlags
 	)
 	c := &cobra.Command{
 		Use:   "create --name NAME --redirect-uri URI [--redirect-uri URI …] --scopes \"s1 s2\"",
 		Short: "Register an app and print its client id and secret (shown only now)",
+		Long: "Register an app and print its client id and, for a confidential app, its secret (shown only now).\n" +
+			"--require-par and --require-dpop make pushed authorization requests and DPoP-bound tokens the\n" +
+			"app's only way; --auth-method private_key_jwt, with its public keys in a JWK Set file (--jwks) or\n" +
+			"at a URL (--jwks-uri), has it sign an assertion instead of sending a secret (no secret is then\n" +
+			"printed); --fapi2 puts it on the FAPI 2.0 Security Profile, which needs private_key_jwt.",
 		Example: `  enlace app create --name "Sync" --redirect-uri https://sync.example.com/callback \
-    --scopes "read:products write:products" --json`,
+    --scopes "read:products write:products" --json
+  enlace app create --name "Bank feed" --redirect-uri https://feed.example.com/cb --scopes read:checkouts \
+    --auth-method private_key_jwt --jwks feed-keys.json --fapi2`,
 		Args: noArgs,
 		RunE: func(c *cobra.Command, _ []string) error {
 			cfg, err := e.loadConfig()
 			if err != nil {
 				return err
 			}
+			security, err := sec.spec()
+			if err != nil {
+				return err
+			}
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
 				app, secret, err := st.CreateApp(ctx, store.AppSpec{Name: name, RedirectURIs: uris, Scopes: splitScopes(scopes),
 					Public: public, RequirePKCE: requirePKCE, FirstParty: firstParty, IDTokenAlg: idTokenAlg,
-					PostLogoutRedirectURIs: postLogout, By: store.ActorCLI}, cfg.Scopes.Names())
+					PostLogoutRedirectURIs: postLogout, Security: security, By: store.ActorCLI}, cfg.Scopes.Names())
 				if err != nil {
 					return err
+				}
+				if app.UsesPrivateKeyJWT() {
+					// The store made a secret all the same; the token
+					// endpoint does not take it from this app.
+					secret = ""
 				}
 				if asJSON {
 					return e.writeJSON(toAppJSON(app, secret))
 				}
 				if app.Public {
 					fmt.Fprintf(e.stdout, "client_id:     %s\n(a public app: no secret; it must use PKCE with S256)\n", app.ClientID)
+					return nil
+				}
+				if app.UsesPrivateKeyJWT() {
+					fmt.Fprintf(e.stdout, "client_id:     %s\n(private_key_jwt: no secret; the app signs its assertions with a key of its %s)\n",
+						app.ClientID, keysSource(app))
 					return nil
 				}
 				fmt.Fprintf(e.stdout, "client_id:     %s\nclient_secret: %s\n(the secret is shown only now; enlace keeps only its digest)\n",
@@ -195,6 +219,7 @@ func (e *env) appCreateCommand() *cobra.Command {
 	f.StringVar(&idTokenAlg, "id-token-alg", "", idTokenAlgUsage+"; "+store.AlgRS256+" when not given")
 	f.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil,
 		"where OpenID Connect RP-initiated logout may send the browser back, a redirect URI's rules (repeat for more)")
+	sec.add(f, false)
 	f.BoolVar(&asJSON, "json", false, "print JSON")
 	return c
 }
@@ -258,11 +283,12 @@ func (e *env) appUpdateCommand() *cobra.Command {
 		addTest, rmTest                   []string
 		requirePKCE, clearPostLogout      bool
 		asJSON                            bool
+		sec                               securityFlags
 	)
 	profile := map[string]*string{}
 	c := &cobra.Command{
 		Use:   "update CLIENT_ID [flags]",
-		Short: "Change an app's name, redirect URIs, scopes, PKCE rule, OpenID Connect settings, profile or test merchants",
+		Short: "Change an app's name, redirect URIs, scopes, PKCE rule, OpenID Connect or security settings, profile or test merchants",
 		Long: "Change an app's registration; flags not given are left as they are. --redirect-uri and --scopes\n" +
 			"replace the lists whole; --add-redirect-uri and --remove-redirect-uri change the list as it is\n" +
 			"(the client id stays). A removed redirect URI is refused from the next request on, on every\n" +
@@ -272,7 +298,11 @@ func (e *env) appUpdateCommand() *cobra.Command {
 			"as \"\" clears that field. --webhook-url sets the app's webhook endpoint (https, on a public\n" +
 			"address) and prints its signing secret the first time (webhook_secret with --json); \"\" removes it.\n" +
 			"--id-token-alg chooses how the app's ID tokens are signed (RS256 or ES256); --post-logout-redirect-uri\n" +
-			"replaces the post-logout redirect URIs whole, and --clear-post-logout-redirect-uris removes them all.",
+			"replaces the post-logout redirect URIs whole, and --clear-post-logout-redirect-uris removes them all.\n" +
+			"--require-par, --require-dpop and --fapi2 turn a switch on, or off with =false. --auth-method\n" +
+			"private_key_jwt with --jwks FILE or --jwks-uri URL has the app sign assertions with its keys; one of\n" +
+			"the two replaces the other, and --auth-method client_secret goes back to the secret and removes\n" +
+			"both (the app may need a new one: `enlace app rotate-secret`). The settings are checked together.",
 		Example: `  enlace app update 3f0c… --add-redirect-uri https://sync.example.com/v2/callback \
     --remove-redirect-uri https://sync.example.com/callback
   enlace app update 3f0c… --publisher "Sync SpA" --homepage https://sync.example.com \
@@ -317,6 +347,9 @@ func (e *env) appUpdateCommand() *cobra.Command {
 					*pf.field(&u) = profile[pf.name]
 				}
 			}
+			if err := sec.update(f, &u); err != nil {
+				return err
+			}
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
 				// Test merchants are named by email and stored by id: every
 				// one must be a merchant before anything is written.
@@ -336,8 +369,11 @@ func (e *env) appUpdateCommand() *cobra.Command {
 					}
 				}
 				// Only the endpoint may change: the rest is then left alone.
-				var app *store.App
+				var app, was *store.App
 				var err error
+				if was, err = st.GetApp(ctx, args[0]); err != nil {
+					return appNotFound(args[0], err)
+				}
 				others := false
 				f.Visit(func(fl *pflag.Flag) { others = others || fl.Name != "webhook-url" && fl.Name != "json" })
 				if others || !f.Changed("webhook-url") {
@@ -360,6 +396,10 @@ func (e *env) appUpdateCommand() *cobra.Command {
 					return e.writeJSON(v)
 				}
 				fmt.Fprintf(e.stdout, "updated app %s (%s)\n", app.ClientID, app.Name)
+				if was.UsesPrivateKeyJWT() && !app.UsesPrivateKeyJWT() {
+					fmt.Fprintf(e.stdout, "the app authenticates with its secret again; if it does not know it, give it a new one with `enlace app rotate-secret %s`\n",
+						app.ClientID)
+				}
 				if secret != "" {
 					fmt.Fprintf(e.stdout, "webhook_secret: %s\n(the signing secret is shown only now)\n", secret)
 				}
@@ -377,6 +417,7 @@ func (e *env) appUpdateCommand() *cobra.Command {
 	f.StringVar(&idTokenAlg, "id-token-alg", "", idTokenAlgUsage)
 	f.StringArrayVar(&postLogout, "post-logout-redirect-uri", nil, "the post-logout redirect URIs, all of them (repeat for more)")
 	f.BoolVar(&clearPostLogout, "clear-post-logout-redirect-uris", false, "remove every post-logout redirect URI")
+	sec.add(f, true)
 	for _, pf := range profileFlags() {
 		v := new(string)
 		profile[pf.name] = v

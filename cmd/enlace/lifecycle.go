@@ -40,7 +40,7 @@ func (e *env) appShowCommand() *cobra.Command {
 	var asJSON bool
 	c := &cobra.Command{
 		Use:   "show CLIENT_ID",
-		Short: "Show an app: status, owner, profile, redirect URIs, scopes, OpenID Connect settings, test merchants (never a secret)",
+		Short: "Show an app: status, owner, profile, redirect URIs, scopes, OpenID Connect and security settings, test merchants (never a secret)",
 		Args:  exactArgs(1, "one argument, the client id"),
 		RunE: func(c *cobra.Command, args []string) error {
 			return e.withStore(c, func(ctx context.Context, st *store.Store) error {
@@ -92,6 +92,7 @@ func (e *env) printAppView(a *store.App, v server.AppView) error {
 	line("scopes", strings.Join(v.Scopes, " "))
 	line("ID token algorithm", v.IDTokenSignedResponseAlg)
 	line("post-logout redirect URIs", strings.Join(v.PostLogoutRedirectURIs, " "))
+	securityLines(a, line)
 	tm := make([]string, 0, len(v.TestMerchants))
 	for _, m := range v.TestMerchants {
 		tm = append(tm, cmp.Or(m.Email, m.ID))
