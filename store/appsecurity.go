@@ -112,6 +112,7 @@ type Security struct {
 // app that is public (or not) and first-party (or not). The JWK Set comes
 // back normalised (compact JSON of its keys).
 func ValidateSecurity(s Security, public, firstParty bool) (string, error) {
+	s = s.trimmed()
 	switch s.AuthMethod {
 	case "", AuthPrivateKeyJWT:
 	default:
@@ -133,6 +134,11 @@ func ValidateSecurity(s Security, public, firstParty bool) (string, error) {
 	if s.JWKSURI != "" {
 		if err := validateURI("jwks_uri", s.JWKSURI); err != nil {
 			return "", err
+		}
+		if !strings.HasPrefix(s.JWKSURI, "https://") {
+			// It is fetched from the app's server (safefetch), which takes
+			// https only: a loopback http URI would verify nothing.
+			return "", fmt.Errorf("%w: jwks_uri must use https, even on loopback", ErrInvalid)
 		}
 	}
 	jwks := ""
@@ -194,11 +200,11 @@ func normalizeJWKS(raw string) (string, error) {
 // algorithm is not a signature's. The keys of a fetched jwks_uri are held
 // to it too.
 func CheckClientKey(k jose.JSONWebKey) error {
+	if _, symmetric := k.Key.([]byte); symmetric || (k.Valid() && !k.IsPublic()) {
+		return fmt.Errorf("a private or symmetric key; register only the public half")
+	}
 	if !k.Valid() {
 		return fmt.Errorf("not a valid key")
-	}
-	if !k.IsPublic() {
-		return fmt.Errorf("a private or symmetric key; register only the public half")
 	}
 	if k.Use != "" && k.Use != "sig" {
 		return fmt.Errorf("use %q is not sig", k.Use)
@@ -222,9 +228,16 @@ func CheckClientKey(k jose.JSONWebKey) error {
 	return nil
 }
 
+// trimmed is s without the spaces around its strings.
+func (s Security) trimmed() Security {
+	s.AuthMethod, s.JWKS, s.JWKSURI = strings.TrimSpace(s.AuthMethod), strings.TrimSpace(s.JWKS), strings.TrimSpace(s.JWKSURI)
+	return s
+}
+
 // setSecurity puts validated settings on the app; jwks is the normalised
 // set ValidateSecurity returned.
 func (a *App) setSecurity(s Security, jwks string) {
+	s = s.trimmed()
 	a.RequirePAR, a.RequireDPoP, a.FAPI2 = s.RequirePAR, s.RequireDPoP, s.FAPI2
 	a.AuthMethod, a.JWKS, a.JWKSURI = s.AuthMethod, jwks, s.JWKSURI
 }

@@ -97,9 +97,7 @@ func TestValidateSecurity(t *testing.T) {
 		"a private EC key": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: k.ec})}, confidential, "register only the public half"},
 		"RSA of 1024 bits": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.rsa1024.PublicKey})}, confidential, "fewer than 2048 bits"},
 		"an HS256 oct key": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: []byte(strings.Repeat("s", 32)), Algorithm: "HS256"})}, confidential,
-			// go-jose's Valid knows no symmetric key, so CheckClientKey's
-			// first check answers.
-			"key 1 of the jwks: not a valid key"},
+			"key 1 of the jwks: a private or symmetric key"},
 		"EC on P-384":                      {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.ec384.PublicKey})}, confidential, "a curve other than P-256"},
 		"an encryption key":                {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.ec.PublicKey, Use: "enc"})}, confidential, `use "enc" is not sig`},
 		"an unknown alg":                   {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.rsa.PublicKey, Algorithm: "RS512"})}, confidential, `algorithm "RS512" is not one of`},
@@ -118,6 +116,7 @@ func TestValidateSecurity(t *testing.T) {
 		"fapi2 on a first-party app": {store.Security{FAPI2: true, AuthMethod: pkj, JWKS: good}, firstParty,
 			"FAPI 2.0 forbids the password grant"},
 		"http jwks_uri, not loopback": {store.Security{AuthMethod: pkj, JWKSURI: "http://rp.example.com/jwks"}, confidential, "must use https"},
+		"http jwks_uri on localhost":  {store.Security{AuthMethod: pkj, JWKSURI: "http://localhost:9000/jwks"}, confidential, "jwks_uri must use https"},
 		"relative jwks_uri":           {store.Security{AuthMethod: pkj, JWKSURI: "/jwks"}, confidential, "jwks_uri \"/jwks\" is not absolute"},
 		"jwks_uri with a fragment":    {store.Security{AuthMethod: pkj, JWKSURI: "https://rp.example.com/jwks#k"}, confidential, "must not contain a fragment"},
 	} {
@@ -129,7 +128,7 @@ func TestValidateSecurity(t *testing.T) {
 
 	// What is allowed: PAR and DPoP on any app, private_key_jwt with
 	// either source of keys, FAPI 2.0 on a confidential third-party app
-	// with private_key_jwt; http on loopback like a redirect URI.
+	// with private_key_jwt.
 	for name, c := range map[string]struct {
 		sec  store.Security
 		kind kind
@@ -139,7 +138,6 @@ func TestValidateSecurity(t *testing.T) {
 		"PAR, first-party":       {store.Security{RequirePAR: true}, firstParty},
 		"private_key_jwt, jwks":  {store.Security{AuthMethod: pkj, JWKS: good}, confidential},
 		"private_key_jwt, uri":   {store.Security{AuthMethod: pkj, JWKSURI: "https://rp.example.com/jwks"}, confidential},
-		"jwks_uri on localhost":  {store.Security{AuthMethod: pkj, JWKSURI: "http://localhost:9000/jwks"}, confidential},
 		"fapi2":                  {store.Security{FAPI2: true, AuthMethod: pkj, JWKSURI: "https://rp.example.com/jwks"}, confidential},
 		"first-party, pkj, jwks": {store.Security{AuthMethod: pkj, JWKS: good}, firstParty},
 	} {

@@ -30,9 +30,10 @@ var ErrRegistrationToken = errors.New("the registration access token does not ma
 // the app's own fields.
 type RegistrationMeta struct {
 	// AuthMethod is the token_endpoint_auth_method registered:
-	// client_secret_basic, client_secret_post or none (a public app).
-	// enlace accepts either secret method from a confidential app; this is
-	// what the registration answers.
+	// client_secret_basic, client_secret_post, private_key_jwt (the app's
+	// AuthMethod then says so too) or none (a public app). enlace accepts
+	// either secret method from a confidential app; this is what the
+	// registration answers.
 	AuthMethod string `json:"token_endpoint_auth_method"`
 	// LogoURI is the logo_uri the logo was fetched from, once;
 	// LogoFingerprint is the logo it gave (Profile.Logo then). A logo the
