@@ -177,6 +177,8 @@ func TestREADME(t *testing.T) {
 		`"client_secret"`,                    // the developer's own app
 		`warehouse  W1  Bodega Central`,      // a merchant's resources, from the CLI
 		`[{"id":"W1","name":"Bodega Central"},{"id":"W2","name":"Bodega Norte"}]`, // and the admin API
+		`"expires_in": 60`, `/apps/authorize?client_id=` + d.ClientID + `&request_uri=urn%3Aietf%3Aparams%3Aoauth%3Arequest_uri%3A`, // PAR
+		`"fapi2": true`, `"token_endpoint_auth_method": "private_key_jwt"`, `"dpop_bound_access_tokens": true`, // the FAPI 2.0 app
 	} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("the README's blocks did not print %s:\n%s", want, out)
