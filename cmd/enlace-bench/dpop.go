@@ -118,7 +118,7 @@ func (b *benchRun) dpopTargets(ctx context.Context, sz *sizes) (real, floor targ
 	}
 	// Enough proofs for the phase at a rate no 2-core machine reaches
 	// with DPoP, without signing for minutes.
-	perWorker := max(200, min(b.opts.Pool, 60000)/b.opts.Concurrency)
+	perWorker := max(200, min(b.opts.Pool, 150000)/b.opts.Concurrency)
 	b.logf("info-dpop: signing %d × %d proofs", b.opts.Concurrency, perWorker)
 	t0 := time.Now()
 	workers, err := b.dpopWorkers(ctx, iss+"/api/d/info", perWorker)
