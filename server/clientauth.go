@@ -44,11 +44,14 @@ const maxAssertionLife = 10 * time.Minute
 // assertionLeeway is the clock difference tolerated with a client.
 const assertionLeeway = 30 * time.Second
 
-// clientKeysTTL is how long a jwks_uri's keys are kept, and
-// clientKeysRefetch how soon an unknown kid may fetch them again.
+// clientKeysTTL is how long a jwks_uri's keys are kept, clientKeysRefetch
+// how soon an unknown kid (or a failed fetch) may fetch them again, and
+// clientKeysStale how long they stand in while the app's server cannot be
+// reached.
 const (
 	clientKeysTTL     = 5 * time.Minute
 	clientKeysRefetch = 30 * time.Second
+	clientKeysStale   = time.Hour
 )
 
 // clientKeys caches the key sets fetched from apps' jwks_uri.
@@ -58,9 +61,11 @@ type clientKeys struct {
 }
 
 type fetchedKeys struct {
-	uri     string
-	set     jose.JSONWebKeySet
-	fetched time.Time
+	uri             string
+	set             jose.JSONWebKeySet
+	fetched, failed time.Time
+	// inflight is closed when the fetch under way ends.
+	inflight chan struct{}
 }
 
 // assertionClient returns the client id an assertion names, unverified:
@@ -90,7 +95,7 @@ func signatureAlgs(names []string) []jose.SignatureAlgorithm {
 
 // verifyAssertion checks a client assertion of app, presented at endpoint
 // (a path), by the rules above; desc says why it is refused.
-func (s *Server) verifyAssertion(ctx context.Context, app *store.App, assertion, endpoint string) (desc string, err error) {
+func (s *Server) verifyAssertion(ctx context.Context, app *store.App, assertion, endpoint string, pending *assertionClaim) (desc string, err error) {
 	tok, perr := jwt.ParseSigned(assertion, signatureAlgs(app.AssertionAlgsFor()))
 	if perr != nil {
 		return "the client assertion is not a JWT signed with one of " + fmt.Sprint(app.AssertionAlgsFor()), nil
@@ -137,50 +142,142 @@ func (s *Server) verifyAssertion(ctx context.Context, app *store.App, assertion,
 	if err := c.ValidateWithLeeway(jwt.Expected{Time: now}, assertionLeeway); err != nil {
 		return "the client assertion is expired or not yet valid", nil
 	}
-	if !c.Audience.Contains(s.cfg.Issuer) && !c.Audience.Contains(s.cfg.Issuer+endpoint) {
+	if !s.audienceOK(tok, c.Audience, app, endpoint) {
 		return "the client assertion's aud must be the issuer, " + s.cfg.Issuer, nil
 	}
-	fresh, err := s.store.ClaimAssertion(ctx, app.ClientID, c.ID, c.Expiry.Time().Add(assertionLeeway))
-	if err != nil {
-		return "", err
-	}
-	if !fresh {
-		return "the client assertion was used before; sign a new one with a fresh jti", nil
-	}
+	pending.jti, pending.until = c.ID, c.Expiry.Time().Add(assertionLeeway)
 	return "", nil
 }
 
+// audienceOK applies the aud rules: on fapi2 the issuer alone, as a
+// string (FAPI 2.0 §5.3.2.1, against audience injection); otherwise the
+// issuer, the URL of the endpoint, or at PAR the token endpoint's too
+// (RFC 9126 §2).
+func (s *Server) audienceOK(tok *jwt.JSONWebToken, aud jwt.Audience, app *store.App, endpoint string) bool {
+	if app.FAPI2 {
+		var raw struct {
+			Aud json.RawMessage `json:"aud"`
+		}
+		if tok.UnsafeClaimsWithoutVerification(&raw) != nil {
+			return false
+		}
+		var one string
+		return json.Unmarshal(raw.Aud, &one) == nil && one == s.cfg.Issuer
+	}
+	if aud.Contains(s.cfg.Issuer) || aud.Contains(s.cfg.Issuer+endpoint) {
+		return true
+	}
+	return endpoint == parPath && aud.Contains(s.cfg.Issuer+"/oauth/token")
+}
+
+// assertionClaim is a verified assertion's jti, claimed (one use) once
+// every other check of the request has passed.
+type assertionClaim struct {
+	jti   string
+	until time.Time
+}
+
+// claimClient records the one use of the request's client assertion, if
+// it had one; desc is why it is refused (a replay).
+func (s *Server) claimClient(ctx context.Context, tr *tokenRequest) *apierror.Error {
+	if tr.pending.jti == "" {
+		return nil
+	}
+	fresh, err := s.store.ClaimAssertion(ctx, tr.ClientID, tr.pending.jti, tr.pending.until)
+	if err != nil {
+		s.log.ErrorContext(ctx, "claim client assertion", "err", err)
+		return apierror.Unavailable()
+	}
+	if !fresh {
+		return apierror.New(apierror.InvalidClient, "the client assertion was used before; sign a new one with a fresh jti")
+	}
+	tr.pending = assertionClaim{}
+	return nil
+}
+
 // keysOf returns the app's registered public keys: its jwks, or its
-// jwks_uri's as last fetched (again once they are old, or when kid is
-// not among them and they were not fetched a moment ago).
+// jwks_uri's as last fetched — again once they are clientKeysTTL old, or
+// when kid is not among them and they are clientKeysRefetch old. One
+// fetch per app at a time; a failed fetch is not tried again for
+// clientKeysRefetch, and keys fetched longer than clientKeysStale ago
+// are not used while the app's server cannot be reached, so that a key
+// the app withdrew does not live on.
 func (s *Server) keysOf(ctx context.Context, app *store.App, kid string) ([]jose.JSONWebKey, error) {
 	if app.JWKSURI == "" {
 		set, err := app.ClientKeys()
 		return set.Keys, err
 	}
-	now := s.store.Now()
-	s.clientKeys.mu.Lock()
-	got, ok := s.clientKeys.m[app.ClientID]
-	s.clientKeys.mu.Unlock()
-	fresh := ok && got.uri == app.JWKSURI && now.Sub(got.fetched) < clientKeysTTL
-	missing := kid != "" && !slices.ContainsFunc(got.set.Keys, func(k jose.JSONWebKey) bool { return k.KeyID == kid })
-	if fresh && !(missing && now.Sub(got.fetched) >= clientKeysRefetch) {
-		return got.set.Keys, nil
+	ck := &s.clientKeys
+	for {
+		now := s.store.Now()
+		ck.mu.Lock()
+		got, ok := ck.m[app.ClientID]
+		if ok && got.uri != app.JWKSURI {
+			got, ok = fetchedKeys{}, false
+		}
+		age := now.Sub(got.fetched)
+		missing := kid != "" && !slices.ContainsFunc(got.set.Keys, func(k jose.JSONWebKey) bool { return k.KeyID == kid })
+		usable := ok && !got.fetched.IsZero() && age < clientKeysStale
+		switch {
+		case ok && got.inflight != nil:
+			// Another request is fetching them: wait for its result.
+			wait := got.inflight
+			ck.mu.Unlock()
+			select {
+			case <-wait:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		case usable && age < clientKeysTTL && !(missing && age >= clientKeysRefetch),
+			ok && now.Sub(got.failed) < clientKeysRefetch:
+			ck.mu.Unlock()
+			if !usable {
+				return nil, nil
+			}
+			return got.set.Keys, nil
+		}
+		done := make(chan struct{})
+		got.uri, got.inflight = app.JWKSURI, done
+		if ck.m == nil {
+			ck.m = map[string]fetchedKeys{}
+		}
+		ck.m[app.ClientID] = got
+		ck.mu.Unlock()
+
+		set, ferr := s.fetchClientKeys(ctx, app)
+		ck.mu.Lock()
+		got.inflight = nil
+		if ferr != nil {
+			got.failed = now
+		} else {
+			got.set, got.fetched, got.failed = set, now, time.Time{}
+		}
+		ck.m[app.ClientID] = got
+		ck.mu.Unlock()
+		close(done)
+		if ferr != nil {
+			if !got.fetched.IsZero() && now.Sub(got.fetched) < clientKeysStale {
+				return got.set.Keys, nil
+			}
+			return nil, nil
+		}
+		return set.Keys, nil
 	}
+}
+
+// fetchClientKeys fetches an app's jwks_uri through safefetch and keeps
+// the keys that could have been registered.
+func (s *Server) fetchClientKeys(ctx context.Context, app *store.App) (jose.JSONWebKeySet, error) {
+	var set jose.JSONWebKeySet
 	body, _, err := s.fetch.Get(ctx, app.JWKSURI)
 	if err != nil {
 		s.log.WarnContext(ctx, "fetch jwks_uri", "client_id", app.ClientID, "err", err)
-		if ok && got.uri == app.JWKSURI {
-			// The keys fetched last still stand while the app's server
-			// cannot be reached.
-			return got.set.Keys, nil
-		}
-		return nil, nil
+		return set, err
 	}
-	var set jose.JSONWebKeySet
 	if err := json.Unmarshal(body, &set); err != nil {
 		s.log.WarnContext(ctx, "jwks_uri is not a JWK Set", "client_id", app.ClientID)
-		return nil, nil
+		return set, fmt.Errorf("jwks_uri: %w", err)
 	}
 	// Only keys that could be registered verify: no private, symmetric
 	// or weak key, however the app's server publishes it.
@@ -188,13 +285,7 @@ func (s *Server) keysOf(ctx context.Context, app *store.App, kid string) ([]jose
 	if len(set.Keys) > store.MaxClientKeys {
 		set.Keys = set.Keys[:store.MaxClientKeys]
 	}
-	s.clientKeys.mu.Lock()
-	if s.clientKeys.m == nil {
-		s.clientKeys.m = map[string]fetchedKeys{}
-	}
-	s.clientKeys.m[app.ClientID] = fetchedKeys{uri: app.JWKSURI, set: set, fetched: now}
-	s.clientKeys.mu.Unlock()
-	return set.Keys, nil
+	return set, nil
 }
 
 // authenticateAssertion is authenticateClient for a request carrying a
@@ -227,7 +318,7 @@ func (s *Server) authenticateAssertion(ctx context.Context, tr *tokenRequest, fa
 	if !app.UsesPrivateKeyJWT() {
 		return nil, fail("this app is not registered for private_key_jwt")
 	}
-	desc, err := s.verifyAssertion(ctx, app, tr.Assertion, tr.Path)
+	desc, err := s.verifyAssertion(ctx, app, tr.Assertion, tr.Path, &tr.pending)
 	if err != nil {
 		s.log.ErrorContext(ctx, "verify client assertion", "err", err)
 		return nil, apierror.Unavailable()

@@ -26,22 +26,36 @@ import (
 //     without a proof.
 // Every refusal is invalid_dpop_proof (400), and changes nothing.
 
-// tokenProof checks the DPoP proof of a token request of app and returns
-// its key's thumbprint, "" for a request without one.
-func (s *Server) tokenProof(c *gin.Context, app *store.App) (string, *apierror.Error) {
+// checkProof checks the DPoP proof of a token or PAR request, storing
+// nothing: nil for a request without one.
+func (s *Server) checkProof(c *gin.Context) (*dpop.Proof, *apierror.Error) {
 	proofs := c.Request.Header.Values("DPoP")
 	switch {
-	case len(proofs) == 0 && app.DPoPRequired():
-		return "", apierror.New(apierror.InvalidDPoPProof, "this app's tokens are DPoP-bound: send a DPoP proof")
 	case len(proofs) == 0:
-		return "", nil
+		return nil, nil
 	case len(proofs) > 1:
-		return "", apierror.New(apierror.InvalidDPoPProof, "send one DPoP header")
+		return nil, apierror.New(apierror.InvalidDPoPProof, "send one DPoP header")
 	}
 	ctx := c.Request.Context()
 	p, err := s.dpop.Check(ctx, proofs[0], dpop.Request{Method: http.MethodPost, URL: s.cfg.Issuer + c.Request.URL.Path})
 	if err != nil {
-		return "", s.proofRefused(ctx, err)
+		return nil, s.proofRefused(ctx, err)
+	}
+	return p, nil
+}
+
+// bindProof applies app's rules to the request's proof (nil: none) and
+// claims its one use; it returns the key's thumbprint the tokens are
+// bound to, "" for bearer tokens.
+func (s *Server) bindProof(ctx context.Context, app *store.App, p *dpop.Proof) (string, *apierror.Error) {
+	switch {
+	case p == nil && app.DPoPRequired():
+		return "", apierror.New(apierror.InvalidDPoPProof, "this app's tokens are DPoP-bound: send a DPoP proof")
+	case p == nil:
+		return "", nil
+	case app.FAPI2 && p.Alg == "RS256":
+		// FAPI 2.0 §5.4.1: no PKCS#1 v1.5 signatures.
+		return "", apierror.New(apierror.InvalidDPoPProof, "this app's DPoP proofs must be signed with ES256, PS256 or EdDSA (FAPI 2.0)")
 	}
 	fresh, err := s.store.ClaimProof(ctx, p.JKT, p.JTI, s.dpop.Window())
 	if err != nil {

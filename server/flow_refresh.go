@@ -39,6 +39,6 @@ func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest, 
 		// From the cached app: a connection approved before an app-wide
 		// revocation refreshes nothing.
 		AppGeneration: app.Generation, AppScopes: app.Scopes,
-		JKT: jkt,
+		JKT: jkt, BindRefresh: app.Public,
 	})
 }

@@ -1,7 +1,9 @@
 package server
 
 import (
+	"fmt"
 	"net/http"
+	"net/url"
 	"unicode/utf8"
 
 	"github.com/gin-gonic/gin"
@@ -32,6 +34,16 @@ import (
 // parPath is the PAR endpoint.
 const parPath = "/oauth/par"
 
+// pushedParams are the parameters a pushed request keeps: those of an
+// authorization request enlace reads (request and registration too, so
+// that they are refused as at the authorization endpoint).
+var pushedParams = []string{"response_type", "client_id", "redirect_uri", "scope", "state", "code_challenge",
+	"code_challenge_method", "nonce", "prompt", "max_age", "login_hint", "id_token_hint", "authorization_details",
+	"dpop_jkt", "response_mode", "request", "request_uri", "registration"}
+
+// maxPushed bounds a pushed request as stored.
+const maxPushed = 16 << 10
+
 // pushed is the PAR endpoint's answer (RFC 9126 §2.2).
 type pushed struct {
 	RequestURI string `json:"request_uri"`
@@ -46,15 +58,24 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 		return
 	}
 	ctx := c.Request.Context()
-	app, oe := s.authenticateClient(ctx, tr)
+	proof, oe := s.checkProof(c)
 	if oe != nil {
 		writeOAuth(c, oe)
 		return
 	}
-	q := tr.form
-	// The client's credentials are not part of the request it pushes.
-	for _, k := range []string{"client_secret", "client_assertion", "client_assertion_type"} {
-		q.Del(k)
+	app, oe := s.authenticate(ctx, tr)
+	if oe != nil {
+		writeOAuth(c, oe)
+		return
+	}
+	// Only an authorization request's parameters are kept (others are
+	// ignored, RFC 6749 §3.1): the client's credentials are not part of
+	// the request it pushes, and nobody fills Redis with the rest.
+	q := url.Values{}
+	for _, k := range pushedParams {
+		if v, ok := tr.form[k]; ok {
+			q[k] = v
+		}
 	}
 	for k, v := range q {
 		if len(v) > 1 {
@@ -73,17 +94,12 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 	q.Set("client_id", app.ClientID)
 	// A DPoP proof at PAR binds the code to its key (RFC 9449 §10.1),
 	// as dpop_jkt does; when both come they must name the same key.
-	if len(c.Request.Header.Values("DPoP")) > 0 {
-		jkt, oe := s.tokenProof(c, app)
-		if oe != nil {
-			writeOAuth(c, oe)
-			return
-		}
-		if q.Has("dpop_jkt") && q.Get("dpop_jkt") != jkt {
+	if proof != nil {
+		if q.Has("dpop_jkt") && q.Get("dpop_jkt") != proof.JKT {
 			writeOAuth(c, apierror.New(apierror.InvalidDPoPProof, "dpop_jkt is not the thumbprint of the DPoP proof's key"))
 			return
 		}
-		q.Set("dpop_jkt", jkt)
+		q.Set("dpop_jkt", proof.JKT)
 	}
 	if !app.AllowsRedirect(q.Get("redirect_uri")) {
 		writeOAuth(c, apierror.Request("redirect_uri is missing or not one of the app's registered redirect URIs"))
@@ -93,7 +109,22 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 		writeOAuth(c, e)
 		return
 	}
-	uri, err := s.store.PushAuthorization(ctx, app.ClientID, q.Encode(), s.cfg.PAR.Lifetime)
+	params := q.Encode()
+	if len(params) > maxPushed {
+		writeOAuth(c, apierror.Request(fmt.Sprintf("the pushed request is larger than %d bytes", maxPushed)))
+		return
+	}
+	if proof != nil {
+		if _, oe := s.bindProof(ctx, app, proof); oe != nil {
+			writeOAuth(c, oe)
+			return
+		}
+	}
+	if oe := s.claimClient(ctx, tr); oe != nil {
+		writeOAuth(c, oe)
+		return
+	}
+	uri, err := s.store.PushAuthorization(ctx, app.ClientID, params, s.cfg.PAR.Lifetime)
 	if err != nil {
 		s.log.ErrorContext(ctx, "push authorization request", "err", err)
 		writeOAuth(c, apierror.Unavailable())
@@ -101,5 +132,6 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 	}
 	s.log.InfoContext(ctx, "authorization request pushed", "client_id", app.ClientID)
 	apierror.NoStore(c.Writer.Header())
+	s.offerNonce(c)
 	c.JSON(http.StatusCreated, pushed{RequestURI: uri, ExpiresIn: int64(s.cfg.PAR.Lifetime.Seconds())})
 }

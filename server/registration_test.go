@@ -829,7 +829,7 @@ func TestDynamicRegistrationSecurity(t *testing.T) {
 		}, "key 1 of the jwks: a private or symmetric key; register only the public half"},
 		"RSA of 1024 bits": {func(m map[string]any) {
 			m["jwks"] = json.RawMessage(settingsJWKS(t, jose.JSONWebKey{Key: &k.rsa1024.PublicKey}))
-		}, "an RSA key of fewer than 2048 bits"},
+		}, "an RSA key of 1024 bits (2048 to 4096)"},
 		"http jwks_uri": {func(m map[string]any) {
 			delete(m, "jwks")
 			m["jwks_uri"] = "http://client.example.org/jwks"

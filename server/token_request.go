@@ -41,6 +41,9 @@ type tokenRequest struct {
 	Assertion, AssertionType string
 	// Path is the endpoint's, which a client assertion's aud may name.
 	Path string
+	// pending is the verified client assertion's jti, to be claimed
+	// (claimClient) once the rest of the request has passed.
+	pending assertionClaim
 	// form is a form body whole, for the endpoint that reads more than
 	// the token endpoint's parameters (PAR).
 	form url.Values

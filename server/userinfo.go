@@ -9,7 +9,6 @@ import (
 	"github.com/gin-gonic/gin"
 
 	"github.com/enlace-oauth/enlace/server/apierror"
-	"github.com/enlace-oauth/enlace/server/dpop"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -27,8 +26,8 @@ import (
 func (s *Server) userinfo(c *gin.Context) {
 	ctx := c.Request.Context()
 	var ai *store.TokenInfo
-	if scheme, _, _ := strings.Cut(c.GetHeader("Authorization"), " "); strings.EqualFold(scheme, "DPoP") {
-		// A DPoP-bound token comes in the header only, with its proof.
+	if c.GetHeader("Authorization") != "" && !c.Request.URL.Query().Has("access_token") && !hasFormToken(c) {
+		// The header: a bearer token, or a DPoP-bound one with its proof.
 		var ok bool
 		if ai, ok = s.bearer(c, func(c *gin.Context) { writeBearer(c, apierror.Unavailable()) }); !ok {
 			return
@@ -49,16 +48,11 @@ func (s *Server) userinfo(c *gin.Context) {
 			writeBearer(c, apierror.Unavailable())
 			return
 		}
-		if ai.JKT != "" {
-			e := apierror.New(apierror.InvalidToken, "the access token is DPoP-bound: send it as Authorization: DPoP, with a DPoP proof of its key")
-			e.DPoP, e.DPoPAlgs = true, dpop.AlgsHeader()
-			writeBearer(c, e)
-			return
-		}
 	}
 	if !slices.Contains(ai.Scopes, scopeOpenID) {
 		e := apierror.New(apierror.InsufficientScope, "the access token was not granted the openid scope")
 		e.Status, e.Scope = http.StatusForbidden, scopeOpenID
+		resource.Challenge(e, ai)
 		writeBearer(c, e)
 		return
 	}
@@ -70,6 +64,15 @@ func (s *Server) userinfo(c *gin.Context) {
 	}
 	apierror.NoStore(c.Writer.Header())
 	c.JSON(http.StatusOK, userinfoAnswer{Subject: m.ID, profileClaims: claimsFor(m, ai.Scopes)})
+}
+
+// hasFormToken reports whether a POST form carries access_token (which
+// userinfoToken then refuses beside a header).
+func hasFormToken(c *gin.Context) bool {
+	if c.Request.Method != http.MethodPost || !strings.HasPrefix(c.ContentType(), "application/x-www-form-urlencoded") {
+		return false
+	}
+	return c.Request.ParseForm() == nil && c.Request.PostForm.Has("access_token")
 }
 
 // userinfoAnswer is the UserInfo response (Core §5.3.2).

@@ -107,10 +107,14 @@ const MaxPostLogoutRedirectURIs = 20
 // IDTokenSigningAlg returns the algorithm the app's ID tokens are signed
 // with: AlgRS256 unless the app chose another.
 func (a *App) IDTokenSigningAlg() string {
-	if a.IDTokenAlg == "" {
-		return AlgRS256
+	switch {
+	case a.IDTokenAlg != "":
+		return a.IDTokenAlg
+	case a.FAPI2:
+		// FAPI 2.0 §5.4.1 forbids RS256 (PKCS#1 v1.5).
+		return AlgES256
 	}
-	return a.IDTokenAlg
+	return AlgRS256
 }
 
 // AllowsPostLogoutRedirect reports whether uri is one of the app's
@@ -394,6 +398,9 @@ func validateSpec(spec AppSpec, catalogue []string) error {
 	}
 	if err := ValidateIDTokenAlg(spec.IDTokenAlg); err != nil {
 		return err
+	}
+	if spec.Security.FAPI2 && spec.IDTokenAlg == AlgRS256 {
+		return fmt.Errorf("%w: FAPI 2.0 forbids RS256 ID tokens; choose ES256", ErrInvalid)
 	}
 	if len(spec.Scopes) == 0 {
 		return fmt.Errorf("%w: the app needs at least one scope", ErrInvalid)
@@ -699,7 +706,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 	}
 	spec := AppSpec{Name: a.Name, RedirectURIs: a.RedirectURIs, Scopes: a.Scopes, Public: a.Public,
 		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, IDTokenAlg: a.IDTokenAlg,
-		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs}
+		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs, Security: a.Security()}
 	fields := map[string]string{}
 	var changed []string
 	if u.Name != nil {
@@ -751,6 +758,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		if err != nil {
 			return nil, err
 		}
+		spec.Security = sec
 		b := *a
 		b.setSecurity(sec, jwks)
 		for k, v := range securityFields(&b) {

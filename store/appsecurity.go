@@ -38,6 +38,10 @@ func AssertionAlgs() []string { return []string{AlgRS256, AlgPS256, AlgES256, Al
 // assertion.
 func FAPI2AssertionAlgs() []string { return []string{AlgPS256, AlgES256, AlgEdDSA} }
 
+// MaxRSABits bounds an RSA key of a client (registered, fetched or in a
+// DPoP proof).
+const MaxRSABits = 4096
+
 // MaxClientKeys bounds the keys of an app's registered JWK Set, and
 // MaxJWKS the size of the set as JSON.
 const (
@@ -162,7 +166,7 @@ func ValidateSecurity(s Security, public, firstParty bool) (string, error) {
 }
 
 // normalizeJWKS checks a registered JWK Set: at most MaxClientKeys public
-// keys (RSA of 2048 bits or more, EC P-256, Ed25519), each with an
+// keys (RSA of 2048 to 4096 bits, EC P-256, Ed25519), each with an
 // algorithm, when it names one, among AssertionAlgs, and no two with the
 // same key id.
 func normalizeJWKS(raw string) (string, error) {
@@ -214,8 +218,14 @@ func CheckClientKey(k jose.JSONWebKey) error {
 	}
 	switch key := k.Key.(type) {
 	case *rsa.PublicKey:
-		if key.Size()*8 < 2048 {
-			return fmt.Errorf("an RSA key of fewer than 2048 bits")
+		// The upper bound and the usual exponent keep a verification
+		// cheap: a 16384-bit key with a large exponent costs a server tens
+		// of milliseconds, and anyone can send a DPoP proof.
+		if bits := key.N.BitLen(); bits < 2048 || bits > MaxRSABits {
+			return fmt.Errorf("an RSA key of %d bits (2048 to %d)", bits, MaxRSABits)
+		}
+		if key.E != 65537 {
+			return fmt.Errorf("an RSA key whose exponent is not 65537")
 		}
 	case *ecdsa.PublicKey:
 		if key.Curve != elliptic.P256() {

@@ -95,7 +95,7 @@ func TestValidateSecurity(t *testing.T) {
 		"neither":          {store.Security{AuthMethod: pkj}, confidential, "private_key_jwt needs the app's public keys"},
 		"a private key":    {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: k.rsa, KeyID: "p"})}, confidential, "a private or symmetric key"},
 		"a private EC key": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: k.ec})}, confidential, "register only the public half"},
-		"RSA of 1024 bits": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.rsa1024.PublicKey})}, confidential, "fewer than 2048 bits"},
+		"RSA of 1024 bits": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.rsa1024.PublicKey})}, confidential, "an RSA key of 1024 bits (2048 to 4096)"},
 		"an HS256 oct key": {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: []byte(strings.Repeat("s", 32)), Algorithm: "HS256"})}, confidential,
 			"key 1 of the jwks: a private or symmetric key"},
 		"EC on P-384":                      {store.Security{AuthMethod: pkj, JWKS: jwksOf(t, jose.JSONWebKey{Key: &k.ec384.PublicKey})}, confidential, "a curve other than P-256"},

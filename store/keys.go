@@ -193,8 +193,13 @@ import (
 //	                                  client_id, params, created_at,
 //	                                  claimed; one script (lua/par.lua)
 //	dpop-proof:<digest>       string  TTL: the proof's acceptance window
-//	                                  a DPoP proof seen (digest of its key's
+//	                                  a DPoP proof seen at the token or PAR
+//	                                  endpoint (digest of its key's
 //	                                  thumbprint and jti): a replay is refused
+//	dpop-proof:{sNN}:<digest> string  the same for a proof at a resource,
+//	                                  in its token's connection's slot,
+//	                                  written only for a live bound token
+//	                                  (lua/proof.lua)
 //	assertion:<client id>:<digest>  string  TTL: until the assertion
 //	                                  expires   a client assertion's jti the
 //	                                  app used (RFC 7523)
@@ -304,6 +309,12 @@ func nonceKey(clientID, digest string) string {
 func pushedKey(digest string) string { return "par:" + digest }
 func proofKey(jkt, jti string) string {
 	return "dpop-proof:" + Digest(jkt+" "+jti)
+}
+
+// proofKeyIn is a resource check's proof record, in the slot of the
+// token's connection (lua/proof.lua).
+func proofKeyIn(connID, jkt, jti string) string {
+	return "dpop-proof:" + shardTag(shardOf(connID)) + ":" + Digest(jkt+" "+jti)
 }
 func assertionKey(clientID, digest string) string {
 	return "assertion:" + clientID + ":" + digest

@@ -96,26 +96,45 @@ func (s *Store) ClaimProof(ctx context.Context, jkt, jti string, ttl time.Durati
 	return ok, nil
 }
 
-// LookupAccessProof is LookupAccess of a DPoP-bound token with ClaimProof
-// of the proof that came with it, in one pipeline: a DPoP check costs the
-// round trip of a bearer one. fresh is false for a replayed proof.
+// ProofArgs are the arguments of lua/proof.lua.
+type ProofArgs struct {
+	Digest string `json:"digest"`
+	JKT    string `json:"jkt"`
+	TTL    int64  `json:"ttl"`
+}
+
+// ProofResult is the answer of lua/proof.lua.
+type ProofResult struct {
+	Fields []string `json:"fields"`
+	Fresh  bool     `json:"fresh"`
+}
+
+var proofScript = newScript[ProofArgs, ProofResult]("proof", false)
+
+// LookupAccessProof is LookupAccess of a DPoP-bound token with the one
+// use of the proof that came with it (its key's thumbprint and jti,
+// remembered for ttl), in one script: a DPoP check costs the round trip
+// of a bearer one, and a proof is recorded only for a live token bound to
+// its key. fresh is false for a replayed proof (or one not recorded).
 func (s *Store) LookupAccessProof(ctx context.Context, token, jkt, jti string, ttl time.Duration) (info *TokenInfo, fresh bool, err error) {
 	connID, ok := ParseCredential(KindAccess, token)
 	if !ok {
 		return nil, false, ErrNotFound
 	}
-	var get *redis.SliceCmd
-	var claim *redis.BoolCmd
-	_, err = s.rdb.Pipelined(ctx, func(p redis.Pipeliner) error {
-		get = p.HMGet(ctx, connKey(connID), accessLookup...)
-		claim = p.SetNX(ctx, proofKey(jkt, jti), "1", ttl)
-		return nil
-	})
+	res, err := proofScript.run(ctx, s.rdb, []string{connKey(connID), proofKeyIn(connID, jkt, jti)},
+		ProofArgs{Digest: Digest(token), JKT: jkt, TTL: ttl.Milliseconds()})
 	if err != nil {
 		return nil, false, fmt.Errorf("look up DPoP token: %w", err)
 	}
-	info, err = s.tokenInfo(KindAccess, token, connID, get.Val())
-	return info, claim.Val(), err
+	if len(res.Fields) != len(accessLookup) {
+		return nil, false, fmt.Errorf("look up DPoP token: %d fields", len(res.Fields))
+	}
+	v := make([]any, len(res.Fields))
+	for i, f := range res.Fields {
+		v[i] = f
+	}
+	info, err = s.tokenInfo(KindAccess, token, connID, v)
+	return info, res.Fresh, err
 }
 
 // ClaimAssertion records the first use of a client assertion's jti by the

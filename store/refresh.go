@@ -21,8 +21,10 @@ type RefreshRequest struct {
 	// at this refresh. Nil keeps the grant as it is.
 	AppScopes []string
 	// JKT is the thumbprint of the request's DPoP key ("" without a
-	// proof): the new access token is bound to it.
-	JKT string
+	// proof): the new access token is bound to it; with BindRefresh (a
+	// public app) the refresh token too, if it was not already.
+	JKT         string
+	BindRefresh bool
 }
 
 // RefreshArgs are the arguments of lua/refresh.lua.
@@ -44,8 +46,9 @@ type RefreshArgs struct {
 	Gen     int64 `json:"gen"`
 	// AppScopes are the app's registered scopes, space-separated; the
 	// grant keeps only those ("" keeps it as it is).
-	AppScopes string `json:"app_scopes"`
-	JKT       string `json:"jkt"`
+	AppScopes   string `json:"app_scopes"`
+	JKT         string `json:"jkt"`
+	BindRefresh bool   `json:"bind_refresh"`
 	// Actor is the client, for the audit event.
 	Actor Actor `json:"actor"`
 	// AuditMax is set by Transitions.
@@ -96,7 +99,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
 		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID), AppScopes: strings.Join(r.AppScopes, " "),
-		JKT: r.JKT,
+		JKT: r.JKT, BindRefresh: r.BindRefresh,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)

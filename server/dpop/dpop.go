@@ -7,6 +7,7 @@
 package dpop
 
 import (
+	"bytes"
 	"context"
 	"crypto"
 	"crypto/hmac"
@@ -50,6 +51,8 @@ type Proof struct {
 	JTI string
 	// IssuedAt is the proof's iat.
 	IssuedAt time.Time
+	// Alg is the proof's signature algorithm.
+	Alg string
 }
 
 // Error is a refused proof: invalid_dpop_proof, or use_dpop_nonce when the
@@ -89,6 +92,9 @@ type Request struct {
 	// AccessToken, at a resource, is the token the proof must name (ath);
 	// "" at the token endpoint, where a proof must not name one.
 	AccessToken string
+	// NoRS256 refuses RS256 proofs (FAPI 2.0 §5.4.1 forbids PKCS#1 v1.5
+	// signatures), for an app on the fapi2 profile.
+	NoRS256 bool
 }
 
 // Check verifies one DPoP header value against the request: a JWS with
@@ -99,9 +105,9 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 	if header == "" || len(header) > MaxProof {
 		return nil, invalid("the DPoP header is empty or too large")
 	}
-	jws, err := jose.ParseSigned(header, algs)
+	jws, err := jose.ParseSignedCompact(header, algs)
 	if err != nil {
-		return nil, invalid("the DPoP proof is not a JWS signed with one of %s", AlgsHeader())
+		return nil, invalid("the DPoP proof is not a compact JWS signed with one of %s", AlgsHeader())
 	}
 	if len(jws.Signatures) != 1 {
 		return nil, invalid("the DPoP proof must have one signature")
@@ -110,6 +116,9 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 	if typ, _ := h.ExtraHeaders["typ"].(string); typ != "dpop+jwt" {
 		return nil, invalid("the DPoP proof's typ must be dpop+jwt")
 	}
+	if req.NoRS256 && h.Algorithm == string(jose.RS256) {
+		return nil, invalid("this app's DPoP proofs must be signed with ES256, PS256 or EdDSA (FAPI 2.0)")
+	}
 	jwk := h.JSONWebKey
 	if jwk == nil {
 		return nil, invalid("the DPoP proof has no jwk header")
@@ -117,10 +126,11 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 	if err := store.CheckClientKey(*jwk); err != nil {
 		return nil, invalid("the DPoP proof's jwk: %v", err)
 	}
-	payload, err := jws.Verify(jwk)
-	if err != nil {
-		return nil, invalid("the DPoP proof's signature does not verify with its jwk")
+	if jwk.Algorithm != "" && jwk.Algorithm != h.Algorithm {
+		return nil, invalid("the DPoP proof's jwk is for %s, not %s", jwk.Algorithm, h.Algorithm)
 	}
+	// The claims are checked before the signature: a proof for another
+	// request, or a stale one, costs no verification.
 	var claims struct {
 		JTI   string      `json:"jti"`
 		HTM   string      `json:"htm"`
@@ -129,7 +139,7 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 		ATH   *string     `json:"ath"`
 		Nonce *string     `json:"nonce"`
 	}
-	dec := json.NewDecoder(strings.NewReader(string(payload)))
+	dec := json.NewDecoder(bytes.NewReader(jws.UnsafePayloadWithoutVerification()))
 	dec.UseNumber()
 	if err := dec.Decode(&claims); err != nil {
 		return nil, invalid("the DPoP proof's claims are not a JSON object")
@@ -142,12 +152,12 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 	case !sameURL(claims.HTU, req.URL):
 		return nil, invalid("the DPoP proof's htu is not this request's URL (%s)", req.URL)
 	}
-	iat, err := claims.IAT.Int64()
+	iat, err := claims.IAT.Float64()
 	if err != nil {
-		return nil, invalid("the DPoP proof's iat must be a whole number of seconds")
+		return nil, invalid("the DPoP proof's iat must be a number of seconds")
 	}
 	now := c.Now()
-	issued := time.Unix(iat, 0)
+	issued := time.Unix(int64(iat), 0)
 	if issued.Before(now.Add(-c.MaxAge)) || issued.After(now.Add(c.Skew)) {
 		return nil, invalid("the DPoP proof's iat is outside the accepted window (%s old at most)", c.MaxAge)
 	}
@@ -168,11 +178,14 @@ func (c *Checker) Check(ctx context.Context, header string, req Request) (*Proof
 			return nil, &Error{Nonce: true, Description: "the DPoP proof must carry the nonce of the DPoP-Nonce header"}
 		}
 	}
+	if _, err := jws.Verify(jwk); err != nil {
+		return nil, invalid("the DPoP proof's signature does not verify with its jwk")
+	}
 	tp, err := jwk.Thumbprint(crypto.SHA256)
 	if err != nil {
 		return nil, invalid("the DPoP proof's jwk has no thumbprint")
 	}
-	return &Proof{JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: claims.JTI, IssuedAt: issued}, nil
+	return &Proof{JKT: base64.RawURLEncoding.EncodeToString(tp), JTI: claims.JTI, IssuedAt: issued, Alg: h.Algorithm}, nil
 }
 
 // ATH is the ath of a proof for accessToken: the base64url SHA-256 of it.
@@ -186,7 +199,7 @@ func ATH(accessToken string) string {
 // normalisation (case of scheme and host, default ports).
 func sameURL(htu, want string) bool {
 	a, err := url.Parse(htu)
-	if err != nil || !a.IsAbs() {
+	if err != nil || !a.IsAbs() || a.User != nil {
 		return false
 	}
 	b, err := url.Parse(want)

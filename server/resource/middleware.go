@@ -83,6 +83,7 @@ func authorizeResource(r *http.Request, scope string, resourceID func(*http.Requ
 	if info, _ := FromContext(r.Context()); !info.Resources.Allows(scope, id) {
 		e := apierror.New(apierror.InsufficientScope, "the access token does not grant "+scope+" on this resource")
 		e.Scope = scope
+		Challenge(e, info)
 		return e
 	}
 	return nil
@@ -200,6 +201,7 @@ func authorize(ctx context.Context, scopes []string) *apierror.Error {
 	if !grants(info, scopes) {
 		e := apierror.New(apierror.InsufficientScope, "the access token does not grant "+strings.Join(scopes, " "))
 		e.Scope = strings.Join(scopes, " ")
+		Challenge(e, info)
 		return e
 	}
 	return nil

@@ -29,7 +29,7 @@ func (v *Verifier) VerifyRequest(r *http.Request) (info *store.TokenInfo, refusa
 		e.DPoPAlgs = dpop.AlgsHeader()
 		return nil, e, nil
 	case strings.EqualFold(scheme, "Bearer"):
-		info, err := v.VerifyAccess(ctx, tok)
+		info, err := v.check(ctx, v.tokens.LookupAccess, tok)
 		if err != nil {
 			return nil, v.lookupRefusal(err, false), unavailable(err)
 		}
@@ -38,6 +38,9 @@ func (v *Verifier) VerifyRequest(r *http.Request) (info *store.TokenInfo, refusa
 				"the access token is DPoP-bound: send it as Authorization: DPoP, with a DPoP proof of its key"), nil
 		}
 		return info, nil, nil
+	}
+	if v.opts.BaseURL == "" {
+		return nil, v.refuse(apierror.InvalidToken, "this resource server takes no DPoP-bound tokens (its BaseURL is not configured)"), nil
 	}
 	proofs := r.Header.Values("DPoP")
 	if len(proofs) != 1 {
@@ -48,20 +51,31 @@ func (v *Verifier) VerifyRequest(r *http.Request) (info *store.TokenInfo, refusa
 		return nil, v.proofRefusal(ctx, err), unavailable(err)
 	}
 	info, fresh, err := v.tokens.LookupAccessProof(ctx, tok, p.JKT, p.JTI, v.opts.DPoP.Window())
+	var app *store.App
 	if err == nil {
-		info, err = v.live(ctx, info)
+		app, err = v.live(ctx, info)
 	}
 	switch {
 	case err != nil:
 		return nil, v.lookupRefusal(err, true), unavailable(err)
-	case !fresh:
-		return nil, v.refuse(apierror.InvalidDPoPProof, "this DPoP proof was used before; sign a new one for each request"), nil
 	case info.JKT == "":
 		return nil, v.refuse(apierror.InvalidToken, "the access token is a bearer token: send it as Authorization: Bearer"), nil
 	case info.JKT != p.JKT:
 		return nil, v.refuse(apierror.InvalidToken, "the access token is bound to another key than the DPoP proof's"), nil
+	case !fresh:
+		return nil, v.refuse(apierror.InvalidDPoPProof, "this DPoP proof was used before; sign a new one for each request"), nil
+	case app.FAPI2 && p.Alg == "RS256":
+		return nil, v.refuse(apierror.InvalidDPoPProof, "this app's DPoP proofs must be signed with ES256, PS256 or EdDSA (FAPI 2.0)"), nil
 	}
 	return info, nil, nil
+}
+
+// Challenge makes e's challenge DPoP's when the token it refuses is
+// DPoP-bound (RFC 9449 §7.1), as for an insufficient scope.
+func Challenge(e *apierror.Error, info *store.TokenInfo) {
+	if info != nil && info.JKT != "" {
+		e.DPoP, e.DPoPAlgs = true, dpop.AlgsHeader()
+	}
 }
 
 // authorization splits the Authorization header into its scheme (Bearer
@@ -78,14 +92,7 @@ func authorization(r *http.Request) (scheme, tok string) {
 // requestURL is the URL a client addressed, without query: the htu its
 // proof must name.
 func (v *Verifier) requestURL(r *http.Request) string {
-	if v.opts.BaseURL != "" {
-		return v.opts.BaseURL + r.URL.EscapedPath()
-	}
-	scheme := "http"
-	if r.TLS != nil {
-		scheme = "https"
-	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath()
+	return v.opts.BaseURL + r.URL.EscapedPath()
 }
 
 func (v *Verifier) refuse(code apierror.Code, desc string) *apierror.Error {

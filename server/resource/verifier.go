@@ -47,10 +47,11 @@ type Options struct {
 	// DPoP checks the proofs; nil is a 60-second window, 5 seconds of
 	// clock skew and no nonces.
 	DPoP *dpop.Checker
-	// BaseURL, when set, is the scheme and host clients address this
-	// resource server by (https://api.example.com), for the proofs' htu;
-	// otherwise it is read from the request (its TLS and Host), which
-	// behind a proxy is the proxy's view: set it there.
+	// BaseURL is the scheme and host clients address this resource server
+	// by (https://api.example.com), which the proofs' htu must name.
+	// Without it DPoP requests are refused: the request's own Host header
+	// is the caller's to choose, and would let a proof made for another
+	// server pass here (RFC 9449 §11.1).
 	BaseURL string
 }
 
@@ -70,13 +71,22 @@ func NewVerifierWith(tokens Tokens, apps Apps, opts Options) *Verifier {
 	return &Verifier{tokens: tokens, apps: apps, opts: opts}
 }
 
-// VerifyAccess returns what a live access token grants, or ErrInactive.
-// Any other error is a failure to reach Redis.
+// VerifyAccess returns what a live bearer access token grants, or
+// ErrInactive: for a DPoP-bound token too, which is good only with a
+// proof of its key (VerifyRequest checks one), so that a caller of this
+// method cannot take a copied bound token. Any other error is a failure
+// to reach Redis.
 func (v *Verifier) VerifyAccess(ctx context.Context, token string) (*store.TokenInfo, error) {
-	return v.check(ctx, v.tokens.LookupAccess, token)
+	info, err := v.check(ctx, v.tokens.LookupAccess, token)
+	if err == nil && info.JKT != "" {
+		return nil, ErrInactive
+	}
+	return info, err
 }
 
-// Verify is VerifyAccess for either an access or a refresh token.
+// Verify is VerifyAccess for either an access or a refresh token, bound
+// ones included (with their JKT): it is for introspection, whose answer
+// says which key a bound token needs, not for letting a request through.
 func (v *Verifier) Verify(ctx context.Context, token string) (*store.TokenInfo, error) {
 	return v.check(ctx, v.tokens.LookupToken, token)
 }
@@ -89,12 +99,15 @@ func (v *Verifier) check(ctx context.Context, lookup func(context.Context, strin
 	if err != nil {
 		return nil, err
 	}
-	return v.live(ctx, info)
+	if _, err := v.live(ctx, info); err != nil {
+		return nil, err
+	}
+	return info, nil
 }
 
-// live refuses a token of a disabled app or of a connection that an
-// app-wide revocation ended.
-func (v *Verifier) live(ctx context.Context, info *store.TokenInfo) (*store.TokenInfo, error) {
+// live returns the token's app, refusing a token of a disabled app or of
+// a connection that an app-wide revocation ended.
+func (v *Verifier) live(ctx context.Context, info *store.TokenInfo) (*store.App, error) {
 	app, err := v.apps.Get(ctx, info.ClientID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, ErrInactive
@@ -108,5 +121,5 @@ func (v *Verifier) live(ctx context.Context, info *store.TokenInfo) (*store.Toke
 	if app.Disabled || app.Revoked(info.AppGeneration) {
 		return nil, ErrInactive
 	}
-	return info, nil
+	return app, nil
 }

@@ -18,6 +18,8 @@
 --                          a proof: the new access token is bound to it, and
 --                          a refresh token bound to a key (rt_jkt) is good
 --                          only with a proof of that key
+--            bind_refresh  a public app's: an unbound refresh token becomes
+--                          bound to jkt
 --            reuse_by      who revokes the connection on a replay (an Actor)
 --            gen           the app's generation (apps.go): a connection of an
 --                          older one was revoked with all of the app's
@@ -79,7 +81,7 @@ if c[3] ~= a.client_id then
 end
 -- A bound refresh token without its key is refused before anything else:
 -- whoever copied it cannot use it, nor end the connection by replaying it.
-if field(21) ~= '' and field(21) ~= a.jkt and (c[1] == a.refresh or c[9] == a.refresh) then
+if field(21) ~= '' and field(21) ~= a.jkt then
   return refused(INVALID_GRANT, 'the refresh token is bound to a DPoP key; send a DPoP proof of that key')
 end
 if c[1] ~= a.refresh then
@@ -139,6 +141,11 @@ redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_
   'rt', a.refresh_new, 'rt_exp', a.refresh_exp, 'issued_at', a.now, 'last_used', a.now, 'exp', exp,
   'prev_rt', a.refresh, 'prev_until', a.retry_until, 'prev_scopes', scopes, 'used_rts', table.concat(used, ' '),
   'at_jkt', a.jkt or '')
+-- A public app's refresh token is bound at its first refresh with a
+-- proof, if the exchange had none (RFC 9449 §5), and stays bound.
+if field(21) == '' and a.bind_refresh and (a.jkt or '') ~= '' then
+  redis.call('HSET', KEYS[1], 'rt_jkt', a.jkt)
+end
 if narrowed_grant then redis.call('HSET', KEYS[1], 'scopes', grant) end
 local window = tonumber(a.retry_until) - tonumber(a.now)
 if window > 0 then
