@@ -2,10 +2,12 @@ package server_test
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
 	"net/url"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +15,8 @@ import (
 	"github.com/go-jose/go-jose/v4"
 
 	"github.com/enlace-oauth/enlace/server"
+	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/server/safefetch"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -251,4 +255,141 @@ func containsAll(v any, want ...string) bool {
 		}
 	}
 	return true
+}
+
+// TestReviewRefusals covers what a review of issue 19 found: a nonce
+// retry resending the same client assertion, fapi2's audience and
+// algorithms, a bound token at VerifyAccess, refused DPoP requests
+// recording nothing, and insufficient_scope with DPoP's challenge.
+func TestReviewRefusals(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.DPoP.RequireNonce = true })
+	client, proofKey := newHolder(t, jose.ES256), newHolder(t, jose.ES256)
+	app, _ := e.securedApp(false, store.Security{FAPI2: true, AuthMethod: store.AuthPrivateKeyJWT, JWKS: client.jwks(t)})
+	now := e.clock.Now
+	parURL, tokenURL := e.cfg.Issuer+"/oauth/par", e.cfg.Issuer+"/oauth/token"
+
+	// PAR: the first try gets use_dpop_nonce; the same body and assertion
+	// with a proof carrying the nonce then goes through.
+	body := assertionForm(authorizeParams(app.ClientID), client.assertion(t, now(), app.ClientID, e.cfg.Issuer))
+	r := e.push(body, map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, parURL)})
+	assertOAuthError(t, r, 400, "use_dpop_nonce")
+	nonce := r.header.Get("DPoP-Nonce")
+	withNonce := func(c map[string]any) { c["nonce"] = nonce }
+	r = e.push(body, map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, parURL, withNonce)})
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR retried with the nonce: %d %s", r.status, r.raw)
+	}
+	code := e.consentCode("/apps/authorize?"+url.Values{"client_id": {app.ClientID}, "request_uri": {r.json["request_uri"].(string)}}.Encode(),
+		"read:products")
+	// The token endpoint likewise (the nonce is current).
+	exchange := assertionForm(url.Values{"grant_type": {"authorization_code"}, "code": {code}, "code_verifier": {verifier}},
+		client.assertion(t, now(), app.ClientID, e.cfg.Issuer))
+	assertOAuthError(t, e.request(e.url, http.MethodPost, "/oauth/token", exchange,
+		map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, tokenURL)}), 400, "use_dpop_nonce")
+	r = e.request(e.url, http.MethodPost, "/oauth/token", exchange, map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, tokenURL, withNonce)})
+	if r.status != http.StatusOK || r.json["token_type"] != "DPoP" {
+		t.Fatalf("exchange retried with the nonce: %d %s", r.status, r.raw)
+	}
+	access := r.json["access_token"].(string)
+
+	// fapi2: aud is the issuer as a string; no RS256 proofs.
+	refresh := url.Values{"grant_type": {"refresh_token"}, "refresh_token": {r.json["refresh_token"].(string)}}
+	for name, a := range map[string]string{
+		"aud as an array":           client.assertion(t, now(), app.ClientID, e.cfg.Issuer, func(c map[string]any) { c["aud"] = []string{e.cfg.Issuer} }),
+		"aud the token endpoint":    client.assertion(t, now(), app.ClientID, tokenURL),
+		"aud the issuer and others": client.assertion(t, now(), app.ClientID, e.cfg.Issuer, func(c map[string]any) { c["aud"] = []string{e.cfg.Issuer, "https://x"} }),
+	} {
+		r := e.request(e.url, http.MethodPost, "/oauth/token", assertionForm(refresh, a),
+			map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, tokenURL, withNonce)})
+		if r.status != http.StatusBadRequest || r.json["error"] != "invalid_client" {
+			t.Errorf("fapi2 %s: %d %s", name, r.status, r.raw)
+		}
+	}
+	rs := newHolder(t, jose.RS256)
+	assertOAuthError(t, e.request(e.url, http.MethodPost, "/oauth/token", assertionForm(refresh, client.assertion(t, now(), app.ClientID, e.cfg.Issuer)),
+		map[string]string{"DPoP": rs.proof(t, now(), http.MethodPost, tokenURL, withNonce)}), 400, "invalid_dpop_proof")
+	if a, _ := e.st.GetApp(context.Background(), app.ClientID); a.IDTokenSigningAlg() != "ES256" {
+		t.Errorf("a fapi2 app's ID tokens are %s by default", a.IDTokenSigningAlg())
+	}
+	if _, _, err := e.st.CreateApp(context.Background(), store.AppSpec{Name: "RS", RedirectURIs: []string{appRedirect},
+		Scopes: []string{"openid"}, IDTokenAlg: "RS256", Security: store.Security{FAPI2: true, AuthMethod: store.AuthPrivateKeyJWT,
+			JWKS: client.jwks(t)}}, e.cfg.Scopes.Names()); err == nil {
+		t.Error("a fapi2 app was registered with RS256 ID tokens")
+	}
+
+	// A bound token: VerifyAccess (the exported bearer check) refuses it;
+	// refused DPoP requests record no proof.
+	if _, err := resource.NewVerifier(e.st, store.NewAppCache(e.st, time.Minute)).VerifyAccess(context.Background(), access); !errors.Is(err, resource.ErrInactive) {
+		t.Errorf("VerifyAccess of a bound token: %v", err)
+	}
+	before := e.keyCount("dpop-proof:*")
+	info := e.cfg.Issuer + "/api/d/info"
+	stranger := newHolder(t, jose.ES256)
+	for _, h := range []map[string]string{
+		{"Authorization": "DPoP " + access, "DPoP": stranger.proof(t, now(), http.MethodGet, info, ath(access), withNonce)},
+		{"Authorization": "DPoP at-" + store.NewID() + "." + store.NewSecret(), "DPoP": proofKey.proof(t, now(), http.MethodGet, info, ath("x"), withNonce)},
+	} {
+		if r := e.request(e.url, http.MethodGet, "/api/d/info", nil, h); r.status != http.StatusUnauthorized {
+			t.Errorf("refused DPoP request: %d %s", r.status, r.raw)
+		}
+	}
+	if after := e.keyCount("dpop-proof:*"); after != before {
+		t.Errorf("refused DPoP requests recorded %d proofs", after-before)
+	}
+	// A scope the bound token lacks: DPoP's challenge.
+	r = e.request(e.url, http.MethodGet, "/oauth/userinfo", nil, map[string]string{"Authorization": "DPoP " + access,
+		"DPoP": proofKey.proof(t, now(), http.MethodGet, e.cfg.Issuer+"/oauth/userinfo", ath(access), withNonce)})
+	if r.status != http.StatusForbidden || !strings.HasPrefix(r.header.Get("WWW-Authenticate"), `DPoP error="insufficient_scope"`) {
+		t.Errorf("insufficient_scope of a bound token: %d %q", r.status, r.header.Get("WWW-Authenticate"))
+	}
+}
+
+// TestPARAudienceAndDeny: at PAR a non-fapi2 assertion may name the token
+// endpoint (RFC 9126 §2), and a denial ends the pushed request.
+func TestPARAudienceAndDeny(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	client := newHolder(t, jose.PS256)
+	app, _ := e.securedApp(false, store.Security{AuthMethod: store.AuthPrivateKeyJWT, JWKS: client.jwks(t)})
+	r := e.push(assertionForm(authorizeParams(app.ClientID), client.assertion(t, e.clock.Now(), app.ClientID, e.cfg.Issuer+"/oauth/token")), nil)
+	if r.status != http.StatusCreated {
+		t.Fatalf("PAR with aud the token endpoint: %d %s", r.status, r.raw)
+	}
+	link := "/apps/authorize?" + url.Values{"client_id": {app.ClientID}, "request_uri": {r.json["request_uri"].(string)}}.Encode()
+	b := e.browser()
+	p := b.loginAndConsentPage(link)
+	p = b.post(link, url.Values{"csrf_token": {csrfOf(t, p)}, "decision": {"cancel"}})
+	if loc, _ := url.Parse(p.location); p.status != http.StatusSeeOther || loc.Query().Get("error") != "access_denied" {
+		t.Fatalf("deny: %d %s", p.status, p.location)
+	}
+	if p := b.get(link); p.status != http.StatusBadRequest {
+		t.Fatalf("a denied request_uri again: %d %s", p.status, p.location)
+	}
+}
+
+// TestJWKSURIUnreachable: an app whose jwks_uri cannot be fetched is
+// refused, and its failures are not fetched again on every request.
+func TestJWKSURIUnreachable(t *testing.T) {
+	t.Parallel()
+	var fetches atomic.Int32
+	ks := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fetches.Add(1)
+		http.Error(w, "down", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(ks.Close)
+	addr := netip.MustParseAddrPort(ks.Listener.Addr().String())
+	e := startEnvWith(t, nil, nil, func(o *server.Options) {
+		o.Fetch = safefetch.Options{Allow: func(a netip.AddrPort) bool { return a == addr },
+			RootCAs: ks.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs}
+	})
+	key := newHolder(t, jose.ES256)
+	app, _ := e.securedApp(false, store.Security{AuthMethod: store.AuthPrivateKeyJWT, JWKSURI: ks.URL + "/jwks"})
+	for range 3 {
+		assertOAuthError(t, e.form("/oauth/token", assertionForm(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {"rt-x"}},
+			key.assertion(t, e.clock.Now(), app.ClientID, e.cfg.Issuer))), 400, "invalid_client")
+	}
+	if n := fetches.Load(); n != 1 {
+		t.Errorf("an unreachable jwks_uri was fetched %d times for 3 requests", n)
+	}
 }

@@ -111,6 +111,29 @@ func TestDPoPBindings(t *testing.T) {
 		if err != nil || again.AccessToken != next.AccessToken || again.JKT != jkt {
 			t.Fatalf("retry: %+v %v", again, err)
 		}
+		// An old, used refresh token without the key is refused and
+		// revokes nothing: only the key's holder is a replay.
+		f.clock.Add(time.Minute)
+		if _, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: iss.RefreshToken, ClientID: f.app.ClientID}); err == nil {
+			t.Fatal("a used bound refresh token refreshed without a proof")
+		}
+		if c, _ := f.st.GetConnection(ctx, iss.ConnectionID); c.Status != store.StatusActive {
+			t.Fatalf("a keyless replay revoked the connection: %s", c.Status)
+		}
+		// An unbound public refresh token becomes bound at its first
+		// refresh with a proof.
+		_, code2 := f.approve(t, "")
+		open, err := f.st.ExchangeCode(ctx, store.CodeExchange{Code: code2, ClientID: f.app.ClientID})
+		if err != nil {
+			t.Fatal(err)
+		}
+		rebound, err := f.st.Refresh(ctx, store.RefreshRequest{RefreshToken: open.RefreshToken, ClientID: f.app.ClientID, JKT: jkt, BindRefresh: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if rt, err := f.st.LookupToken(ctx, rebound.RefreshToken); err != nil || rt.JKT != jkt {
+			t.Fatalf("the refresh token was not bound: %+v %v", rt, err)
+		}
 		// The proof replay cache: one use, and the pipelined check.
 		if ok, err := f.st.ClaimProof(ctx, jkt, "jti-1", time.Minute); err != nil || !ok {
 			t.Fatalf("first proof: %v %v", ok, err)

@@ -5,7 +5,9 @@ import (
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
+	"encoding/base64"
 	"encoding/json"
+	"math/big"
 	"testing"
 	"time"
 
@@ -95,5 +97,56 @@ func TestNonces(t *testing.T) {
 	}
 	if loads != 1 {
 		t.Errorf("the secret was loaded %d times", loads)
+	}
+}
+
+// TestCheckRefusesCostlyOrOddProofs: a huge RSA key or an unusual exponent
+// (costly to verify, sent by anyone), a JSON-serialised JWS, a jwk for
+// another algorithm and credentials in htu are refused before any
+// signature is verified.
+func TestCheckRefusesCostlyOrOddProofs(t *testing.T) {
+	now := time.Unix(1_800_000_000, 0)
+	c := &Checker{MaxAge: time.Minute, Skew: 5 * time.Second, Now: func() time.Time { return now }}
+	req := Request{Method: "POST", URL: "https://as.example/oauth/token"}
+	b64 := func(v any) string { b, _ := json.Marshal(v); return base64.RawURLEncoding.EncodeToString(b) }
+	claims := b64(map[string]any{"jti": "j", "htm": "POST", "htu": req.URL, "iat": now.Unix()})
+	rsaJWK := func(bits int, e int) map[string]string {
+		n := new(big.Int).Lsh(big.NewInt(1), uint(bits-1))
+		n.SetBit(n, 0, 1)
+		eb := big.NewInt(int64(e)).Bytes()
+		return map[string]string{"kty": "RSA", "n": base64.RawURLEncoding.EncodeToString(n.Bytes()), "e": base64.RawURLEncoding.EncodeToString(eb)}
+	}
+	for name, jwk := range map[string]map[string]string{
+		"8192-bit key":      rsaJWK(8192, 65537),
+		"exponent 2^31 - 1": rsaJWK(2048, 1<<31-1),
+	} {
+		proof := b64(map[string]any{"typ": "dpop+jwt", "alg": "RS256", "jwk": jwk}) + "." + claims + "." + base64.RawURLEncoding.EncodeToString(make([]byte, 256))
+		if _, err := c.Check(context.Background(), proof, req); err == nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	good := map[string]any{"jti": "j2", "htm": "POST", "htu": req.URL, "iat": now.Unix()}
+	s, _ := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: key}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
+	payload, _ := json.Marshal(good)
+	obj, _ := s.Sign(payload)
+	if _, err := c.Check(context.Background(), obj.FullSerialize(), req); err == nil {
+		t.Error("a JSON-serialised proof was accepted")
+	}
+	wrongAlg := sign(t, key, (&jose.SignerOptions{}).WithType("dpop+jwt").WithHeader("jwk", jose.JSONWebKey{Key: key.Public(), Algorithm: "PS256"}), good)
+	if _, err := c.Check(context.Background(), wrongAlg, req); err == nil {
+		t.Error("a jwk for PS256 verified an ES256 proof")
+	}
+	withUser := map[string]any{"jti": "j3", "htm": "POST", "htu": "https://user:pw@as.example/oauth/token", "iat": now.Unix()}
+	if _, err := c.Check(context.Background(), sign(t, key, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), withUser), req); err == nil {
+		t.Error("an htu with credentials was accepted")
+	}
+	// A fractional iat is a NumericDate too (RFC 7519 §2).
+	frac := map[string]any{"jti": "j4", "htm": "POST", "htu": req.URL, "iat": float64(now.Unix()) + 0.5}
+	if _, err := c.Check(context.Background(), sign(t, key, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), frac), req); err != nil {
+		t.Errorf("a fractional iat: %v", err)
+	}
+	if _, err := c.Check(context.Background(), sign(t, key, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"), good), Request{Method: "POST", URL: req.URL, NoRS256: true}); err != nil {
+		t.Errorf("ES256 with NoRS256: %v", err)
 	}
 }
