@@ -195,6 +195,22 @@ func TestFAPI2Profile(t *testing.T) {
 		"DPoP": proofKey.proof(t, now(), http.MethodGet, info, ath(access))}); r.status != http.StatusOK {
 		t.Fatalf("FAPI 2.0 token at a resource: %d %s", r.status, r.raw)
 	}
+	// No rotation (FAPI 2.0 §5.3.2.1): the same refresh token works
+	// again, long after, and only the access token is new.
+	rt := r.json["refresh_token"].(string)
+	for i := range 2 {
+		e.clock.Add(time.Minute)
+		h := map[string]string{"DPoP": proofKey.proof(t, now(), http.MethodPost, tokenURL)}
+		rr := e.request(e.url, http.MethodPost, "/oauth/token", parAuth(url.Values{"grant_type": {"refresh_token"}, "refresh_token": {rt}}), h)
+		if rr.status != http.StatusOK || rr.json["refresh_token"] != rt || rr.json["access_token"] == access || rr.json["token_type"] != "DPoP" {
+			t.Fatalf("fapi2 refresh %d: %d %s", i, rr.status, rr.raw)
+		}
+		access = rr.json["access_token"].(string)
+	}
+	if r := e.request(e.url, http.MethodGet, "/api/d/info", nil, map[string]string{"Authorization": "DPoP " + access,
+		"DPoP": proofKey.proof(t, now(), http.MethodGet, info, ath(access))}); r.status != http.StatusOK {
+		t.Fatalf("refreshed FAPI 2.0 token at a resource: %d %s", r.status, r.raw)
+	}
 	// Its codes live 60 seconds, not the platform's 24 hours.
 	code = pushCode()
 	e.clock.Add(61 * time.Second)

@@ -20,6 +20,8 @@ import (
 //     connection, is a replay and revokes the connection (RFC 9700
 //     §4.14.2);
 //   - a disabled app's connections refresh nothing (authenticateClient);
+//   - an app on the fapi2 profile keeps its refresh token: only the
+//     access token is new (FAPI 2.0 §5.3.2.1 asks for no rotation);
 //   - a refresh token bound to a DPoP key (a public app's) refreshes only
 //     with a proof of that key, and is refused, without revoking
 //     anything, otherwise; the new access token is bound to the
@@ -39,6 +41,6 @@ func (s *Server) refresh(ctx context.Context, app *store.App, tr *tokenRequest, 
 		// From the cached app: a connection approved before an app-wide
 		// revocation refreshes nothing.
 		AppGeneration: app.Generation, AppScopes: app.Scopes,
-		JKT: jkt, BindRefresh: app.Public,
+		JKT: jkt, BindRefresh: app.Public, KeepRefresh: app.FAPI2,
 	})
 }

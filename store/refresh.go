@@ -25,6 +25,10 @@ type RefreshRequest struct {
 	// public app) the refresh token too, if it was not already.
 	JKT         string
 	BindRefresh bool
+	// KeepRefresh keeps the refresh token (no rotation) and issues only
+	// a new access token: an app on the fapi2 profile (FAPI 2.0
+	// §5.3.2.1), whose asymmetric client authentication binds it.
+	KeepRefresh bool
 }
 
 // RefreshArgs are the arguments of lua/refresh.lua.
@@ -49,6 +53,7 @@ type RefreshArgs struct {
 	AppScopes   string `json:"app_scopes"`
 	JKT         string `json:"jkt"`
 	BindRefresh bool   `json:"bind_refresh"`
+	KeepRefresh bool   `json:"keep_refresh"`
 	// Actor is the client, for the audit event.
 	Actor Actor `json:"actor"`
 	// AuditMax is set by Transitions.
@@ -65,6 +70,7 @@ type RefreshResult struct {
 	Sealed     string `json:"sealed"`
 	Resources  string `json:"resources"`
 	AuthTime   string `json:"auth_time"`
+	RefreshExp Millis `json:"refresh_exp"`
 }
 
 var refreshScript = newScript[RefreshArgs, RefreshResult]("refresh", true)
@@ -99,7 +105,7 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		Scopes: strings.Join(uniq(r.Scopes), " "), Sealed: sealed,
 		RetryUntil: MillisOf(iss.IssuedAt.Add(s.lifetimes.RetryWindow)),
 		Gen:        r.AppGeneration, Actor: ActorClient(r.ClientID), AppScopes: strings.Join(r.AppScopes, " "),
-		JKT: r.JKT, BindRefresh: r.BindRefresh,
+		JKT: r.JKT, BindRefresh: r.BindRefresh, KeepRefresh: r.KeepRefresh,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("refresh: %w", err)
@@ -131,6 +137,9 @@ func (s *Store) Refresh(ctx context.Context, r RefreshRequest) (*Issued, error) 
 		// The access expiry the script used: a connection may have its own
 		// access lifetime.
 		iss.AccessExpiresAt = fromMS(int64(res.AccessExp))
+	}
+	if r.KeepRefresh && res.Outcome == OutcomeOK {
+		iss.RefreshToken, iss.RefreshExpiresAt = r.RefreshToken, fromMS(int64(res.RefreshExp))
 	}
 	if res.Outcome == OutcomeOK {
 		s.observe(Event{Type: EventRefresh, ConnectionID: connID, ClientID: r.ClientID, MerchantID: iss.MerchantID,

@@ -20,6 +20,8 @@
 --                          only with a proof of that key
 --            bind_refresh  a public app's: an unbound refresh token becomes
 --                          bound to jkt
+--            keep_refresh  fapi2: the refresh token stays, only the access
+--                          token is new (no rotation, no retry window)
 --            reuse_by      who revokes the connection on a replay (an Actor)
 --            gen           the app's generation (apps.go): a connection of an
 --                          older one was revoked with all of the app's
@@ -30,7 +32,7 @@
 --            audit_max     the shard stream's bound
 --
 -- Returns JSON RefreshResult:
---   {outcome="ok", merchant_id, scopes, created_at, access_exp, resources, auth_time}
+--   {outcome="ok", merchant_id, scopes, created_at, access_exp, resources, auth_time, refresh_exp}
 --       access_exp is the one used: a connection with its own access_ttl
 --       (a password sign-in) gets that lifetime instead of ARGV's
 --   {outcome="retry", merchant_id, scopes, created_at, access_exp, sealed}
@@ -61,7 +63,8 @@ local function refused(code, description)
 end
 local function answer(outcome, scopes, access_exp, sealed)
   return cjson.encode({outcome = outcome, merchant_id = field(6), scopes = scopes or '', created_at = field(7),
-    access_exp = access_exp or '', sealed = sealed, resources = field(19), auth_time = field(20)})
+    access_exp = access_exp or '', sealed = sealed, resources = field(19), auth_time = field(20),
+    refresh_exp = field(2)})
 end
 local unknown = 'the refresh token is unknown, expired, already used or revoked'
 if c[4] ~= 'active' or (tonumber(c[17]) or 0) < a.gen then return refused(INVALID_GRANT, unknown) end
@@ -71,6 +74,9 @@ local function event(type, detail)
 end
 
 if c[9] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
+  return answer('ok', c[11], c[13])
+end
+if a.keep_refresh and c[1] == a.refresh and c[15] == a.token_id and c[3] == a.client_id then
   return answer('ok', c[11], c[13])
 end
 if c[3] ~= a.client_id then
@@ -135,6 +141,16 @@ end
 local used = {a.refresh}
 for d in string.gmatch(c[12] or '', '%S+') do
   if #used < 16 then used[#used + 1] = d end
+end
+if a.keep_refresh then
+  -- FAPI 2.0 (§5.3.2.1): the refresh token, bound to the app by its
+  -- asymmetric authentication, is not rotated; only the access token is
+  -- new, and the record keeps its expiry (and so its index entries).
+  redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
+    'issued_at', a.now, 'last_used', a.now, 'prev_scopes', scopes, 'at_jkt', a.jkt or '')
+  if narrowed_grant then redis.call('HSET', KEYS[1], 'scopes', grant) end
+  event('refresh', scopes)
+  return answer('ok', scopes, access_exp)
 end
 local exp = string.format('%.0f', math.max(tonumber(a.refresh_exp), tonumber(c[8] or '0')))
 redis.call('HSET', KEYS[1], 'tid', a.token_id, 'at', a.access, 'at_exp', access_exp, 'at_scopes', scopes,
