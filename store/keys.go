@@ -150,7 +150,8 @@ import (
 //	                            token is bound to (RFC 9449); "" or absent:
 //	                            a bearer token
 //	rt_jkt                      the same for the refresh token (a public
-//	                            app's, bound at the exchange and for good)
+//	                            app's, bound at the first exchange or
+//	                            refresh with a proof, and for good)
 //	revoked_at, revoked_by      when and by whom (an Actor)
 //	resources                   the resource grant (resourcegrant.go): JSON,
 //	                            scope → chosen resource ids; absent when
