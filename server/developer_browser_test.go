@@ -159,7 +159,7 @@ func checkDeveloperPortal(t *testing.T, width int64, mobile bool) {
 	// The security settings on (issue 19): the app page's lines, the edit
 	// form's fieldset with a JWK Set in it, and a refusal of it.
 	if _, err := e.st.UpdateApp(ctx, clientID, store.AppUpdate{FAPI2: new(true), AuthMethod: new(store.AuthPrivateKeyJWT),
-		JWKS: new(settingsPublicJWKS(t))}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
+		JWKS: new(settingsPublicJWKS(t)), IDTokenAlg: new(store.AlgES256)}, e.cfg.Scopes.Names(), store.ActorCLI); err != nil {
 		t.Fatal(err)
 	}
 	for _, lang := range []string{"es", "en"} {

@@ -61,10 +61,10 @@ local function field(i) return c[i] or '' end
 local function refused(code, description)
   return cjson.encode({outcome = 'refused', code = code, description = description})
 end
-local function answer(outcome, scopes, access_exp, sealed)
+local function answer(outcome, scopes, access_exp, sealed, refresh_exp)
   return cjson.encode({outcome = outcome, merchant_id = field(6), scopes = scopes or '', created_at = field(7),
     access_exp = access_exp or '', sealed = sealed, resources = field(19), auth_time = field(20),
-    refresh_exp = field(2)})
+    refresh_exp = refresh_exp or field(2)})
 end
 local unknown = 'the refresh token is unknown, expired, already used or revoked'
 if c[4] ~= 'active' or (tonumber(c[17]) or 0) < a.gen then return refused(INVALID_GRANT, unknown) end
@@ -173,4 +173,4 @@ redis.call('PEXPIREAT', KEYS[1], exp)
 index_remove(conn.id, conn.merchant_id, conn.client_id, conn.gen, conn.exp)
 index_add(conn.id, conn.merchant_id, conn.client_id, conn.gen, exp)
 event('refresh', scopes)
-return answer('ok', scopes, access_exp)
+return answer('ok', scopes, access_exp, nil, a.refresh_exp)
