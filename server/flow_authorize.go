@@ -68,10 +68,15 @@ func (s *Server) ParseAuthorize(r *http.Request) (*consent.AuthorizeRequest, err
 
 // claimPushed is the pushed request behind a request_uri (par.go): its
 // parameters, for the app that pushed it; once presented, the merchant
-// has the session's lifetime to decide.
+// has pushedWindow (at most the session's lifetime) to decide.
 func (s *Server) claimPushed(ctx context.Context, requestURI, clientID string) (string, error) {
-	return s.store.ClaimPushed(ctx, requestURI, clientID, s.cfg.Session.Lifetime)
+	return s.store.ClaimPushed(ctx, requestURI, clientID, min(pushedWindow, s.cfg.Session.Lifetime))
 }
+
+// pushedWindow is how long a presented pushed request waits for the
+// merchant's login and decision: long enough for a person, short enough
+// that a request_uri left in a browser's history soon starts nothing.
+const pushedWindow = 30 * time.Minute
 
 // parseAuthorize is ParseAuthorize over a raw query string, an app lookup
 // and a pushed-request lookup, so that it can be fuzzed without Redis.

@@ -255,6 +255,20 @@ func TestPushedAuthorizationRequests(t *testing.T) {
 	if p := e.browser().get(late); p.status != http.StatusBadRequest {
 		t.Fatalf("expired request_uri: %d %s", p.status, p.location)
 	}
+	// Presented, it waits 30 minutes for the merchant, not longer.
+	r = e.push(authorizeParams(e.app.ClientID), nil, e.app.ClientID, e.secret)
+	slow := "/apps/authorize?" + url.Values{"client_id": {e.app.ClientID}, "request_uri": {r.json["request_uri"].(string)}}.Encode()
+	if p := e.browser().get(slow); p.status != http.StatusFound {
+		t.Fatalf("presenting a pushed request: %d %s", p.status, p.location)
+	}
+	e.clock.Add(29 * time.Minute)
+	if p := e.browser().get(slow); p.status != http.StatusFound {
+		t.Fatalf("a presented request after 29 minutes: %d %s", p.status, p.location)
+	}
+	e.clock.Add(2 * time.Minute)
+	if p := e.browser().get(slow); p.status != http.StatusBadRequest {
+		t.Fatalf("a presented request after 31 minutes: %d %s", p.status, p.location)
+	}
 	// An unknown one, and one that is not ours at all.
 	for _, u := range []string{"urn:ietf:params:oauth:request_uri:nope", "https://evil.example/req"} {
 		if p := e.browser().get("/apps/authorize?" + url.Values{"client_id": {e.app.ClientID}, "request_uri": {u}}.Encode()); p.status != http.StatusBadRequest {

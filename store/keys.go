@@ -187,12 +187,12 @@ import (
 //	                                  values, under the digest of its id
 //	nonce:<client id>:<digest>  string  TTL: tokens.code_lifetime  an OpenID
 //	                                  Connect nonce an approval used (nonces.go)
-//	par:<digest>              hash    TTL: 60 s (oauth.par_lifetime) until
+//	par:<digest>              hash    TTL: 60 s (par.lifetime) until
 //	                                  claimed, then the consent's window
-//	                                  (session.lifetime): a pushed
+//	                                  (30 min, at most session.lifetime): a pushed
 //	                                  authorization request (pushed.go):
 //	                                  client_id, params, created_at,
-//	                                  claimed; one script (lua/par.lua)
+//	                                  claimed, exp; one script (lua/par.lua)
 //	dpop-proof:<digest>       string  TTL: the proof's acceptance window
 //	                                  a DPoP proof seen at the token or PAR
 //	                                  endpoint (digest of its key's
