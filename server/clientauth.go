@@ -23,13 +23,16 @@ import (
 //   - the assertion is a JWT signed with one of the app's algorithms
 //     (store.App.AssertionAlgsFor: no RS256 on fapi2) by one of the keys
 //     the app registered, as jwks or at jwks_uri (fetched through
-//     safefetch, https only and never to a private address, kept
-//     clientKeysTTL, fetched again when a kid is not there);
+//     safefetch, https only and never to a private address, one fetch at
+//     a time, kept clientKeysTTL, fetched again when a kid is not there);
 //   - iss and sub are the client id (and client_id, when sent, too), aud
-//     names the issuer (or the URL of the endpoint it is sent to), exp is
-//     there and at most maxAssertionLife ahead, nbf and iat not ahead;
+//     names the issuer (or the URL of the endpoint it is sent to, or at
+//     PAR the token endpoint's; on fapi2 the issuer alone, as a string),
+//     exp is there and at most maxAssertionLife ahead, nbf and iat not
+//     ahead;
 //   - jti is there and used once: a replay is refused on every instance
-//     (store.ClaimAssertion) until the assertion expires;
+//     (store.ClaimAssertion) until the assertion expires, recorded once
+//     the rest of the request has passed (claimClient);
 //   - an app registered for private_key_jwt authenticates no other way,
 //     and one that is not cannot send an assertion.
 // Every refusal is invalid_client, as for a wrong secret.
@@ -94,7 +97,9 @@ func signatureAlgs(names []string) []jose.SignatureAlgorithm {
 }
 
 // verifyAssertion checks a client assertion of app, presented at endpoint
-// (a path), by the rules above; desc says why it is refused.
+// (a path), by the rules above; desc says why it is refused. It claims
+// nothing: pending gets the jti, which claimClient records once the rest
+// of the request has passed.
 func (s *Server) verifyAssertion(ctx context.Context, app *store.App, assertion, endpoint string, pending *assertionClaim) (desc string, err error) {
 	tok, perr := jwt.ParseSigned(assertion, signatureAlgs(app.AssertionAlgsFor()))
 	if perr != nil {

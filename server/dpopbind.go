@@ -18,7 +18,10 @@ import (
 //     dpop.require_nonce, a nonce enlace handed out: without one the
 //     answer is use_dpop_nonce with the nonce in DPoP-Nonce;
 //   - its jti is used once: a replay is refused on every instance
-//     (store.ClaimProof) for as long as the proof would be accepted;
+//     (store.ClaimProof) for as long as the proof would be accepted,
+//     recorded only once the client is authenticated and the app's rules
+//     hold, so that a refusal (a nonce asked for) spends nothing;
+//   - on fapi2, no RS256 proof (FAPI 2.0 §5.4.1);
 //   - the tokens it gets are bound to its key: token_type DPoP, the
 //     key's thumbprint on the connection (cnf.jkt in introspection), and
 //     a public app's refresh token is bound as well;
