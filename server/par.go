@@ -27,6 +27,8 @@ import (
 //     a digest) and expires_in (par.lifetime, 60 s): it must reach
 //     /apps/authorize within that time, with the app's client_id, and
 //     starts at most one code (store/lua/par.lua);
+//   - a public app's pushes are limited per client address
+//     (par.public_per_address a minute; 429 with Retry-After);
 //   - an app with require_pushed_authorization_requests (or fapi2), or
 //     every app when par.require is set, is refused any authorization
 //     request that was not pushed.
@@ -67,6 +69,20 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 	if oe != nil {
 		writeOAuth(c, oe)
 		return
+	}
+	if app.Public {
+		wait, err := s.store.PushAttempt(ctx, c.ClientIP(), s.cfg.PAR.PublicPerAddress)
+		if err != nil {
+			s.log.ErrorContext(ctx, "push limit", "err", err)
+			writeOAuth(c, apierror.Unavailable())
+			return
+		}
+		if wait > 0 {
+			e := apierror.New(apierror.InvalidRequest, "too many pushed requests from this address; wait before pushing again")
+			e.Status, e.RetryAfter = http.StatusTooManyRequests, wait
+			writeOAuth(c, e)
+			return
+		}
 	}
 	// Only an authorization request's parameters are kept (others are
 	// ignored, RFC 6749 §3.1): the client's credentials are not part of

@@ -630,3 +630,26 @@ func TestDPoPRoundTrips(t *testing.T) {
 		t.Fatalf("DPoP check: %d round trips, %d %s", trips, r.status, r.raw)
 	}
 }
+
+// TestPushLimit: a public app, which pushes with its client_id alone, is
+// limited per client address; a confidential app is not.
+func TestPushLimit(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) { c.PAR.PublicPerAddress = 2 })
+	pub, _ := e.securedApp(true, store.Security{})
+	for i := range 2 {
+		if r := e.push(authorizeParams(pub.ClientID), nil); r.status != http.StatusCreated {
+			t.Fatalf("push %d: %d %s", i, r.status, r.raw)
+		}
+	}
+	r := e.push(authorizeParams(pub.ClientID), nil)
+	assertOAuthError(t, r, http.StatusTooManyRequests, "invalid_request")
+	if r.header.Get("Retry-After") == "" {
+		t.Error("no Retry-After on a limited push")
+	}
+	for i := range 3 {
+		if r := e.push(authorizeParams(e.app.ClientID), nil, e.app.ClientID, e.secret); r.status != http.StatusCreated {
+			t.Fatalf("confidential push %d: %d %s", i, r.status, r.raw)
+		}
+	}
+}

@@ -210,6 +210,7 @@ import (
 //	                                  runs the background work (cleanup.go)
 //	rate:login:<kind>:<digest of email>, rate:login:addr:<address>,
 //	rate:register:addr:<address>, rate:apps:developer:<id>,
+//	rate:par:addr:<address> (a public app's pushes),
 //	rate:webhook-ping:<client id>
 //	                          hash    TTL: the limit's period   redis_rate's
 //	                                  counters (limits.go)
@@ -392,6 +393,7 @@ func deliveryKeysIn(n int, clientID, id string) []string {
 func loginLimitKey(kind, emailDigest string) string { return "login:" + kind + ":" + emailDigest }
 func loginAddrLimitKey(address string) string       { return "login:addr:" + address }
 func registerAddrLimitKey(address string) string    { return "register:addr:" + address }
+func pushAddrLimitKey(address string) string        { return "par:addr:" + address }
 func appCreationLimitKey(developerID string) string { return "apps:developer:" + developerID }
 func pingLimitKey(clientID string) string           { return "webhook-ping:" + clientID }
 

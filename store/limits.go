@@ -87,6 +87,21 @@ func (s *Store) RegistrationAttempt(ctx context.Context, address string, perPeri
 	return 0, nil
 }
 
+// PushAttempt counts a pushed authorization request of a public app from a
+// client address (anyone may push as a public app: its client id is all
+// it proves) and reports how long to wait when the address is over
+// perMinute pushes in a minute (0: go ahead).
+func (s *Store) PushAttempt(ctx context.Context, address string, perMinute int) (time.Duration, error) {
+	res, err := s.limiter.Allow(ctx, pushAddrLimitKey(LimitAddress(address)), redis_rate.PerMinute(perMinute))
+	if err != nil {
+		return 0, fmt.Errorf("push limit: %w", err)
+	}
+	if res.Allowed == 0 {
+		return max(res.RetryAfter, time.Second), nil
+	}
+	return 0, nil
+}
+
 // AppCreationAttempt counts a new app of a developer and reports how long
 // to wait when the developer has registered perDay apps in the last 24
 // hours (0: go ahead). The portal and RFC 7591 registration share it.

@@ -59,6 +59,9 @@ type PAR struct {
 	Lifetime time.Duration `yaml:"lifetime" env:"LIFETIME"`
 	// Require makes every app push its authorization requests.
 	Require bool `yaml:"require" env:"REQUIRE"`
+	// PublicPerAddress bounds a public app's pushes per client address
+	// and minute: a public app authenticates with its client id alone.
+	PublicPerAddress int `yaml:"public_per_address" env:"PUBLIC_PER_ADDRESS"`
 }
 
 // DPoP configures the checks of DPoP proofs (RFC 9449).
@@ -473,6 +476,9 @@ func (c *Config) validate() error {
 	}
 	if p := c.PAR.Lifetime; p < 5*time.Second || p > 10*time.Minute {
 		return errors.New("config: par.lifetime must be from 5s to 10m")
+	}
+	if c.PAR.PublicPerAddress < 1 {
+		return errors.New("config: par.public_per_address must be at least 1")
 	}
 	if d := c.DPoP; d.ProofMaxAge < 5*time.Second || d.ProofMaxAge > 10*time.Minute || d.ClockSkew < 0 ||
 		d.ClockSkew > time.Minute || d.NonceStep < 10*time.Second {
