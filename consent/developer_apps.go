@@ -133,16 +133,7 @@ func (f appForm) changes(a *store.App) (store.AppUpdate, bool) {
 			PrivacyPolicy: f.PrivacyPolicy, Terms: f.Terms, SupportEmail: f.SupportEmail}},
 		store.FieldDescription, store.FieldPublisher, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms,
 		store.FieldSupportEmail)
-	// App.Changes leaves the security settings out: they are compared
-	// here as the store keeps them (the JWK Set normalised), and set
-	// together, since the store checks them whole.
-	sec := f.security()
-	if jwks, err := store.ValidateSecurity(sec, a.Public, a.FirstParty); err == nil {
-		sec.JWKS = jwks
-	}
-	if sec != a.Security() {
-		u.RequirePAR, u.RequireDPoP, u.FAPI2 = &sec.RequirePAR, &sec.RequireDPoP, &sec.FAPI2
-		u.AuthMethod, u.JWKS, u.JWKSURI = &sec.AuthMethod, &sec.JWKS, &sec.JWKSURI
+	if a.SecurityChanges(&u, f.security()) {
 		changed = true
 	}
 	return u, changed

@@ -420,26 +420,10 @@ func (s *Server) updateRegistration(c *gin.Context) {
 func registrationChanges(app *store.App, spec store.AppSpec) (store.AppUpdate, bool) {
 	// RFC 7591 metadata carries no description or publisher: those stay.
 	u, changed := app.Changes(spec, store.FieldHomepage, store.FieldPrivacyPolicy, store.FieldTerms, store.FieldSupportEmail)
-	if securityChanges(&u, app, spec.Security) {
+	if app.SecurityChanges(&u, spec.Security) {
 		changed = true
 	}
 	return u, changed
-}
-
-// securityChanges sets on u the security settings sec when they differ
-// from app's, compared as the store keeps them (the jwks normalised), and
-// reports whether they do. App.Changes leaves them out; the store checks
-// them whole, so all are set together.
-func securityChanges(u *store.AppUpdate, app *store.App, sec store.Security) bool {
-	if jwks, err := store.ValidateSecurity(sec, app.Public, app.FirstParty); err == nil {
-		sec.JWKS = jwks
-	}
-	if sec == app.Security() {
-		return false
-	}
-	u.RequirePAR, u.RequireDPoP, u.FAPI2 = &sec.RequirePAR, &sec.RequireDPoP, &sec.FAPI2
-	u.AuthMethod, u.JWKS, u.JWKSURI = &sec.AuthMethod, &sec.JWKS, &sec.JWKSURI
-	return true
 }
 
 // deleteRegistration is RFC 7592 §2.3: the app is deleted and every

@@ -901,7 +901,7 @@ func (a *App) Changes(spec AppSpec, fields ...ProfileField) (u AppUpdate, ok boo
 	if !sameSet(spec.Scopes, a.Scopes) {
 		u.Scopes, ok = spec.Scopes, true
 	}
-	if want := (&App{IDTokenAlg: spec.IDTokenAlg}).IDTokenSigningAlg(); want != a.IDTokenSigningAlg() {
+	if want := (&App{IDTokenAlg: spec.IDTokenAlg, FAPI2: a.FAPI2}).IDTokenSigningAlg(); want != a.IDTokenSigningAlg() {
 		alg := spec.IDTokenAlg
 		u.IDTokenAlg, ok = &alg, true
 	}

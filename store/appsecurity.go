@@ -264,6 +264,25 @@ func securityFields(a *App) map[string]string {
 		"fapi2": boolField(a.FAPI2), "auth_method": a.AuthMethod, "jwks": a.JWKS, "jwks_uri": a.JWKSURI}
 }
 
+// SecurityChanges sets on u the security settings sec when they differ
+// from the app's, compared as the store keeps them (trimmed, the JWK Set
+// normalised), and reports whether they do. All are set together, since
+// UpdateApp checks them whole. Changes leaves them out: an edit that
+// replaces a registration whole (the portal's form, an RFC 7592 PUT)
+// calls both.
+func (a *App) SecurityChanges(u *AppUpdate, sec Security) bool {
+	sec = sec.trimmed()
+	if jwks, err := ValidateSecurity(sec, a.Public, a.FirstParty); err == nil {
+		sec.JWKS = jwks
+	}
+	if sec == a.Security() {
+		return false
+	}
+	u.RequirePAR, u.RequireDPoP, u.FAPI2 = &sec.RequirePAR, &sec.RequireDPoP, &sec.FAPI2
+	u.AuthMethod, u.JWKS, u.JWKSURI = &sec.AuthMethod, &sec.JWKS, &sec.JWKSURI
+	return true
+}
+
 // security is the app's settings with u's changes, and whether u changes
 // any.
 func (u AppUpdate) security(a *App) (Security, bool) {
