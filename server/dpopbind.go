@@ -74,34 +74,21 @@ func (s *Server) bindProof(ctx context.Context, app *store.App, p *dpop.Proof) (
 // proofRefused answers a proof that failed its check at the token or PAR
 // endpoint.
 func (s *Server) proofRefused(ctx context.Context, err error) *apierror.Error {
-	pe, ok := dpop.AsError(err)
-	if !ok {
-		s.log.ErrorContext(ctx, "check DPoP proof", "err", err)
-		return apierror.Unavailable()
+	if e := s.dpop.Refusal(ctx, err); e != nil {
+		return e
 	}
-	if !pe.Nonce {
-		return apierror.New(apierror.InvalidDPoPProof, pe.Description)
-	}
-	e := apierror.New(apierror.UseDPoPNonce, pe.Description)
-	e.DPoPNonce = s.currentNonce(ctx)
-	return e
+	s.log.ErrorContext(ctx, "check DPoP proof", "err", err)
+	return apierror.Unavailable()
 }
 
 // offerNonce puts the current DPoP nonce on a success answer, when nonces
 // are required, so the client's next proof can carry it (RFC 9449 §8.2).
 func (s *Server) offerNonce(c *gin.Context) {
-	if n := s.currentNonce(c.Request.Context()); n != "" {
+	n, err := s.dpop.Nonce(c.Request.Context())
+	if err != nil {
+		s.log.WarnContext(c.Request.Context(), "DPoP nonce", "err", err)
+	}
+	if n != "" {
 		c.Header("DPoP-Nonce", n)
 	}
-}
-
-func (s *Server) currentNonce(ctx context.Context) string {
-	if s.dpop.Nonces == nil {
-		return ""
-	}
-	n, err := s.dpop.Nonces.Current(ctx, s.store.Now())
-	if err != nil {
-		s.log.WarnContext(ctx, "DPoP nonce", "err", err)
-	}
-	return n
 }

@@ -231,7 +231,7 @@ type multivendeToken struct {
 func multivendeResponse(iss *store.Issued) multivendeToken {
 	scopes := grantedScopes(iss.Scopes, iss.Resources)
 	at := iss.IssuedAt.UTC().Format(tokenTime)
-	return multivendeToken{
+	t := multivendeToken{
 		ID:                    iss.TokenID,
 		Status:                "created",
 		Token:                 iss.AccessToken,
@@ -246,8 +246,11 @@ func multivendeResponse(iss *store.Issued) multivendeToken {
 		MerchantAppID:         iss.ConnectionID,
 		CreatedAt:             at,
 		UpdatedAt:             at,
-		TokenType:             dpopType(iss),
 	}
+	if iss.JKT != "" {
+		t.TokenType = tokenType(iss)
+	}
+	return t
 }
 
 // tokenType is the token_type of an answer: DPoP for a token bound to a
@@ -257,13 +260,6 @@ func tokenType(iss *store.Issued) string {
 		return "DPoP"
 	}
 	return "Bearer"
-}
-
-func dpopType(iss *store.Issued) string {
-	if iss.JKT != "" {
-		return "DPoP"
-	}
-	return ""
 }
 
 // rfcToken is the RFC 6749 §5.1 success body; connection_id and

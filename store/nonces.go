@@ -11,9 +11,15 @@ import (
 // false when the app's nonce was claimed already. Only the nonce's digest
 // is kept. One SET NX: claiming is atomic across instances.
 func (s *Store) ClaimNonce(ctx context.Context, clientID, nonce string, ttl time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, nonceKey(clientID, Digest(nonce)), "1", ttl).Result()
+	return s.claimOnce(ctx, nonceKey(clientID, Digest(nonce)), ttl, "claim nonce")
+}
+
+// claimOnce records key for ttl and reports whether it was new: the one
+// use of a nonce, a DPoP proof or a client assertion, on every instance.
+func (s *Store) claimOnce(ctx context.Context, key string, ttl time.Duration, what string) (bool, error) {
+	ok, err := s.rdb.SetNX(ctx, key, "1", ttl).Result()
 	if err != nil {
-		return false, fmt.Errorf("claim nonce: %w", err)
+		return false, fmt.Errorf("%s: %w", what, err)
 	}
 	return ok, nil
 }

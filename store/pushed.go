@@ -89,11 +89,7 @@ func (s *Store) pushed(ctx context.Context, requestURI string, a PushedArgs) (*P
 // and its jti) for ttl, the time its iat keeps it acceptable; it reports
 // false when the proof was seen before, on any instance. One SET NX.
 func (s *Store) ClaimProof(ctx context.Context, jkt, jti string, ttl time.Duration) (bool, error) {
-	ok, err := s.rdb.SetNX(ctx, proofKey(jkt, jti), "1", ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("claim DPoP proof: %w", err)
-	}
-	return ok, nil
+	return s.claimOnce(ctx, proofKey(jkt, jti), ttl, "claim DPoP proof")
 }
 
 // ProofArgs are the arguments of lua/proof.lua.
@@ -145,11 +141,7 @@ func (s *Store) ClaimAssertion(ctx context.Context, clientID, jti string, until 
 	if ttl < time.Second {
 		ttl = time.Second
 	}
-	ok, err := s.rdb.SetNX(ctx, assertionKey(clientID, Digest(jti)), "1", ttl).Result()
-	if err != nil {
-		return false, fmt.Errorf("claim client assertion: %w", err)
-	}
-	return ok, nil
+	return s.claimOnce(ctx, assertionKey(clientID, Digest(jti)), ttl, "claim client assertion")
 }
 
 // NonceSecret returns the secret every instance derives its DPoP nonces

@@ -50,16 +50,13 @@ const (
 	LoginRequired           Code = "login_required"
 	ConsentRequired         Code = "consent_required"
 	RequestNotSupported     Code = "request_not_supported"
-	RequestURINotSupported  Code = "request_uri_not_supported"
 	RegistrationUnsupported Code = "registration_not_supported"
 )
 
-// DPoP's codes (RFC 9449 §5, §7.1, §8) and pushed authorization
-// requests' (RFC 9126 §2.3, RFC 9101 §7).
+// DPoP's codes (RFC 9449 §5, §7.1, §8).
 const (
-	InvalidDPoPProof  Code = "invalid_dpop_proof"
-	UseDPoPNonce      Code = "use_dpop_nonce"
-	InvalidRequestURI Code = "invalid_request_uri"
+	InvalidDPoPProof Code = "invalid_dpop_proof"
+	UseDPoPNonce     Code = "use_dpop_nonce"
 )
 
 // Bearer token codes (RFC 6750 §3.1) and enlace's own.

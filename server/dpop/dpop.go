@@ -24,6 +24,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/enlace-oauth/enlace/server/apierror"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -286,6 +287,32 @@ func (n *Nonces) Valid(ctx context.Context, nonce string, now time.Time) (bool, 
 		}
 	}
 	return false, nil
+}
+
+// Refusal is the answer to a proof Check refused: invalid_dpop_proof, or
+// use_dpop_nonce with the nonce to send again with (DPoPNonce). It is nil
+// when err is no refusal (the nonces' secret could not be read), which
+// the caller answers as unavailable. The status is the token endpoint's
+// (400); a resource sets its own.
+func (c *Checker) Refusal(ctx context.Context, err error) *apierror.Error {
+	pe, ok := AsError(err)
+	if !ok {
+		return nil
+	}
+	if !pe.Nonce {
+		return apierror.New(apierror.InvalidDPoPProof, pe.Description)
+	}
+	e := apierror.New(apierror.UseDPoPNonce, pe.Description)
+	e.DPoPNonce, _ = c.Nonce(ctx)
+	return e
+}
+
+// Nonce is the nonce to hand out now, "" when nonces are off.
+func (c *Checker) Nonce(ctx context.Context) (string, error) {
+	if c.Nonces == nil {
+		return "", nil
+	}
+	return c.Nonces.Current(ctx, c.Now())
 }
 
 // AsError returns err as an *Error, if it is one.

@@ -105,17 +105,11 @@ func (v *Verifier) refuse(code apierror.Code, desc string) *apierror.Error {
 // the nonce to send, invalid_dpop_proof, or 503 when the nonces could not
 // be read.
 func (v *Verifier) proofRefusal(ctx context.Context, err error) *apierror.Error {
-	pe, ok := dpop.AsError(err)
-	if !ok {
+	e := v.opts.DPoP.Refusal(ctx, err)
+	if e == nil {
 		return apierror.New(apierror.TemporarilyUnavailable, "the token could not be checked; try again shortly")
 	}
-	if !pe.Nonce {
-		return v.refuse(apierror.InvalidDPoPProof, pe.Description)
-	}
-	e := v.refuse(apierror.UseDPoPNonce, pe.Description)
-	if n := v.opts.DPoP.Nonces; n != nil {
-		e.DPoPNonce, _ = n.Current(ctx, v.opts.DPoP.Now())
-	}
+	e.Status, e.DPoP, e.DPoPAlgs = http.StatusUnauthorized, true, dpop.AlgsHeader()
 	return e
 }
 
