@@ -204,8 +204,10 @@ func (s *Server) observe(c *gin.Context) {
 	status := c.Writer.Status()
 	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
 	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
-	s.log.InfoContext(c.Request.Context(), "request", "method", c.Request.Method, "route", route,
-		"status", status, "duration_ms", float64(d.Microseconds())/1000)
+	// LogAttrs: typed attributes, no boxing of each value into an any.
+	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", slog.String("method", c.Request.Method),
+		slog.String("route", route), slog.Int("status", status),
+		slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 }
 
 // healthz says the process is alive.

@@ -270,6 +270,8 @@ type memStats struct {
 	Sys          uint64 `json:"sys"`
 	NumGC        uint32 `json:"num_gc"`
 	NumGoroutine int    `json:"num_goroutine"`
+	// CPUSeconds is the CPU time the process has used (user and system).
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 type scenarioReport struct {
@@ -287,6 +289,10 @@ type scenarioReport struct {
 	Twin           *phaseReport `json:"twin,omitempty"`
 	TwinRatio      float64      `json:"twin_ratio,omitempty"`
 	FloorTwinRatio float64      `json:"floor_twin_ratio,omitempty"`
+	// TwinCPURatio is the twin's server CPU per operation over enlace's:
+	// the throughput ratio a server with cores of its own would reach,
+	// steadier than TwinRatio on a machine the load tool shares.
+	TwinCPURatio float64 `json:"twin_cpu_ratio,omitempty"`
 }
 
 type phaseReport struct {
@@ -310,6 +316,11 @@ type phaseReport struct {
 	Exhausted bool     `json:"exhausted,omitempty"`
 	MemBefore memStats `json:"server_memory_before"`
 	MemAfter  memStats `json:"server_memory_after"`
+	// ServerCPUPerOp is the CPU time (µs) the server process used per
+	// operation; of several instances, the first one's over its share of
+	// the operations. RedisCPUPerOp is Redis's (every primary's).
+	ServerCPUPerOp float64 `json:"server_cpu_us_per_op"`
+	RedisCPUPerOp  float64 `json:"redis_cpu_us_per_op"`
 }
 
 // benchRun is one run's state.
@@ -837,6 +848,9 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 			sr.TwinRatio = sr.Real.OpsPerSec / tr.OpsPerSec
 			sr.FloorTwinRatio = sr.Floor.OpsPerSec / tr.OpsPerSec
 		}
+		if sr.Real.ServerCPUPerOp > 0 {
+			sr.TwinCPURatio = tr.ServerCPUPerOp / sr.Real.ServerCPUPerOp
+		}
 	}
 	return sr, nil
 }
@@ -1151,6 +1165,11 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	}
 	pr.RedisCommandsPerOp = round2(float64(total) / attempts)
 	pr.RedisReadsPerOp = round2(float64(after.reads-before.reads-int64(infos)) / attempts)
+	// The memstats calls and INFOs around the phase cost a few
+	// milliseconds against seconds of load: left in.
+	share := attempts / float64(len(urls))
+	pr.ServerCPUPerOp = math.Round((pr.MemAfter.CPUSeconds-pr.MemBefore.CPUSeconds)/share*1e7) / 10
+	pr.RedisCPUPerOp = math.Round((after.cpu-before.cpu)/attempts*1e7) / 10
 	return pr, nil
 }
 
@@ -1172,6 +1191,7 @@ type redisSnapshot struct {
 	commands   int64 // all calls but INFO's
 	reads      int64
 	usedMemory int64
+	cpu        float64 // seconds, user and system
 }
 
 func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
@@ -1181,7 +1201,7 @@ func (b *benchRun) redisStats(ctx context.Context) (redisSnapshot, error) {
 		outs []string
 	)
 	err := forEachPrimary(ctx, b.rdb, func(ctx context.Context, node redis.Cmdable) error {
-		out, err := node.Info(ctx, "stats", "commandstats", "memory").Result()
+		out, err := node.Info(ctx, "stats", "commandstats", "memory", "cpu").Result()
 		mu.Lock()
 		outs = append(outs, out)
 		mu.Unlock()
@@ -1218,6 +1238,10 @@ func (s *redisSnapshot) add(out string) {
 	mem, _ := strconv.ParseInt(infoField(out, "used_memory"), 10, 64)
 	s.reads += reads
 	s.usedMemory += mem
+	for _, f := range []string{"used_cpu_user", "used_cpu_sys"} {
+		v, _ := strconv.ParseFloat(infoField(out, f), 64)
+		s.cpu += v
+	}
 }
 
 // settledStats waits until Redis has seen the last of a phase's commands
@@ -1311,19 +1335,20 @@ func printBenchReport(w io.Writer, r *benchReport) {
 	}
 	fmt.Fprintln(w)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	header := "scenario\ttarget\treq/op\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tredis cmds/op\tredis reads/op\tvs floor\t"
+	header := "scenario\ttarget\treq/op\tops/s\tp50 ms\tp95 ms\tp99 ms\terrors\tredis cmds/op\tredis reads/op\tserver cpu µs/op\tredis cpu µs/op\tvs floor\t"
 	if r.Twin != "" {
-		header += "vs twin\t"
+		header += "vs twin\tcpu vs twin\t"
 	}
 	fmt.Fprintln(tw, header)
 	for _, s := range r.Scenarios {
 		for _, p := range s.phases() {
-			ratio, twinRatio := "", ""
+			ratio, twinRatio, cpuRatio := "", "", ""
 			switch {
 			case p.name == "enlace":
 				ratio = fmt.Sprintf("%.2f", s.Ratio)
 				if s.Twin != nil {
 					twinRatio = fmt.Sprintf("%.2f", s.TwinRatio)
+					cpuRatio = fmt.Sprintf("%.2f", s.TwinCPURatio)
 				}
 			case p.name == "floor" && s.Twin != nil:
 				twinRatio = fmt.Sprintf("%.2f", s.FloorTwinRatio)
@@ -1332,16 +1357,18 @@ func printBenchReport(w io.Writer, r *benchReport) {
 			if p.r.Exhausted {
 				ops += "*"
 			}
-			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%s\t", s.Name, p.name, s.RequestsPerOp,
-				ops, p.r.P50, p.r.P95, p.r.P99, p.r.Errors, p.r.RedisCommandsPerOp, p.r.RedisReadsPerOp, ratio)
+			fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%.2f\t%.2f\t%.2f\t%d\t%.2f\t%.2f\t%.1f\t%.1f\t%s\t", s.Name, p.name, s.RequestsPerOp,
+				ops, p.r.P50, p.r.P95, p.r.P99, p.r.Errors, p.r.RedisCommandsPerOp, p.r.RedisReadsPerOp,
+				p.r.ServerCPUPerOp, p.r.RedisCPUPerOp, ratio)
 			if r.Twin != "" {
-				fmt.Fprintf(tw, "%s\t", twinRatio)
+				fmt.Fprintf(tw, "%s\t%s\t", twinRatio, cpuRatio)
 			}
 			fmt.Fprintln(tw)
 		}
 	}
 	tw.Flush()
 	fmt.Fprintln(w, "\n(* the prepared credentials ran out before the duration; the rate is over the time it ran)")
+	fmt.Fprintln(w, "(cpu: the process's user and system time per operation; cpu vs twin: the twin's over enlace's)")
 	fmt.Fprintln(w, "\nRedis commands per operation, by command (those inside scripts included):")
 	for _, s := range r.Scenarios {
 		for _, p := range s.phases() {

@@ -119,6 +119,12 @@ func TestBench(t *testing.T) {
 			if p.r.MemAfter.Sys == 0 || p.r.MemAfter.NumGoroutine == 0 {
 				t.Errorf("%s/%s: no server memory figures", s.Name, p.target)
 			}
+			// The server's and Redis's CPU time per operation: some, and
+			// less than ten seconds (a flow logs in: a password hash).
+			if p.r.ServerCPUPerOp <= 0 || p.r.ServerCPUPerOp > 1e7 || p.r.RedisCPUPerOp <= 0 || p.r.RedisCPUPerOp > 1e7 {
+				t.Errorf("%s/%s: server CPU %.1f µs/op, Redis CPU %.1f µs/op", s.Name, p.target,
+					p.r.ServerCPUPerOp, p.r.RedisCPUPerOp)
+			}
 		}
 		if s.Ratio <= 0 || s.Ratio > 100 {
 			t.Errorf("%s: ratio to the floor %.2f", s.Name, s.Ratio)
@@ -384,6 +390,10 @@ func TestBenchTwin(t *testing.T) {
 		}
 		if tw.MemAfter.Sys == 0 || tw.MemAfter.NumGoroutine == 0 {
 			t.Errorf("%s/twin: no memory figures", s.Name)
+		}
+		if tw.ServerCPUPerOp <= 0 || s.TwinCPURatio <= 0 ||
+			s.TwinCPURatio != tw.ServerCPUPerOp/s.Real.ServerCPUPerOp {
+			t.Errorf("%s/twin: CPU %.1f µs/op, CPU ratio %.2f", s.Name, tw.ServerCPUPerOp, s.TwinCPURatio)
 		}
 		// The floor's Redis calls, one round trip.
 		want := "hmget"

@@ -125,13 +125,13 @@ func floorMemstats(c *gin.Context) {
 	c.JSON(http.StatusOK, readMemStats())
 }
 
-// readMemStats is this process's memory: the Go heap in use, what the
-// runtime holds from the OS, and the goroutines.
+// readMemStats is this process's memory (the Go heap in use, what the
+// runtime holds from the OS), its goroutines and the CPU time it has used.
 func readMemStats() memStats {
 	var m runtime.MemStats
 	runtime.ReadMemStats(&m)
 	return memStats{HeapAlloc: m.HeapAlloc, HeapInuse: m.HeapInuse, Sys: m.Sys, NumGC: m.NumGC,
-		NumGoroutine: runtime.NumGoroutine()}
+		NumGoroutine: runtime.NumGoroutine(), CPUSeconds: processCPU()}
 }
 
 // floorProfile answers with a CPU profile taken over ?seconds=.
