@@ -51,6 +51,17 @@ func Snapshot(tb testing.TB, rdb redis.UniversalClient) map[string]string {
 			for _, z := range rdb.ZRangeWithScores(ctx, k, 0, -1).Val() {
 				fmt.Fprintf(&b, "%v:%v ", z.Member, z.Score)
 			}
+		case "stream":
+			// Its length and last entry: an appended audit or outbox event
+			// is a write like any other.
+			fmt.Fprintf(&b, "len=%d", rdb.XLen(ctx, k).Val())
+			for _, m := range rdb.XRevRangeN(ctx, k, "+", "-", 1).Val() {
+				fmt.Fprintf(&b, " last=%s", m.ID)
+			}
+		case "list":
+			b.WriteString(strings.Join(rdb.LRange(ctx, k, 0, -1).Val(), " "))
+		case "set":
+			b.WriteString(strings.Join(slices.Sorted(slices.Values(rdb.SMembers(ctx, k).Val())), " "))
 		default:
 			fmt.Fprintf(&b, "(%s)", typ)
 		}
