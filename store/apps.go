@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"net/url"
 	"slices"
@@ -698,7 +699,8 @@ type AppUpdate struct {
 // redirect URI is refused from the next request on, on every instance
 // (the change is published), and a removed scope is dropped from a
 // connection's tokens at its next refresh. Nothing is written when the
-// update is invalid.
+// update is invalid, nor when every setting it names is as it is (no
+// audit event either).
 func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, catalogue []string, by Actor) (*App, error) {
 	a, err := s.GetApp(ctx, clientID)
 	if err != nil {
@@ -708,11 +710,22 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		RequirePKCE: a.RequirePKCE, FirstParty: a.FirstParty, IDTokenAlg: a.IDTokenAlg,
 		PostLogoutRedirectURIs: a.PostLogoutRedirectURIs, Security: a.Security()}
 	fields := map[string]string{}
+	// given: some setting was named; changed: the parts whose value
+	// differs from the app's, the only ones audited. Naming a setting as
+	// it is (the CLI's `app update --require-par` on an app that has it)
+	// writes nothing.
+	given := false
 	var changed []string
+	note := func(part string, differs bool) {
+		given = true
+		if differs {
+			changed = append(changed, part)
+		}
+	}
 	if u.Name != nil {
 		spec.Name = *u.Name
 		fields["name"] = strings.TrimSpace(*u.Name)
-		changed = append(changed, "name")
+		note("name", fields["name"] != a.Name)
 	}
 	if u.RedirectURIs != nil || u.AddRedirectURIs != nil || u.RemoveRedirectURIs != nil {
 		uris := slices.Clone(a.RedirectURIs)
@@ -728,12 +741,12 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		uris = uniq(append(uris, u.AddRedirectURIs...))
 		spec.RedirectURIs = uris
 		fields["redirect_uris"] = jsonList(uris)
-		changed = append(changed, "redirect URIs")
+		note("redirect URIs", !slices.Equal(uris, a.RedirectURIs))
 	}
 	if u.Scopes != nil {
 		spec.Scopes = u.Scopes
 		fields["scopes"] = strings.Join(uniq(u.Scopes), " ")
-		changed = append(changed, "scopes")
+		note("scopes", !sameSet(u.Scopes, a.Scopes))
 	}
 	if u.RequirePKCE != nil {
 		if a.Public && !*u.RequirePKCE {
@@ -741,17 +754,17 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		}
 		spec.RequirePKCE = *u.RequirePKCE
 		fields["require_pkce"] = boolField(*u.RequirePKCE)
-		changed = append(changed, "PKCE rule")
+		note("PKCE rule", *u.RequirePKCE != a.RequirePKCE)
 	}
 	if u.IDTokenAlg != nil {
 		spec.IDTokenAlg = *u.IDTokenAlg
 		fields["id_token_alg"] = *u.IDTokenAlg
-		changed = append(changed, "ID token algorithm")
+		note("ID token algorithm", *u.IDTokenAlg != a.IDTokenAlg)
 	}
 	if u.PostLogoutRedirectURIs != nil {
 		spec.PostLogoutRedirectURIs = u.PostLogoutRedirectURIs
 		fields["post_logout_redirect_uris"] = jsonList(uniq(u.PostLogoutRedirectURIs))
-		changed = append(changed, "post-logout redirect URIs")
+		note("post-logout redirect URIs", !slices.Equal(uniq(u.PostLogoutRedirectURIs), a.PostLogoutRedirectURIs))
 	}
 	if sec, ok := u.security(a); ok {
 		jwks, err := ValidateSecurity(sec, a.Public, a.FirstParty)
@@ -764,7 +777,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 		for k, v := range securityFields(&b) {
 			fields[k] = v
 		}
-		changed = append(changed, "security")
+		note("security", !maps.Equal(securityFields(&b), securityFields(a)))
 	}
 	profile := a.Profile
 	profileChanged := false
@@ -787,7 +800,7 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 			"support_email": profile.SupportEmail, "logo": profile.Logo} {
 			fields[k] = v
 		}
-		changed = append(changed, "profile")
+		note("profile", profile != a.Profile)
 	}
 	if u.TestMerchants != nil || u.AddTestMerchants != nil || u.RemoveTestMerchants != nil {
 		tm := slices.Clone(a.TestMerchants)
@@ -801,13 +814,16 @@ func (s *Store) UpdateApp(ctx context.Context, clientID string, u AppUpdate, cat
 			return nil, fmt.Errorf("%w: an app has at most %d test merchants", ErrInvalid, MaxTestMerchants)
 		}
 		fields["test_merchants"] = jsonList(tm)
-		changed = append(changed, "test merchants")
+		note("test merchants", !slices.Equal(tm, a.TestMerchants))
 	}
-	if len(changed) == 0 {
+	if !given {
 		return nil, fmt.Errorf("%w: nothing to change", ErrInvalid)
 	}
 	if err := validateSpec(spec, catalogue); err != nil {
 		return nil, err
+	}
+	if len(changed) == 0 {
+		return a, nil
 	}
 	fields["detail"] = "updated: " + strings.Join(changed, ", ")
 	if _, err := s.changeApp(ctx, clientID, "update", by, fields); err != nil {

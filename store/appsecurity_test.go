@@ -353,5 +353,21 @@ func TestAppSecuritySettings(t *testing.T) {
 		if got, _ := f.st.GetApp(ctx, app.ClientID); got.NeedsPKCE() || got.PARRequired() || got.DPoPRequired() {
 			t.Fatalf("off again: %+v", got.Security())
 		}
+
+		// Settings named as they are (the CLI's `app update --require-par`
+		// twice) write nothing and audit nothing; named beside a real
+		// change, only the change is audited.
+		before = redistest.Snapshot(t, rdb)
+		same, err := f.st.UpdateApp(ctx, app.ClientID, store.AppUpdate{Name: ptr(" Secure 2 "), RequirePAR: ptr(false),
+			AuthMethod: ptr(""), JWKS: ptr(""), JWKSURI: ptr("")}, catalogue, store.ActorCLI)
+		if err != nil || same.Name != "Secure 2" || same.Security() != (store.Security{}) {
+			t.Fatalf("an update that changes nothing: %+v %v", same, err)
+		}
+		redistest.AssertUnchanged(t, before, redistest.Snapshot(t, rdb))
+		if _, err := f.st.UpdateApp(ctx, app.ClientID, store.AppUpdate{Name: ptr("Secure 2"), RequirePAR: ptr(true)},
+			catalogue, store.ActorCLI); err != nil {
+			t.Fatal(err)
+		}
+		audited("updated: security")
 	})
 }
