@@ -33,6 +33,7 @@ func (s *Server) bearer(c *gin.Context, unavailable func(*gin.Context)) (*store.
 		writeBearer(c, refusal)
 		return nil, false
 	}
+	s.verifier.OfferNonce(c.Request.Context(), c.Writer.Header(), ai)
 	return ai, true
 }
 

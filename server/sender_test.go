@@ -558,6 +558,25 @@ func TestDPoPNonces(t *testing.T) {
 	if r.status != http.StatusOK {
 		t.Fatalf("resource with the nonce on another instance: %d %s", r.status, r.raw)
 	}
+	// A success offers the nonce to sign the next proof with (RFC 9449
+	// §8.2): the client is not refused once per nonce step. A bearer
+	// token's success has none.
+	offered := r.header.Get("DPoP-Nonce")
+	if offered == "" {
+		t.Fatal("no DPoP-Nonce on a resource's success")
+	}
+	r = e.request(e.url, http.MethodGet, "/api/d/info", nil, map[string]string{"Authorization": "DPoP " + access,
+		"DPoP": key.proof(t, now(), http.MethodGet, info, ath(access), func(c map[string]any) { c["nonce"] = offered })})
+	if r.status != http.StatusOK {
+		t.Fatalf("resource with the offered nonce: %d %s", r.status, r.raw)
+	}
+	bt := e.form("/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {e.code(nil)}}, e.app.ClientID, e.secret)
+	if bt.status != http.StatusOK {
+		t.Fatalf("a bearer exchange: %d %s", bt.status, bt.raw)
+	}
+	if b := e.info(bt.json["access_token"].(string)); b.status != http.StatusOK || b.header.Get("DPoP-Nonce") != "" {
+		t.Fatalf("a bearer token's info: %d, DPoP-Nonce %q", b.status, b.header.Get("DPoP-Nonce"))
+	}
 }
 
 // TestDPoPUserinfo: userinfo takes a DPoP-bound token with its proof, and

@@ -17,6 +17,7 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 
+	"github.com/enlace-oauth/enlace/server/dpop"
 	"github.com/enlace-oauth/enlace/server/resource"
 	"github.com/enlace-oauth/enlace/store"
 )
@@ -43,13 +44,23 @@ func (d dpopKey) jkt(t *testing.T) string {
 
 func (d dpopKey) proof(t *testing.T, method, htu, token string, iat time.Time) string {
 	t.Helper()
+	return d.proofWithNonce(t, method, htu, token, iat, "")
+}
+
+// proofWithNonce is proof with a nonce claim, when nonce is not "".
+func (d dpopKey) proofWithNonce(t *testing.T, method, htu, token string, iat time.Time, nonce string) string {
+	t.Helper()
 	s, err := jose.NewSigner(jose.SigningKey{Algorithm: jose.ES256, Key: d.k}, (&jose.SignerOptions{EmbedJWK: true}).WithType("dpop+jwt"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	sum := sha256.Sum256([]byte(token))
-	b, _ := json.Marshal(map[string]any{"jti": store.NewSecret(), "htm": method, "htu": htu, "iat": iat.Unix(),
-		"ath": base64.RawURLEncoding.EncodeToString(sum[:])})
+	claims := map[string]any{"jti": store.NewSecret(), "htm": method, "htu": htu, "iat": iat.Unix(),
+		"ath": base64.RawURLEncoding.EncodeToString(sum[:])}
+	if nonce != "" {
+		claims["nonce"] = nonce
+	}
+	b, _ := json.Marshal(claims)
 	obj, err := s.Sign(b)
 	if err != nil {
 		t.Fatal(err)
@@ -131,5 +142,59 @@ func TestDPoPMiddleware(t *testing.T) {
 	req.Header.Set("DPoP", key.proof(t, http.MethodGet, htu, bound.AccessToken, e.clock.Now()))
 	if _, refusal, _ := v.VerifyRequest(req); refusal == nil || refusal.Code != "invalid_token" {
 		t.Fatalf("revoked bound token: %+v", refusal)
+	}
+}
+
+// TestDPoPMiddlewareOffersNonce: with nonces required, both front ends
+// refuse a proof without one (use_dpop_nonce, the nonce in DPoP-Nonce) and
+// put the current nonce on a DPoP request's success, which a bearer
+// token's success does not carry.
+func TestDPoPMiddlewareOffersNonce(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	key := newDPoPKey(t)
+	ctx := context.Background()
+	_, code, err := e.st.Approve(ctx, store.Grant{ClientID: e.app.ClientID, MerchantID: e.merchant.ID, RedirectURI: redirect,
+		Scopes: []string{"read:checkouts"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bound, err := e.st.ExchangeCode(ctx, store.CodeExchange{Code: code, ClientID: e.app.ClientID, JKT: key.jkt(t)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain := e.connect("read:checkouts")
+	checker := &dpop.Checker{MaxAge: time.Minute, Skew: 5 * time.Second, Now: e.clock.Now,
+		Nonces: dpop.NewNonces(e.st.NonceSecret, time.Hour)}
+	v := resource.NewVerifierWith(e.st, store.NewAppCache(e.st, time.Minute),
+		resource.Options{BaseURL: "https://api.example/", DPoP: checker})
+	const htu = "https://api.example/r"
+	for _, m := range mounts {
+		t.Run(m.name, func(t *testing.T) {
+			h := m.build(v, &seen{}, "read:checkouts")
+			do := func(auth, proof string) *httptest.ResponseRecorder {
+				req := httptest.NewRequest(http.MethodGet, "/r", nil)
+				req.Header.Set("Authorization", auth)
+				if proof != "" {
+					req.Header.Set("DPoP", proof)
+				}
+				rec := httptest.NewRecorder()
+				h.ServeHTTP(rec, req)
+				return rec
+			}
+			rec := do("DPoP "+bound.AccessToken, key.proof(t, http.MethodGet, htu, bound.AccessToken, e.clock.Now()))
+			nonce := rec.Header().Get("DPoP-Nonce")
+			if rec.Code != http.StatusUnauthorized || !strings.Contains(rec.Body.String(), "use_dpop_nonce") || nonce == "" {
+				t.Fatalf("no nonce in the proof: %d %s, DPoP-Nonce %q", rec.Code, rec.Body, nonce)
+			}
+			rec = do("DPoP "+bound.AccessToken, key.proofWithNonce(t, http.MethodGet, htu, bound.AccessToken, e.clock.Now(), nonce))
+			offered := rec.Header().Get("DPoP-Nonce")
+			if valid, err := checker.Nonces.Valid(ctx, offered, e.clock.Now()); rec.Code != http.StatusOK || !valid || err != nil {
+				t.Fatalf("with the nonce: %d %s, DPoP-Nonce %q (valid %v, %v)", rec.Code, rec.Body, offered, valid, err)
+			}
+			if rec = do("Bearer "+plain.AccessToken, ""); rec.Code != http.StatusOK || rec.Header().Get("DPoP-Nonce") != "" {
+				t.Fatalf("bearer token: %d, DPoP-Nonce %q", rec.Code, rec.Header().Get("DPoP-Nonce"))
+			}
+		})
 	}
 }

@@ -98,7 +98,8 @@ func authorizeResource(r *http.Request, scope string, resourceID func(*http.Requ
 // disabled app, gets 401; a failure to reach Redis gets 503 and is attached
 // to the gin context with c.Error for the server's own logging (the error
 // never contains the token). The verified token is put in
-// c.Request.Context() for FromContext.
+// c.Request.Context() for FromContext; a DPoP request let through gets
+// the current DPoP-Nonce when the Verifier requires nonces (OfferNonce).
 func Authenticate(v *Verifier) gin.HandlerFunc {
 	return func(c *gin.Context) {
 		info, f := authenticate(v, c.Request)
@@ -110,6 +111,7 @@ func Authenticate(v *Verifier) gin.HandlerFunc {
 			c.Abort()
 			return
 		}
+		v.OfferNonce(c.Request.Context(), c.Writer.Header(), info)
 		c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), contextKey{}, info))
 		c.Next()
 	}
@@ -148,6 +150,7 @@ func Handler(v *Verifier, next http.Handler, scopes ...string) http.Handler {
 			apierror.WriteBearer(w, f.answer)
 			return
 		}
+		v.OfferNonce(r.Context(), w.Header(), info)
 		ctx := context.WithValue(r.Context(), contextKey{}, info)
 		if e := authorize(ctx, scopes); e != nil {
 			apierror.WriteBearer(w, e)

@@ -70,6 +70,21 @@ func (v *Verifier) VerifyRequest(r *http.Request) (info *store.TokenInfo, refusa
 	return info, nil, nil
 }
 
+// OfferNonce puts the current DPoP nonce in h (DPoP-Nonce) on the answer
+// to a request VerifyRequest let through with a DPoP-bound token, when
+// the verifier's Checker requires nonces: the client signs its next proof
+// with it instead of being refused once per nonce step (RFC 9449 §8.2,
+// §9). It writes nothing for a bearer token, without nonces, or when the
+// nonce cannot be read (the client is then told on its next refusal).
+func (v *Verifier) OfferNonce(ctx context.Context, h http.Header, info *store.TokenInfo) {
+	if info == nil || info.JKT == "" {
+		return
+	}
+	if n, err := v.opts.DPoP.Nonce(ctx); err == nil && n != "" {
+		h.Set("DPoP-Nonce", n)
+	}
+}
+
 // Challenge makes e's challenge DPoP's when the token it refuses is
 // DPoP-bound (RFC 9449 §7.1), as for an insufficient scope.
 func Challenge(e *apierror.Error, info *store.TokenInfo) {
