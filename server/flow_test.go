@@ -112,7 +112,8 @@ func TestFullFlowWithOAuth2Client(t *testing.T) {
 
 	// The server logged the flow, and no credential it handled.
 	logs := e.logs.String()
-	if !strings.Contains(logs, "tokens issued") {
+	if !regexp.MustCompile(`"route":"/oauth/token","status":200,[^\n]*"grant_type":"refresh_token","client_id":"` +
+		e.app.ClientID + `","connection_id":"[^"]+"`).MatchString(logs) {
 		t.Fatal("the flow was not logged")
 	}
 	for _, secret := range []string{q.Get("code"), old.AccessToken, old.RefreshToken, fresh.AccessToken,

@@ -107,8 +107,18 @@ func (h redisHook) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Pro
 	}
 }
 
-// requestIDKey carries the request id in a request's context, for logs.
-type requestIDKey struct{}
+// requestKey carries a request's requestLog in its context.
+type requestKey struct{}
+
+// requestLog is what a request's one log line says beyond its method,
+// route, status and duration: its id, and what the handler adds with
+// annotate (a token request's grant, client, connection and token ids).
+// One line per request, not one per event beside it: a second record on
+// every token request was a visible share of the endpoint's CPU.
+type requestLog struct {
+	id    string
+	attrs []slog.Attr
+}
 
 // requestIDHeader names the id in requests (from a trusted front proxy) and
 // in every response, so a client's report can be found in the logs.
@@ -125,8 +135,16 @@ func (s *Server) requestID(c *gin.Context) {
 		id = store.NewID()
 	}
 	c.Header(requestIDHeader, id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestIDKey{}, id))
+	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestKey{}, &requestLog{id: id}))
 	c.Next()
+}
+
+// annotate adds attributes to the log line of the request whose context
+// ctx is; outside a request it does nothing. Never a secret, code or token.
+func annotate(ctx context.Context, attrs ...slog.Attr) {
+	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+		rl.attrs = append(rl.attrs, attrs...)
+	}
 }
 
 // fromTrustedProxy reports whether the request's peer is one of the
@@ -165,8 +183,10 @@ func trustedPrefixes(list []string) []netip.Prefix {
 // RequestID returns the id of the request whose context ctx is, or "" for
 // work no request started (background writers, caches).
 func RequestID(ctx context.Context) string {
-	id, _ := ctx.Value(requestIDKey{}).(string)
-	return id
+	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+		return rl.id
+	}
+	return ""
 }
 
 // contextHandler adds the request id of a log call's context to the line.
@@ -191,8 +211,9 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 	return contextHandler{h.Handler.WithGroup(name)}
 }
 
-// observe logs one line per request (method, route, status, duration;
-// never the query string, which can carry codes) and records its metrics.
+// observe logs one line per request (method, route, status, duration and
+// what the handler annotated; never the query string, which can carry
+// codes) and records its metrics.
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -205,9 +226,14 @@ func (s *Server) observe(c *gin.Context) {
 	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
 	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
 	// LogAttrs: typed attributes, no boxing of each value into an any.
-	s.log.LogAttrs(c.Request.Context(), slog.LevelInfo, "request", slog.String("method", c.Request.Method),
-		slog.String("route", route), slog.Int("status", status),
-		slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	var buf [8]slog.Attr
+	attrs := append(buf[:0], slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	ctx := c.Request.Context()
+	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+		attrs = append(attrs, rl.attrs...)
+	}
+	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
 }
 
 // healthz says the process is alive.

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
 	"time"
@@ -130,8 +131,10 @@ func (s *Server) grant(c *gin.Context, d dialect) (*grantResult, *apierror.Error
 	if res.idToken, err = s.idToken(ctx, app, res.Issued, res.signedIn); err != nil {
 		return nil, s.idTokenFailure(ctx, err)
 	}
-	s.log.InfoContext(ctx, "tokens issued", "grant_type", tr.GrantType, "client_id", app.ClientID,
-		"connection_id", res.ConnectionID, "token_id", res.TokenID)
+	// On the request's own log line: which grant, app, connection and
+	// token record this answer was.
+	annotate(ctx, slog.String("grant_type", tr.GrantType), slog.String("client_id", app.ClientID),
+		slog.String("connection_id", res.ConnectionID), slog.String("token_id", res.TokenID))
 	return res, nil
 }
 
