@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -72,13 +73,13 @@ type testEnv struct {
 // request (the maintenance loop, the app cache's subscription) is not counted.
 type redisCalls struct {
 	mu sync.Mutex
-	n  map[string]int
+	n  map[string][]string
 }
 
-func (rc *redisCalls) add(ctx context.Context) {
+func (rc *redisCalls) add(ctx context.Context, names ...string) {
 	if id := server.RequestID(ctx); id != "" {
 		rc.mu.Lock()
-		rc.n[id]++
+		rc.n[id] = append(rc.n[id], strings.Join(names, "+"))
 		rc.mu.Unlock()
 	}
 }
@@ -87,21 +88,33 @@ func (rc *redisCalls) add(ctx context.Context) {
 func (rc *redisCalls) of(id string) int {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()
-	return rc.n[id]
+	return len(rc.n[id])
+}
+
+// what names the round trips of the request with the given id (a
+// pipeline's commands joined by +), for a failure's message.
+func (rc *redisCalls) what(id string) []string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	return slices.Clone(rc.n[id])
 }
 
 func (rc *redisCalls) DialHook(next redis.DialHook) redis.DialHook { return next }
 
 func (rc *redisCalls) ProcessHook(next redis.ProcessHook) redis.ProcessHook {
 	return func(ctx context.Context, cmd redis.Cmder) error {
-		rc.add(ctx)
+		rc.add(ctx, cmd.FullName())
 		return next(ctx, cmd)
 	}
 }
 
 func (rc *redisCalls) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.ProcessPipelineHook {
 	return func(ctx context.Context, cmds []redis.Cmder) error {
-		rc.add(ctx)
+		names := make([]string, len(cmds))
+		for i, c := range cmds {
+			names[i] = c.FullName()
+		}
+		rc.add(ctx, names...)
 		return next(ctx, cmds)
 	}
 }
@@ -179,7 +192,7 @@ func startEnvWith(t *testing.T, redisArgs []string, seed func(*config.Config, *s
 	rdb := redis.NewClient(&redis.Options{Addr: rs.Addr, DialTimeout: to, ReadTimeout: to, WriteTimeout: to,
 		PoolTimeout: to, PoolSize: cfg.Redis.PoolSize, MaxRetries: -1})
 	t.Cleanup(func() { _ = rdb.Close() })
-	calls := &redisCalls{n: map[string]int{}}
+	calls := &redisCalls{n: map[string][]string{}}
 	rdb.AddHook(calls)
 	clk := &clock{}
 	st := store.New(rdb, store.Options{Now: clk.Now, EncryptionKey: key})

@@ -84,7 +84,7 @@ func TestRedisRoundTripsPerRequest(t *testing.T) {
 			continue
 		}
 		if trips < c.min || trips > c.max {
-			t.Errorf("%s took %d Redis round trips, want %d to %d", c.name, trips, c.min, c.max)
+			t.Errorf("%s took %d Redis round trips (%v), want %d to %d", c.name, trips, e.calls.what(got.header.Get("X-Request-Id")), c.min, c.max)
 		}
 		switch c.name {
 		case "refresh":
