@@ -74,10 +74,15 @@ type benchOptions struct {
 	// Twin names the floor's twins (`enlace-bench twin`), TwinURLs them
 	// one by one (worker i talks to TwinURLs[i % len]); none without
 	// --twin.
-	Twin        string
-	TwinURLs    []string
-	Redis       string
-	Duration    time.Duration
+	Twin     string
+	TwinURLs []string
+	Redis    string
+	Duration time.Duration
+	// Rounds splits each target's Duration into this many slices, run in
+	// turn (enlace, floor, twin, enlace, …): a machine whose speed drifts
+	// over a scenario's run then weighs on every target alike instead of
+	// on whichever ran last.
+	Rounds      int
 	Concurrency int
 	Scenarios   []string
 	// Pool is how many one-use credentials (codes, refresh tokens) are
@@ -97,6 +102,7 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	fs.StringVar(&o.Twin, "twin", "", "base URL of the floor's independent twin (`enlace-bench twin`, loopback only; comma-separated for several): the token scenarios also run against it")
 	fs.StringVar(&o.Redis, "redis", cfg.Redis.Addr, "host:port of the server's Redis (loopback only; default redis.addr)")
 	fs.DurationVar(&o.Duration, "duration", 10*time.Second, "how long each scenario runs against each target")
+	fs.IntVar(&o.Rounds, "rounds", 1, "run the targets of a scenario in turn this many times, each for --duration/rounds, and merge each target's slices")
 	fs.IntVar(&o.Concurrency, "concurrency", 64, "concurrent clients")
 	scenarios := fs.String("scenarios", strings.Join(benchScenarios, ","), "comma-separated scenarios to run")
 	fs.IntVar(&o.Pool, "pool", 0, "one-use codes or refresh tokens prepared per target (0: 10000 per second of --duration)")
@@ -122,6 +128,9 @@ func (e *env) bench(ctx context.Context, path string, explicit bool, args []stri
 	}
 	if o.Duration <= 0 || o.Duration > 10*time.Minute {
 		return errors.New("--duration must be positive and at most 10m")
+	}
+	if o.Rounds < 1 || o.Rounds > 100 || o.Duration/time.Duration(o.Rounds) < 100*time.Millisecond {
+		return errors.New("--rounds must be between 1 and 100, with at least 100ms of --duration per round")
 	}
 	if o.Concurrency < 1 || o.Concurrency > 1024 {
 		return errors.New("--concurrency must be between 1 and 1024")
@@ -248,6 +257,7 @@ type benchReport struct {
 	RedisVersion string    `json:"redis_version"`
 	Concurrency  int       `json:"concurrency"`
 	Duration     string    `json:"duration"`
+	Rounds       int       `json:"rounds"`
 	Pool         int       `json:"pool"`
 	Started      time.Time `json:"started"`
 	// ServerBefore and ServerAfter are the server's memory at the start
@@ -321,6 +331,15 @@ type phaseReport struct {
 	// the operations. RedisCPUPerOp is Redis's (every primary's).
 	ServerCPUPerOp float64 `json:"server_cpu_us_per_op"`
 	RedisCPUPerOp  float64 `json:"redis_cpu_us_per_op"`
+
+	// What the figures are computed from, kept to merge the slices of a
+	// target's load (--rounds).
+	lat                 []time.Duration
+	elapsed             time.Duration
+	calls               map[string]int64
+	reads               int64
+	serverCPU, redisCPU float64 // seconds
+	instances           int
 }
 
 // benchRun is one run's state.
@@ -363,7 +382,7 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 	}
 	defer b.transport.CloseIdleConnections()
 	rep := &benchReport{URL: o.URL, Twin: o.Twin, Redis: o.Redis, Concurrency: o.Concurrency, Duration: o.Duration.String(),
-		Pool: o.Pool, Started: time.Now().UTC()}
+		Rounds: o.Rounds, Pool: o.Pool, Started: time.Now().UTC()}
 	before, err := b.memstats(ctx, o.URLs[0])
 	if err != nil {
 		return nil, err
@@ -825,24 +844,20 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		real, floor = b.flowTargets(sz, floorPool)
 	}
 	sr := &scenarioReport{Name: name, RequestsPerOp: requests}
-	var err error
-	b.logf("%s: enlace for %v", name, b.opts.Duration)
-	if sr.Real, err = b.phase(ctx, real); err != nil {
+	targets := []namedTarget{{"enlace", real}, {"floor", floor}}
+	if withTwin {
+		targets = append(targets, namedTarget{"twin", twin})
+	}
+	phases, err := b.phases(ctx, name, targets)
+	if err != nil {
 		return nil, err
 	}
-	b.logf("%s: floor for %v", name, b.opts.Duration)
-	if sr.Floor, err = b.phase(ctx, floor); err != nil {
-		return nil, err
-	}
+	sr.Real, sr.Floor = phases[0], phases[1]
 	if sr.Floor.OpsPerSec > 0 {
 		sr.Ratio = sr.Real.OpsPerSec / sr.Floor.OpsPerSec
 	}
 	if withTwin {
-		b.logf("%s: twin for %v", name, b.opts.Duration)
-		tr, err := b.phase(ctx, twin)
-		if err != nil {
-			return nil, fmt.Errorf("twin: %w", err)
-		}
+		tr := phases[2]
 		sr.Twin = &tr
 		if tr.OpsPerSec > 0 {
 			sr.TwinRatio = sr.Real.OpsPerSec / tr.OpsPerSec
@@ -1071,7 +1086,7 @@ func (b *benchRun) flowTargets(sz *sizes, floorCodes *pool) (target, target) {
 
 // phase runs one target with every worker for the duration (or until its
 // prepared credentials run out) and measures it.
-func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
+func (b *benchRun) phase(ctx context.Context, t target, d time.Duration) (phaseReport, error) {
 	n := b.opts.Concurrency
 	urls := t.urls
 	if urls == nil {
@@ -1108,7 +1123,7 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 		samples   []string
 	)
 	start := time.Now()
-	deadline := start.Add(b.opts.Duration)
+	deadline := start.Add(d)
 	for i, w := range workers {
 		lat[i] = make([]time.Duration, 0, 1024)
 		wg.Go(func() {
@@ -1145,10 +1160,29 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	if pr.MemAfter, err = b.memstats(ctx, urls[0]); err != nil {
 		return pr, err
 	}
-	all := slices.Concat(lat...)
-	slices.Sort(all)
-	pr.Ops, pr.Errors, pr.ErrorSamples, pr.Exhausted = int64(len(all)), errs.Load(), samples, exhausted.Load()
-	pr.Seconds = elapsed.Seconds()
+	pr.lat = slices.Concat(lat...)
+	pr.Errors, pr.ErrorSamples, pr.Exhausted = errs.Load(), samples, exhausted.Load()
+	pr.elapsed = elapsed
+	pr.calls = map[string]int64{}
+	for name, calls := range after.calls {
+		if d := calls - before.calls[name]; d > 0 && name != "info" {
+			pr.calls[name] = d
+		}
+	}
+	pr.reads = after.reads - before.reads - int64(infos)
+	pr.serverCPU = pr.MemAfter.CPUSeconds - pr.MemBefore.CPUSeconds
+	pr.redisCPU = after.cpu - before.cpu
+	pr.instances = len(urls)
+	pr.finish()
+	return pr, nil
+}
+
+// finish computes a phase's figures from what it counted.
+func (pr *phaseReport) finish() {
+	slices.Sort(pr.lat)
+	all := pr.lat
+	pr.Ops = int64(len(all))
+	pr.Seconds = pr.elapsed.Seconds()
 	pr.OpsPerSec = float64(pr.Ops) / pr.Seconds
 	pr.P50, pr.P95, pr.P99 = percentile(all, 0.50), percentile(all, 0.95), percentile(all, 0.99)
 	if len(all) > 0 {
@@ -1157,20 +1191,81 @@ func (b *benchRun) phase(ctx context.Context, t target) (phaseReport, error) {
 	attempts := float64(max(pr.Ops+pr.Errors, 1))
 	pr.Commands = map[string]float64{}
 	total := int64(0)
-	for name, calls := range after.calls {
-		if d := calls - before.calls[name]; d > 0 && name != "info" {
-			pr.Commands[name] = round2(float64(d) / attempts)
-			total += d
-		}
+	for name, d := range pr.calls {
+		pr.Commands[name] = round2(float64(d) / attempts)
+		total += d
 	}
 	pr.RedisCommandsPerOp = round2(float64(total) / attempts)
-	pr.RedisReadsPerOp = round2(float64(after.reads-before.reads-int64(infos)) / attempts)
+	pr.RedisReadsPerOp = round2(float64(pr.reads) / attempts)
 	// The memstats calls and INFOs around the phase cost a few
 	// milliseconds against seconds of load: left in.
-	share := attempts / float64(len(urls))
-	pr.ServerCPUPerOp = math.Round((pr.MemAfter.CPUSeconds-pr.MemBefore.CPUSeconds)/share*1e7) / 10
-	pr.RedisCPUPerOp = math.Round((after.cpu-before.cpu)/attempts*1e7) / 10
-	return pr, nil
+	share := attempts / float64(max(pr.instances, 1))
+	pr.ServerCPUPerOp = math.Round(pr.serverCPU/share*1e7) / 10
+	pr.RedisCPUPerOp = math.Round(pr.redisCPU/attempts*1e7) / 10
+}
+
+// merge adds a later slice of the same target's load to pr: the counts
+// and the latencies add up, the memory before is pr's and after is the
+// slice's.
+func (pr *phaseReport) merge(next phaseReport) {
+	pr.lat = append(pr.lat, next.lat...)
+	pr.Errors += next.Errors
+	for _, e := range next.ErrorSamples {
+		if len(pr.ErrorSamples) < 5 {
+			pr.ErrorSamples = append(pr.ErrorSamples, e)
+		}
+	}
+	pr.Exhausted = pr.Exhausted || next.Exhausted
+	pr.elapsed += next.elapsed
+	for name, d := range next.calls {
+		pr.calls[name] += d
+	}
+	pr.reads += next.reads
+	pr.serverCPU += next.serverCPU
+	pr.redisCPU += next.redisCPU
+	pr.MemAfter = next.MemAfter
+	pr.finish()
+}
+
+// namedTarget is a target with the name the progress lines give it.
+type namedTarget struct {
+	name string
+	t    target
+}
+
+// phases runs a scenario's targets, one after the other, in
+// --rounds rounds of --duration/rounds each, and merges each target's
+// slices into its report. A target whose prepared credentials ran out
+// sits out the rounds that follow.
+func (b *benchRun) phases(ctx context.Context, scenario string, targets []namedTarget) ([]phaseReport, error) {
+	rounds := max(b.opts.Rounds, 1)
+	slice := b.opts.Duration / time.Duration(rounds)
+	out := make([]phaseReport, len(targets))
+	for r := range rounds {
+		for i, nt := range targets {
+			if r > 0 && out[i].Exhausted {
+				continue
+			}
+			if rounds > 1 {
+				b.logf("%s: %s for %v (round %d of %d)", scenario, nt.name, slice, r+1, rounds)
+			} else {
+				b.logf("%s: %s for %v", scenario, nt.name, slice)
+			}
+			pr, err := b.phase(ctx, nt.t, slice)
+			if err != nil {
+				if nt.name == "twin" {
+					return nil, fmt.Errorf("twin: %w", err)
+				}
+				return nil, err
+			}
+			if r == 0 {
+				out[i] = pr
+			} else {
+				out[i].merge(pr)
+			}
+		}
+	}
+	return out, nil
 }
 
 func percentile(sorted []time.Duration, q float64) float64 {
@@ -1328,8 +1423,12 @@ func (s scenarioReport) phases() []namedPhase {
 }
 
 func printBenchReport(w io.Writer, r *benchReport) {
-	fmt.Fprintf(w, "enlace bench: %s, Redis %s at %s, %d clients, %s per scenario and target\n",
+	fmt.Fprintf(w, "enlace bench: %s, Redis %s at %s, %d clients, %s per scenario and target",
 		r.URL, r.RedisVersion, r.Redis, r.Concurrency, r.Duration)
+	if r.Rounds > 1 {
+		fmt.Fprintf(w, " in %d rounds, the targets in turn", r.Rounds)
+	}
+	fmt.Fprintln(w)
 	if r.Twin != "" {
 		fmt.Fprintf(w, "the floor's twin: %s\n", r.Twin)
 	}

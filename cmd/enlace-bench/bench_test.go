@@ -11,6 +11,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -403,6 +404,77 @@ func TestBenchTwin(t *testing.T) {
 		if tw.Commands[want] < 0.99 || tw.RedisReadsPerOp < 0.99 {
 			t.Errorf("%s/twin: %s per op %.2f, reads per op %.2f", s.Name, want, tw.Commands[want], tw.RedisReadsPerOp)
 		}
+	}
+}
+
+// TestBenchRounds: with --rounds, the targets of a scenario take turns,
+// round after round, and each target's report is its slices merged.
+func TestBenchRounds(t *testing.T) {
+	url, redisAddr := benchServer(t)
+	twin := startTwin(t, redisAddr)
+	r := runCmd(t, []string{"ENLACE_REDIS_ADDR=" + redisAddr}, "run", "--url", url, "--twin", twin,
+		"--scenarios", "info", "--duration", "600ms", "--rounds", "3", "--concurrency", "4", "--json")
+	if r.code != 0 {
+		t.Fatalf("bench: %d\n%s", r.code, r.stderr)
+	}
+	var order []string
+	for _, m := range regexp.MustCompile(`info: (\w+) for 200ms \(round (\d) of 3\)`).FindAllStringSubmatch(r.stderr, -1) {
+		order = append(order, m[1]+m[2])
+	}
+	if want := []string{"enlace1", "floor1", "twin1", "enlace2", "floor2", "twin2", "enlace3", "floor3", "twin3"}; !slices.Equal(order, want) {
+		t.Fatalf("the targets ran in the order %v, want %v\n%s", order, want, r.stderr)
+	}
+	var rep benchReport
+	if err := json.Unmarshal([]byte(r.stdout), &rep); err != nil {
+		t.Fatalf("report: %v\n%s", err, r.stdout)
+	}
+	if rep.Rounds != 3 || len(rep.Scenarios) != 1 || rep.Scenarios[0].Twin == nil {
+		t.Fatalf("rounds %d, scenarios %+v", rep.Rounds, rep.Scenarios)
+	}
+	s := rep.Scenarios[0]
+	for name, p := range map[string]phaseReport{"enlace": s.Real, "floor": s.Floor, "twin": *s.Twin} {
+		// Three slices of 200 ms, not one.
+		if p.Seconds < 0.55 || p.Seconds > 1.5 || p.Ops == 0 || p.Errors != 0 || p.ServerCPUPerOp <= 0 ||
+			p.Commands["hmget"] < 0.99 {
+			t.Errorf("%s: %.2f s, %d ops, %d errors, %.1f cpu µs/op, %v", name, p.Seconds, p.Ops, p.Errors,
+				p.ServerCPUPerOp, p.Commands)
+		}
+	}
+	for _, bad := range []string{"0", "101", "7"} {
+		r := runCmd(t, nil, "run", "--rounds", bad, "--duration", "600ms", "--redis", "127.0.0.1:1")
+		if r.code == 0 || !strings.Contains(r.stderr, "--rounds") {
+			t.Errorf("--rounds %s: %d %s", bad, r.code, r.stderr)
+		}
+	}
+}
+
+// TestPhaseMerge: merged slices give the figures of one phase over all of
+// them: counts and CPU time add up, percentiles are over every latency.
+func TestPhaseMerge(t *testing.T) {
+	mk := func(lat []time.Duration, secs float64, hmget int64, cpu float64, errs int64) phaseReport {
+		pr := phaseReport{lat: lat, elapsed: time.Duration(secs * float64(time.Second)), Errors: errs,
+			calls: map[string]int64{"hmget": hmget}, reads: hmget, serverCPU: cpu, redisCPU: cpu / 2, instances: 1,
+			MemAfter: memStats{NumGC: uint32(len(lat))}}
+		pr.finish()
+		return pr
+	}
+	ms := time.Millisecond
+	a := mk([]time.Duration{1 * ms, 2 * ms, 3 * ms}, 1, 3, 0.003, 0)
+	b := mk([]time.Duration{10 * ms, 20 * ms, 30 * ms, 40 * ms, 50 * ms}, 1, 6, 0.009, 1)
+	a.merge(b)
+	if a.Ops != 8 || a.Errors != 1 || a.Seconds != 2 || a.OpsPerSec != 4 {
+		t.Errorf("ops %d, errors %d, %.1f s, %.1f ops/s", a.Ops, a.Errors, a.Seconds, a.OpsPerSec)
+	}
+	if a.P50 != 10 || a.P99 != 50 || a.Max != 50 {
+		t.Errorf("p50 %.1f, p99 %.1f, max %.1f", a.P50, a.P99, a.Max)
+	}
+	// 9 HMGETs and 12 ms of CPU over 9 attempts (8 answered, 1 error).
+	if a.Commands["hmget"] != 1 || a.RedisReadsPerOp != 1 || a.ServerCPUPerOp != 1333.3 || a.RedisCPUPerOp != 666.7 {
+		t.Errorf("hmget %.2f, reads %.2f, server cpu %.1f µs, redis cpu %.1f µs", a.Commands["hmget"],
+			a.RedisReadsPerOp, a.ServerCPUPerOp, a.RedisCPUPerOp)
+	}
+	if a.MemAfter.NumGC != 5 {
+		t.Errorf("memory after: %+v, want the last slice's", a.MemAfter)
 	}
 }
 
