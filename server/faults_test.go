@@ -770,3 +770,52 @@ func mustGet(u string) *http.Request {
 	}
 	return req
 }
+
+// TestAccessLogFailures: with http.access_log: failures, answered
+// requests leave no line and refused ones do; the metrics count both.
+func TestAccessLogFailures(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, func(c *config.Config) {
+		c.HTTP.TrustedProxies = []string{"127.0.0.1"}
+		c.HTTP.AccessLog = config.AccessLogFailures
+	})
+	ctx := context.Background()
+	send := func(id string, req *http.Request) response {
+		t.Helper()
+		req.Header.Set("X-Request-Id", id)
+		return e.send(req)
+	}
+	ex := send("quiet-exchange-1", e.exchangeRequest(ctx, e.codes(1)[0]))
+	if ex.status != http.StatusOK {
+		t.Fatalf("exchange: %d %s", ex.status, ex.raw)
+	}
+	if r := send("quiet-info-0001", e.infoRequest(ctx, ex.json["access_token"].(string))); r.status != http.StatusOK {
+		t.Fatalf("info: %d %s", r.status, r.raw)
+	}
+	if r := send("loud-info-00001", e.infoRequest(ctx, "at-nope")); r.status != http.StatusUnauthorized {
+		t.Fatalf("info with a wrong token: %d %s", r.status, r.raw)
+	}
+	lines := map[string][]map[string]any{}
+	for line := range strings.Lines(e.logs.String()) {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			if id, ok := m["request_id"].(string); ok {
+				lines[id] = append(lines[id], m)
+			}
+		}
+	}
+	for _, id := range []string{"quiet-exchange-1", "quiet-info-0001"} {
+		if len(lines[id]) != 0 {
+			t.Errorf("an answered request was logged: %v", lines[id])
+		}
+	}
+	if l := lines["loud-info-00001"]; len(l) != 1 || l[0]["route"] != "/api/d/info" || l[0]["status"] != float64(401) {
+		t.Errorf("the refused request's lines: %v", l)
+	}
+	m := e.send(mustGet(e.url + "/metrics"))
+	for _, status := range []string{"200", "401"} {
+		if v := metricSum(m.raw, "enlace_http_requests_total", `route="/api/d/info"`, `status="`+status+`"`); v != 1 {
+			t.Errorf("/api/d/info answered %s: counted %v times, want 1", status, v)
+		}
+	}
+}

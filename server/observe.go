@@ -213,7 +213,8 @@ func (h contextHandler) WithGroup(name string) slog.Handler {
 
 // observe logs one line per request (method, route, status, duration and
 // what the handler annotated; never the query string, which can carry
-// codes) and records its metrics.
+// codes), or per failed one with http.access_log: failures, and records
+// the metrics of every one.
 func (s *Server) observe(c *gin.Context) {
 	start := time.Now()
 	c.Next()
@@ -225,6 +226,9 @@ func (s *Server) observe(c *gin.Context) {
 	status := c.Writer.Status()
 	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
 	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	if s.logFailuresOnly && status < http.StatusBadRequest {
+		return
+	}
 	// LogAttrs: typed attributes, no boxing of each value into an any.
 	var buf [8]slog.Attr
 	attrs := append(buf[:0], slog.String("method", c.Request.Method), slog.String("route", route),

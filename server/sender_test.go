@@ -637,7 +637,7 @@ func TestDPoPRoundTrips(t *testing.T) {
 	r, trips := send(http.MethodPost, "/oauth/token", url.Values{"grant_type": {"authorization_code"}, "code": {code},
 		"code_verifier": {verifier}}, withBasic(map[string]string{"DPoP": key.proof(t, now(), http.MethodPost, e.cfg.Issuer+"/oauth/token")}, app.ClientID, secret))
 	if r.status != http.StatusOK || trips != 2 {
-		t.Fatalf("DPoP exchange: %d round trips, %d %s", trips, r.status, r.raw)
+		t.Fatalf("DPoP exchange: %d round trips %v, %d %s", trips, e.calls.what(fmt.Sprintf("dpop-trips-%03d", n)), r.status, r.raw)
 	}
 	access := r.json["access_token"].(string)
 	info := func() (response, int) {
@@ -646,7 +646,7 @@ func TestDPoPRoundTrips(t *testing.T) {
 	}
 	info() // the merchant's cache is filled on the first
 	if r, trips := info(); r.status != http.StatusOK || trips != 1 {
-		t.Fatalf("DPoP check: %d round trips, %d %s", trips, r.status, r.raw)
+		t.Fatalf("DPoP check: %d round trips %v, %d %s", trips, e.calls.what(fmt.Sprintf("dpop-trips-%03d", n)), r.status, r.raw)
 	}
 }
 

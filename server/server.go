@@ -74,9 +74,11 @@ type Handles struct {
 
 // Server is enlace's HTTP server.
 type Server struct {
-	cfg      *config.Config
-	store    *store.Store
-	appCache *store.AppCache
+	cfg *config.Config
+	// logFailuresOnly: http.access_log is failures.
+	logFailuresOnly bool
+	store           *store.Store
+	appCache        *store.AppCache
 	// maintenance tunes the store's background work (Run).
 	maintenance store.MaintenanceOptions
 	// trusted are the front proxies whose X-Request-Id is kept.
@@ -114,7 +116,7 @@ func New(opts Options) (*Server, error) {
 	if opts.Config.DPoP.RequireNonce {
 		checker.Nonces = dpop.NewNonces(opts.Store.NonceSecret, opts.Config.DPoP.NonceStep)
 	}
-	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, dpop: checker,
+	s := &Server{cfg: opts.Config, logFailuresOnly: opts.Config.HTTP.AccessLog == config.AccessLogFailures, store: opts.Store, appCache: cache, dpop: checker,
 		verifier:  resource.NewVerifierWith(opts.Store, cache, resource.Options{DPoP: checker, BaseURL: opts.Config.Issuer}),
 		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
 		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,

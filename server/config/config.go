@@ -250,7 +250,17 @@ type HTTP struct {
 	// X-Forwarded-For is believed; with none, the peer address is the
 	// client's, so a client cannot pick its own address for rate limits.
 	TrustedProxies []string `yaml:"trusted_proxies" env:"TRUSTED_PROXIES"`
+	// AccessLog is which requests get a log line: AccessLogAll (every
+	// one) or AccessLogFailures (those answered 400 or above). Metrics
+	// count every request either way.
+	AccessLog string `yaml:"access_log" env:"ACCESS_LOG"`
 }
+
+// Access log settings (http.access_log).
+const (
+	AccessLogAll      = "all"
+	AccessLogFailures = "failures"
+)
 
 // Redis says where the store lives. In single mode an empty Addr selects
 // the embedded in-process Redis, which keeps nothing across restarts.
@@ -373,6 +383,13 @@ func Load(defaults []byte, path string, explicit bool, environ []string) (*Confi
 func (c *Config) validate() error {
 	if c.HTTP.Addr == "" {
 		return errors.New("config: http.addr is empty")
+	}
+	switch c.HTTP.AccessLog {
+	case "":
+		c.HTTP.AccessLog = AccessLogAll
+	case AccessLogAll, AccessLogFailures:
+	default:
+		return fmt.Errorf("config: http.access_log %q must be %s or %s", c.HTTP.AccessLog, AccessLogAll, AccessLogFailures)
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + localAddr(c.HTTP.Addr)
