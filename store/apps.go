@@ -633,8 +633,13 @@ func (s *Store) changeAppIf(ctx context.Context, clientID, op string, by Actor, 
 		return nil, errStale
 	}
 	if res.Outcome == OutcomeOK {
-		if err := s.appChanged(ctx, clientID); err != nil {
-			return nil, err
+		// A new app is in no instance's cache (a missing one is never
+		// cached): announcing it would only make every instance drop, late,
+		// an entry it has just loaded.
+		if op != "create" {
+			if err := s.appChanged(ctx, clientID); err != nil {
+				return nil, err
+			}
 		}
 		detail := map[string]string{"disable": "disabled", "enable": "enabled", "update": fields["detail"], "create": fields["detail"]}[op]
 		switch op {

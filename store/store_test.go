@@ -170,6 +170,36 @@ func TestAppRoundTripAndSecretDigest(t *testing.T) {
 	})
 }
 
+// TestAppCreateIsNotAnnounced: a new app is in no cache, so creating one
+// publishes nothing on AppChannel (a late announcement would make every
+// instance drop the entry it had just loaded); a change is announced.
+func TestAppCreateIsNotAnnounced(t *testing.T) {
+	t.Parallel()
+	redistest.ForEachBackend(t, func(t *testing.T, rdb redis.UniversalClient) {
+		ctx := context.Background()
+		f := newFixture(t, rdb)
+		ps := rdb.Subscribe(ctx, store.AppChannel)
+		t.Cleanup(func() { _ = ps.Close() })
+		if _, err := ps.Receive(ctx); err != nil { // the subscription's confirmation
+			t.Fatal(err)
+		}
+		created, _, err := f.st.CreateApp(ctx, store.AppSpec{Name: "New", RedirectURIs: []string{"https://n.example.com/cb"},
+			Scopes: catalogue}, catalogue)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := f.st.SetAppDisabled(ctx, f.app.ClientID, true, store.ActorCLI); err != nil {
+			t.Fatal(err)
+		}
+		// Messages arrive in the order Redis took them: the creation's
+		// would come first.
+		msg, err := ps.ReceiveMessage(ctx)
+		if err != nil || msg.Payload != f.app.ClientID {
+			t.Fatalf("first announcement: %v %v, want the disabled app %s (created %s)", msg, err, f.app.ClientID, created.ClientID)
+		}
+	})
+}
+
 // TestAppOpenIDSettings: an app's ID token algorithm (RS256 unless it
 // chose ES256) and its post-logout redirect URIs (exact strings, the
 // rules of a redirect URI) round-trip through create, update and the
