@@ -116,9 +116,10 @@ func New(opts Options) (*Server, error) {
 	if opts.Config.DPoP.RequireNonce {
 		checker.Nonces = dpop.NewNonces(opts.Store.NonceSecret, opts.Config.DPoP.NonceStep)
 	}
-	s := &Server{cfg: opts.Config, logFailuresOnly: opts.Config.HTTP.AccessLog == config.AccessLogFailures, store: opts.Store, appCache: cache, dpop: checker,
-		verifier:  resource.NewVerifierWith(opts.Store, cache, resource.Options{DPoP: checker, BaseURL: opts.Config.Issuer}),
-		merchants: store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
+	s := &Server{cfg: opts.Config, store: opts.Store, appCache: cache, dpop: checker,
+		logFailuresOnly: opts.Config.HTTP.AccessLog == config.AccessLogFailures,
+		verifier:        resource.NewVerifierWith(opts.Store, cache, resource.Options{DPoP: checker, BaseURL: opts.Config.Issuer}),
+		merchants:       store.NewMerchantCache(opts.Store, time.Minute, 100000), metrics: newMetrics(),
 		oauth: newOAuthLib(), fetch: safefetch.New(opts.Fetch), log: opts.Logger, maintenance: opts.Maintenance,
 		trusted: trustedPrefixes(opts.Config.HTTP.TrustedProxies)}
 
