@@ -686,13 +686,7 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	if got := a.header.Get("X-Request-Id"); got != id {
 		t.Errorf("X-Request-Id %q, want the caller's %q", got, id)
 	}
-	var lines []map[string]any
-	for line := range strings.Lines(e.logs.String()) {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil && m["request_id"] == id {
-			lines = append(lines, m)
-		}
-	}
+	lines := e.logLines()[id]
 	// One line, the request's, which names what the answer was: the
 	// grant, the app, the connection and the token record.
 	if len(lines) != 1 {
@@ -795,15 +789,7 @@ func TestAccessLogFailures(t *testing.T) {
 	if r := send("loud-info-00001", e.infoRequest(ctx, "at-nope")); r.status != http.StatusUnauthorized {
 		t.Fatalf("info with a wrong token: %d %s", r.status, r.raw)
 	}
-	lines := map[string][]map[string]any{}
-	for line := range strings.Lines(e.logs.String()) {
-		var m map[string]any
-		if json.Unmarshal([]byte(line), &m) == nil {
-			if id, ok := m["request_id"].(string); ok {
-				lines[id] = append(lines[id], m)
-			}
-		}
-	}
+	lines := e.logLines()
 	for _, id := range []string{"quiet-exchange-1", "quiet-info-0001"} {
 		if len(lines[id]) != 0 {
 			t.Errorf("an answered request was logged: %v", lines[id])
@@ -818,4 +804,18 @@ func TestAccessLogFailures(t *testing.T) {
 			t.Errorf("/api/d/info answered %s: counted %v times, want 1", status, v)
 		}
 	}
+}
+
+// logLines is the server's JSON log lines so far, by request_id.
+func (e *testEnv) logLines() map[string][]map[string]any {
+	lines := map[string][]map[string]any{}
+	for line := range strings.Lines(e.logs.String()) {
+		var m map[string]any
+		if json.Unmarshal([]byte(line), &m) == nil {
+			if id, ok := m["request_id"].(string); ok {
+				lines[id] = append(lines[id], m)
+			}
+		}
+	}
+	return lines
 }

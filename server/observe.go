@@ -142,9 +142,16 @@ func (s *Server) requestID(c *gin.Context) {
 // annotate adds attributes to the log line of the request whose context
 // ctx is; outside a request it does nothing. Never a secret, code or token.
 func annotate(ctx context.Context, attrs ...slog.Attr) {
-	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+	if rl := requestLogOf(ctx); rl != nil {
 		rl.attrs = append(rl.attrs, attrs...)
 	}
+}
+
+// requestLogOf is the requestLog of the request whose context ctx is, or
+// nil outside a request.
+func requestLogOf(ctx context.Context) *requestLog {
+	rl, _ := ctx.Value(requestKey{}).(*requestLog)
+	return rl
 }
 
 // fromTrustedProxy reports whether the request's peer is one of the
@@ -183,7 +190,7 @@ func trustedPrefixes(list []string) []netip.Prefix {
 // RequestID returns the id of the request whose context ctx is, or "" for
 // work no request started (background writers, caches).
 func RequestID(ctx context.Context) string {
-	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+	if rl := requestLogOf(ctx); rl != nil {
 		return rl.id
 	}
 	return ""
@@ -234,7 +241,7 @@ func (s *Server) observe(c *gin.Context) {
 	attrs := append(buf[:0], slog.String("method", c.Request.Method), slog.String("route", route),
 		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 	ctx := c.Request.Context()
-	if rl, ok := ctx.Value(requestKey{}).(*requestLog); ok {
+	if rl := requestLogOf(ctx); rl != nil {
 		attrs = append(attrs, rl.attrs...)
 	}
 	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)

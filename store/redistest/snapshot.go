@@ -72,16 +72,25 @@ func Snapshot(tb testing.TB, rdb redis.UniversalClient) map[string]string {
 // AssertUnchanged fails the test when two snapshots differ.
 func AssertUnchanged(tb testing.TB, before, after map[string]string) {
 	tb.Helper()
+	if d := difference(before, after); d != "" {
+		tb.Fatal(d)
+	}
+}
+
+// difference says how two snapshots differ (one key's change), or "" when
+// they do not.
+func difference(before, after map[string]string) string {
 	for k, v := range before {
 		if w, ok := after[k]; !ok {
-			tb.Fatalf("key %s was deleted", k)
+			return fmt.Sprintf("key %s was deleted", k)
 		} else if w != v {
-			tb.Fatalf("key %s changed:\n before %s\n after  %s", k, v, w)
+			return fmt.Sprintf("key %s changed:\n before %s\n after  %s", k, v, w)
 		}
 	}
 	for k := range after {
 		if _, ok := before[k]; !ok {
-			tb.Fatalf("key %s was written", k)
+			return fmt.Sprintf("key %s was written", k)
 		}
 	}
+	return ""
 }
