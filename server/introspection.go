@@ -35,7 +35,7 @@ func (s *Server) introspect(c *gin.Context) {
 	apierror.NoStore(c.Writer.Header())
 	info, err := s.verifier.Verify(ctx, tr.Token)
 	if errors.Is(err, resource.ErrInactive) || (err == nil && owner != "" && info.ClientID != owner) {
-		c.JSON(http.StatusOK, gin.H{"active": false})
+		s.answerJSON(c, http.StatusOK, inactive{})
 		return
 	}
 	if err != nil {
@@ -56,7 +56,7 @@ func (s *Server) introspect(c *gin.Context) {
 		// key the proofs must be made with.
 		cnf = &confirmation{JKT: info.JKT}
 	}
-	c.JSON(http.StatusOK, introspection{
+	s.answerJSON(c, http.StatusOK, introspection{
 		Active:        true,
 		Scope:         strings.Join(info.Scopes, " "),
 		ClientID:      info.ClientID,
@@ -70,6 +70,12 @@ func (s *Server) introspect(c *gin.Context) {
 		Details:       authorizationDetails(info.Scopes, info.Resources, s.cfg.Scopes),
 		Cnf:           cnf,
 	})
+}
+
+// inactive is the answer for a token that is not active (RFC 7662 §2.2):
+// nothing but active false.
+type inactive struct {
+	Active bool `json:"active"`
 }
 
 // confirmation is a bound token's cnf claim (RFC 7800): the JWK SHA-256

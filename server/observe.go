@@ -134,9 +134,28 @@ func (s *Server) requestID(c *gin.Context) {
 	if !requestIDPattern.MatchString(id) || !s.fromTrustedProxy(c) {
 		id = store.NewID()
 	}
-	c.Header(requestIDHeader, id)
-	c.Request = c.Request.WithContext(context.WithValue(c.Request.Context(), requestKey{}, &requestLog{id: id}))
+	// The key is in canonical form: no canonicalisation on every request.
+	c.Writer.Header()[requestIDHeader] = []string{id}
+	c.Request = c.Request.WithContext(&requestContext{Context: c.Request.Context(), log: requestLog{id: id}})
 	c.Next()
+}
+
+// requestContext is a request's context with its requestLog: one
+// allocation for both, where context.WithValue and the record were two on
+// every request.
+type requestContext struct {
+	context.Context
+	log requestLog
+}
+
+// Value answers requestKey with the request's log record and leaves every
+// other key to the parent (cancellation, deadlines and values work as
+// they do through context.WithValue).
+func (c *requestContext) Value(key any) any {
+	if key == (requestKey{}) {
+		return &c.log
+	}
+	return c.Context.Value(key)
 }
 
 // annotate adds attributes to the log line of the request whose context
@@ -231,20 +250,44 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	d := time.Since(start)
 	status := c.Writer.Status()
-	s.metrics.requests.WithLabelValues(route, c.Request.Method, strconv.Itoa(status)).Inc()
+	s.metrics.requests.WithLabelValues(route, c.Request.Method, statusLabel(status)).Inc()
 	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
 	if s.logFailuresOnly && status < http.StatusBadRequest {
 		return
 	}
-	// LogAttrs: typed attributes, no boxing of each value into an any.
-	var buf [8]slog.Attr
-	attrs := append(buf[:0], slog.String("method", c.Request.Method), slog.String("route", route),
-		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
 	ctx := c.Request.Context()
-	if rl := requestLogOf(ctx); rl != nil {
-		attrs = append(attrs, rl.attrs...)
+	h := s.log.Handler()
+	if !h.Enabled(ctx, slog.LevelInfo) {
+		return
 	}
-	s.log.LogAttrs(ctx, slog.LevelInfo, "request", attrs...)
+	// The record is made here rather than by Logger.LogAttrs, which would
+	// read the clock again and walk the stack for a source position that
+	// this line never shows; typed attributes, no boxing into an any.
+	r := slog.NewRecord(start.Add(d), slog.LevelInfo, "request", 0)
+	r.AddAttrs(slog.String("method", c.Request.Method), slog.String("route", route),
+		slog.Int("status", status), slog.Float64("duration_ms", float64(d.Microseconds())/1000))
+	if rl := requestLogOf(ctx); rl != nil {
+		r.AddAttrs(rl.attrs...)
+	}
+	// As Logger does, a line that cannot be written is dropped: the
+	// request it describes has been answered.
+	_ = h.Handle(ctx, r)
+}
+
+// statusLabel is a status code's metric label, without formatting (and
+// allocating) the few that nearly every request is answered with.
+func statusLabel(code int) string {
+	switch code {
+	case http.StatusOK:
+		return "200"
+	case http.StatusFound:
+		return "302"
+	case http.StatusBadRequest:
+		return "400"
+	case http.StatusUnauthorized:
+		return "401"
+	}
+	return strconv.Itoa(code)
 }
 
 // healthz says the process is alive.

@@ -77,8 +77,10 @@ type Server struct {
 	cfg *config.Config
 	// logFailuresOnly: http.access_log is failures.
 	logFailuresOnly bool
-	store           *store.Store
-	appCache        *store.AppCache
+	// answers lends the buffers of JSON answers (answer.go).
+	answers  answers
+	store    *store.Store
+	appCache *store.AppCache
 	// maintenance tunes the store's background work (Run).
 	maintenance store.MaintenanceOptions
 	// trusted are the front proxies whose X-Request-Id is kept.
@@ -257,7 +259,10 @@ func limitBodies(c *gin.Context) {
 		writeOAuth(c, apierror.Request("the request body is too large"))
 		return
 	}
-	c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	// A request without a body (every GET) has nothing to cap.
+	if c.Request.Body != nil && c.Request.Body != http.NoBody {
+		c.Request.Body = http.MaxBytesReader(c.Writer, c.Request.Body, maxBody)
+	}
 	c.Next()
 }
 

@@ -45,15 +45,15 @@ func (s *Server) tokenEndpoint(d dialect) gin.HandlerFunc {
 		case res.signedIn != nil:
 			t := signInResponse(res.Issued, res.signedIn)
 			t.IDToken = res.idToken
-			c.JSON(http.StatusOK, t)
+			s.answerJSON(c, http.StatusOK, t)
 		case d == multivende:
 			t := multivendeResponse(res.Issued)
 			t.IDToken = res.idToken
-			c.JSON(http.StatusOK, t)
+			s.answerJSON(c, http.StatusOK, t)
 		default:
 			t := rfcResponse(res.Issued, s.cfg.Scopes)
 			t.IDToken = res.idToken
-			c.JSON(http.StatusOK, t)
+			s.answerJSON(c, http.StatusOK, t)
 		}
 	}
 }
