@@ -303,6 +303,10 @@ type scenarioReport struct {
 	// the throughput ratio a server with cores of its own would reach,
 	// steadier than TwinRatio on a machine the load tool shares.
 	TwinCPURatio float64 `json:"twin_cpu_ratio,omitempty"`
+	// TwinRatioRounds is TwinRatio round by round (--rounds above 1),
+	// enlace's slice over the twin's that followed it: its spread is the
+	// noise a single ratio carries on this machine.
+	TwinRatioRounds []float64 `json:"twin_ratio_rounds,omitempty"`
 }
 
 type phaseReport struct {
@@ -322,6 +326,9 @@ type phaseReport struct {
 	RedisCommandsPerOp float64            `json:"redis_commands_per_op"`
 	RedisReadsPerOp    float64            `json:"redis_reads_per_op"`
 	Commands           map[string]float64 `json:"commands_per_op"`
+	// RoundOpsPerSec is each slice's rate, in the order run (--rounds
+	// above 1): what the merged OpsPerSec hides of the machine's drift.
+	RoundOpsPerSec []float64 `json:"round_ops_per_sec,omitempty"`
 	// Exhausted: the prepared credentials ran out before the duration.
 	Exhausted bool     `json:"exhausted,omitempty"`
 	MemBefore memStats `json:"server_memory_before"`
@@ -411,8 +418,12 @@ func (b *benchRun) run(ctx context.Context) (*benchReport, error) {
 		b.logf("%s: enlace %.0f ops/s, floor %.0f ops/s, ratio %.2f, p99 %.1f ms, errors %d/%d",
 			name, sr.Real.OpsPerSec, sr.Floor.OpsPerSec, sr.Ratio, sr.Real.P99, sr.Real.Errors, sr.Floor.Errors)
 		if sr.Twin != nil {
-			b.logf("%s: twin %.0f ops/s, ratio to the twin %.2f (floor %.2f), twin p99 %.1f ms, errors %d",
-				name, sr.Twin.OpsPerSec, sr.TwinRatio, sr.FloorTwinRatio, sr.Twin.P99, sr.Twin.Errors)
+			spread := ""
+			if rr := sr.TwinRatioRounds; len(rr) > 1 {
+				spread = fmt.Sprintf(", rounds %.2f–%.2f", slices.Min(rr), slices.Max(rr))
+			}
+			b.logf("%s: twin %.0f ops/s, ratio to the twin %.2f (floor %.2f%s), twin p99 %.1f ms, errors %d",
+				name, sr.Twin.OpsPerSec, sr.TwinRatio, sr.FloorTwinRatio, spread, sr.Twin.P99, sr.Twin.Errors)
 		}
 	}
 	if n, err := b.floorCleanup(ctx); err != nil {
@@ -866,6 +877,7 @@ func (b *benchRun) scenario(ctx context.Context, name string, rep *benchReport) 
 		if sr.Real.ServerCPUPerOp > 0 {
 			sr.TwinCPURatio = tr.ServerCPUPerOp / sr.Real.ServerCPUPerOp
 		}
+		sr.TwinRatioRounds = roundRatios(sr.Real.RoundOpsPerSec, tr.RoundOpsPerSec)
 	}
 	return sr, nil
 }
@@ -1227,6 +1239,17 @@ func (pr *phaseReport) merge(next phaseReport) {
 	pr.finish()
 }
 
+// roundRatios is a over b slice by slice, over the rounds both ran.
+func roundRatios(a, b []float64) []float64 {
+	var out []float64
+	for i := range min(len(a), len(b)) {
+		if b[i] > 0 {
+			out = append(out, round2(a[i]/b[i]))
+		}
+	}
+	return out
+}
+
 // namedTarget is a target with the name the progress lines give it.
 type namedTarget struct {
 	name string
@@ -1258,10 +1281,14 @@ func (b *benchRun) phases(ctx context.Context, scenario string, targets []namedT
 				}
 				return nil, err
 			}
+			rate := pr.OpsPerSec
 			if r == 0 {
 				out[i] = pr
 			} else {
 				out[i].merge(pr)
+			}
+			if rounds > 1 {
+				out[i].RoundOpsPerSec = append(out[i].RoundOpsPerSec, round2(rate))
 			}
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"log/slog"
 	"net"
 	"net/http"
@@ -432,6 +433,22 @@ func TestBenchRounds(t *testing.T) {
 		t.Fatalf("rounds %d, scenarios %+v", rep.Rounds, rep.Scenarios)
 	}
 	s := rep.Scenarios[0]
+	// Each round's ratio is enlace's slice over the twin's, and the merged
+	// ratio lies within them.
+	if len(s.TwinRatioRounds) != 3 || len(s.Real.RoundOpsPerSec) != 3 || len(s.Twin.RoundOpsPerSec) != 3 {
+		t.Fatalf("round ratios %v, enlace rounds %v, twin rounds %v", s.TwinRatioRounds, s.Real.RoundOpsPerSec, s.Twin.RoundOpsPerSec)
+	}
+	for i, r := range s.TwinRatioRounds {
+		if want := round2(s.Real.RoundOpsPerSec[i] / s.Twin.RoundOpsPerSec[i]); r != want {
+			t.Errorf("round %d: ratio %.2f, want %.2f", i+1, r, want)
+		}
+	}
+	if lo, hi := slices.Min(s.TwinRatioRounds), slices.Max(s.TwinRatioRounds); s.TwinRatio < lo-0.01 || s.TwinRatio > hi+0.01 {
+		t.Errorf("merged ratio %.2f outside its rounds' %.2f–%.2f", s.TwinRatio, lo, hi)
+	}
+	if !strings.Contains(r.stderr, fmt.Sprintf("rounds %.2f–%.2f", slices.Min(s.TwinRatioRounds), slices.Max(s.TwinRatioRounds))) {
+		t.Errorf("the progress line does not give the rounds' spread:\n%s", r.stderr)
+	}
 	for name, p := range map[string]phaseReport{"enlace": s.Real, "floor": s.Floor, "twin": *s.Twin} {
 		// Three slices of 200 ms, not one.
 		if p.Seconds < 0.55 || p.Seconds > 1.5 || p.Ops == 0 || p.Errors != 0 || p.ServerCPUPerOp <= 0 ||
