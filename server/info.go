@@ -133,15 +133,10 @@ func (g scopeGrants) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 32*len(scopes)+2)
 	b = append(b, '{')
 	for i, sc := range scopes {
-		if !plainKey(sc) {
+		var ok bool
+		if b, ok = appendKey(b, i, sc); !ok {
 			return json.Marshal(g.asMap())
 		}
-		if i > 0 {
-			b = append(b, ',')
-		}
-		b = append(b, '"')
-		b = append(b, sc...)
-		b = append(b, `":`...)
 		ids, limited := g.grant.Limited(sc)
 		if !limited {
 			b = append(b, `{"all":true}`...)
@@ -152,15 +147,9 @@ func (g scopeGrants) MarshalJSON() ([]byte, error) {
 		keys = slices.Compact(keys)
 		b = append(b, '{')
 		for j, k := range keys {
-			if !plainKey(k) {
+			if b, ok = appendKey(b, j, k); !ok {
 				return json.Marshal(g.asMap())
 			}
-			if j > 0 {
-				b = append(b, ',')
-			}
-			b = append(b, '"')
-			b = append(b, k...)
-			b = append(b, `":`...)
 			// "all" is false beside chosen ids; an id named "all" would be
 			// the same key, and a map would hold it once, true.
 			b = strconv.AppendBool(b, k != "all" || slices.Contains(ids, "all"))
@@ -168,6 +157,20 @@ func (g scopeGrants) MarshalJSON() ([]byte, error) {
 		b = append(b, '}')
 	}
 	return append(b, '}'), nil
+}
+
+// appendKey appends the i-th key of an object, k, with its colon (and the
+// comma before it), or reports that k is not a plainKey.
+func appendKey(b []byte, i int, k string) ([]byte, bool) {
+	if !plainKey(k) {
+		return b, false
+	}
+	if i > 0 {
+		b = append(b, ',')
+	}
+	b = append(b, '"')
+	b = append(b, k...)
+	return append(b, `":`...), true
 }
 
 // asMap is the object as the map encoding/json writes.

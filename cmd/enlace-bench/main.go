@@ -134,7 +134,7 @@ func (e *env) serve(ctx context.Context, path string, explicit bool, args []stri
 	if err != nil {
 		return err
 	}
-	return launch.Serve(ctx, launch.ServeOptions{Config: cfg, Stdout: e.stdout, Log: log,
+	return launch.Serve(ctx, launch.ServeOptions{Config: cfg, Stdout: e.stdout, Log: log, Environ: e.environ,
 		Prepare: func(_ context.Context, st *store.Store, _ *config.Config, _ bool) ([]server.Extension, string, error) {
 			log.Warn("serving the benchmark floor under /_floor/: unauthenticated benchmark handlers; never in production")
 			return []server.Extension{floorExtension(st, log)}, "", nil

@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -484,11 +485,20 @@ func TestServeWithRedis(t *testing.T) {
 			[]string{"ENLACE_HTTP_ADDR=" + addr, "ENLACE_REDIS_ADDR=" + srv.Addr})
 		pw.Close()
 	}()
+	// serve sets the garbage collector's target (runtime.gc_percent,
+	// config.yaml's 200, there being no GOGC in its environment); the
+	// test's process is serve's, so set its own back afterwards.
+	before := debug.SetGCPercent(100)
+	debug.SetGCPercent(before)
+	t.Cleanup(func() { debug.SetGCPercent(before) })
 	sc := bufio.NewScanner(pr)
 	listening := false
 	for sc.Scan() {
 		if strings.Contains(sc.Text(), "enlace listening") {
 			listening = true
+			if !strings.Contains(sc.Text(), `"gc_percent":200`) {
+				t.Errorf("the listening line does not report runtime.gc_percent: %s", sc.Text())
+			}
 			break
 		}
 	}

@@ -44,7 +44,7 @@ func (e *env) serve(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	return launch.Serve(ctx, launch.ServeOptions{Config: cfg, Stdout: e.stdout, Log: log, AllowEmbedded: true,
+	return launch.Serve(ctx, launch.ServeOptions{Config: cfg, Stdout: e.stdout, Log: log, Environ: e.environ, AllowEmbedded: true,
 		Prepare: func(ctx context.Context, st *store.Store, cfg *config.Config, embedded bool) ([]server.Extension, string, error) {
 			if !embedded {
 				return nil, "", nil

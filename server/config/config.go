@@ -50,7 +50,23 @@ type Config struct {
 	OIDC          OIDC          `yaml:"oidc" envPrefix:"OIDC_"`
 	PAR           PAR           `yaml:"par" envPrefix:"PAR_"`
 	DPoP          DPoP          `yaml:"dpop" envPrefix:"DPOP_"`
+	Runtime       Runtime       `yaml:"runtime" envPrefix:"RUNTIME_"`
 }
+
+// Runtime tunes the Go runtime of `serve`.
+type Runtime struct {
+	// GCPercent is the garbage collector's target, Go's GOGC: how far, in
+	// percent of the live heap, the heap may grow before the next
+	// collection. 0 leaves Go's own (100). GOGC in the environment, when
+	// set, wins over it.
+	GCPercent int `yaml:"gc_percent" env:"GC_PERCENT"`
+}
+
+// The bounds of runtime.gc_percent (besides 0).
+const (
+	MinGCPercent = 50
+	MaxGCPercent = 1000
+)
 
 // PAR configures pushed authorization requests (RFC 9126).
 type PAR struct {
@@ -390,6 +406,10 @@ func (c *Config) validate() error {
 	case AccessLogAll, AccessLogFailures:
 	default:
 		return fmt.Errorf("config: http.access_log %q must be %s or %s", c.HTTP.AccessLog, AccessLogAll, AccessLogFailures)
+	}
+	if g := c.Runtime.GCPercent; g != 0 && (g < MinGCPercent || g > MaxGCPercent) {
+		return fmt.Errorf("config: runtime.gc_percent %d must be 0 (Go's default) or between %d and %d",
+			g, MinGCPercent, MaxGCPercent)
 	}
 	if c.Issuer == "" {
 		c.Issuer = "http://" + localAddr(c.HTTP.Addr)

@@ -17,7 +17,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	if c.HTTP.Addr != "127.0.0.1:8080" || c.Issuer != "http://127.0.0.1:8080" || c.Redis.Addr != "" ||
-		c.HTTP.AccessLog != config.AccessLogAll {
+		c.HTTP.AccessLog != config.AccessLogAll || c.Runtime.GCPercent != 200 {
 		t.Fatalf("defaults: %+v", c)
 	}
 	if c.Tokens.Code != 24*time.Hour || c.Tokens.Access != 6*time.Hour || c.Tokens.Refresh != 48*time.Hour {
@@ -41,7 +41,7 @@ func TestFileThenEnvironment(t *testing.T) {
 	c, err := config.Load(enlace.DefaultConfig, path, true, []string{
 		"ENLACE_HTTP_ADDR=0.0.0.0:9000", "ENLACE_ISSUER=https://auth.example.com", "ENLACE_REDIS_DB=3",
 		"ENLACE_TOKENS_REFRESH_LIFETIME=72h", "ENLACE_SESSION_SECRET=" + strings.Repeat("s", 32),
-		"ENLACE_HTTP_ACCESS_LOG=failures",
+		"ENLACE_HTTP_ACCESS_LOG=failures", "ENLACE_RUNTIME_GC_PERCENT=0",
 		`ENLACE_SCOPES=[{"name":"a:b","es":"A","en":"A"}]`, "UNRELATED=1",
 	})
 	if err != nil {
@@ -50,7 +50,7 @@ func TestFileThenEnvironment(t *testing.T) {
 	if c.HTTP.Addr != "0.0.0.0:9000" || c.Issuer != "https://auth.example.com" || !c.Secure() ||
 		c.Redis.Addr != "file:6379" || c.Redis.DB != 3 || c.Tokens.Access != time.Hour ||
 		c.Tokens.Refresh != 72*time.Hour || c.Tokens.Code != 24*time.Hour || len(c.Scopes) != 1 ||
-		c.HTTP.AccessLog != config.AccessLogFailures {
+		c.HTTP.AccessLog != config.AccessLogFailures || c.Runtime.GCPercent != 0 {
 		t.Fatalf("overrides: %+v", c)
 	}
 	if _, err := config.Load(enlace.DefaultConfig, filepath.Join(t.TempDir(), "missing.yaml"), true, nil); err == nil {
@@ -78,6 +78,9 @@ func TestInvalid(t *testing.T) {
 		"cluster and addr":   "ENLACE_REDIS_MODE=cluster\nENLACE_REDIS_ADDRS=127.0.0.1:7000\nENLACE_REDIS_ADDR=127.0.0.1:6379",
 		"TLS file, TLS off":  "ENLACE_REDIS_TLS_CA_FILE=/etc/ca.pem",
 		"unknown access log": "ENLACE_HTTP_ACCESS_LOG=errors",
+		"GC target too low":  "ENLACE_RUNTIME_GC_PERCENT=10",
+		"GC target too high": "ENLACE_RUNTIME_GC_PERCENT=5000",
+		"GC off":             "ENLACE_RUNTIME_GC_PERCENT=-1",
 	} {
 		if _, err := config.Load(enlace.DefaultConfig, "", false, strings.Split(env, "\n")); err == nil {
 			t.Errorf("%s: accepted", name)

@@ -11,6 +11,9 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime/debug"
+	"runtime/metrics"
+	"strings"
 	"syscall"
 	"time"
 
@@ -61,6 +64,33 @@ type ServeOptions struct {
 	// without it that is an error.
 	AllowEmbedded bool
 	Prepare       Prepare
+	// Environ is the process's environment, read for GOGC (see
+	// GCPercent).
+	Environ []string
+}
+
+// currentGCPercent is the garbage collector's target in effect (GOGC's,
+// runtime.gc_percent's or Go's default), as the runtime reports it.
+func currentGCPercent() int64 {
+	sample := []metrics.Sample{{Name: "/gc/gogc:percent"}}
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindUint64 {
+		return -1
+	}
+	return int64(sample[0].Value.Uint64())
+}
+
+// GCPercent is the garbage collector's target that serve sets, and
+// whether it sets one: runtime.gc_percent, unless it is 0 or GOGC is in
+// environ (the runtime has read that already, and an operator who set it
+// meant it).
+func GCPercent(rt config.Runtime, environ []string) (int, bool) {
+	for _, kv := range environ {
+		if k, v, _ := strings.Cut(kv, "="); k == "GOGC" && v != "" {
+			return 0, false
+		}
+	}
+	return rt.GCPercent, rt.GCPercent != 0
 }
 
 // Serve runs the server until ctx ends, then stops it gracefully: in-flight
@@ -68,6 +98,9 @@ type ServeOptions struct {
 // written before Redis is closed.
 func Serve(ctx context.Context, o ServeOptions) error {
 	cfg, log := o.Config, o.Log
+	if pct, ok := GCPercent(cfg.Runtime, o.Environ); ok {
+		debug.SetGCPercent(pct)
+	}
 	embedded := cfg.Redis.Embedded()
 	if embedded {
 		if !o.AllowEmbedded {
@@ -141,7 +174,7 @@ func Serve(ctx context.Context, o ServeOptions) error {
 	// writes audit events in batches.
 	background := make(chan struct{})
 	go func() { srv.Run(ctx, nil); close(background) }()
-	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer)
+	log.Info("enlace listening", "addr", ln.Addr().String(), "issuer", cfg.Issuer, "gc_percent", currentGCPercent())
 	errc := make(chan error, 2)
 	go func() { errc <- hs.Serve(ln) }()
 	if cfg.Metrics.Addr != "" {
