@@ -136,7 +136,10 @@ func parseFormBody(body []byte) (map[string]string, url.Values, error) {
 	if err != nil {
 		return nil, nil, errors.New("the form body is malformed")
 	}
-	out := make(map[string]string, len(tokenParams))
+	// Sized for the parameters sent, not for every one known: a token
+	// request carries a handful, an introspection one or two, and a map
+	// sized for all thirteen is twice as large.
+	out := make(map[string]string, min(len(vals), len(tokenParams)))
 	for _, k := range tokenParams {
 		switch v := vals[k]; len(v) {
 		case 0:
@@ -161,7 +164,7 @@ func parseJSONBody(body []byte) (map[string]string, error) {
 	if _, err := dec.Token(); err != io.EOF {
 		return nil, errors.New("the JSON body has data after the object")
 	}
-	out := make(map[string]string, len(tokenParams))
+	out := make(map[string]string, min(len(raw), len(tokenParams)))
 	for _, k := range tokenParams {
 		v, ok := raw[k]
 		if !ok || string(v) == "null" {
