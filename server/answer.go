@@ -39,7 +39,7 @@ func (s *Server) answerJSON(c *gin.Context, status int, v any) {
 		writeOAuth(c, apierror.New(apierror.ServerError, "internal error"))
 		return
 	}
-	c.Writer.Header()["Content-Type"] = []string{"application/json; charset=utf-8"}
+	c.Writer.Header()["Content-Type"] = []string{apierror.JSONType}
 	c.Status(status)
 	// Without the newline Encode ends with, as json.Marshal writes it.
 	_, _ = c.Writer.Write(bytes.TrimSuffix(buf.Bytes(), []byte{'\n'}))

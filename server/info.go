@@ -142,7 +142,7 @@ func (g scopeGrants) MarshalJSON() ([]byte, error) {
 			b = append(b, `{"all":true}`...)
 			continue
 		}
-		keys := append(slices.Clone(ids), "all")
+		keys := slices.Concat(ids, []string{"all"})
 		slices.Sort(keys)
 		keys = slices.Compact(keys)
 		b = append(b, '{')

@@ -194,7 +194,7 @@ func WriteOAuth(w http.ResponseWriter, e *Error) {
 		status = http.StatusUnauthorized
 		h.Set("WWW-Authenticate", BasicRealm)
 	}
-	writeJSON(w, status, jsonType, e, oauthBody{e.Code, e.Description, e.URI, ""})
+	writeJSON(w, status, JSONType, e, oauthBody{e.Code, e.Description, e.URI, ""})
 }
 
 // WriteBearer answers with e as RFC 6750 §3 says: a Bearer challenge (none
@@ -224,11 +224,12 @@ func WriteBearer(w http.ResponseWriter, e *Error) {
 	default:
 		h.Set("WWW-Authenticate", fmt.Sprintf(`Bearer realm=%q, error=%q`, realm, e.Code))
 	}
-	writeJSON(w, e.Status, jsonType, e, oauthBody{e.Code, e.Description, e.URI, e.Scope})
+	writeJSON(w, e.Status, JSONType, e, oauthBody{e.Code, e.Description, e.URI, e.Scope})
 }
 
-// jsonType is the media type of the OAuth and bearer error bodies.
-const jsonType = "application/json; charset=utf-8"
+// JSONType is the media type of the OAuth and bearer bodies, errors and
+// answers alike.
+const JSONType = "application/json; charset=utf-8"
 
 // JSONAPIType is the JSON:API media type.
 const JSONAPIType = "application/vnd.api+json"
