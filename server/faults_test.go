@@ -722,6 +722,17 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	// Error answers and unknown routes carry ids too.
 	call(client, e.infoRequest(context.Background(), "at-nope"))
 	call(client, mustGet(e.url+"/no/such/thing"))
+	// A method a client invents is counted, under one label: a label per
+	// method would let clients grow the metrics without bound.
+	for _, method := range []string{"BREW", "WHEN"} {
+		req, _ := http.NewRequest(method, e.url+"/healthz", nil)
+		call(client, req)
+	}
+	// Every request is counted once: three more to one route, one label.
+	before := metricSum(call(client, mustGet(e.url+"/metrics")).body, "enlace_http_requests_total", `route="/healthz"`, `method="GET"`, `status="200"`)
+	for range 3 {
+		call(client, mustGet(e.url+"/healthz"))
+	}
 
 	m := call(client, mustGet(e.url+"/metrics"))
 	if m.status != http.StatusOK {
@@ -748,6 +759,15 @@ func TestMetricsAndRequestIDs(t *testing.T) {
 	}
 	if strings.Contains(m.body, code) {
 		t.Error("/metrics shows a code")
+	}
+	if after := metricSum(m.body, "enlace_http_requests_total", `route="/healthz"`, `method="GET"`, `status="200"`); after != before+3 {
+		t.Errorf("three requests to /healthz moved its count from %v to %v", before, after)
+	}
+	if v := metricSum(m.body, "enlace_http_requests_total", `method="other"`); v != 2 {
+		t.Errorf("requests with invented methods counted %v times under method=\"other\", want 2", v)
+	}
+	if strings.Contains(m.body, `method="BREW"`) || strings.Contains(m.body, `method="WHEN"`) {
+		t.Error("an invented method became a metric label")
 	}
 
 	rec.mu.Lock()

@@ -4,11 +4,14 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/netip"
 	"regexp"
 	"strconv"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gin-gonic/gin"
@@ -33,6 +36,71 @@ type metrics struct {
 	// those that got an answer or a timeout.
 	webhooks       *prometheus.CounterVec
 	webhookLatency prometheus.Histogram
+
+	// routes holds the request metrics' children by route, method and
+	// status, copied on write: WithLabelValues hashes its labels and takes
+	// the vector's lock, twice on every request, where a lookup here is
+	// one atomic load. Its keys are bounded: routes are the registered
+	// ones (or "unmatched"), methods the standard ones (methodLabel), and
+	// statuses those the server answers with.
+	routes   atomic.Pointer[map[routeKey]routeMetrics]
+	routesMu sync.Mutex
+}
+
+// routeKey names the children of a request's metrics.
+type routeKey struct {
+	route, method string
+	status        int
+}
+
+// routeMetrics are the children of requests and latency for one routeKey.
+type routeMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
+}
+
+// observeRequest counts a request and records its latency.
+func (m *metrics) observeRequest(route, method string, status int, d time.Duration) {
+	k := routeKey{route, methodLabel(method), status}
+	rm, ok := (*m.routes.Load())[k]
+	if !ok {
+		rm = m.addRoute(k)
+	}
+	rm.requests.Inc()
+	rm.latency.Observe(d.Seconds())
+}
+
+// addRoute makes the children of k and publishes a copy of the map that
+// holds them.
+func (m *metrics) addRoute(k routeKey) routeMetrics {
+	m.routesMu.Lock()
+	defer m.routesMu.Unlock()
+	old := *m.routes.Load()
+	if rm, ok := old[k]; ok {
+		return rm
+	}
+	rm := routeMetrics{
+		requests: m.requests.WithLabelValues(k.route, k.method, statusLabel(k.status)),
+		latency:  m.latency.WithLabelValues(k.route, k.method),
+	}
+	next := make(map[routeKey]routeMetrics, len(old)+1)
+	maps.Copy(next, old)
+	next[k] = rm
+	m.routes.Store(&next)
+	return rm
+}
+
+// methodLabel is a request method's metric label: the method when it is a
+// standard one, "other" otherwise. Any token is a valid method, and a
+// label per method a client invents would grow the metrics (and the
+// memory they hold) without bound.
+func methodLabel(method string) string {
+	switch method {
+	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
+		http.MethodHead, http.MethodOptions:
+		return method
+	}
+	return "other"
 }
 
 func newMetrics() *metrics {
@@ -64,6 +132,7 @@ func newMetrics() *metrics {
 			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10},
 		}),
 	}
+	m.routes.Store(&map[routeKey]routeMetrics{})
 	m.reg.MustRegister(m.requests, m.latency, m.events, m.loginFailures, m.redisErrors, m.webhooks, m.webhookLatency,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
@@ -250,8 +319,7 @@ func (s *Server) observe(c *gin.Context) {
 	}
 	d := time.Since(start)
 	status := c.Writer.Status()
-	s.metrics.requests.WithLabelValues(route, c.Request.Method, statusLabel(status)).Inc()
-	s.metrics.latency.WithLabelValues(route, c.Request.Method).Observe(d.Seconds())
+	s.metrics.observeRequest(route, c.Request.Method, status, d)
 	if s.logFailuresOnly && status < http.StatusBadRequest {
 		return
 	}
