@@ -16,14 +16,15 @@ import (
 	"github.com/enlace-oauth/enlace"
 	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/logjson"
 	"github.com/enlace-oauth/enlace/store"
 	"github.com/enlace-oauth/enlace/store/redistest"
 )
 
 // BenchmarkStack serves token checks through the whole handler (gin, the
-// server's middleware, the access log line to a discarding JSON handler,
-// the handler itself) on a real redis-server, without sockets on the HTTP
-// side, beside "bare": the same Redis call and an answer of the same size
+// server's middleware, the access log line to serve's handler, logjson,
+// writing to nowhere, the handler itself) on a real redis-server, without
+// sockets on the HTTP side, beside "bare": the same Redis call and an answer of the same size
 // written to the same recorder, which is what enlace-bench's twin does per
 // request. The difference is what the server's stack costs a request, read
 // without the load tool's noise.
@@ -43,7 +44,7 @@ func BenchmarkStack(b *testing.B) {
 	st := store.New(rdb, store.Options{EncryptionKey: key})
 	srv, err := server.New(server.Options{Config: cfg, Store: st, SessionSecret: []byte(strings.Repeat("k", 32)),
 		Templates: enlace.Templates, Static: enlace.Static,
-		Logger: slog.New(server.WithRequestID(slog.NewJSONHandler(io.Discard, nil)))})
+		Logger: slog.New(server.WithRequestID(logjson.New(io.Discard, nil)))})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -36,6 +36,7 @@ import (
 	"github.com/enlace-oauth/enlace/cmd/internal/logbuf"
 	"github.com/enlace-oauth/enlace/server"
 	"github.com/enlace-oauth/enlace/server/config"
+	"github.com/enlace-oauth/enlace/server/logjson"
 	"github.com/enlace-oauth/enlace/store"
 )
 
@@ -129,7 +130,7 @@ func (e *env) serve(ctx context.Context, path string, explicit bool, args []stri
 	// of the binary people run.
 	lw := logbuf.New(e.stderr, 100*time.Millisecond)
 	defer lw.Close()
-	log := slog.New(server.WithRequestID(slog.NewJSONHandler(lw, nil)))
+	log := slog.New(server.WithRequestID(logjson.New(lw, nil)))
 	cfg, err := e.loadConfig(path, explicit)
 	if err != nil {
 		return err
