@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"log/slog"
 	"mime"
 	"net/http"
@@ -224,6 +225,12 @@ func FuzzParseTokenRequest(f *testing.F) {
 		`{`,
 		"",
 		"code=" + strings.Repeat("A", maxBody),
+		"cod%65=escaped+key&%67rant_type=x&=&&x&token",
+		"token=a&token=b&code=%zz",
+		"scope=a&scope=b&code=c&code=d",
+		"unknown=%zz&code=c",
+		strings.Repeat("&", maxFormParams-1) + "code=c",
+		strings.Repeat("&", maxFormParams) + "code=c",
 	} {
 		for ct := range uint8(5) {
 			f.Add(ct, "text/plain", []byte(b), "", true)
@@ -254,6 +261,13 @@ func FuzzParseTokenRequest(f *testing.F) {
 		ct := [...]string{"application/x-www-form-urlencoded", "application/x-www-form-urlencoded;charset=UTF-8",
 			"application/json", "application/json; charset=utf-8", garbage}[ctSel%5]
 		tr, e := parseTokenRequest(newReq(ct, body, auth), allowJSON)
+
+		// The one-pass form reader answers as url.ParseQuery would.
+		got, gerr := parseFormBody(string(body))
+		want, werr := formByParseQuery(string(body))
+		if fmt.Sprint(gerr) != fmt.Sprint(werr) || got != want {
+			t.Fatalf("form %q: read %q, %v; url.ParseQuery's reading %q, %v", body, got, gerr, want, werr)
+		}
 
 		if e != nil {
 			if tr != nil {
@@ -316,6 +330,42 @@ func FuzzParseTokenRequest(f *testing.F) {
 			t.Fatalf("parses differ: %+v vs %+v", bodyOnly, tr)
 		}
 	})
+}
+
+// formByParseQuery reads a form's token parameters through
+// url.ParseQuery, as parseFormBody did before it read them in one pass:
+// the reference it is held to.
+func formByParseQuery(body string) (params, error) {
+	vals, err := url.ParseQuery(body)
+	if err != nil {
+		return params{}, errors.New("the form body is malformed")
+	}
+	var out params
+	for i, k := range tokenParams {
+		switch v := vals[k]; len(v) {
+		case 0:
+		case 1:
+			out[i] = v[0]
+		default:
+			return params{}, errors.New("parameter " + k + " is repeated")
+		}
+	}
+	return out, nil
+}
+
+// TestParamIndex: paramIndex and the p constants name tokenParams' order.
+func TestParamIndex(t *testing.T) {
+	for i, k := range tokenParams {
+		if paramIndex(k) != i {
+			t.Errorf("paramIndex(%q) = %d, want %d", k, paramIndex(k), i)
+		}
+	}
+	if paramIndex("Code") != -1 || paramIndex("") != -1 {
+		t.Error("paramIndex takes a name that is not a parameter")
+	}
+	if tokenParams[pAssertionType] != "client_assertion_type" || tokenParams[pGrantType] != "grant_type" {
+		t.Error("the p constants do not follow tokenParams")
+	}
 }
 
 // encodeBasic encodes client credentials as RFC 6749 §2.3.1 asks.
@@ -452,5 +502,78 @@ func FuzzScopeGrants(f *testing.F) {
 		if !bytes.Equal(got, want) {
 			t.Fatalf("%q:\n got %s\nwant %s", in, got, want)
 		}
+	})
+}
+
+// FuzzAnswerJSON checks that the check answers that write their own JSON
+// (selfEncoding: introspection's, /api/d/info's) write what encoding/json
+// writes for them, byte for byte, and that they take that path whenever
+// their strings are plain, so the speed is not lost to a silent fallback.
+// The input's fields are separated by "|": scope, client id, merchant id,
+// issuer, connection id, DPoP thumbprint ("" for none), merchant name,
+// email and app name.
+func FuzzAnswerJSON(f *testing.F) {
+	for _, seed := range []string{
+		"read:products write:orders|app-1|m-1|https://auth.example.com|c-1||Tienda|a@b.co|App",
+		"read:products|app|m|http://127.0.0.1:8080|c|jkt-Abc_09|Tienda Ñandú|<a>@b|\"App\" & co",
+		"||||||||",
+		"a\x00b|\\|\u2028|&amp;|é|x|y|z|w",
+		"read:products|app|m|https://auth.example.com|c|jkt|Tienda|<a>@b.co|App",
+		"read:products|app|m|https://a.example/?x=1&y=2|c|jkt|Tienda|a@b.co|App",
+	} {
+		f.Add(seed, int64(1765155723), true)
+	}
+	f.Fuzz(func(t *testing.T, in string, exp int64, active bool) {
+		p := strings.Split(in, "|")
+		for len(p) < 9 {
+			p = append(p, "")
+		}
+		scope, client, sub, iss, conn, jkt, name, email, appName := p[0], p[1], p[2], p[3], p[4], p[5], p[6], p[7], p[8]
+		// Plain: ASCII that encoding/json writes between quotes as it is.
+		// (Other text it also leaves alone goes the slow way: the fast
+		// one is for ids, names of scopes, URLs.)
+		plain := func(ss ...string) bool {
+			for _, s := range ss {
+				if b, _ := json.Marshal(s); string(b) != `"`+s+`"` || strings.ContainsFunc(s, func(r rune) bool { return r >= utf8.RuneSelf }) {
+					return false
+				}
+			}
+			return true
+		}
+		check := func(what string, v selfEncoding, wantFast bool) {
+			t.Helper()
+			want, err := json.Marshal(v)
+			if err != nil {
+				t.Fatalf("%s: %v", what, err)
+			}
+			got, ok := v.appendJSON([]byte("prefix"))
+			if ok != wantFast {
+				t.Fatalf("%s %q: fast path %v, want %v", what, in, ok, wantFast)
+			}
+			if ok && string(got) != "prefix"+string(want) {
+				t.Fatalf("%s %q:\n got %s\nwant prefix%s", what, in, got, want)
+			}
+		}
+		var cnf *confirmation
+		if jkt != "" {
+			cnf = &confirmation{JKT: jkt}
+		}
+		check("introspection", introspection{Active: active, Scope: scope, ClientID: client, Sub: sub, Exp: exp,
+			Iat: exp - 21600, TokenType: "DPoP", Iss: iss, ConnectionID: conn, MerchantAppID: conn, Cnf: cnf},
+			plain(scope, client, sub, iss, conn, jkt))
+		check("inactive", inactive{}, true)
+		scopes := strings.Fields(scope)
+		keysPlain := true
+		for _, sc := range scopes {
+			keysPlain = keysPlain && plainKey(sc)
+		}
+		check("info", infoAnswer{OauthClientID: client, MerchantID: sub, CreatedByID: sub, OwnerID: sub, MerchantAppID: conn,
+			App: infoApp{ID: client, Name: appName}, Merchant: infoMerchant{ID: sub, Name: name, Email: email},
+			Scopes: grantedScopes(scopes, nil), Scope: scope, ExpiresAt: iss},
+			keysPlain && plain(client, sub, conn, appName, name, email, scope, iss))
+		// A resource grant is always encoding/json's to write.
+		details := []authorizationDetail{{Type: "warehouse", Actions: []string{"read:stock"}, Identifier: "W1"}}
+		check("introspection with details", introspection{Scope: scope, Details: details}, false)
+		check("info with details", infoAnswer{Scope: scope, Details: details}, false)
 	})
 }

@@ -78,6 +78,10 @@ type inactive struct {
 	Active bool `json:"active"`
 }
 
+func (inactive) appendJSON(b []byte) ([]byte, bool) {
+	return append(b, `{"active":false}`...), true
+}
+
 // confirmation is a bound token's cnf claim (RFC 7800): the JWK SHA-256
 // thumbprint of its DPoP key.
 type confirmation struct {
@@ -100,6 +104,31 @@ type introspection struct {
 	// Details is the resource grant (RFC 9396), when a scope is limited.
 	Details []authorizationDetail `json:"authorization_details,omitempty"`
 	Cnf     *confirmation         `json:"cnf,omitempty"`
+}
+
+// appendJSON writes the answer as encoding/json does (selfEncoding); a
+// resource grant (authorization_details) is left to encoding/json.
+func (a introspection) appendJSON(b []byte) ([]byte, bool) {
+	if len(a.Details) > 0 {
+		return b, false
+	}
+	o := newObject(b)
+	o.bool("active", a.Active)
+	o.str("scope", a.Scope)
+	o.str("client_id", a.ClientID)
+	o.str("sub", a.Sub)
+	o.int("exp", a.Exp)
+	o.int("iat", a.Iat)
+	o.str("token_type", a.TokenType)
+	o.str("iss", a.Iss)
+	o.str("connection_id", a.ConnectionID)
+	o.str("MerchantAppId", a.MerchantAppID)
+	if a.Cnf != nil {
+		cnf := o.open("cnf")
+		cnf.str("jkt", a.Cnf.JKT)
+		o.close(cnf)
+	}
+	return o.end()
 }
 
 // authenticateIntrospector returns "" for a configured resource server

@@ -88,8 +88,9 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 	// ignored, RFC 6749 §3.1): the client's credentials are not part of
 	// the request it pushes, and nobody fills Redis with the rest.
 	q := url.Values{}
+	form := tr.formValues()
 	for _, k := range pushedParams {
-		if v, ok := tr.form[k]; ok {
+		if v, ok := form[k]; ok {
 			q[k] = v
 		}
 	}
