@@ -78,8 +78,10 @@ type inactive struct {
 	Active bool `json:"active"`
 }
 
-func (inactive) appendJSON(b []byte) ([]byte, bool) {
-	return append(b, `{"active":false}`...), true
+func (a inactive) appendJSON(b []byte) ([]byte, bool) {
+	o := newObject(b)
+	o.bool("active", a.Active)
+	return o.end()
 }
 
 // confirmation is a bound token's cnf claim (RFC 7800): the JWK SHA-256

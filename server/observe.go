@@ -97,7 +97,7 @@ func (m *metrics) addRoute(k routeKey) routeMetrics {
 func methodLabel(method string) string {
 	switch method {
 	case http.MethodGet, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete,
-		http.MethodHead, http.MethodOptions:
+		http.MethodHead, http.MethodOptions, http.MethodConnect, http.MethodTrace:
 		return method
 	}
 	return "other"

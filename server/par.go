@@ -88,7 +88,11 @@ func (s *Server) pushAuthorization(c *gin.Context) {
 	// ignored, RFC 6749 §3.1): the client's credentials are not part of
 	// the request it pushes, and nobody fills Redis with the rest.
 	q := url.Values{}
-	form := tr.formValues()
+	form, err := tr.formValues()
+	if err != nil {
+		writeOAuth(c, apierror.Request("the form body is malformed"))
+		return
+	}
 	for _, k := range pushedParams {
 		if v, ok := form[k]; ok {
 			q[k] = v

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"math/bits"
 	"mime"
@@ -51,10 +52,15 @@ type tokenRequest struct {
 }
 
 // formValues is the whole form body (PAR reads more parameters than the
-// token endpoint); parseTokenRequest has accepted it, so it parses.
-func (tr *tokenRequest) formValues() url.Values {
-	v, _ := url.ParseQuery(tr.form)
-	return v
+// token endpoint). parseTokenRequest has accepted it, so it parses, unless
+// GODEBUG=urlmaxqueryparams sets url.ParseQuery a bound of its own below
+// parseFormBody's (maxFormParams).
+func (tr *tokenRequest) formValues() (url.Values, error) {
+	v, err := url.ParseQuery(tr.form)
+	if err != nil {
+		return nil, fmt.Errorf("parse the form: %w", err)
+	}
+	return v, nil
 }
 
 // tokenParams are the parameters the token endpoint reads; others are
@@ -75,20 +81,22 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 	if err != nil {
 		return nil, apierror.Request("the Content-Type header is missing or malformed")
 	}
-	isForm := mediaType == "application/x-www-form-urlencoded"
-	if !isForm && !(mediaType == "application/json" && allowJSON) {
-		if allowJSON {
-			return nil, apierror.Request("the body must be application/json or application/x-www-form-urlencoded")
-		}
-		return nil, apierror.Request("the body must be application/x-www-form-urlencoded")
-	}
-	body, err := readBody(r.Body)
+	// The body is read before its media type is judged, so that a body
+	// too large is refused as such whatever it claims to be.
+	body, err := readBody(r.Body, r.ContentLength)
 	if err != nil {
 		var tooBig *http.MaxBytesError
 		if errors.As(err, &tooBig) {
 			return nil, apierror.Request("the request body is too large")
 		}
 		return nil, apierror.Request("the request body could not be read")
+	}
+	isForm := mediaType == "application/x-www-form-urlencoded"
+	if !isForm && !(mediaType == "application/json" && allowJSON) {
+		if allowJSON {
+			return nil, apierror.Request("the body must be application/json or application/x-www-form-urlencoded")
+		}
+		return nil, apierror.Request("the body must be application/x-www-form-urlencoded")
 	}
 	var values params
 	if isForm {
@@ -145,6 +153,9 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 // params are a token request's parameters, by their index in tokenParams;
 // a parameter not sent is "".
 type params [len(tokenParams)]string
+
+// parseFormBody keeps the parameters seen in a uint16's bits.
+var _ [16 - len(tokenParams)]struct{}
 
 // The indexes of tokenParams.
 const (
@@ -255,24 +266,35 @@ func parseFormBody(body string) (params, error) {
 	return out, nil
 }
 
-// readBody reads a request body of at most maxBody bytes, into a buffer
-// sized by what it holds rather than io.ReadAll's 512 bytes to start.
-func readBody(body io.ReadCloser) (string, error) {
-	var buf [1024]byte
+// readBody reads a request body of at most maxBody bytes into one buffer
+// sized by its declared length (io.ReadAll starts at 512 bytes and grows),
+// but never more than maxBodyPrealloc ahead of what has arrived: a client
+// declaring 64 KiB and sending ten bytes does not get 64 KiB allocated.
+func readBody(body io.ReadCloser, declared int64) (string, error) {
 	r := http.MaxBytesReader(nil, body, maxBody)
-	n, err := io.ReadFull(r, buf[:])
-	switch {
-	case err == io.EOF || err == io.ErrUnexpectedEOF:
-		return string(buf[:n]), nil
-	case err != nil:
-		return "", err
+	size := 512
+	if declared >= 0 {
+		// One byte more than declared, so the end is seen without growing.
+		size = int(min(declared, maxBodyPrealloc)) + 1
 	}
-	more, err := io.ReadAll(r)
-	if err != nil {
-		return "", err
+	buf := make([]byte, 0, size)
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		switch {
+		case err == io.EOF:
+			return string(buf), nil
+		case err != nil:
+			return "", err
+		}
 	}
-	return string(buf[:n]) + string(more), nil
 }
+
+// maxBodyPrealloc bounds what readBody allocates on a body's word.
+const maxBodyPrealloc = 4 << 10
 
 func parseJSONBody(body []byte) (params, error) {
 	var out params
