@@ -70,7 +70,7 @@ func TestReadBody(t *testing.T) {
 				"eof-early": iotest.DataErrReader(strings.NewReader(body)),
 			} {
 				got, err := readBody(io.NopCloser(r), declared)
-				if err != nil || got != body {
+				if err != nil || string(got) != body {
 					t.Fatalf("%d bytes declared %d, %s: %d bytes, %v", n, declared, name, len(got), err)
 				}
 			}

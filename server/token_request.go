@@ -99,10 +99,12 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 		return nil, apierror.Request("the body must be application/x-www-form-urlencoded")
 	}
 	var values params
+	var form string
 	if isForm {
-		values, err = parseFormBody(body)
+		form = string(body)
+		values, err = parseFormBody(form)
 	} else {
-		values, err = parseJSONBody([]byte(body))
+		values, err = parseJSONBody(body)
 	}
 	if err != nil {
 		return nil, apierror.Request(err.Error())
@@ -129,9 +131,7 @@ func parseTokenRequest(r *http.Request, allowJSON bool) (*tokenRequest, *apierro
 		AssertionType: values[pAssertionType],
 		Path:          r.URL.Path,
 	}
-	if isForm {
-		tr.form = body
-	}
+	tr.form = form
 	if h := r.Header.Get("Authorization"); h != "" {
 		id, secret, ok := parseBasic(h)
 		if !ok {
@@ -270,7 +270,7 @@ func parseFormBody(body string) (params, error) {
 // sized by its declared length (io.ReadAll starts at 512 bytes and grows),
 // but never more than maxBodyPrealloc ahead of what has arrived: a client
 // declaring 64 KiB and sending ten bytes does not get 64 KiB allocated.
-func readBody(body io.ReadCloser, declared int64) (string, error) {
+func readBody(body io.ReadCloser, declared int64) ([]byte, error) {
 	r := http.MaxBytesReader(nil, body, maxBody)
 	size := 512
 	if declared >= 0 {
@@ -286,9 +286,9 @@ func readBody(body io.ReadCloser, declared int64) (string, error) {
 		buf = buf[:len(buf)+n]
 		switch {
 		case err == io.EOF:
-			return string(buf), nil
+			return buf, nil
 		case err != nil:
-			return "", err
+			return nil, err
 		}
 	}
 }
