@@ -31,7 +31,7 @@ func TestAnswerJSON(t *testing.T) {
 		introspection{Active: true, Scope: "read:products", Iss: "https://a.example/?x=1&y=<2>"},
 		infoAnswer{OauthClientID: "app-1", MerchantID: "m-1", App: infoApp{ID: "app-1", Name: "App"},
 			Merchant: infoMerchant{ID: "m-1", Name: "Tienda Ñandú", Email: "a@b.co"},
-			Scopes: grantedScopes([]string{"write:orders", "read:products"}, nil), Scope: "read:products write:orders"},
+			Scopes:   grantedScopes([]string{"write:orders", "read:products"}, nil), Scope: "read:products write:orders"},
 		infoAnswer{OauthClientID: "app-1", Scopes: grantedScopes([]string{"read:products"}, nil),
 			Details: []authorizationDetail{{Type: "warehouse", Actions: []string{"read:stock"}, Identifier: "W1"}}},
 		struct {
