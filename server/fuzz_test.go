@@ -565,7 +565,7 @@ func FuzzAnswerJSON(f *testing.F) {
 		scopes := strings.Fields(scope)
 		keysPlain := true
 		for _, sc := range scopes {
-			keysPlain = keysPlain && plainKey(sc)
+			keysPlain = keysPlain && plainValue(sc)
 		}
 		check("info", infoAnswer{OauthClientID: client, MerchantID: sub, CreatedByID: sub, OwnerID: sub, MerchantAppID: conn,
 			App: infoApp{ID: client, Name: appName}, Merchant: infoMerchant{ID: sub, Name: name, Email: email},

@@ -151,7 +151,7 @@ func (a infoAnswer) appendJSON(b []byte) ([]byte, bool) {
 // MarshalJSON writes the object straight from the token's scopes and
 // grant. Built as a map of maps, its reflection and sorting were a third
 // of the encoding of /api/d/info, the busiest check. A key that is not a
-// plain name (plainKey; the catalogue's scope names and resource ids are)
+// plain string (plainValue; the catalogue's scope names and resource ids are)
 // sends the whole object through encoding/json instead, so that its
 // escaping is never this code's to get right.
 func (g scopeGrants) MarshalJSON() ([]byte, error) {
@@ -195,9 +195,9 @@ func (g scopeGrants) appendJSON(b []byte) ([]byte, bool) {
 }
 
 // appendKey appends the i-th key of an object, k, with its colon (and the
-// comma before it), or reports that k is not a plainKey.
+// comma before it), or reports that k is not a plainValue.
 func appendKey(b []byte, i int, k string) ([]byte, bool) {
-	if !plainKey(k) {
+	if !plainValue(k) {
 		return b, false
 	}
 	if i > 0 {
@@ -225,21 +225,6 @@ func (g scopeGrants) asMap() map[string]map[string]bool {
 		out[sc] = m
 	}
 	return out
-}
-
-// plainKey reports whether k needs no escaping in JSON, HTML-safe
-// included: letters, digits and ":._-/".
-func plainKey(k string) bool {
-	for i := 0; i < len(k); i++ {
-		c := k[i]
-		switch {
-		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9':
-		case c == ':' || c == '.' || c == '_' || c == '-' || c == '/':
-		default:
-			return false
-		}
-	}
-	return true
 }
 
 // authorizationDetail is one entry of RFC 9396 authorization_details: the
